@@ -1,0 +1,1 @@
+//! Synthetic knowledge graphs for development, tests and benchmarks.

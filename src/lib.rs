@@ -1,0 +1,7 @@
+//! kgfuse: a knowledge-graph-centric reasoning engine.
+//!
+//! The stages follow the data flow of `ARCHITECTURE.md`: `store` (RDF storage,
+//! loading, SPARQL), `graph` (the graph view and subgraph retrieval used by the
+//! learning stages) and `generate` (synthetic domain data).
+
+pub mod generate;
