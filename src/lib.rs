@@ -4,4 +4,10 @@
 //! loading, SPARQL), `graph` (the graph view and subgraph retrieval used by the
 //! learning stages) and `generate` (synthetic domain data).
 
+pub mod defaults;
+pub mod error;
 pub mod generate;
+pub mod graph;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,1 +1,4 @@
 //! Synthetic knowledge graphs for development, tests and benchmarks.
+
+pub mod finance;
+mod words;

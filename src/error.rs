@@ -1,0 +1,72 @@
+//! The library's error type: every failure a user can cause, with the context
+//! (file, line, column, query position) needed to fix it.
+
+use std::path::PathBuf;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in kgfuse, phrased for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A syntax error in an RDF file, located in the (decompressed) text.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column, in characters.
+        column: u64,
+        message: String,
+    },
+    /// The RDF format of a file could not be told from its name.
+    #[error("{}: unknown RDF format (extension {extension:?}); use --format with one of: {known}", path.display())]
+    UnknownFormat {
+        path: PathBuf,
+        extension: String,
+        known: &'static str,
+    },
+    /// A format name given by the user is not one we know.
+    #[error("unknown format {name:?}; expected one of: {known}")]
+    UnknownFormatName { name: String, known: &'static str },
+    /// Another process holds the store's lock.
+    #[error("the store at {} is in use by another kgfuse process (RocksDB lock held); wait for it to finish or use --store to pick another folder", path.display())]
+    StoreLocked { path: PathBuf },
+    /// A read-only command was pointed at a folder that holds no store.
+    #[error("no store at {}; load data first (`kgfuse load FILE…`) or point --store / KGFUSE_STORE at an existing store", path.display())]
+    NoStore { path: PathBuf },
+    /// The embedded store failed.
+    #[error("store error: {0}")]
+    Storage(#[from] oxigraph::store::StorageError),
+    /// A SPARQL query or update does not parse; the message carries line:column.
+    #[error("invalid SPARQL: {0}")]
+    SparqlSyntax(String),
+    /// A SPARQL query or update failed while running.
+    #[error("SPARQL evaluation failed: {0}")]
+    SparqlEvaluation(String),
+    /// `--named NAME` does not match a query in `queries/`.
+    #[error("no named query {name:?}; available: {available}")]
+    UnknownNamedQuery { name: String, available: String },
+    /// A term given on the command line (IRI, `prefix:local`, label) is malformed or unknown.
+    #[error("{0}")]
+    InvalidTerm(String),
+    /// An output format does not fit the kind of result or data.
+    #[error("{0}")]
+    UnsupportedOutput(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The graph stage: a dense, typed view of the store for the learning stages
+//! (`GraphView`), k-hop neighbourhoods of seed entities (`SubgraphRetriever`),
+//! and resolution of user-given entity names.
+
+pub mod entity;
+pub mod subgraph;
+pub mod view;
+
+pub use entity::resolve_entity;
+pub use subgraph::{Subgraph, SubgraphEdge, SubgraphNode, SubgraphOptions, SubgraphRetriever};
+pub use view::{Edge, GraphView, GraphViewOptions, NodeText};

@@ -1,0 +1,252 @@
+//! `GraphView`: the store as a petgraph multigraph with dense ids.
+//!
+//! Nodes are IRIs and blank nodes; every triple whose object is not a literal
+//! becomes an edge typed by a relation id; literals become the text of their
+//! subject node. Relation `r` read backwards has id `r + relation_count()`, so
+//! models that need inverse relations get them without a second edge list.
+
+use std::collections::{HashMap, HashSet};
+
+use oxigraph::model::{Literal, NamedNode, NamedOrBlankNode, Term, Triple};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::error::Result;
+use crate::store::Store;
+
+/// Which triples become part of the view.
+#[derive(Debug, Clone, Default)]
+pub struct GraphViewOptions {
+    /// Predicates to leave out entirely (e.g. `owl:sameAs`, schema axioms).
+    pub exclude_predicates: Vec<NamedNode>,
+}
+
+/// A literal attached to a node, with the predicate that attached it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeText {
+    pub predicate: NamedNode,
+    pub literal: Literal,
+}
+
+/// A typed edge between dense node ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Edge {
+    pub source: u32,
+    pub relation: u32,
+    pub target: u32,
+}
+
+/// The store as a graph with dense node and relation ids.
+#[derive(Debug, Clone, Default)]
+pub struct GraphView {
+    graph: DiGraph<u32, u32>,
+    nodes: Vec<NamedOrBlankNode>,
+    node_ids: HashMap<NamedOrBlankNode, u32>,
+    relations: Vec<NamedNode>,
+    relation_ids: HashMap<NamedNode, u32>,
+    text: Vec<Vec<NodeText>>,
+}
+
+impl GraphView {
+    /// Builds the view from the union of all graphs of a store.
+    pub fn from_store(store: &Store, options: &GraphViewOptions) -> Result<Self> {
+        let mut triples = Vec::new();
+        for quad in store.oxigraph().iter() {
+            triples.push(Triple::from(quad?));
+        }
+        Ok(Self::from_triples(triples, options))
+    }
+
+    /// Builds the view from triples; duplicates (a triple in several graphs) count once.
+    pub fn from_triples(triples: impl IntoIterator<Item = Triple>, options: &GraphViewOptions) -> Self {
+        let excluded: HashSet<&NamedNode> = options.exclude_predicates.iter().collect();
+        let mut view = Self::default();
+        let mut edges = HashSet::new();
+        let mut texts = HashSet::new();
+        for triple in triples {
+            if excluded.contains(&triple.predicate) {
+                continue;
+            }
+            let source = view.intern_node(triple.subject);
+            match triple.object {
+                Term::Literal(literal) => {
+                    let text = NodeText {
+                        predicate: triple.predicate,
+                        literal,
+                    };
+                    if texts.insert((source, text.clone())) {
+                        view.text[source as usize].push(text);
+                    }
+                }
+                Term::NamedNode(node) => {
+                    let target = view.intern_node(node.into());
+                    view.add_edge(&mut edges, source, triple.predicate, target);
+                }
+                Term::BlankNode(node) => {
+                    let target = view.intern_node(node.into());
+                    view.add_edge(&mut edges, source, triple.predicate, target);
+                }
+            }
+        }
+        view
+    }
+
+    fn intern_node(&mut self, node: NamedOrBlankNode) -> u32 {
+        if let Some(id) = self.node_ids.get(&node) {
+            return *id;
+        }
+        let id = self.nodes.len() as u32;
+        let index = self.graph.add_node(id);
+        debug_assert_eq!(index.index(), id as usize);
+        self.nodes.push(node.clone());
+        self.node_ids.insert(node, id);
+        self.text.push(Vec::new());
+        id
+    }
+
+    fn add_edge(&mut self, seen: &mut HashSet<Edge>, source: u32, predicate: NamedNode, target: u32) {
+        let relation = match self.relation_ids.get(&predicate) {
+            Some(id) => *id,
+            None => {
+                let id = self.relations.len() as u32;
+                self.relations.push(predicate.clone());
+                self.relation_ids.insert(predicate, id);
+                id
+            }
+        };
+        if seen.insert(Edge { source, relation, target }) {
+            self.graph
+                .add_edge(NodeIndex::new(source as usize), NodeIndex::new(target as usize), relation);
+        }
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    /// Number of relations read forwards; ids below twice this are valid
+    /// relation ids once inverses are counted.
+    pub fn relation_count(&self) -> usize {
+        self.relations.len()
+    }
+
+    pub fn node_id(&self, node: &NamedOrBlankNode) -> Option<u32> {
+        self.node_ids.get(node).copied()
+    }
+
+    pub fn node(&self, id: u32) -> &NamedOrBlankNode {
+        &self.nodes[id as usize]
+    }
+
+    pub fn nodes(&self) -> &[NamedOrBlankNode] {
+        &self.nodes
+    }
+
+    pub fn relation_id(&self, predicate: &NamedNode) -> Option<u32> {
+        self.relation_ids.get(predicate).copied()
+    }
+
+    /// The predicate of a relation id, and whether the id is the inverse reading.
+    pub fn relation(&self, id: u32) -> (&NamedNode, bool) {
+        let count = self.relations.len() as u32;
+        if id >= count {
+            (&self.relations[(id - count) as usize], true)
+        } else {
+            (&self.relations[id as usize], false)
+        }
+    }
+
+    pub fn relations(&self) -> &[NamedNode] {
+        &self.relations
+    }
+
+    /// Literals attached to a node.
+    pub fn text(&self, id: u32) -> &[NodeText] {
+        &self.text[id as usize]
+    }
+
+    /// Edges as stored, in insertion order.
+    pub fn edges(&self) -> impl Iterator<Item = Edge> + '_ {
+        self.graph.raw_edges().iter().map(|e| Edge {
+            source: e.source().index() as u32,
+            relation: e.weight,
+            target: e.target().index() as u32,
+        })
+    }
+
+    /// Every edge forwards, then every edge backwards with its inverse relation id.
+    pub fn edges_with_inverses(&self) -> impl Iterator<Item = Edge> + '_ {
+        let count = self.relations.len() as u32;
+        self.edges().chain(self.edges().map(move |e| Edge {
+            source: e.target,
+            relation: e.relation + count,
+            target: e.source,
+        }))
+    }
+
+    /// Neighbours of a node in both directions as `(relation id, neighbour)`,
+    /// inverse ids for incoming edges.
+    pub fn neighbours(&self, id: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        use petgraph::visit::EdgeRef;
+        use petgraph::Direction::{Incoming, Outgoing};
+        let count = self.relations.len() as u32;
+        let index = NodeIndex::new(id as usize);
+        let out = self
+            .graph
+            .edges_directed(index, Outgoing)
+            .map(|e| (*e.weight(), e.target().index() as u32));
+        let inc = self
+            .graph
+            .edges_directed(index, Incoming)
+            .map(move |e| (*e.weight() + count, e.source().index() as u32));
+        out.chain(inc)
+    }
+
+    /// The underlying petgraph graph; node weights are the dense node ids,
+    /// edge weights the relation ids.
+    pub fn petgraph(&self) -> &DiGraph<u32, u32> {
+        &self.graph
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxigraph::model::BlankNode;
+
+    fn iri(s: &str) -> NamedNode {
+        NamedNode::new(format!("http://example.com/{s}")).unwrap()
+    }
+
+    #[test]
+    fn builds_dense_typed_edges_with_inverses_and_text() {
+        let b = BlankNode::new("b1").unwrap();
+        let triples = vec![
+            Triple::new(iri("a"), iri("owns"), iri("c")),
+            Triple::new(iri("a"), iri("owns"), iri("c")),
+            Triple::new(iri("a"), iri("holds"), b.clone()),
+            Triple::new(b.clone(), iri("pct"), Literal::from(25)),
+            Triple::new(iri("a"), iri("name"), Literal::from("Acme")),
+            Triple::new(iri("a"), iri("skip"), iri("z")),
+        ];
+        let options = GraphViewOptions {
+            exclude_predicates: vec![iri("skip")],
+        };
+        let view = GraphView::from_triples(triples, &options);
+        assert_eq!(view.node_count(), 3, "a, c and the blank node; z is excluded");
+        assert_eq!(view.edge_count(), 2, "the duplicate counts once");
+        assert_eq!(view.relation_count(), 2);
+        let a = view.node_id(&iri("a").into()).unwrap();
+        let c = view.node_id(&iri("c").into()).unwrap();
+        let owns = view.relation_id(&iri("owns")).unwrap();
+        assert_eq!(view.text(a).len(), 1);
+        assert_eq!(view.text(a)[0].literal.value(), "Acme");
+        let inverse: Vec<_> = view.neighbours(c).collect();
+        assert_eq!(inverse, vec![(owns + 2, a)]);
+        assert_eq!(view.relation(owns + 2), (&iri("owns"), true));
+        assert_eq!(view.edges_with_inverses().count(), 4);
+    }
+}
