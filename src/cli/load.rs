@@ -50,13 +50,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         eprintln!("skipped (not an RDF file name): {}", path.display());
     }
     println!(
-        "loaded {} quads from {} file{} in {:.2} s ({:.0} quads/s); the store holds {} quads",
+        "loaded {} quads from {} file{} in {:.2} s ({:.0} quads/s)",
         report.quads,
         report.files,
         if report.files == 1 { "" } else { "s" },
         report.elapsed.as_secs_f64(),
         report.rate(),
-        store.len()?
     );
     Ok(())
 }
