@@ -57,6 +57,9 @@ pub enum Error {
     /// A term given on the command line (IRI, `prefix:local`, label) is malformed or unknown.
     #[error("{0}")]
     InvalidTerm(String),
+    /// Reasoning could not finish (e.g. the closure outgrew its limit).
+    #[error("{0}")]
+    Reasoning(String),
     /// An output format does not fit the kind of result or data.
     #[error("{0}")]
     UnsupportedOutput(String),

@@ -8,6 +8,7 @@ pub mod defaults;
 pub mod error;
 pub mod generate;
 pub mod graph;
+pub mod reason;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -9,11 +9,13 @@ use clap::{Parser, Subcommand};
 
 use kgfuse::store::{Store, DEFAULT_STORE_DIR};
 
+mod check;
 mod export;
 mod generate;
 mod load;
 mod query;
 mod quickstart;
+mod reason;
 mod stats;
 mod subgraph;
 mod update;
@@ -29,7 +31,8 @@ const EXAMPLES: &str = "Examples:
   kgfuse query 'SELECT ?c WHERE { ?c a risk:Company } LIMIT 5'
   kgfuse query --named high-risk-companies --format csv
   kgfuse stats
-  kgfuse subgraph 'Halvorsen Maritime Holdings AS' --hops 2";
+  kgfuse subgraph 'Halvorsen Maritime Holdings AS' --hops 2
+  kgfuse reason && kgfuse check";
 
 #[derive(Debug, Parser)]
 #[command(name = "kgfuse", version, about = ABOUT, after_help = EXAMPLES)]
@@ -56,6 +59,8 @@ enum Command {
     Export(export::Args),
     Generate(generate::Args),
     Subgraph(subgraph::Args),
+    Reason(reason::Args),
+    Check(check::Args),
 }
 
 /// How a command wants the store.
@@ -95,6 +100,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => export::run(args, &ctx),
         Command::Generate(args) => generate::run(args),
         Command::Subgraph(args) => subgraph::run(args, &ctx),
+        Command::Reason(args) => reason::run(args, &ctx),
+        Command::Check(args) => return check::run(args, &ctx),
     }?;
     Ok(ExitCode::SUCCESS)
 }

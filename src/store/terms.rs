@@ -77,6 +77,51 @@ pub fn parse_term(text: &str) -> Result<Term> {
     Ok(parse_iri(text)?.into())
 }
 
+/// Parses `S P O` (terms as in [`parse_term`], separated by spaces; quoted
+/// literals may contain spaces) into a triple.
+pub fn parse_triple(text: &str) -> Result<oxigraph::model::Triple> {
+    let tokens = split_terms(text);
+    let [s, p, o] = tokens.as_slice() else {
+        return Err(Error::InvalidTerm(format!(
+            "expected three terms 'SUBJECT PREDICATE OBJECT', found {} in {text:?}",
+            tokens.len()
+        )));
+    };
+    let subject = match parse_term(s)? {
+        Term::NamedNode(n) => n,
+        _ => return Err(Error::InvalidTerm(format!("the subject {s:?} must be an IRI"))),
+    };
+    Ok(oxigraph::model::Triple::new(subject, parse_iri(p)?, parse_term(o)?))
+}
+
+/// Splits on spaces outside quotes and angle brackets.
+fn split_terms(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let (mut in_quotes, mut in_iri, mut escaped) = (false, false, false);
+    for c in text.trim().chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' if !in_iri => in_quotes = !in_quotes,
+            '<' if !in_quotes => in_iri = true,
+            '>' if !in_quotes => in_iri = false,
+            c if c.is_whitespace() && !in_quotes && !in_iri => {
+                if !current.is_empty() {
+                    tokens.push(std::mem::take(&mut current));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    tokens
+}
+
 /// Splits `"lexical"rest`, unescaping `\"` and `\\`.
 fn split_quoted(text: &str) -> Option<(String, &str)> {
     let mut lexical = String::new();
@@ -183,6 +228,15 @@ mod tests {
             "\"42\"^^<http://www.w3.org/2001/XMLSchema#integer>"
         );
         assert!(parse_term("\"open").is_err());
+    }
+
+    #[test]
+    fn parses_triples_with_spaced_literals() {
+        let t = parse_triple("risk:a rdfs:label \"Acme \\\"Big\\\" Ltd\"@en").unwrap();
+        assert_eq!(t.object.to_string(), "\"Acme \\\"Big\\\" Ltd\"@en");
+        let t = parse_triple("<http://e/a b> <http://e/p> 3");
+        assert!(t.is_err(), "spaces are not allowed in IRIs");
+        assert!(parse_triple("risk:a risk:b").is_err());
     }
 
     #[test]

@@ -1,0 +1,410 @@
+//! Ontology reasoning: RDFS and OWL 2 RL materialisation with a derivation
+//! for every inferred triple and a report of every inconsistency.
+//!
+//! `rules` is the rule set (read it first), `pattern` and `lists` evaluate
+//! it, `engine` runs it to the fixpoint. This module is the public face:
+//! [`Reasoner`] in memory, [`reason_over_store`] and [`write_inferred`] for
+//! the store, whose entailments live in the graph [`INFERRED_GRAPH`].
+
+mod engine;
+mod index;
+mod lists;
+mod pattern;
+pub mod rules;
+mod terms;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, QuadRef, Triple};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::terms::display_term;
+use crate::store::Store;
+use engine::Engine;
+pub use engine::RoundProgress;
+pub use rules::Profile;
+use terms::Ids;
+
+/// The named graph that holds the entailments written by `kgfuse reason`.
+pub const INFERRED_GRAPH: &str = "https://w3id.org/kgfuse/graph/inferred";
+
+/// How to reason.
+#[derive(Debug, Clone, Copy)]
+pub struct ReasonOptions {
+    pub profile: Profile,
+    /// The most triples (asserted plus inferred) held in memory; past it
+    /// reasoning stops with an error instead of exhausting memory.
+    pub max_triples: usize,
+}
+
+impl Default for ReasonOptions {
+    fn default() -> Self {
+        Self {
+            profile: Profile::OwlRl,
+            max_triples: 50_000_000,
+        }
+    }
+}
+
+/// Materialises the closure of a set of triples.
+pub struct Reasoner {
+    engine: Engine,
+}
+
+impl Reasoner {
+    pub fn new(options: ReasonOptions) -> Self {
+        Self {
+            engine: Engine::new(options.profile, options.max_triples),
+        }
+    }
+
+    /// Adds asserted triples.
+    pub fn add(&mut self, triples: impl IntoIterator<Item = Triple>) {
+        for triple in triples {
+            self.engine.assert(triple);
+        }
+    }
+
+    /// Runs to the fixpoint; `progress` is called after every round.
+    pub fn run(mut self, progress: impl FnMut(RoundProgress)) -> Result<Closure> {
+        let start = Instant::now();
+        self.engine.run(progress).map_err(|e| {
+            Error::Reasoning(format!(
+                "the closure exceeds {} triples; raise --max-triples if the machine has the memory",
+                e.limit
+            ))
+        })?;
+        Ok(Closure {
+            engine: self.engine,
+            elapsed: start.elapsed(),
+        })
+    }
+}
+
+/// The result of reasoning: what is entailed, why, and what is inconsistent.
+pub struct Closure {
+    engine: Engine,
+    elapsed: Duration,
+}
+
+/// Totals of a reasoning run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReasonSummary {
+    pub asserted: usize,
+    pub inferred: usize,
+    pub rounds: usize,
+    pub violations: usize,
+    pub seconds: f64,
+    /// Inferred triples by the rule that first derived them.
+    pub by_rule: BTreeMap<&'static str, usize>,
+}
+
+/// An inconsistency: the rule that derived `false` and its premises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub rule: &'static str,
+    #[serde(serialize_with = "triples_as_strings")]
+    pub triples: Vec<Triple>,
+}
+
+/// Why a triple holds: asserted (no rule), or a rule applied to premises
+/// that are explained in turn, down to asserted triples.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DerivationTree {
+    #[serde(serialize_with = "triple_as_string")]
+    pub triple: Triple,
+    /// `None` for an asserted triple.
+    pub rule: Option<&'static str>,
+    pub premises: Vec<DerivationTree>,
+}
+
+/// Deepest derivation we unfold; deeper premises are cut (never reached
+/// in practice: derivations follow the rounds that produced them).
+const MAX_DEPTH: usize = 256;
+
+impl Closure {
+    /// Every inferred triple (not asserted) with the rule that derived it.
+    pub fn inferred(&self) -> Vec<(Triple, &'static str)> {
+        let e = &self.engine;
+        let classes = e.classes();
+        let members = |x: u32| -> Vec<u32> { classes.get(&x).cloned().unwrap_or_else(|| vec![x]) };
+        let mut out = Vec::new();
+        let mut push = |ids: Ids, rule: &'static str| {
+            if !e.asserted.contains(&ids) {
+                if let Some(t) = e.interner.triple(ids) {
+                    out.push((t, rule));
+                }
+            }
+        };
+        for &t in e.index.iter() {
+            for s in members(t[0]) {
+                for p in members(t[1]) {
+                    for o in members(t[2]) {
+                        let ids = [s, p, o];
+                        push(ids, self.rule_of(ids, t));
+                    }
+                }
+            }
+        }
+        for class in classes.values() {
+            for &a in class {
+                for &b in class {
+                    if a != b {
+                        let ids = [a, e.vocab.same_as, b];
+                        let rule = match e.derivations.get(&ids) {
+                            Some(d) => d.rule,
+                            None if e.same_as_edges.contains(&[b, e.vocab.same_as, a]) => "eq-sym",
+                            None => "eq-trans",
+                        };
+                        push(ids, rule);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn rule_of(&self, ids: Ids, canonical: Ids) -> &'static str {
+        match self.engine.derivations.get(&ids) {
+            Some(d) => d.rule,
+            None if ids[0] != canonical[0] => "eq-rep-s",
+            None if ids[1] != canonical[1] => "eq-rep-p",
+            None => "eq-rep-o",
+        }
+    }
+
+    /// Inferred triples that a given rule derived.
+    pub fn inferred_by(&self, rule: &str) -> Vec<Triple> {
+        self.inferred().into_iter().filter(|(_, r)| *r == rule).map(|(t, _)| t).collect()
+    }
+
+    /// Totals and per-rule counts.
+    pub fn summary(&self) -> ReasonSummary {
+        let inferred = self.inferred();
+        let mut by_rule = BTreeMap::new();
+        for (_, rule) in &inferred {
+            *by_rule.entry(*rule).or_insert(0) += 1;
+        }
+        ReasonSummary {
+            asserted: self.engine.asserted.len(),
+            inferred: inferred.len(),
+            rounds: self.engine.rounds,
+            violations: self.engine.violations.len(),
+            seconds: self.elapsed.as_secs_f64(),
+            by_rule,
+        }
+    }
+
+    /// Inconsistencies, in the order they were found.
+    pub fn violations(&self) -> Vec<Violation> {
+        let e = &self.engine;
+        e.violations
+            .iter()
+            .map(|v| Violation {
+                rule: v.rule,
+                triples: v.premises.iter().filter_map(|&t| e.interner.triple(t)).collect(),
+            })
+            .collect()
+    }
+
+    /// Malformed input that was skipped (broken lists, sameAs on literals).
+    pub fn warnings(&self) -> &[String] {
+        &self.engine.warnings
+    }
+
+    /// Whether a triple is asserted or entailed.
+    pub fn holds(&self, triple: &Triple) -> bool {
+        self.explain(triple).is_some()
+    }
+
+    /// The derivation of a triple, or `None` if it is not entailed.
+    pub fn explain(&self, triple: &Triple) -> Option<DerivationTree> {
+        let e = &self.engine;
+        let ids = [
+            e.interner.get(&triple.subject.clone().into())?,
+            e.interner.get(&triple.predicate.clone().into())?,
+            e.interner.get(&triple.object)?,
+        ];
+        self.explain_ids(ids, 0)
+    }
+
+    fn explain_ids(&self, t: Ids, depth: usize) -> Option<DerivationTree> {
+        let e = &self.engine;
+        let triple = e.interner.triple(t)?;
+        if e.asserted.contains(&t) {
+            return Some(DerivationTree { triple, rule: None, premises: Vec::new() });
+        }
+        if depth > MAX_DEPTH {
+            return Some(DerivationTree { triple, rule: Some("(truncated)"), premises: Vec::new() });
+        }
+        if t[1] == e.vocab.same_as {
+            return self.explain_same_as(t, depth);
+        }
+        if let Some(d) = e.derivations.get(&t) {
+            let premises = d.premises.iter().filter_map(|&p| self.explain_ids(p, depth + 1)).collect();
+            return Some(DerivationTree { triple, rule: Some(d.rule), premises });
+        }
+        // A member of an equality class: rewritten from the representative's triple.
+        let canonical = e.canonical(t);
+        if canonical == t || !e.index.contains(&canonical) {
+            return None;
+        }
+        let mut premises = vec![self.explain_ids(canonical, depth + 1)?];
+        for i in 0..3 {
+            if canonical[i] != t[i] {
+                premises.push(self.explain_same_as([canonical[i], e.vocab.same_as, t[i]], depth + 1)?);
+            }
+        }
+        Some(DerivationTree { triple, rule: Some(self.rule_of(t, canonical)), premises })
+    }
+
+    /// `a sameAs b` through the shortest path of stated sameAs triples.
+    fn explain_same_as(&self, t: Ids, depth: usize) -> Option<DerivationTree> {
+        let e = &self.engine;
+        let (a, b) = (t[0], t[2]);
+        if e.find(a) != e.find(b) || a == b {
+            return None;
+        }
+        let path = self.same_as_path(a, b)?;
+        let edge_tree = |edge: Ids, forward: bool| -> Option<DerivationTree> {
+            let stated = self.explain_stated(edge, depth + 1)?;
+            Some(if forward {
+                stated
+            } else {
+                DerivationTree {
+                    triple: e.interner.triple([edge[2], edge[1], edge[0]])?,
+                    rule: Some("eq-sym"),
+                    premises: vec![stated],
+                }
+            })
+        };
+        if let [(edge, forward)] = path.as_slice() {
+            return edge_tree(*edge, *forward);
+        }
+        let premises = path.iter().map(|&(edge, forward)| edge_tree(edge, forward)).collect::<Option<Vec<_>>>()?;
+        Some(DerivationTree { triple: e.interner.triple(t)?, rule: Some("eq-trans"), premises })
+    }
+
+    /// A sameAs triple exactly as stated: asserted, or derived by a rule.
+    fn explain_stated(&self, t: Ids, depth: usize) -> Option<DerivationTree> {
+        let e = &self.engine;
+        let triple = e.interner.triple(t)?;
+        if e.asserted.contains(&t) {
+            return Some(DerivationTree { triple, rule: None, premises: Vec::new() });
+        }
+        let d = e.derivations.get(&t)?;
+        let premises = d.premises.iter().filter_map(|&p| self.explain_ids(p, depth + 1)).collect();
+        Some(DerivationTree { triple, rule: Some(d.rule), premises })
+    }
+
+    /// Breadth-first search over stated sameAs triples, in either direction.
+    fn same_as_path(&self, from: u32, to: u32) -> Option<Vec<(Ids, bool)>> {
+        let e = &self.engine;
+        let mut previous: std::collections::HashMap<u32, (u32, Ids, bool)> = Default::default();
+        let mut queue = std::collections::VecDeque::from([from]);
+        while let Some(node) = queue.pop_front() {
+            if node == to {
+                let mut path = Vec::new();
+                let mut at = to;
+                while at != from {
+                    let (prev, edge, forward) = previous[&at];
+                    path.push((edge, forward));
+                    at = prev;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &edge in &e.same_as_edges {
+                let next = if edge[0] == node {
+                    Some((edge[2], true))
+                } else if edge[2] == node {
+                    Some((edge[0], false))
+                } else {
+                    None
+                };
+                if let Some((next, forward)) = next {
+                    if next != from && !previous.contains_key(&next) {
+                        previous.insert(next, (node, edge, forward));
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Reads every triple of the store except the inferred graph and reasons over them.
+pub fn reason_over_store(
+    store: &Store,
+    options: ReasonOptions,
+    progress: impl FnMut(RoundProgress),
+) -> Result<Closure> {
+    let inferred = NamedNodeRef::new_unchecked(INFERRED_GRAPH);
+    let mut reasoner = Reasoner::new(options);
+    for quad in store.oxigraph().iter() {
+        let quad = quad?;
+        if quad.graph_name.as_ref() != GraphNameRef::NamedNode(inferred) {
+            reasoner.engine.assert(Triple::from(quad));
+        }
+    }
+    reasoner.run(progress)
+}
+
+/// Replaces the inferred graph with the closure's inferred triples, in one
+/// transaction; returns how many were written.
+pub fn write_inferred(store: &Store, closure: &Closure) -> Result<usize> {
+    let graph = NamedNode::new_unchecked(INFERRED_GRAPH);
+    let inferred = closure.inferred();
+    let mut transaction = store.oxigraph().start_transaction()?;
+    transaction.clear_graph(&graph)?;
+    for (t, _) in &inferred {
+        transaction.insert(QuadRef::new(&t.subject, &t.predicate, &t.object, &graph));
+    }
+    transaction.commit()?;
+    Ok(inferred.len())
+}
+
+fn triple_as_string<S: serde::Serializer>(t: &Triple, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_string())
+}
+
+fn triples_as_strings<S: serde::Serializer>(ts: &[Triple], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(ts.iter().map(ToString::to_string))
+}
+
+fn short(t: &Triple) -> String {
+    format!(
+        "{} {} {}",
+        display_term(&t.subject.clone().into()),
+        display_term(&t.predicate.clone().into()),
+        display_term(&t.object)
+    )
+}
+
+impl fmt::Display for DerivationTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn walk(tree: &DerivationTree, indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let rule = tree.rule.map_or("asserted".to_owned(), |r| format!("by {r}"));
+            writeln!(f, "{:indent$}{}  [{rule}]", "", short(&tree.triple))?;
+            for premise in &tree.premises {
+                walk(premise, indent + 2, f)?;
+            }
+            Ok(())
+        }
+        walk(self, 0, f)
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: inconsistent", self.rule)?;
+        for t in &self.triples {
+            writeln!(f, "  {}", short(t))?;
+        }
+        Ok(())
+    }
+}
