@@ -191,8 +191,11 @@ impl Engine {
         self.union(a, b)
     }
 
+    /// Records an inconsistency once, whatever the order of its premises.
     fn violation(&mut self, v: RawViolation) {
-        if self.seen_violations.insert(v.clone()) {
+        let mut key = v.clone();
+        key.premises.sort_unstable();
+        if self.seen_violations.insert(key) {
             self.violations.push(v);
         }
     }
@@ -292,11 +295,11 @@ impl Engine {
                 self.violation(RawViolation { rule, premises });
                 continue;
             };
-            if !self.interner.is_valid(t) {
-                continue;
-            }
             if t[1] == self.vocab.same_as {
+                // Before the validity check: two literals found equal is a clash.
                 merged |= self.same_as(t, Some(Derivation { rule, premises }));
+            } else if !self.interner.is_valid(t) {
+                continue;
             } else if self.index.insert(t) {
                 self.derivations.entry(t).or_insert(Derivation { rule, premises });
                 new.push(t);

@@ -262,6 +262,7 @@ fn prp_key(ctx: &mut ListContext<'_>) -> Vec<Emission> {
                 for (y, py) in &group[i + 1..] {
                     if x != y {
                         let premises = with_list(axiom, &list, &[px.as_slice(), py.as_slice()].concat());
+                        out.push(emission("prp-key", Some([*y, ctx.v.same_as, *x]), premises.clone()));
                         out.push(emission("prp-key", Some([*x, ctx.v.same_as, *y]), premises));
                     }
                 }

@@ -268,6 +268,9 @@ impl Closure {
         if e.find(a) != e.find(b) || a == b {
             return None;
         }
+        if e.same_as_edges.contains(&t) {
+            return self.explain_stated(t, depth);
+        }
         let path = self.same_as_path(a, b)?;
         let edge_tree = |edge: Ids, forward: bool| -> Option<DerivationTree> {
             let stated = self.explain_stated(edge, depth + 1)?;
