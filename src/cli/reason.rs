@@ -1,5 +1,7 @@
 //! `kgfuse reason`: materialise RDFS / OWL 2 RL entailments, or explain one.
 
+use std::io::Write;
+
 use anyhow::{bail, Result};
 
 use kgfuse::reason::{reason_over_store, write_inferred, Profile, ReasonOptions, RoundProgress, INFERRED_GRAPH};
@@ -30,6 +32,10 @@ pub struct Args {
     /// With --why: print the tree as JSON.
     #[arg(long, requires = "why")]
     json: bool,
+    /// Also write the inferred triples to FILE as N-Triples, each line
+    /// followed by a comment naming the rule that derived it.
+    #[arg(long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
 }
 
 /// Options shared by `reason` and `check`.
@@ -85,6 +91,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         return Ok(());
     }
     let summary = closure.summary();
+    if let Some(path) = &args.output {
+        let file = std::fs::File::create(path).map_err(|e| kgfuse::Error::Io { path: path.clone(), source: e })?;
+        let mut out = std::io::BufWriter::new(file);
+        for (triple, rule) in closure.inferred() {
+            writeln!(out, "{triple} . # {rule}")?;
+        }
+        out.flush()?;
+    }
     if args.dry_run {
         let cells: Vec<Vec<String>> =
             summary.by_rule.iter().map(|(rule, n)| vec![rule.to_string(), n.to_string()]).collect();

@@ -1,0 +1,112 @@
+//! `kgfuse reason` and `kgfuse check` end to end on a store.
+
+mod common;
+
+use common::Workspace;
+use predicates::str::contains;
+
+const ONTOLOGY: &str = "@prefix ex: <http://example.com/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+ex:Bank rdfs:subClassOf ex:Company .
+ex:Company owl:disjointWith ex:Person .
+ex:owns a owl:TransitiveProperty .
+ex:acme a ex:Bank ; ex:owns ex:beta .
+ex:beta ex:owns ex:gamma .
+";
+
+const INFERRED: &str = "https://w3id.org/kgfuse/graph/inferred";
+
+fn inferred_count(ws: &Workspace) -> u64 {
+    let rows = ws.select(&format!("SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{INFERRED}> {{ ?s ?p ?o }} }}"));
+    common::parse_count(&rows[0])
+}
+
+#[test]
+fn reason_writes_only_new_triples_and_is_idempotent() {
+    let ws = Workspace::new();
+    let file = ws.write("onto.ttl", ONTOLOGY);
+    ws.kgfuse().arg("load").arg(&file).assert().success();
+    ws.kgfuse().arg("reason").assert().success()
+        .stdout(contains("inferred triples to <https://w3id.org/kgfuse/graph/inferred>"))
+        .stderr(contains("round   1"));
+    let first = inferred_count(&ws);
+    assert!(first > 0);
+    ws.kgfuse().args(["query", &format!("ASK {{ GRAPH <{INFERRED}> {{ <http://example.com/acme> <http://example.com/owns> <http://example.com/gamma> }} }}")])
+        .assert().success().stdout("true\n");
+    ws.kgfuse().args(["query", &format!("ASK {{ GRAPH <{INFERRED}> {{ <http://example.com/acme> a <http://example.com/Bank> }} }}")])
+        .assert().success().stdout("false\n");
+    ws.kgfuse().arg("reason").assert().success();
+    assert_eq!(inferred_count(&ws), first, "re-running replaces, never duplicates");
+
+    // New data brings the closure up to date.
+    let more = ws.write("more.ttl", "<http://example.com/gamma> <http://example.com/owns> <http://example.com/delta> .");
+    ws.kgfuse().arg("load").arg(&more).assert().success();
+    ws.kgfuse().arg("reason").assert().success();
+    ws.kgfuse().args(["query", "ASK { <http://example.com/acme> <http://example.com/owns> <http://example.com/delta> }"])
+        .assert().success().stdout("true\n");
+}
+
+#[test]
+fn dry_run_counts_per_rule_and_writes_nothing() {
+    let ws = Workspace::new();
+    let file = ws.write("onto.ttl", ONTOLOGY);
+    ws.kgfuse().arg("load").arg(&file).assert().success();
+    let out = ws.path("inferred.nt");
+    ws.kgfuse().args(["reason", "--dry-run", "--output"]).arg(&out).assert().success()
+        .stdout(contains("| cax-sco")).stdout(contains("| prp-trp"));
+    assert_eq!(inferred_count(&ws), 0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("<http://example.com/acme> <http://example.com/owns> <http://example.com/gamma> . # prp-trp"), "{text}");
+    // The file loads back as N-Triples.
+    let copy = Workspace::new();
+    copy.kgfuse().arg("load").arg(&out).assert().success();
+    ws.kgfuse().args(["reason", "--profile", "rdfs", "--dry-run"]).assert().success().stdout(contains("| rdfs9"));
+}
+
+#[test]
+fn why_prints_the_derivation_tree() {
+    let ws = Workspace::new();
+    let file = ws.write("onto.ttl", ONTOLOGY);
+    ws.kgfuse().arg("load").arg(&file).assert().success();
+    ws.kgfuse().args(["reason", "--why", "<http://example.com/acme> a <http://example.com/Company>"])
+        .assert().failure().stderr(contains("not an IRI"));
+    ws.kgfuse().args(["reason", "--why", "<http://example.com/acme> rdf:type <http://example.com/Company>"])
+        .assert().success()
+        .stdout(contains("[by cax-sco]"))
+        .stdout(contains("<http://example.com/Bank> rdfs:subClassOf <http://example.com/Company>  [asserted]"));
+    let out = ws.kgfuse()
+        .args(["reason", "--json", "--why", "<http://example.com/acme> <http://example.com/owns> <http://example.com/gamma>"])
+        .output().unwrap();
+    let tree: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tree["rule"], "prp-trp");
+    assert_eq!(tree["premises"].as_array().unwrap().len(), 3);
+    ws.kgfuse().args(["reason", "--why", "<http://example.com/gamma> <http://example.com/owns> <http://example.com/acme>"])
+        .assert().failure().stderr(contains("neither asserted nor entailed"));
+}
+
+#[test]
+fn check_lists_violations_and_exits_non_zero() {
+    let ws = Workspace::new();
+    let file = ws.write("onto.ttl", ONTOLOGY);
+    ws.kgfuse().arg("load").arg(&file).assert().success();
+    ws.kgfuse().arg("check").assert().success().stdout(contains("0 inconsistencies"));
+    let bad = ws.write("bad.ttl", "<http://example.com/acme> a <http://example.com/Person> .");
+    ws.kgfuse().arg("load").arg(&bad).assert().success();
+    ws.kgfuse().arg("check").assert().code(1)
+        .stdout(contains("cax-dw: inconsistent"))
+        .stdout(contains("<http://example.com/acme> rdf:type <http://example.com/Person>"))
+        .stdout(contains("1 inconsistency"));
+    let out = ws.kgfuse().args(["check", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["rule"], "cax-dw");
+}
+
+#[test]
+fn runaway_closures_stop_with_a_clear_error() {
+    let ws = Workspace::new();
+    let file = ws.write("onto.ttl", ONTOLOGY);
+    ws.kgfuse().arg("load").arg(&file).assert().success();
+    ws.kgfuse().args(["reason", "--max-triples", "10"]).assert().failure().stderr(contains("exceeds 10 triples"));
+    assert_eq!(inferred_count(&ws), 0, "nothing is written");
+}
