@@ -1216,6 +1216,21 @@ impl NameBook {
         self.used.insert(candidate.clone()).then_some(candidate)
     }
 
+    /// Draws candidates (the closure gets the attempt number, so it can fall
+    /// back to numbered names) until one is not taken.
+    fn fresh(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        mut candidate: impl FnMut(&mut ChaCha8Rng, usize) -> String,
+    ) -> String {
+        for attempt in 0.. {
+            if let Some(name) = self.claim(candidate(rng, attempt)) {
+                return name;
+            }
+        }
+        unreachable!("the numbered fallback always yields a fresh name")
+    }
+
     fn company(
         &mut self,
         rng: &mut ChaCha8Rng,
@@ -1224,7 +1239,7 @@ impl NameBook {
         jurisdiction: &JurisdictionSpec,
     ) -> String {
         let words = SECTORS[sector].name_words;
-        for attempt in 0.. {
+        self.fresh(rng, |rng, attempt| {
             let stem = if attempt < 4 {
                 stem
             } else {
@@ -1240,69 +1255,53 @@ impl NameBook {
             };
             // Past a few dozen collisions the plain combinations are
             // exhausted for this sector, so number the entity.
-            let candidate = if attempt < 32 {
+            if attempt < 32 {
                 format!("{base} {suffix}")
             } else {
                 format!("{base} {} {suffix}", attempt - 30)
-            };
-            if let Some(name) = self.claim(candidate) {
-                return name;
             }
-        }
-        unreachable!("the numbered fallback always yields a fresh name")
+        })
     }
 
     fn person(&mut self, rng: &mut ChaCha8Rng) -> String {
-        for attempt in 0.. {
+        self.fresh(rng, |rng, attempt| {
             let first = pick(rng, FIRST_NAMES);
             let last = pick(rng, SURNAMES);
             let initial = char::from(b'A' + rng.random_range(0..26u8));
-            let candidate = match attempt {
+            match attempt {
                 0..8 => format!("{first} {last}"),
                 8..64 => format!("{first} {initial}. {last}"),
                 // Only reached with hundreds of thousands of people.
                 _ => format!("{first} {initial}. {last} {}", series_mark(attempt)),
-            };
-            if let Some(name) = self.claim(candidate) {
-                return name;
             }
-        }
-        unreachable!("the numbered fallback always yields a fresh name")
+        })
     }
 
     fn fund(&mut self, rng: &mut ChaCha8Rng) -> String {
-        for attempt in 0.. {
+        self.fresh(rng, |rng, attempt| {
             let base = format!("{} {}", pick(rng, NAME_STEMS), pick(rng, FUND_FORMS));
-            let candidate = if attempt < 8 {
-                base
-            } else {
-                format!("{base} {}", series_mark(attempt - 6))
-            };
-            if let Some(name) = self.claim(candidate) {
-                return name;
-            }
-        }
-        unreachable!("the numbered fallback always yields a fresh name")
+            numbered_after(base, attempt, 8)
+        })
     }
 
     fn bank(&mut self, rng: &mut ChaCha8Rng, jurisdiction: &JurisdictionSpec) -> String {
-        for attempt in 0.. {
+        self.fresh(rng, |rng, attempt| {
             let front = if rng.random_bool(0.5) {
                 pick(rng, jurisdiction.cities)
             } else {
                 pick(rng, NAME_STEMS)
             };
-            let base = format!("{front} {}", pick(rng, BANK_FORMS));
-            let candidate = if attempt < 8 {
-                base
-            } else {
-                format!("{base} {}", series_mark(attempt - 6))
-            };
-            if let Some(name) = self.claim(candidate) {
-                return name;
-            }
-        }
-        unreachable!("the numbered fallback always yields a fresh name")
+            numbered_after(format!("{front} {}", pick(rng, BANK_FORMS)), attempt, 8)
+        })
+    }
+}
+
+/// `base` for the first `plain` attempts, then `base` with a series mark.
+fn numbered_after(base: String, attempt: usize, plain: usize) -> String {
+    if attempt < plain {
+        base
+    } else {
+        format!("{base} {}", series_mark(attempt - 6))
     }
 }
 
