@@ -263,13 +263,8 @@ impl Engine {
         let mut emissions: Vec<Emission> = tasks
             .par_iter()
             .flat_map_iter(|&(r, a)| {
-                let rule = &rules[r];
-                let input = match rule.body[a][1] {
-                    Slot::Const(p) => by_predicate.get(&p).map_or(&[][..], Vec::as_slice),
-                    Slot::Var(_) => delta,
-                };
                 let mut out = Vec::new();
-                rule.fire(a, input, index, interner, &mut out);
+                rules[r].fire(a, &by_predicate, index, interner, &mut out);
                 out
             })
             .collect();

@@ -2,6 +2,8 @@
 //! one body atom is matched against the round's new triples (semi-naive), the
 //! others are joined against the whole index in a precomputed order.
 
+use rustc_hash::FxHashMap as HashMap;
+
 use super::index::TripleIndex;
 use super::rules::{RuleRow, RULE_PREFIXES};
 use super::terms::{Ids, Interner};
@@ -101,32 +103,80 @@ impl PatternRule {
         self.head.iter().filter_map(|atom| instantiate(atom, &binding)).collect()
     }
 
-    /// All conclusions that use at least one triple of `delta` for body atom
-    /// `first`, and `index` (which includes `delta`) for the others.
+    /// All conclusions that use at least one new triple (`delta`, grouped by
+    /// predicate) for body atom `first`, and `index` (which includes the new
+    /// triples) for the others.
     pub fn fire(
         &self,
         first: usize,
-        delta: &[Ids],
+        delta: &HashMap<u32, Vec<Ids>>,
         index: &TripleIndex,
         interner: &Interner,
         out: &mut Vec<Emission>,
     ) {
-        let atom = &self.body[first];
         let ctx = JoinContext { index, interner };
         let mut binding = vec![None; self.variables];
         let mut premises = vec![[0; 3]; self.body.len()];
-        for triple in delta {
-            if let Some(bound) = unify(atom, triple, &mut binding) {
+        let remaining = ((1u32 << self.body.len()) - 1) & !(1 << first);
+        match self.body[first][1] {
+            Slot::Const(p) => {
+                if let Some(triples) = delta.get(&p) {
+                    self.fire_on(first, triples, remaining, &ctx, &mut binding, &mut premises, out);
+                }
+            }
+            Slot::Var(v) => {
+                // Bind the predicate once per group and skip groups that some
+                // other atom rules out (e.g. a predicate without rdfs:domain).
+                for (&p, triples) in delta {
+                    binding[v] = Some(p);
+                    if self.viable(remaining, &ctx, &binding) {
+                        self.fire_on(first, triples, remaining, &ctx, &mut binding, &mut premises, out);
+                    }
+                    binding[v] = None;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fire_on(
+        &self,
+        first: usize,
+        triples: &[Ids],
+        remaining: u32,
+        ctx: &JoinContext<'_>,
+        binding: &mut Vec<Option<u32>>,
+        premises: &mut Vec<Ids>,
+        out: &mut Vec<Emission>,
+    ) {
+        let atom = &self.body[first];
+        for triple in triples {
+            if let Some(bound) = unify(atom, triple, binding) {
                 premises[first] = *triple;
-                if self.filters_hold(&binding, interner) {
-                    let remaining = ((1u32 << self.body.len()) - 1) & !(1 << first);
-                    self.join(remaining, &ctx, &mut binding, &mut premises, out);
+                if self.filters_hold(binding, ctx.interner) {
+                    self.join(remaining, ctx, binding, premises, out);
                 }
                 for v in bound {
                     binding[v] = None;
                 }
             }
         }
+    }
+
+    /// False when a remaining atom has no match under the current binding.
+    fn viable(&self, remaining: u32, ctx: &JoinContext<'_>, binding: &[Option<u32>]) -> bool {
+        (0..self.body.len())
+            .filter(|i| remaining & (1 << i) != 0)
+            .all(|i| ctx.cost(self.lookup(i, binding)) > 0)
+    }
+
+    fn lookup(&self, i: usize, binding: &[Option<u32>]) -> Lookup {
+        let value = |slot: Slot| match slot {
+            Slot::Const(c) => Some(c),
+            Slot::Var(v) => binding[v],
+        };
+        let atom = &self.body[i];
+        (value(atom[0]), value(atom[1]), value(atom[2]))
     }
 
     /// Joins the atoms in `remaining` (a bit set), cheapest lookup first: the
@@ -145,24 +195,9 @@ impl PatternRule {
             return;
         }
         let index = ctx.index;
-        let value = |slot: Slot, binding: &[Option<u32>]| match slot {
-            Slot::Const(c) => Some(c),
-            Slot::Var(v) => binding[v],
-        };
-        let lookup = |i: usize, binding: &[Option<u32>]| {
-            let atom = &self.body[i];
-            (value(atom[0], binding), value(atom[1], binding), value(atom[2], binding))
-        };
-        let cost = |(s, p, o): (Option<u32>, Option<u32>, Option<u32>)| match (s, p, o) {
-            (Some(_), Some(_), Some(_)) => 1,
-            (Some(s), Some(p), None) => index.objects(s, p).len(),
-            (None, Some(p), Some(o)) => index.subjects(p, o).len(),
-            (None, Some(p), None) => index.pairs(p).len(),
-            (_, None, _) => usize::MAX,
-        };
         let atom_index = (0..self.body.len())
             .filter(|i| remaining & (1 << i) != 0)
-            .min_by_key(|&i| cost(lookup(i, binding)))
+            .min_by_key(|&i| ctx.cost(self.lookup(i, binding)))
             .expect("remaining is not empty");
         let rest = remaining & !(1 << atom_index);
         let atom = &self.body[atom_index];
@@ -177,7 +212,7 @@ impl PatternRule {
                 }
             }
         };
-        match lookup(atom_index, binding) {
+        match self.lookup(atom_index, binding) {
             (Some(s), Some(p), Some(o)) => {
                 if index.contains(&[s, p, o]) {
                     visit([s, p, o], binding, premises);
@@ -239,10 +274,26 @@ impl PatternRule {
     }
 }
 
+/// An atom's subject, predicate and object under a binding (`None`: free).
+type Lookup = (Option<u32>, Option<u32>, Option<u32>);
+
 /// What a join reads: the triples and the terms behind the ids.
 struct JoinContext<'a> {
     index: &'a TripleIndex,
     interner: &'a Interner,
+}
+
+impl JoinContext<'_> {
+    /// How many triples a lookup yields (an unbound predicate means a scan).
+    fn cost(&self, lookup: Lookup) -> usize {
+        match lookup {
+            (Some(s), Some(p), Some(o)) => usize::from(self.index.contains(&[s, p, o])),
+            (Some(s), Some(p), None) => self.index.objects(s, p).len(),
+            (None, Some(p), Some(o)) => self.index.subjects(p, o).len(),
+            (None, Some(p), None) => self.index.pairs(p).len(),
+            (_, None, _) => usize::MAX,
+        }
+    }
 }
 
 /// Binds the atom's variables to the triple's terms; returns the variables it
