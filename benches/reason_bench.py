@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Time kgfuse's OWL 2 RL reasoner against `reasonable` and `owlrl` on the same input.
+
+Input: ontologies/risk.ttl plus a synthetic finance graph written by
+``kgfuse generate finance --companies N --seed S`` (about 66 triples per company; the default
+``--companies 2500`` gives 165k triples).  The tools run one after the other, once each:
+
+* kgfuse: ``kgfuse --store TMP load ...`` then ``kgfuse --store TMP reason --dry-run``; the
+  reasoning time is the ``T s`` of its summary line (reading the store excluded); the end-to-end
+  wall time of the reason command is shown too.
+* reasonable (PyPI ``reasonable``, an OWL 2 RL reasoner in Rust with Python bindings):
+  ``PyReasoner.load_file()`` per file (load time), then ``reason()`` (reasoning time; it includes
+  handing the whole closure back to Python as rdflib terms, which the API does not separate).
+* owlrl: ``rdflib.Graph.parse()`` (load time), then ``owlrl.DeductiveClosure(OWLRL_Semantics,
+  axiomatic_triples=False, datatype_axioms=False).expand(graph)`` (reasoning time).  owlrl is
+  slow, so by default it runs on a smaller graph (``--owlrl-companies``); kgfuse is then run on
+  that graph as well and the owlrl ratio compares the two on the same small input.
+
+reasonable and owlrl run in child processes with a wall-clock limit (``--timeout``, reported as
+"> N s") and an address-space limit (``--memory-limit-gb``, default 85% of the machine's
+memory; reported as a failure).  reasonable's memory grows faster than linearly on this graph (measured: 1800 companies 5.9 GB
+peak RSS, 2500 companies 11.4 GB; 5000 companies fails on a 23 GB machine), which is what sets
+the default size; kgfuse handles 5000 companies (328k triples) in about 2 s.  "inferred" is
+the number of distinct triples in the closure that are not in the input, for each tool; the
+tools differ in small, known ways (owlrl adds eq-ref and datatype triples, see
+reason_crosscheck.py), so the counts are a sanity check, not an exact match.
+
+About owl:InverseFunctionalProperty: reasonable 0.4.4's prp-ifp joins the two premises without
+requiring the same object, so ``:p a owl:InverseFunctionalProperty. :x1 :p :y1. :x2 :p :y2.``
+yields ``:x1 owl:sameAs :x2``; with n such triples it derives n^2 sameAs triples and runs out of
+memory on risk.ttl + a finance graph (risk:hasShareholding and risk:hasMention are inverse
+functional).  By default the script therefore removes the ``rdf:type
+owl:InverseFunctionalProperty`` triples from the ontology, for ALL tools alike; ``--keep-ifp``
+keeps the ontology as it is (reasonable then fails).
+
+Setup (tested with these versions)::
+
+    python3 -m venv /tmp/kgfuse-bench-venv
+    /tmp/kgfuse-bench-venv/bin/pip install owlrl==7.6.2 reasonable==0.4.4 rdflib==7.6.0
+    cargo build --release
+
+Usage::
+
+    /tmp/kgfuse-bench-venv/bin/python benches/reason_bench.py
+    /tmp/kgfuse-bench-venv/bin/python benches/reason_bench.py --companies 2000 --owlrl-companies 2000
+    /tmp/kgfuse-bench-venv/bin/python benches/reason_bench.py --keep-ifp --timeout 120
+
+The binary is ``$KGFUSE_BIN`` if set, else ``$CARGO_TARGET_DIR/release/kgfuse``, else
+``target/release/kgfuse`` under the repository root.
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PIP_HINT = "pip install owlrl==7.6.2 reasonable==0.4.4 rdflib==7.6.0"
+SUMMARY_RE = re.compile(r"asserted (\d+), inferred (\d+), (\d+) rounds, ([0-9.]+) s")
+
+
+def require(*modules):
+    """Import the named modules or exit with the pip command that installs them."""
+    loaded = []
+    for name in modules:
+        try:
+            loaded.append(__import__(name))
+        except ImportError:
+            sys.exit(f"error: missing Python package `{name}`; install it with: {PIP_HINT}")
+    return loaded
+
+
+# ---------------------------------------------------------------- workers (child processes)
+
+def worker_reasonable(files):
+    (reasonable,) = require("reasonable")
+    reasoner = reasonable.PyReasoner()
+    started = time.perf_counter()
+    for path in files:
+        reasoner.load_file(str(path))
+    loaded = time.perf_counter()
+    closure = reasoner.reason()
+    done = time.perf_counter()
+    inferred = len(set(closure) - set(reasoner.get_base_triples()))
+    return {"load_s": loaded - started, "reason_s": done - loaded, "inferred": inferred}
+
+
+def worker_owlrl(files):
+    owlrl, rdflib = require("owlrl", "rdflib")
+    graph = rdflib.Graph()
+    started = time.perf_counter()
+    for path in files:
+        graph.parse(str(path))
+    loaded = time.perf_counter()
+    asserted = len(graph)
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False,
+                           datatype_axioms=False).expand(graph)
+    done = time.perf_counter()
+    return {"load_s": loaded - started, "reason_s": done - loaded,
+            "inferred": len(graph) - asserted}
+
+
+WORKERS = {"reasonable": worker_reasonable, "owlrl": worker_owlrl}
+
+
+def run_worker(tool, files, timeout, memory_gb):
+    """Run one Python reasoner in a child process: its result dict, or {'error': ...}."""
+    def limit_memory():
+        cap = int(memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    command = [sys.executable, __file__, "--worker", tool, *map(str, files)]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=limit_memory)
+    except subprocess.TimeoutExpired:
+        return {"error": f"> {timeout:.0f} s (timed out)"}
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[0][:100]
+        return {"error": f"failed after {wall:.0f} s (exit {done.returncode}): {last}"}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall_s"] = wall
+    return result
+
+
+# ---------------------------------------------------------------- kgfuse
+
+def kgfuse_binary():
+    """The kgfuse executable: $KGFUSE_BIN, $CARGO_TARGET_DIR/release, or target/release."""
+    if os.environ.get("KGFUSE_BIN"):
+        candidates = [Path(os.environ["KGFUSE_BIN"])]
+    else:
+        candidates = []
+        if os.environ.get("CARGO_TARGET_DIR"):
+            candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "release" / "kgfuse")
+        candidates.append(REPO_ROOT / "target" / "release" / "kgfuse")
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    sys.exit(f"error: kgfuse binary not found (tried {tried}); build it with "
+             "`cargo build --release` or set KGFUSE_BIN")
+
+
+def generate_finance(binary, companies, seed, workdir):
+    out = workdir / f"finance-{companies}"
+    subprocess.run([binary, "--memory", "generate", "finance", "--companies", str(companies),
+                    "--seed", str(seed), "--out", out],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return out / "finance.ttl"
+
+
+def run_kgfuse(binary, files, workdir):
+    """Load into a fresh store, reason --dry-run; times and counts from the summary line."""
+    store = Path(tempfile.mkdtemp(prefix="store-", dir=workdir))
+    started = time.perf_counter()
+    subprocess.run([binary, "--store", store, "load", *files], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    loaded = time.perf_counter()
+    done = subprocess.run([binary, "--store", store, "reason", "--dry-run"],
+                          check=True, capture_output=True, text=True)
+    finished = time.perf_counter()
+    match = SUMMARY_RE.search(done.stdout)
+    if not match:
+        raise RuntimeError("kgfuse reason printed no summary line:\n" + done.stdout[-2000:])
+    asserted, inferred, rounds, seconds = match.groups()
+    return {"load_s": loaded - started, "reason_s": float(seconds),
+            "wall_s": finished - loaded, "inferred": int(inferred),
+            "asserted": int(asserted), "rounds": int(rounds)}
+
+
+# ---------------------------------------------------------------- input
+
+def ontology_without_ifp(workdir):
+    """risk.ttl less its `rdf:type owl:InverseFunctionalProperty` triples (see the docstring)."""
+    (rdflib,) = require("rdflib")
+    graph = rdflib.Graph()
+    graph.parse(str(REPO_ROOT / "ontologies" / "risk.ttl"))
+    graph.remove((None, rdflib.RDF.type, rdflib.OWL.InverseFunctionalProperty))
+    path = workdir / "risk-without-ifp.ttl"
+    graph.serialize(destination=str(path), format="turtle")
+    return path
+
+
+# ---------------------------------------------------------------- report
+
+def row(tool, size, result):
+    if "error" in result:
+        return f"{tool:<11} {size:>9}  {result['error']}"
+    wall = f"{result['wall_s']:>9.2f}" if "wall_s" in result else f"{'':>9}"
+    return (f"{tool:<11} {size:>9} {result['load_s']:>8.2f} {result['reason_s']:>9.3f} "
+            f"{wall} {result['inferred']:>10}")
+
+
+def ratio(name, other, ours):
+    if "error" in other:
+        return f"{name}: n/a ({other['error']})"
+    return (f"{name}: {other['reason_s'] / ours['reason_s']:.1f}x "
+            f"(reasoning time {other['reason_s']:.3f} s / {ours['reason_s']:.3f} s)")
+
+
+def print_report(args, runs):
+    print(f"\n{'tool':<11} {'companies':>9} {'load s':>8} {'reason s':>9} {'wall s':>9} "
+          f"{'inferred':>10}")
+    for tool, size, result in runs:
+        print(row(tool, size, result))
+    print("(kgfuse: 'reason s' is T from its summary line, 'wall s' the whole reason command;"
+          " others: 'wall s' is the child process)")
+    by_name = {(tool, size): result for tool, size, result in runs}
+    ours = by_name[("kgfuse", args.companies)]
+    print()
+    print(ratio(f"reasonable / kgfuse ({args.companies} companies)",
+                by_name[("reasonable", args.companies)], ours))
+    print(ratio(f"owlrl / kgfuse ({args.owlrl_companies} companies)",
+                by_name[("owlrl", args.owlrl_companies)],
+                by_name[("kgfuse", args.owlrl_companies)]))
+
+
+def default_memory_limit_gb():
+    return 0.85 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--companies", type=int, default=2500,
+                        help="size of the finance graph for kgfuse and reasonable (default 2500)")
+    parser.add_argument("--owlrl-companies", type=int, default=300,
+                        help="size of the finance graph for owlrl (default 300)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="wall-clock limit per Python reasoner run, seconds (default 300)")
+    parser.add_argument("--memory-limit-gb", type=float, default=default_memory_limit_gb(),
+                        help="address-space limit per Python reasoner run "
+                             "(default 85%% of physical memory)")
+    parser.add_argument("--keep-ifp", action="store_true",
+                        help="keep owl:InverseFunctionalProperty axioms (reasonable fails)")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("files", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args.files)))
+        return
+    require("owlrl", "reasonable", "rdflib")
+
+    binary = kgfuse_binary()
+    with tempfile.TemporaryDirectory(prefix="kgfuse-bench-") as tmp:
+        workdir = Path(tmp)
+        ontology = REPO_ROOT / "ontologies" / "risk.ttl"
+        if not args.keep_ifp:
+            ontology = ontology_without_ifp(workdir)
+        print(f"kgfuse: {binary}\nontology: {ontology.name}"
+              f"{'' if args.keep_ifp else ' (risk.ttl less owl:InverseFunctionalProperty)'}")
+        runs = []
+        for size in sorted({args.companies, args.owlrl_companies}, reverse=True):
+            files = [ontology, generate_finance(binary, size, args.seed, workdir)]
+            tools = ["kgfuse"]
+            if size == args.companies:
+                tools.append("reasonable")
+            if size == args.owlrl_companies:
+                tools.append("owlrl")
+            for tool in tools:
+                print(f"running {tool} on {size} companies ...", flush=True)
+                if tool == "kgfuse":
+                    result = run_kgfuse(binary, files, workdir)
+                    print(f"  input: {result['asserted']} triples, {result['rounds']} rounds")
+                else:
+                    result = run_worker(tool, files, args.timeout, args.memory_limit_gb)
+                runs.append((tool, size, result))
+    print_report(args, runs)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except subprocess.CalledProcessError as failed:
+        sys.exit(f"error: {' '.join(map(str, failed.cmd))} exited with {failed.returncode}\n"
+                 f"{failed.stderr or ''}")
