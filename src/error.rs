@@ -57,6 +57,9 @@ pub enum Error {
     /// A term given on the command line (IRI, `prefix:local`, label) is malformed or unknown.
     #[error("{0}")]
     InvalidTerm(String),
+    /// A model checkpoint is missing, malformed, or cannot be fetched or run.
+    #[error("{0}")]
+    Model(String),
     /// Reasoning could not finish (e.g. the closure outgrew its limit).
     #[error("{0}")]
     Reasoning(String),

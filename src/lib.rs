@@ -10,5 +10,6 @@ pub mod generate;
 pub mod graph;
 pub mod reason;
 pub mod store;
+pub mod text;
 
 pub use error::{Error, Result};

@@ -10,9 +10,11 @@ use clap::{Parser, Subcommand};
 use kgfuse::store::{Store, DEFAULT_STORE_DIR};
 
 mod check;
+mod embed;
 mod export;
 mod generate;
 mod load;
+mod model;
 mod query;
 mod quickstart;
 mod reason;
@@ -61,6 +63,8 @@ enum Command {
     Subgraph(subgraph::Args),
     Reason(reason::Args),
     Check(check::Args),
+    Embed(embed::Args),
+    Model(model::Args),
 }
 
 /// How a command wants the store.
@@ -102,6 +106,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Subgraph(args) => subgraph::run(args, &ctx),
         Command::Reason(args) => reason::run(args, &ctx),
         Command::Check(args) => return check::run(args, &ctx),
+        Command::Embed(args) => embed::run(args),
+        Command::Model(args) => model::run(args),
     }?;
     Ok(ExitCode::SUCCESS)
 }

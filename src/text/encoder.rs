@@ -1,0 +1,309 @@
+//! `BertEncoder`: any BERT checkpoint folder, loaded through
+//! `candle_transformers::models::bert` with its weights in a `VarMap` (so
+//! later stages can fine-tune them), and the `tokenizers` tokenizer.
+//! Sentence embeddings are the attention-masked mean of the last hidden
+//! states, L2-normalised (as sentence-transformers does); span embeddings pool
+//! the tokens that overlap a character span the same way.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{VarBuilder, VarMap};
+use candle_transformers::models::bert::{BertModel, Config};
+use serde::Serialize;
+use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use super::model_files::verify;
+use crate::error::{Error, Result};
+
+/// A loaded BERT with its tokenizer.
+pub struct BertEncoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    varmap: VarMap,
+    config: Config,
+    /// `"bert."`-style prefix of the checkpoint's tensor names, if any.
+    prefix: String,
+    device: Device,
+    max_length: usize,
+}
+
+/// A text and the character spans (start inclusive, end exclusive, counted
+/// in Unicode scalar values) whose embeddings are wanted.
+#[derive(Debug, Clone, Default)]
+pub struct SpanInput {
+    pub text: String,
+    pub spans: Vec<(usize, usize)>,
+}
+
+/// A span that has no embedding, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpanIssue {
+    pub text: usize,
+    pub span: usize,
+    pub reason: String,
+}
+
+/// Embeddings of a batch of texts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Embeddings {
+    /// One L2-normalised vector per text, in input order.
+    pub sentences: Vec<Vec<f32>>,
+    /// Per text, per requested span: the pooled, L2-normalised vector, or
+    /// `None` when the span has no tokens (see `issues`).
+    pub spans: Vec<Vec<Option<Vec<f32>>>>,
+    pub issues: Vec<SpanIssue>,
+    /// Texts cut at the maximum length.
+    pub truncated: usize,
+}
+
+/// Parses `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when built with the `cuda`
+/// feature and a GPU is present, else CPU).
+pub fn parse_device(spec: &str) -> Result<Device> {
+    let cuda = |ordinal: usize| {
+        Device::new_cuda(ordinal).map_err(|e| {
+            Error::Model(format!(
+                "cannot use CUDA device {ordinal}: {e} (build with `--features cuda` on a machine with the CUDA toolkit)"
+            ))
+        })
+    };
+    match spec {
+        "cpu" => Ok(Device::Cpu),
+        "auto" if candle_core::utils::cuda_is_available() => cuda(0),
+        "auto" => Ok(Device::Cpu),
+        "cuda" => cuda(0),
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+            Some(ordinal) => cuda(ordinal),
+            None => Err(Error::Model(format!("unknown device {other:?}; use cpu, cuda, cuda:N or auto"))),
+        },
+    }
+}
+
+fn model_error(dir: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Model(format!("{}: {what}: {e}", dir.display()))
+}
+
+impl BertEncoder {
+    /// Loads a checkpoint folder (`config.json`, `model.safetensors`,
+    /// `tokenizer.json`); the maximum length is `sentence_bert_config.json`'s
+    /// `max_seq_length` when present, else the model's position limit.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        verify(dir)?;
+        let config_text =
+            std::fs::read_to_string(dir.join("config.json")).map_err(|e| Error::io(dir.join("config.json"), e))?;
+        let config: Config = serde_json::from_str(&config_text).map_err(|e| model_error(dir, "config.json", e))?;
+        let weights = dir.join("model.safetensors");
+        let prefix = tensor_prefix(&weights)?;
+        let varmap = VarMap::new();
+        let mut vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        if !prefix.is_empty() {
+            vb = vb.pp(prefix.trim_end_matches('.'));
+        }
+        let model = BertModel::load(vb, &config).map_err(|e| model_error(dir, "building the model", e))?;
+        let mut loaded = varmap.clone();
+        loaded.load(&weights).map_err(|e| model_error(dir, "model.safetensors", e))?;
+        let mut tokenizer =
+            Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| model_error(dir, "tokenizer.json", e))?;
+        tokenizer.with_padding(None);
+        let max_length = sentence_max_length(dir).unwrap_or(config.max_position_embeddings);
+        let mut encoder = Self { model, tokenizer, varmap, config, prefix, device: device.clone(), max_length };
+        encoder.set_max_length(max_length)?;
+        Ok(encoder)
+    }
+
+    /// Longest input in tokens (special tokens included); longer texts are cut.
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    pub fn set_max_length(&mut self, max_length: usize) -> Result<()> {
+        let max_length = max_length.min(self.config.max_position_embeddings).max(2);
+        self.tokenizer
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|e| Error::Model(format!("tokenizer truncation: {e}")))?;
+        self.max_length = max_length;
+        Ok(())
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.config.hidden_size
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// All weights, for saving or optimising.
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    /// The weights of the top `layers` transformer layers: what fine-tuning
+    /// updates while the embeddings and lower layers stay frozen.
+    pub fn top_layer_vars(&self, layers: usize) -> Vec<Var> {
+        let first = self.config.num_hidden_layers.saturating_sub(layers);
+        let wanted: Vec<String> = (first..self.config.num_hidden_layers)
+            .map(|l| format!("{}encoder.layer.{l}.", self.prefix))
+            .collect();
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&String> = data.keys().filter(|n| wanted.iter().any(|w| n.starts_with(w))).collect();
+        names.sort();
+        names.into_iter().map(|n| data[n].clone()).collect()
+    }
+
+    /// Tokenises texts (with special tokens, truncated, offsets in characters).
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Encoding>> {
+        self.tokenizer
+            .encode_batch_char_offsets(texts.to_vec(), true)
+            .map_err(|e| Error::Model(format!("tokenizing: {e}")))
+    }
+
+    /// Last hidden states `[batch, longest, hidden]` and the attention mask
+    /// `[batch, longest]` of encodings padded to the longest.
+    pub fn forward(&self, encodings: &[&Encoding]) -> Result<(Tensor, Tensor)> {
+        let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
+        let n = encodings.len();
+        let mut ids = vec![0u32; n * longest];
+        let mut types = vec![0u32; n * longest];
+        let mut mask = vec![0u32; n * longest];
+        for (row, e) in encodings.iter().enumerate() {
+            let at = row * longest;
+            ids[at..at + e.len()].copy_from_slice(e.get_ids());
+            types[at..at + e.len()].copy_from_slice(e.get_type_ids());
+            mask[at..at + e.len()].fill(1);
+        }
+        let tensor = |data: Vec<u32>| Tensor::from_vec(data, (n, longest), &self.device);
+        let run = || -> candle_core::Result<(Tensor, Tensor)> {
+            let (ids, types, mask) = (tensor(ids)?, tensor(types)?, tensor(mask)?);
+            let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+            Ok((hidden, mask))
+        };
+        run().map_err(|e| Error::Model(format!("BERT forward: {e}")))
+    }
+
+    /// Sentence and span embeddings. Texts are sorted by length and batched
+    /// `batch_size` at a time, each batch padded to its longest text only.
+    pub fn embed(&self, inputs: &[SpanInput], batch_size: usize, mut progress: impl FnMut(usize)) -> Result<Embeddings> {
+        let texts: Vec<&str> = inputs.iter().map(|i| i.text.as_str()).collect();
+        let encodings = self.tokenize(&texts)?;
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out = Embeddings {
+            sentences: vec![Vec::new(); inputs.len()],
+            spans: inputs.iter().map(|i| vec![None; i.spans.len()]).collect(),
+            issues: Vec::new(),
+            truncated: encodings.iter().filter(|e| !e.get_overflowing().is_empty()).count(),
+        };
+        for chunk in order.chunks(batch_size.max(1)) {
+            let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+            let (hidden, mask) = self.forward(&batch)?;
+            let pooled = masked_mean(&hidden, &mask).map_err(|e| Error::Model(format!("pooling: {e}")))?;
+            let rows = pooled.to_vec2::<f32>().map_err(|e| Error::Model(e.to_string()))?;
+            for (position, ((&i, row), encoding)) in chunk.iter().zip(rows).zip(&batch).enumerate() {
+                out.sentences[i] = normalize(row);
+                if inputs[i].spans.is_empty() {
+                    continue;
+                }
+                let states = hidden
+                    .get(position)
+                    .and_then(|t| t.to_vec2::<f32>())
+                    .map_err(|e| Error::Model(e.to_string()))?;
+                for (s, &(start, end)) in inputs[i].spans.iter().enumerate() {
+                    match span_tokens(encoding, &inputs[i].text, start, end) {
+                        Ok(tokens) => {
+                            let mut sum = vec![0f32; self.hidden_size()];
+                            for &t in &tokens {
+                                for (acc, v) in sum.iter_mut().zip(&states[t]) {
+                                    *acc += v;
+                                }
+                            }
+                            out.spans[i][s] = Some(normalize(sum));
+                        }
+                        Err(reason) => out.issues.push(SpanIssue { text: i, span: s, reason }),
+                    }
+                }
+            }
+            progress(chunk.len());
+        }
+        Ok(out)
+    }
+}
+
+/// Token positions whose characters overlap `start..end`; special tokens
+/// (offsets 0..0 with a special mask) never count.
+fn span_tokens(encoding: &Encoding, text: &str, start: usize, end: usize) -> std::result::Result<Vec<usize>, String> {
+    let chars = text.chars().count();
+    if start >= end || end > chars {
+        return Err(format!("span {start}:{end} is empty or outside the text ({chars} characters)"));
+    }
+    let special = encoding.get_special_tokens_mask();
+    let tokens: Vec<usize> = encoding
+        .get_offsets()
+        .iter()
+        .enumerate()
+        .filter(|&(t, &(a, b))| special[t] == 0 && a < end && b > start)
+        .map(|(t, _)| t)
+        .collect();
+    if tokens.is_empty() {
+        let covered = encoding
+            .get_offsets()
+            .iter()
+            .zip(special)
+            .filter(|(_, &s)| s == 0)
+            .map(|(&(_, b), _)| b)
+            .max()
+            .unwrap_or(0);
+        return Err(if start >= covered && !encoding.get_overflowing().is_empty() {
+            format!("span {start}:{end} lies in the part of the text cut at the maximum length")
+        } else {
+            format!("span {start}:{end} covers no token (only spaces or dropped characters)")
+        });
+    }
+    Ok(tokens)
+}
+
+/// Mean of the hidden states where the mask is 1: `[batch, hidden]`.
+pub fn masked_mean(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(D::Minus1)?;
+    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+    summed.broadcast_div(&counts)
+}
+
+fn normalize(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+/// `max_seq_length` from sentence-transformers' config, when the folder has one.
+fn sentence_max_length(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("sentence_bert_config.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value.get("max_seq_length")?.as_u64().map(|n| n as usize)
+}
+
+/// `""` when the checkpoint's tensors are named `embeddings.…`, `"bert."`
+/// when they are `bert.embeddings.…`.
+fn tensor_prefix(weights: &Path) -> Result<String> {
+    // SAFETY: the file is only read; mapping it is how candle reads safetensors.
+    let tensors = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }
+        .map_err(|e| model_error(weights, "reading safetensors", e))?;
+    let names: Vec<String> = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+    for prefix in ["", "bert.", "model."] {
+        if names.iter().any(|n| n == &format!("{prefix}embeddings.word_embeddings.weight")) {
+            return Ok(prefix.to_owned());
+        }
+    }
+    let mut sample: Vec<&String> = names.iter().take(5).collect();
+    sample.sort();
+    Err(Error::Model(format!(
+        "{}: no BERT embeddings tensor (expected embeddings.word_embeddings.weight); found e.g. {sample:?}",
+        weights.display()
+    )))
+}

@@ -1,0 +1,7 @@
+//! The text stage: BERT checkpoints (locate, fetch, verify) and the
+//! `BertEncoder` that turns texts and character spans into embeddings.
+
+pub mod encoder;
+pub mod model_files;
+
+pub use encoder::{parse_device, BertEncoder, Embeddings, SpanInput, SpanIssue};

