@@ -7,9 +7,11 @@
 pub mod defaults;
 pub mod error;
 pub mod generate;
+pub mod gnn;
 pub mod graph;
 pub mod reason;
 pub mod store;
+pub mod tasks;
 pub mod text;
 
 pub use error::{Error, Result};

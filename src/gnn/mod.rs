@@ -1,0 +1,11 @@
+//! The graph-neural stage: message graphs built from edge lists, the R-GCN
+//! encoder and the DistMult decoder. Models take tensors and index lists,
+//! never the store.
+
+pub mod distmult;
+pub mod graph;
+pub mod rgcn;
+
+pub use distmult::DistMult;
+pub use graph::MessageGraph;
+pub use rgcn::{Decomposition, RgcnConfig, RgcnEncoder, RgcnLayer};

@@ -1,0 +1,5 @@
+//! Learning tasks on top of the encoders: the shared trainer and metrics,
+//! and one module per task.
+
+pub mod metrics;
+pub mod trainer;
