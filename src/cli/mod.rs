@@ -20,6 +20,7 @@ mod quickstart;
 mod reason;
 mod stats;
 mod subgraph;
+mod train;
 mod update;
 
 const ABOUT: &str = "kgfuse: a knowledge-graph-centric reasoning engine.
@@ -65,6 +66,8 @@ enum Command {
     Check(check::Args),
     Embed(embed::Args),
     Model(model::Args),
+    Train(train::TrainArgs),
+    Evaluate(train::EvaluateArgs),
 }
 
 /// How a command wants the store.
@@ -108,6 +111,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => return check::run(args, &ctx),
         Command::Embed(args) => embed::run(args),
         Command::Model(args) => model::run(args),
+        Command::Train(args) => train::run_train(args),
+        Command::Evaluate(args) => train::run_evaluate(args),
     }?;
     Ok(ExitCode::SUCCESS)
 }

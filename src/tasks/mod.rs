@@ -2,4 +2,6 @@
 //! and one module per task.
 
 pub mod metrics;
+pub mod checkpoint;
+pub mod linkpred;
 pub mod trainer;
