@@ -13,8 +13,8 @@ Texts (``--texts``):
   first tab-separated column, entity brackets kept (``what movies did [Temuera Morrison] act in``).
 * ``aifb``: the longest ``--count`` distinct ``swrc:title`` / ``swrc:abstract`` string literals of
   ``aifb/aifb+.nt.gz`` (N-Triples escapes decoded, runs of white space, including the abstracts'
-  ``\\r\\n``, made one space).  The file holds about 1,760 distinct ones, so this set is smaller than
-  ``--count``; the abstracts are long and many are cut at 256 tokens.
+  ``\\r\\n``, made one space).  The file holds 1,662 distinct ones, so with the default ``--count``
+  this set has 1,662 texts; the abstracts are long and most are cut at 256 tokens.
 * ``both``: one after the other.
 
 For every batch size (``--batch-sizes``, default 1,16,64) each side runs in its own child process
@@ -100,6 +100,8 @@ def require(*modules):
 # ---------------------------------------------------------------- PyTorch worker (child process)
 
 def worker_torch(args):
+    import resource
+
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)
@@ -107,6 +109,7 @@ def worker_torch(args):
 
     texts = Path(args.texts_file).read_text(encoding="utf-8").split("\n")[:-1]
     model = SentenceTransformer(str(args.model_dir), device="cpu")
+    loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     model.encode(texts[:WARMUP_TEXTS], batch_size=args.batch_size, normalize_embeddings=True,
                  convert_to_numpy=True, show_progress_bar=False)
     started = time.perf_counter()
@@ -116,7 +119,7 @@ def worker_torch(args):
     np.save(args.out, vectors.astype(np.float32))
     result = {"seconds": seconds, "rate": len(texts) / seconds, "rows": len(vectors),
               "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "max_seq_length": model.max_seq_length}
+              "max_seq_length": model.max_seq_length, "loaded_rss_mib": loaded_rss}
     if args.stats:
         lengths = [len(ids) for ids in model.tokenizer(
             texts, truncation=True, max_length=model.max_seq_length)["input_ids"]]
@@ -277,6 +280,9 @@ def print_table(label, texts, rows, threads, stats):
         print(f"{batch:>5} | {ours['rate']:>13.1f} {ours['rss_mib']:>8.0f} {ours['wall_s']:>7.2f} | "
               f"{theirs['rate']:>14.1f} {theirs['rss_mib']:>8.0f} {theirs['wall_s']:>7.2f} | "
               f"{ours['rate'] / theirs['rate']:>13.2f}x | {cos_mean:>9.6f} {cos_min:>9.6f}")
+    print("(peak RSS of the PyTorch child after its imports and model loading, before "
+          "encoding: " + ", ".join(f"{theirs['loaded_rss_mib']:.0f}" for _, _, theirs, _ in rows)
+          + " MiB)")
     print()
     for batch, ours, theirs, _ in rows:
         print(f"batch {batch:>3}: kgfuse/PyTorch = {ours['rate'] / theirs['rate']:.2f}x speed "

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{realistic_rank, RankMetrics};
-use super::trainer::{candle, dropout, TrainingTask};
+use super::trainer::{bce_with_logits, candle, dropout, TrainingTask};
 use crate::error::{Error, Result};
 use crate::gnn::{Decomposition, DistMult, MessageGraph, RgcnConfig, RgcnEncoder};
 
@@ -227,7 +227,7 @@ impl TrainingTask for LinkPredTraining<'_> {
                     )
                     .map_err(candle)?;
                 let targets = Tensor::from_vec(targets.clone(), (b, n), &device).map_err(candle)?;
-                candle_nn::loss::binary_cross_entropy_with_logit(&logits, &targets).map_err(candle)
+                bce_with_logits(&logits, &targets).map_err(candle)
             };
             let loss = run(rng)?;
             total += step(&loss)?;

@@ -129,6 +129,14 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     x.mul(&mask).map_err(candle)
 }
 
+/// Mean binary cross-entropy on logits, in the stable form
+/// `max(z, 0) - z·y + log(1 + e^(-|z|))` (candle's version takes the log of
+/// a sigmoid, which is NaN once a logit saturates).
+pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let softplus_tail = logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
+    (logits.relu()? - logits.mul(targets)?)?.add(&softplus_tail)?.mean_all()
+}
+
 pub(crate) fn candle(e: candle_core::Error) -> Error {
     Error::Model(e.to_string())
 }
@@ -224,6 +232,15 @@ fn clip_gradients(grads: &mut candle_core::backprop::GradStore, vars: &[Var], ma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bce_is_stable_for_saturated_logits() {
+        let logits = Tensor::new(&[200f32, -200., 0.], &candle_core::Device::Cpu).unwrap();
+        let targets = Tensor::new(&[1f32, 1., 0.5], &candle_core::Device::Cpu).unwrap();
+        let loss = bce_with_logits(&logits, &targets).unwrap().to_scalar::<f32>().unwrap();
+        // Terms: 0, 200, ln 2.
+        assert!((loss - (200.0 + std::f32::consts::LN_2) / 3.0).abs() < 1e-3, "{loss}");
+    }
 
     #[test]
     fn warmup_then_cosine_decay() {
