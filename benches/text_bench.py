@@ -78,7 +78,8 @@ PIP_HINT = ("pip install torch==2.15.0 sentence-transformers==6.2.0 transformers
             "tokenizers==0.23.3 numpy==2.4.6")
 RATE_RE = re.compile(r"embedded (\d+) texts in ([0-9.]+) s \(([0-9.]+) sentences/s\)")
 SWRC = "http://swrc.ontoware.org/ontology#"
-LITERAL_RE = re.compile(r'^<[^>]*>\s+<' + re.escape(SWRC) + r'(title|abstract)>\s+"((?:[^"\\]|\\.)*)"')
+LITERAL_RE = re.compile(r'^<[^>]*>\s+<' + re.escape(SWRC)
+                        + r'(title|abstract)>\s+"((?:[^"\\]|\\.)*)"')
 ESCAPE_RE = re.compile(r'\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)')
 ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 WARMUP_TEXTS = 8
@@ -159,7 +160,11 @@ def run_child(command, env, log):
 def child_env(threads):
     env = dict(os.environ)
     env.update(RAYON_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               TOKENIZERS_PARALLELISM="true", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+               TOKENIZERS_PARALLELISM="true")
+    # HF_HUB_OFFLINE=1 / TRANSFORMERS_OFFLINE=1 made every encode() call about 0.4 s slower
+    # (transformers 5.24), so they are not set: the model is a local folder either way.
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        env.pop(name, None)
     return env
 
 
@@ -277,7 +282,8 @@ def print_table(label, texts, rows, threads, stats):
     print(head)
     print("-" * len(head))
     for batch, ours, theirs, (cos_mean, cos_min) in rows:
-        print(f"{batch:>5} | {ours['rate']:>13.1f} {ours['rss_mib']:>8.0f} {ours['wall_s']:>7.2f} | "
+        print(f"{batch:>5} | {ours['rate']:>13.1f} {ours['rss_mib']:>8.0f} "
+              f"{ours['wall_s']:>7.2f} | "
               f"{theirs['rate']:>14.1f} {theirs['rss_mib']:>8.0f} {theirs['wall_s']:>7.2f} | "
               f"{ours['rate'] / theirs['rate']:>13.2f}x | {cos_mean:>9.6f} {cos_min:>9.6f}")
     print("(peak RSS of the PyTorch child after its imports and model loading, before "
@@ -368,6 +374,10 @@ def main():
         sys.exit(f"error: no model.safetensors in {model_dir}")
     print(f"kgfuse: {binary}\nmodel: {model_dir}\nthreads: {args.threads}, batch sizes: "
           f"{args.batch_sizes}, repeats: {args.repeats}, python: {sys.executable}")
+    busy = os.getloadavg()[0]
+    if busy > 0.5:
+        print(f"warning: load average {busy:.2f} before starting: other processes compete for "
+              "the cores (PyTorch at small batches suffers most)")
     sets = ["metaqa", "aifb"] if args.texts == "both" else [args.texts]
     with tempfile.TemporaryDirectory(prefix="kgfuse-text-bench-") as tmp:
         workdir = Path(tmp)
@@ -402,6 +412,8 @@ def main():
             print(f"(PyTorch side: torch {stats['torch']}, sentence-transformers; "
                   f"sent/s excludes model loading on both sides)")
             print_table(label, texts, rows, args.threads, stats)
+            print(f"load average (1, 5, 15 min) at the end: "
+                  + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
 
 
 if __name__ == "__main__":
