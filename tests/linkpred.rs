@@ -41,6 +41,7 @@ fn config() -> (LinkPredConfig, TrainerConfig) {
         dropout: 0.1,
         label_smoothing: 0.0,
         batch_size: 8,
+        residual: true,
     };
     let trainer = TrainerConfig { epochs: 60, learning_rate: 0.02, patience: 100, validate_every: 10, ..TrainerConfig::default() };
     (model, trainer)

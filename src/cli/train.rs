@@ -60,15 +60,18 @@ struct LinkPredArgs {
     /// Block-diagonal relation matrices with this many blocks (instead of bases).
     #[arg(long)]
     blocks: Option<usize>,
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.5)]
     dropout: f64,
+    /// Skip connections around the R-GCN layers.
+    #[arg(long)]
+    residual: bool,
     #[arg(long, default_value_t = 0.1)]
     label_smoothing: f64,
     #[arg(long, default_value_t = 128)]
     batch_size: usize,
     #[arg(long, default_value_t = 200)]
     epochs: usize,
-    #[arg(long, default_value_t = 0.005)]
+    #[arg(long, default_value_t = 0.003)]
     lr: f64,
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f64,
@@ -145,6 +148,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         dropout: a.dropout,
         label_smoothing: a.label_smoothing,
         batch_size: a.batch_size,
+        residual: a.residual,
     };
     let trainer = TrainerConfig {
         epochs: a.epochs,

@@ -39,6 +39,10 @@ pub struct RgcnConfig {
     pub dropout: f64,
     /// Learn a node embedding as input (else features are passed to `forward`).
     pub learned_input: bool,
+    /// Add each layer's input to its output where the widths agree (a skip
+    /// connection that keeps a node's own embedding in view).
+    #[serde(default)]
+    pub residual: bool,
 }
 
 enum RelationWeights {
@@ -174,10 +178,11 @@ impl RgcnEncoder {
             (None, None) => candle_core::bail!("this R-GCN has no learned input: pass node features"),
         };
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(&dropout(&x)?, graph)?;
+            let mut y = layer.forward(&dropout(&x)?, graph)?;
             if i + 1 < self.layers.len() {
-                x = x.relu()?;
+                y = y.relu()?;
             }
+            x = if self.config.residual && layer.in_dim == layer.out_dim { (y + x)? } else { y };
         }
         Ok(x)
     }

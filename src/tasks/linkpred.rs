@@ -82,6 +82,9 @@ pub struct LinkPredConfig {
     pub dropout: f64,
     pub label_smoothing: f64,
     pub batch_size: usize,
+    /// Skip connections around the R-GCN layers.
+    #[serde(default)]
+    pub residual: bool,
 }
 
 impl Default for LinkPredConfig {
@@ -90,9 +93,10 @@ impl Default for LinkPredConfig {
             embedding_dim: 200,
             layer_dims: vec![200],
             decomposition: Decomposition::Basis { bases: 10 },
-            dropout: 0.2,
+            dropout: 0.5,
             label_smoothing: 0.1,
             batch_size: 128,
+            residual: false,
         }
     }
 }
@@ -123,6 +127,7 @@ impl LinkPredictor {
             decomposition: config.decomposition,
             dropout: config.dropout,
             learned_input: true,
+            residual: config.residual,
         };
         let encoder = RgcnEncoder::load(vb.pp("encoder"), &rgcn).map_err(candle)?;
         let decoder = DistMult::load(vb.pp("decoder"), 2 * r, encoder.output_dim()).map_err(candle)?;
