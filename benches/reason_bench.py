@@ -60,7 +60,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from bench_common import REPO_ROOT, kgfuse_binary
 PIP_HINT = "pip install owlrl==7.6.2 reasonable==0.4.4 rdflib==7.6.0"
 SUMMARY_RE = re.compile(r"asserted (\d+), inferred (\d+), (\d+) rounds, ([0-9.]+) s")
 
@@ -132,23 +132,6 @@ def run_worker(tool, files, timeout, memory_gb):
 
 
 # ---------------------------------------------------------------- kgfuse
-
-def kgfuse_binary():
-    """The kgfuse executable: $KGFUSE_BIN, $CARGO_TARGET_DIR/release, or target/release."""
-    if os.environ.get("KGFUSE_BIN"):
-        candidates = [Path(os.environ["KGFUSE_BIN"])]
-    else:
-        candidates = []
-        if os.environ.get("CARGO_TARGET_DIR"):
-            candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "release" / "kgfuse")
-        candidates.append(REPO_ROOT / "target" / "release" / "kgfuse")
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    tried = ", ".join(str(p) for p in candidates)
-    sys.exit(f"error: kgfuse binary not found (tried {tried}); build it with "
-             "`cargo build --release` or set KGFUSE_BIN")
-
 
 def generate_finance(binary, companies, seed, workdir):
     out = workdir / f"finance-{companies}"

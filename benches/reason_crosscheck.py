@@ -70,7 +70,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from bench_common import REPO_ROOT, kgfuse_binary
 PIP_HINT = "pip install owlrl==7.6.2 rdflib==7.6.0 (and brickschema==0.8.0 --no-deps for --case brick)"
 SKOLEM_PREFIX = "urn:x-crosscheck:bnode:"
 SUMMARY_RE = re.compile(
@@ -90,23 +90,6 @@ OWLRL_ERROR_NS = "http://www.daml.org/2002/03/agents/agent-ont#"
 
 
 # ---------------------------------------------------------------- locating things
-
-def kgfuse_binary():
-    """The kgfuse executable: $KGFUSE_BIN, $CARGO_TARGET_DIR/release, or target/release."""
-    if os.environ.get("KGFUSE_BIN"):
-        candidates = [Path(os.environ["KGFUSE_BIN"])]
-    else:
-        candidates = []
-        if os.environ.get("CARGO_TARGET_DIR"):
-            candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "release" / "kgfuse")
-        candidates.append(REPO_ROOT / "target" / "release" / "kgfuse")
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    tried = ", ".join(str(p) for p in candidates)
-    sys.exit(f"error: kgfuse binary not found (tried {tried}); build it with "
-             "`cargo build --release` or set KGFUSE_BIN")
-
 
 def brick_ontology():
     """Brick.ttl inside the installed `brickschema` package (found without importing it)."""

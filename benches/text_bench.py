@@ -73,7 +73,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from bench_common import REPO_ROOT, kgfuse_binary
 PIP_HINT = ("pip install torch==2.15.0 sentence-transformers==6.2.0 transformers==5.24.0 "
             "tokenizers==0.23.3 numpy==2.4.6")
 RATE_RE = re.compile(r"embedded (\d+) texts in ([0-9.]+) s \(([0-9.]+) sentences/s\)")
@@ -308,23 +308,6 @@ def print_table(label, texts, rows, threads, stats):
 
 
 # ---------------------------------------------------------------- main
-
-def kgfuse_binary():
-    """The kgfuse executable: $KGFUSE_BIN, $CARGO_TARGET_DIR/release, or target/release."""
-    if os.environ.get("KGFUSE_BIN"):
-        candidates = [Path(os.environ["KGFUSE_BIN"])]
-    else:
-        candidates = []
-        if os.environ.get("CARGO_TARGET_DIR"):
-            candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "release" / "kgfuse")
-        candidates.append(REPO_ROOT / "target" / "release" / "kgfuse")
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    tried = ", ".join(str(p) for p in candidates)
-    sys.exit(f"error: kgfuse binary not found (tried {tried}); build it with "
-             "`cargo build --release` or set KGFUSE_BIN")
-
 
 def shared_data():
     data = Path(os.environ.get("KGFUSE_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
