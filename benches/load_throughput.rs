@@ -17,7 +17,10 @@ use std::time::Instant;
 
 use oxigraph::io::{RdfFormat, RdfParser};
 
+use kgfuse::store::terms::iri_for_name;
 use kgfuse::store::{LoadOptions, Loader, Store};
+
+const METAQA_NS: &str = "https://w3id.org/kgfuse/data/metaqa/";
 
 fn main() {
     let kb = std::env::var_os("KGFUSE_BENCH_KB").map(PathBuf::from).unwrap_or_else(|| {
@@ -91,23 +94,10 @@ fn convert_pipe_kb(input: &Path, output: &Path) -> usize {
         if parts.len() != 3 || !seen.insert(line.clone()) {
             continue;
         }
-        let [s, p, o] = [parts[0], parts[1], parts[2]].map(iri);
+        let [s, p, o] = [parts[0], parts[1], parts[2]].map(|name| format!("<{}>", iri_for_name(METAQA_NS, name)));
         writeln!(writer, "{s} {p} {o} .").expect("write");
     }
     seen.len()
-}
-
-fn iri(name: &str) -> String {
-    let mut out = String::from("<https://w3id.org/kgfuse/data/metaqa/");
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out.push('>');
-    out
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -5,7 +5,7 @@
 use oxigraph::io::RdfFormat;
 use oxigraph::model::NamedNode;
 
-use crate::store::format::FileFormat;
+use crate::store::format::{FileFormat, Syntax};
 use crate::store::load::LoadSource;
 use crate::store::terms::GRAPH_NS;
 
@@ -29,7 +29,7 @@ fn turtle(name: &str, data: &'static [u8]) -> LoadSource {
         name: name.to_owned(),
         data,
         format: FileFormat {
-            syntax: RdfFormat::Turtle,
+            syntax: Syntax::Rdf(RdfFormat::Turtle),
             gzip: false,
         },
     }

@@ -121,3 +121,38 @@ fn cli_trains_and_evaluates() {
     ws.kgfuse().args(["evaluate", "linkpred", "--model"]).arg(&out).arg("--triples").arg(&unknown).assert().failure()
         .stderr(predicates::str::contains("unknown entity \"zz\""));
 }
+
+#[test]
+fn tsv_files_load_as_rdf_and_train_from_the_store() {
+    let ws = common::Workspace::new();
+    let base = "https://example.org/toy/";
+    let mut lines = String::new();
+    for i in 0..12 {
+        lines.push_str(&format!("n {i}\tpeer of\tn {}\n", (i + 1) % 12));
+    }
+    for (split, content) in [("train", lines.as_str()), ("valid", "n 3\tpeer of\tn 5\n"), ("test", "n 6\tpeer of\tn 8\n")] {
+        let file = ws.write(&format!("{split}.tsv"), content);
+        ws.kgfuse()
+            .args(["load", "--format", "tsv", "--base", base, "--graph", &format!("{base}{split}")])
+            .arg(&file)
+            .assert()
+            .success();
+    }
+    let rows = ws.select(&format!("SELECT ?l WHERE {{ <{base}n%200> <{base}peer%20of> ?o . ?o rdfs:label ?l }}"));
+    assert_eq!(rows, vec!["\"n 1\""], "names become percent-encoded IRIs with their labels");
+    let out = ws.path("model");
+    ws.kgfuse()
+        .args(["train", "linkpred", "--dim", "8", "--epochs", "3", "--validate-every", "1"])
+        .args(["--train-graph", &format!("{base}train"), "--valid-graph", &format!("{base}valid")])
+        .args(["--test-graph", &format!("{base}test"), "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("12 entities, 1 relations; 12 train"));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert!(config["data"]["entities"].as_array().unwrap().contains(&serde_json::json!("n 7")), "labels are the names");
+
+    let bad = ws.write("bad.tsv", "a\tb\tc\nd\t\tf\n");
+    ws.kgfuse().args(["load", "--format", "tsv", "--base", base]).arg(&bad).assert().failure()
+        .stderr(predicates::str::contains("bad.tsv:2:3: empty name"));
+}

@@ -8,7 +8,7 @@ use anyhow::Result;
 use oxigraph::model::GraphName;
 
 use kgfuse::store::export::export;
-use kgfuse::store::format::parse_format_name;
+use kgfuse::store::format::parse_rdf_format_name;
 use kgfuse::store::terms::parse_iri;
 
 use super::{Access, Context};
@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
-    let format = parse_format_name(&args.format)?;
+    let format = parse_rdf_format_name(&args.format)?;
     let graph = match args.graph.as_deref() {
         None => None,
         Some("default") => Some(GraphName::DefaultGraph),

@@ -20,18 +20,20 @@ use super::{Access, Context};
   kgfuse load ontologies/risk.ttl data/finance.ttl
   kgfuse load fibo/                       # every RDF file under the folder
   kgfuse load kb.nt.gz --graph https://example.org/kb
-  kgfuse load dump.txt --format ntriples")]
+  kgfuse load dump.txt --format ntriples
+  kgfuse load --format tsv --base https://example.org/umls/ --graph https://example.org/umls/train train.txt")]
 pub struct Args {
     /// Files or folders to load.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Syntax of every input, overriding extensions: turtle, ntriples, nquads, trig, rdfxml, jsonld, n3.
+    /// Syntax of every input, overriding extensions: turtle, ntriples, nquads, trig, rdfxml, jsonld, n3,
+    /// or tsv (head<TAB>relation<TAB>tail lines; names become IRIs under --base and get rdfs:labels).
     #[arg(long)]
     format: Option<String>,
     /// Named graph that receives the triples of the inputs' default graph.
     #[arg(long)]
     graph: Option<String>,
-    /// Base IRI for relative IRIs (default: each file's file:// IRI).
+    /// Base IRI for relative IRIs (default: each file's file:// IRI); the namespace of TSV names.
     #[arg(long)]
     base: Option<String>,
 }

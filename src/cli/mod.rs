@@ -111,7 +111,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => return check::run(args, &ctx),
         Command::Embed(args) => embed::run(args),
         Command::Model(args) => model::run(args),
-        Command::Train(args) => train::run_train(args),
+        Command::Train(args) => train::run_train(args, &ctx),
         Command::Evaluate(args) => train::run_evaluate(args),
     }?;
     Ok(ExitCode::SUCCESS)

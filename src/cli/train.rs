@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
-use kgfuse::tasks::linkpred::{new_model, read_tsv, LinkData, LinkPredConfig, LinkPredTraining};
+use kgfuse::store::terms::parse_iri;
+use kgfuse::tasks::linkpred::{new_model, read_tsv, triples_from_graph, LinkData, LinkPredConfig, LinkPredTraining};
+
+use super::{Access, Context};
 use kgfuse::tasks::metrics::RankMetrics;
 use kgfuse::tasks::trainer::{train, TrainReport, TrainerConfig};
 
@@ -28,21 +31,32 @@ enum TrainTask {
     /// Link prediction: R-GCN encoder + DistMult decoder, 1-N scoring, early
     /// stopping on filtered validation MRR; writes a model folder.
     #[command(after_help = "Example:
-  kgfuse train linkpred --train umls/train.txt --valid umls/valid.txt --test umls/test.txt --out models/umls")]
+  kgfuse train linkpred --train umls/train.txt --valid umls/valid.txt --test umls/test.txt --out models/umls
+  kgfuse train linkpred --train-graph https://example.org/umls/train --valid-graph https://example.org/umls/valid \\
+      --test-graph https://example.org/umls/test --out models/umls")]
     Linkpred(LinkPredArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct LinkPredArgs {
     /// Training triples, head<TAB>relation<TAB>tail.
-    #[arg(long)]
-    train: PathBuf,
+    #[arg(long, required_unless_present = "train_graph")]
+    train: Option<PathBuf>,
     /// Validation triples (early stopping).
-    #[arg(long)]
-    valid: PathBuf,
+    #[arg(long, required_unless_present = "valid_graph")]
+    valid: Option<PathBuf>,
     /// Test triples (evaluated at the end).
-    #[arg(long)]
-    test: PathBuf,
+    #[arg(long, required_unless_present = "test_graph")]
+    test: Option<PathBuf>,
+    /// Training triples from this named graph of the store instead of a file.
+    #[arg(long, conflicts_with = "train")]
+    train_graph: Option<String>,
+    /// Validation triples from this named graph of the store.
+    #[arg(long, conflicts_with = "valid")]
+    valid_graph: Option<String>,
+    /// Test triples from this named graph of the store.
+    #[arg(long, conflicts_with = "test")]
+    test_graph: Option<String>,
     /// Model folder to write.
     #[arg(long)]
     out: PathBuf,
@@ -133,9 +147,26 @@ fn print_metrics(name: &str, m: &RankMetrics) {
     );
 }
 
-pub fn run_train(args: TrainArgs) -> Result<()> {
+/// A split from its file, or from its graph in the store.
+fn split(file: &Option<PathBuf>, graph: &Option<String>, ctx: &Context) -> Result<Vec<[String; 3]>> {
+    match (file, graph) {
+        (Some(path), _) => Ok(read_tsv(path)?),
+        (None, Some(graph)) => {
+            let store = ctx.open(Access::ReadOnly)?;
+            Ok(triples_from_graph(&store, &parse_iri(graph)?)?)
+        }
+        // clap requires one of the two.
+        (None, None) => unreachable!("clap requires a file or a graph for every split"),
+    }
+}
+
+pub fn run_train(args: TrainArgs, ctx: &Context) -> Result<()> {
     let TrainTask::Linkpred(a) = args.task;
-    let data = LinkData::new(&read_tsv(&a.train)?, &read_tsv(&a.valid)?, &read_tsv(&a.test)?);
+    let data = LinkData::new(
+        &split(&a.train, &a.train_graph, ctx)?,
+        &split(&a.valid, &a.valid_graph, ctx)?,
+        &split(&a.test, &a.test_graph, ctx)?,
+    );
     let decomposition = match (a.blocks, a.bases) {
         (Some(blocks), _) => Decomposition::BlockDiagonal { blocks },
         (None, 0) => Decomposition::None,

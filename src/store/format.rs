@@ -8,24 +8,48 @@ use oxigraph::io::RdfFormat;
 use crate::error::{Error, Result};
 
 /// Format names accepted by `--format`, for help and error texts.
-pub const FORMAT_NAMES: &str = "turtle (ttl), ntriples (nt), nquads (nq), trig, rdfxml (rdf, owl, xml), jsonld, n3";
+pub const FORMAT_NAMES: &str =
+    "turtle (ttl), ntriples (nt), nquads (nq), trig, rdfxml (rdf, owl, xml), jsonld, n3, tsv (load only)";
 
-/// How to read one RDF file: its syntax and whether it is gzip-compressed.
+/// What a file holds: an RDF syntax, or `head<TAB>relation<TAB>tail` lines
+/// (link-prediction data sets) that become triples under a base IRI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Rdf(RdfFormat),
+    Tsv,
+}
+
+/// How to read one file: its syntax and whether it is gzip-compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileFormat {
-    pub syntax: RdfFormat,
+    pub syntax: Syntax,
     pub gzip: bool,
 }
 
-/// Parses a user-given format name (`turtle`, `ttl`, `nt`, `rdfxml`, …).
-pub fn parse_format_name(name: &str) -> Result<RdfFormat> {
+/// Parses a user-given format name (`turtle`, `ttl`, `nt`, `rdfxml`, `tsv`, …).
+pub fn parse_format_name(name: &str) -> Result<Syntax> {
     syntax_from_name(&name.to_ascii_lowercase()).ok_or_else(|| Error::UnknownFormatName {
         name: name.to_owned(),
         known: FORMAT_NAMES,
     })
 }
 
-fn syntax_from_name(name: &str) -> Option<RdfFormat> {
+/// Parses the name of an RDF syntax that can be written.
+pub fn parse_rdf_format_name(name: &str) -> Result<RdfFormat> {
+    match parse_format_name(name)? {
+        Syntax::Rdf(format) => Ok(format),
+        Syntax::Tsv => Err(Error::UnsupportedOutput(format!("{name} is an input-only format; write an RDF syntax"))),
+    }
+}
+
+fn syntax_from_name(name: &str) -> Option<Syntax> {
+    if name == "tsv" {
+        return Some(Syntax::Tsv);
+    }
+    rdf_syntax_from_name(name).map(Syntax::Rdf)
+}
+
+fn rdf_syntax_from_name(name: &str) -> Option<RdfFormat> {
     Some(match name {
         "turtle" | "ttl" => RdfFormat::Turtle,
         "ntriples" | "n-triples" | "nt" => RdfFormat::NTriples,
@@ -42,7 +66,7 @@ fn syntax_from_name(name: &str) -> Option<RdfFormat> {
 
 /// Tells the format of `path` from its extension(s); `forced` (from `--format`)
 /// wins over the extension for the syntax, while `.gz` is always honoured.
-pub fn detect(path: &Path, forced: Option<RdfFormat>) -> Result<FileFormat> {
+pub fn detect(path: &Path, forced: Option<Syntax>) -> Result<FileFormat> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -55,7 +79,8 @@ pub fn detect(path: &Path, forced: Option<RdfFormat>) -> Result<FileFormat> {
         return Ok(FileFormat { syntax, gzip });
     }
     let extension = stem.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-    match syntax_from_name(extension) {
+    // A .tsv file is only read as triples when asked for (`--format tsv`).
+    match rdf_syntax_from_name(extension).map(Syntax::Rdf) {
         Some(syntax) => Ok(FileFormat { syntax, gzip }),
         None => Err(Error::UnknownFormat {
             path: path.to_owned(),
@@ -77,19 +102,22 @@ mod tests {
     #[test]
     fn detects_extensions_and_gzip() {
         let f = detect(Path::new("a/b/kb.nt.gz"), None).unwrap();
-        assert_eq!(f.syntax, RdfFormat::NTriples);
+        assert_eq!(f.syntax, Syntax::Rdf(RdfFormat::NTriples));
         assert!(f.gzip);
         let f = detect(Path::new("FIBO.RDF"), None).unwrap();
-        assert_eq!(f.syntax, RdfFormat::RdfXml);
+        assert_eq!(f.syntax, Syntax::Rdf(RdfFormat::RdfXml));
         assert!(!f.gzip);
         assert!(detect(Path::new("notes.txt"), None).is_err());
-        let f = detect(Path::new("notes.txt"), Some(RdfFormat::Turtle)).unwrap();
-        assert_eq!(f.syntax, RdfFormat::Turtle);
+        let f = detect(Path::new("notes.txt"), Some(Syntax::Rdf(RdfFormat::Turtle))).unwrap();
+        assert_eq!(f.syntax, Syntax::Rdf(RdfFormat::Turtle));
+        assert!(detect(Path::new("train.tsv"), None).is_err(), "TSV only on request");
     }
 
     #[test]
     fn parses_format_names() {
-        assert_eq!(parse_format_name("TTL").unwrap(), RdfFormat::Turtle);
+        assert_eq!(parse_format_name("TTL").unwrap(), Syntax::Rdf(RdfFormat::Turtle));
+        assert_eq!(parse_format_name("tsv").unwrap(), Syntax::Tsv);
+        assert!(parse_rdf_format_name("tsv").is_err());
         assert!(matches!(
             parse_format_name("csv"),
             Err(Error::UnknownFormatName { .. })

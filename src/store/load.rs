@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::io::{RdfFormat, RdfParseError, RdfParser};
-use oxigraph::model::{NamedNode, Quad};
+use oxigraph::model::vocab::rdfs;
+use oxigraph::model::{GraphName, Literal, NamedNode, Quad};
 
-use super::format::{self, FileFormat};
+use super::format::{self, FileFormat, Syntax};
+use super::terms::iri_for_name;
 use super::Store;
 use crate::error::{Error, Result};
 
@@ -22,7 +24,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Syntax for every source, overriding file extensions (`--format`).
-    pub format: Option<RdfFormat>,
+    pub format: Option<Syntax>,
     /// Named graph for triples that the sources put in the default graph.
     pub graph: Option<NamedNode>,
     /// Base IRI for relative IRIs; defaults to each file's `file://` IRI.
@@ -206,23 +208,36 @@ impl<'a> Loader<'a> {
         start: Instant,
     ) -> Result<u64> {
         let reader = source.open(bar.clone())?;
-        let parser = self.parser(source)?;
         let mut count = 0u64;
-        let quads = parser.for_reader(reader).map(|quad| {
+        let mut counted = |quad: Result<Quad>| {
             count += 1;
             if count % 65_536 == 0 {
                 let done = quads_before + count;
                 let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!("{done} quads, {rate:.0} quads/s"));
             }
-            quad.map_err(|e| self.parse_error(source, e))
-        });
-        loader.load_ok_quads::<Error, Error>(quads.map(|q| q.map(Quad::from)))?;
+            quad
+        };
+        match source.format().syntax {
+            Syntax::Rdf(format) => {
+                let quads = self.parser(source, format)?.for_reader(reader);
+                loader.load_ok_quads::<Error, Error>(
+                    quads.map(|quad| counted(quad.map_err(|e| self.parse_error(source, e)))),
+                )?;
+            }
+            Syntax::Tsv => {
+                let base = self.options.base_iri.clone().ok_or_else(|| {
+                    Error::InvalidTerm("--format tsv needs --base IRI: the namespace that the names in the file become IRIs in".into())
+                })?;
+                let quads = TsvTriples::new(reader, source.name(), base, self.options.graph.clone());
+                loader.load_ok_quads::<Error, Error>(quads.map(&mut counted))?;
+            }
+        }
         Ok(count)
     }
 
-    fn parser(&self, source: &LoadSource) -> Result<RdfParser> {
-        let mut parser = RdfParser::from_format(source.format().syntax).rename_blank_nodes();
+    fn parser(&self, source: &LoadSource, format: RdfFormat) -> Result<RdfParser> {
+        let mut parser = RdfParser::from_format(format).rename_blank_nodes();
         let base = match (&self.options.base_iri, source) {
             (Some(base), _) => Some(base.clone()),
             (None, LoadSource::File { path, .. }) => file_iri(path),
@@ -267,6 +282,84 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Quads from `head<TAB>relation<TAB>tail` lines: each name becomes an IRI
+/// under the base, and each entity and relation gets its name as `rdfs:label`
+/// once per file.
+struct TsvTriples<R> {
+    lines: io::Lines<BufReader<R>>,
+    path: PathBuf,
+    base: String,
+    graph: GraphName,
+    line: u64,
+    labelled: std::collections::HashSet<String>,
+    pending: Vec<Quad>,
+}
+
+impl<R: Read> TsvTriples<R> {
+    fn new(reader: R, path: PathBuf, base: String, graph: Option<NamedNode>) -> Self {
+        use std::io::BufRead;
+        Self {
+            lines: BufReader::new(reader).lines(),
+            path,
+            base,
+            graph: graph.map_or(GraphName::DefaultGraph, GraphName::NamedNode),
+            line: 0,
+            labelled: Default::default(),
+            pending: Vec::new(),
+        }
+    }
+
+    fn node(&mut self, name: &str) -> NamedNode {
+        let node = NamedNode::new_unchecked(iri_for_name(&self.base, name));
+        if self.labelled.insert(name.to_owned()) {
+            self.pending
+                .push(Quad::new(node.clone(), rdfs::LABEL, Literal::from(name), self.graph.clone()));
+        }
+        node
+    }
+}
+
+impl<R: Read> Iterator for TsvTriples<R> {
+    type Item = Result<Quad>;
+
+    fn next(&mut self) -> Option<Result<Quad>> {
+        loop {
+            if let Some(quad) = self.pending.pop() {
+                return Some(Ok(quad));
+            }
+            let line = match self.lines.next()? {
+                Ok(line) => line,
+                Err(e) => return Some(Err(Error::io(&self.path, e))),
+            };
+            self.line += 1;
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+            let [head, relation, tail] = fields.as_slice() else {
+                return Some(Err(Error::Syntax {
+                    path: self.path.clone(),
+                    line: self.line,
+                    column: 1,
+                    message: format!("expected head<TAB>relation<TAB>tail, found {} field(s)", fields.len()),
+                }));
+            };
+            if let Some(empty) = fields.iter().position(|f| f.is_empty()) {
+                let column = line.split('\t').take(empty).map(|f| f.chars().count() + 1).sum::<usize>() + 1;
+                return Some(Err(Error::Syntax {
+                    path: self.path.clone(),
+                    line: self.line,
+                    column: column as u64,
+                    message: "empty name".into(),
+                }));
+            }
+            let (head, relation, tail) = (head.to_string(), relation.to_string(), tail.to_string());
+            let quad = Quad::new(self.node(&head), self.node(&relation), self.node(&tail), self.graph.clone());
+            self.pending.insert(0, quad);
+        }
+    }
+}
+
 /// Some parsers (RDF/XML) report no position. Parsing again one byte per read
 /// makes the bytes consumed at the failure point the error's position; this
 /// only runs on the error path.
@@ -284,7 +377,8 @@ fn locate_unplaced_error(source: &LoadSource, loader: &Loader<'_>) -> Option<(u6
         data: &text,
         position: 0,
     };
-    let parser = loader.parser(source).ok()?;
+    let Syntax::Rdf(format) = source.format().syntax else { return None };
+    let parser = loader.parser(source, format).ok()?;
     let mut failed_at = None;
     for quad in parser.for_reader(&mut reader) {
         if quad.is_err() {

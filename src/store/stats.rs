@@ -126,7 +126,7 @@ mod tests {
     use super::*;
     use crate::store::{LoadOptions, Loader};
     use crate::store::load::LoadSource;
-    use crate::store::format::FileFormat;
+    use crate::store::format::{FileFormat, Syntax};
     use oxigraph::io::RdfFormat;
 
     #[test]
@@ -139,7 +139,7 @@ mod tests {
         let source = LoadSource::Bytes {
             name: "test.trig".into(),
             data,
-            format: FileFormat { syntax: RdfFormat::TriG, gzip: false },
+            format: FileFormat { syntax: Syntax::Rdf(RdfFormat::TriG), gzip: false },
         };
         Loader::new(&store, LoadOptions::default())
             .load_sources(&[source])

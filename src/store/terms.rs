@@ -162,6 +162,21 @@ fn prefix_names() -> String {
         .join(", ")
 }
 
+/// `namespace` followed by `name` with every byte outside the IRI unreserved
+/// set (`A-Z a-z 0-9 - . _ ~`) percent-encoded: a name becomes an IRI.
+pub fn iri_for_name(namespace: &str, name: &str) -> String {
+    let mut iri = String::with_capacity(namespace.len() + name.len());
+    iri.push_str(namespace);
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            iri.push(byte as char);
+        } else {
+            iri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    iri
+}
+
 /// Short form of an IRI for display: `prefix:local` when a known prefix fits
 /// and the local part is simple, `<iri>` otherwise.
 pub fn compact_iri(iri: &str) -> String {

@@ -258,6 +258,35 @@ pub fn new_model(data: &LinkData, config: &LinkPredConfig, rng: &mut ChaCha8Rng,
     Ok((varmap, model))
 }
 
+/// The triples of one named graph whose object is an IRI or blank node, as
+/// names: a node's `rdfs:label` when it has one (TSV files loaded with
+/// `--format tsv` label every name), else its IRI.
+pub fn triples_from_graph(store: &crate::store::Store, graph: &oxigraph::model::NamedNode) -> Result<Vec<[String; 3]>> {
+    use oxigraph::model::Term;
+    let runner = crate::store::SparqlRunner::new(store);
+    let query = format!(
+        "SELECT ?s ?p ?o (SAMPLE(?sl) AS ?sn) (SAMPLE(?pl) AS ?pn) (SAMPLE(?ol) AS ?on) WHERE {{
+           GRAPH <{graph}> {{ ?s ?p ?o FILTER(!isLiteral(?o)) }}
+           OPTIONAL {{ ?s rdfs:label ?sl }} OPTIONAL {{ ?p rdfs:label ?pl }} OPTIONAL {{ ?o rdfs:label ?ol }}
+         }} GROUP BY ?s ?p ?o ORDER BY ?s ?p ?o",
+        graph = graph.as_str()
+    );
+    let (_, rows) = runner.select(&query, &[])?;
+    if rows.is_empty() {
+        return Err(Error::Model(format!("graph <{}> holds no triple between resources", graph.as_str())));
+    }
+    let name = |label: &Option<Term>, term: &Option<Term>| match (label, term) {
+        (Some(Term::Literal(l)), _) => l.value().to_owned(),
+        (_, Some(Term::NamedNode(n))) => n.as_str().to_owned(),
+        (_, Some(other)) => other.to_string(),
+        (_, None) => String::new(),
+    };
+    Ok(rows
+        .iter()
+        .map(|r| [name(&r[3], &r[0]), name(&r[4], &r[1]), name(&r[5], &r[2])])
+        .collect())
+}
+
 /// Reads `head<TAB>relation<TAB>tail` lines; errors name the file and line.
 pub fn read_tsv(path: &std::path::Path) -> Result<Vec<[String; 3]>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
