@@ -3,5 +3,6 @@
 
 pub mod metrics;
 pub mod checkpoint;
+pub mod classify;
 pub mod linkpred;
 pub mod trainer;
