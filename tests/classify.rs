@@ -1,0 +1,60 @@
+//! Graph-only entity classification on a toy store whose labels follow the
+//! graph: every person works in one of two departments.
+
+mod common;
+
+use kgfuse::store::format::{FileFormat, Syntax};
+use kgfuse::store::load::LoadSource;
+use kgfuse::store::{LoadOptions, Loader, Store};
+use kgfuse::tasks::classify::{cross_validate, ClassifyConfig, ClassifyData};
+use kgfuse::tasks::trainer::TrainerConfig;
+use oxigraph::io::RdfFormat;
+use oxigraph::model::NamedNode;
+
+fn toy_turtle() -> String {
+    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
+    for i in 0..24 {
+        let dept = if i % 2 == 0 { "ex:research" } else { "ex:sales" };
+        let label = if i % 2 == 0 { "\"R\"" } else { "\"S\"" };
+        ttl.push_str(&format!("ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n", (i + 2) % 24));
+    }
+    ttl
+}
+
+fn store() -> Store {
+    let store = Store::in_memory().unwrap();
+    let data: &'static [u8] = Box::leak(toy_turtle().into_bytes().into_boxed_slice());
+    let source = LoadSource::Bytes {
+        name: "toy.ttl".into(),
+        data,
+        format: FileFormat { syntax: Syntax::Rdf(RdfFormat::Turtle), gzip: false },
+    };
+    Loader::new(&store, LoadOptions::default()).load_sources(&[source]).unwrap();
+    store
+}
+
+#[test]
+fn labels_stay_out_of_the_graph_and_are_learned() {
+    let store = store();
+    let label = NamedNode::new("http://example.com/group").unwrap();
+    let data = ClassifyData::from_store(&store, &label, None).unwrap();
+    assert_eq!(data.examples.len(), 24);
+    assert_eq!(data.classes, vec!["R", "S"]);
+    assert_eq!(data.num_relations, 4, "worksIn and knows, with inverses; the label property is left out");
+    let config = ClassifyConfig { embedding_dim: 8, hidden_dim: 8, dropout: 0.5, ..ClassifyConfig::default() };
+    let trainer = TrainerConfig { epochs: 40, learning_rate: 0.05, patience: 40, warmup_epochs: 0, ..TrainerConfig::default() };
+    let results = cross_validate(&data, &config, &trainer, 3, 1, &mut |_| {}).unwrap();
+    assert_eq!(results.len(), 3);
+    let mean = results.iter().map(|r| r.accuracy).sum::<f64>() / 3.0;
+    assert!(mean > 0.9, "accuracy {mean}");
+    let again = cross_validate(&data, &config, &trainer, 3, 1, &mut |_| {}).unwrap();
+    assert_eq!(results, again, "seeded, so repeatable");
+}
+
+#[test]
+fn missing_labels_are_an_error() {
+    let store = store();
+    let label = NamedNode::new("http://example.com/nope").unwrap();
+    let Err(error) = ClassifyData::from_store(&store, &label, None) else { panic!("no labels, yet data") };
+    assert!(error.to_string().contains("no entity in the graph has a <http://example.com/nope> label"), "{error}");
+}
