@@ -66,11 +66,11 @@ struct ClassifyArgs {
     #[arg(long, default_value_t = 16)]
     hidden: usize,
     /// Basis matrices (0: one full matrix per relation).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 0)]
     bases: usize,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.2)]
     dropout: f64,
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 100)]
     epochs: usize,
     #[arg(long, default_value_t = 0.01)]
     lr: f64,

@@ -98,7 +98,7 @@ pub struct ClassifyConfig {
 
 impl Default for ClassifyConfig {
     fn default() -> Self {
-        Self { embedding_dim: 32, hidden_dim: 16, decomposition: Decomposition::Basis { bases: 30 }, dropout: 0.0 }
+        Self { embedding_dim: 32, hidden_dim: 16, decomposition: Decomposition::None, dropout: 0.2 }
     }
 }
 
