@@ -61,14 +61,14 @@ struct ClassifyArgs {
     folds: usize,
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     dim: usize,
     #[arg(long, default_value_t = 16)]
     hidden: usize,
     /// Basis matrices (0: one full matrix per relation).
     #[arg(long, default_value_t = 0)]
     bases: usize,
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.3)]
     dropout: f64,
     #[arg(long, default_value_t = 100)]
     epochs: usize,

@@ -98,7 +98,7 @@ pub struct ClassifyConfig {
 
 impl Default for ClassifyConfig {
     fn default() -> Self {
-        Self { embedding_dim: 32, hidden_dim: 16, decomposition: Decomposition::None, dropout: 0.2 }
+        Self { embedding_dim: 64, hidden_dim: 16, decomposition: Decomposition::None, dropout: 0.3 }
     }
 }
 
