@@ -9,6 +9,7 @@ mod cli;
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    shorten_candle_spin();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,
@@ -27,5 +28,17 @@ fn restore_sigpipe() {
     // any other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// candle's elementwise thread pool spins 25,000 times before parking a
+/// worker; on two cores the spinning worker steals the core that the matmul
+/// needs. 5,000 measured +20 % sentences/s at batch 16 and +15 % at batch 64
+/// (`kgfuse embed`, 2,000 MetaQA questions). A value set by the user wins.
+fn shorten_candle_spin() {
+    const VAR: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
+    if std::env::var_os(VAR).is_none() {
+        // Edition 2021: safe; we are still single-threaded here.
+        std::env::set_var(VAR, "5000");
     }
 }
