@@ -146,3 +146,20 @@ fn reading_commands_need_an_existing_store() {
     ws.kgfuse().arg("stats").assert().failure().stderr(contains("no store at"));
     assert_eq!(parse_count("\"3\"^^<http://www.w3.org/2001/XMLSchema#integer>"), 3);
 }
+
+#[test]
+fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
+    let ws = Workspace::new();
+    ws.kgfuse()
+        .arg("quickstart")
+        .assert()
+        .success()
+        .stdout(contains("loaded 19407 quads into <https://w3id.org/kgfuse/graph/sample>"))
+        .stdout(contains("reasoned (OWL 2 RL)"))
+        .stdout(contains("0 inconsistencies"))
+        .stdout(contains("== kgfuse query --named high-risk-companies"))
+        .stdout(contains("== kgfuse query --named ownership-chains"));
+    let first = ws.count();
+    ws.kgfuse().arg("quickstart").assert().success();
+    assert_eq!(ws.count(), first, "re-running replaces the graphs instead of duplicating blank nodes");
+}
