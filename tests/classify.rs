@@ -14,9 +14,16 @@ use oxigraph::model::NamedNode;
 fn toy_turtle() -> String {
     let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
     for i in 0..24 {
-        let dept = if i % 2 == 0 { "ex:research" } else { "ex:sales" };
+        let dept = if i % 2 == 0 {
+            "ex:research"
+        } else {
+            "ex:sales"
+        };
         let label = if i % 2 == 0 { "\"R\"" } else { "\"S\"" };
-        ttl.push_str(&format!("ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n", (i + 2) % 24));
+        ttl.push_str(&format!(
+            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
+            (i + 2) % 24
+        ));
     }
     ttl
 }
@@ -27,9 +34,14 @@ fn store() -> Store {
     let source = LoadSource::Bytes {
         name: "toy.ttl".into(),
         data,
-        format: FileFormat { syntax: Syntax::Rdf(RdfFormat::Turtle), gzip: false },
+        format: FileFormat {
+            syntax: Syntax::Rdf(RdfFormat::Turtle),
+            gzip: false,
+        },
     };
-    Loader::new(&store, LoadOptions::default()).load_sources(&[source]).unwrap();
+    Loader::new(&store, LoadOptions::default())
+        .load_sources(&[source])
+        .unwrap();
     store
 }
 
@@ -40,9 +52,23 @@ fn labels_stay_out_of_the_graph_and_are_learned() {
     let data = ClassifyData::from_store(&store, &label, None).unwrap();
     assert_eq!(data.examples.len(), 24);
     assert_eq!(data.classes, vec!["R", "S"]);
-    assert_eq!(data.num_relations, 4, "worksIn and knows, with inverses; the label property is left out");
-    let config = ClassifyConfig { embedding_dim: 8, hidden_dim: 8, dropout: 0.5, ..ClassifyConfig::default() };
-    let trainer = TrainerConfig { epochs: 40, learning_rate: 0.05, patience: 40, warmup_epochs: 0, ..TrainerConfig::default() };
+    assert_eq!(
+        data.num_relations, 4,
+        "worksIn and knows, with inverses; the label property is left out"
+    );
+    let config = ClassifyConfig {
+        embedding_dim: 8,
+        hidden_dim: 8,
+        dropout: 0.5,
+        ..ClassifyConfig::default()
+    };
+    let trainer = TrainerConfig {
+        epochs: 40,
+        learning_rate: 0.05,
+        patience: 40,
+        warmup_epochs: 0,
+        ..TrainerConfig::default()
+    };
     let results = cross_validate(&data, &config, &trainer, 3, 1, &mut |_| {}).unwrap();
     assert_eq!(results.len(), 3);
     let mean = results.iter().map(|r| r.accuracy).sum::<f64>() / 3.0;
@@ -55,6 +81,13 @@ fn labels_stay_out_of_the_graph_and_are_learned() {
 fn missing_labels_are_an_error() {
     let store = store();
     let label = NamedNode::new("http://example.com/nope").unwrap();
-    let Err(error) = ClassifyData::from_store(&store, &label, None) else { panic!("no labels, yet data") };
-    assert!(error.to_string().contains("no entity in the graph has a <http://example.com/nope> label"), "{error}");
+    let Err(error) = ClassifyData::from_store(&store, &label, None) else {
+        panic!("no labels, yet data")
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("no entity in the graph has a <http://example.com/nope> label"),
+        "{error}"
+    );
 }

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::HashSet;
-
 use candle_core::Device;
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
@@ -43,7 +41,13 @@ fn config() -> (LinkPredConfig, TrainerConfig) {
         batch_size: 8,
         residual: true,
     };
-    let trainer = TrainerConfig { epochs: 60, learning_rate: 0.02, patience: 100, validate_every: 10, ..TrainerConfig::default() };
+    let trainer = TrainerConfig {
+        epochs: 60,
+        learning_rate: 0.02,
+        patience: 100,
+        validate_every: 10,
+        ..TrainerConfig::default()
+    };
     (model, trainer)
 }
 
@@ -53,8 +57,21 @@ fn trained(seed: u64) -> (candle_nn::VarMap, Vec<f32>, f64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu).unwrap();
     let mut task = LinkPredTraining::new(&model, &data);
-    let report = train(&mut task, varmap.all_vars(), &trainer, &mut rng, &mut |_, _| Ok(())).unwrap();
-    let nodes = model.nodes(None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let report = train(
+        &mut task,
+        varmap.all_vars(),
+        &trainer,
+        &mut rng,
+        &mut |_, _| Ok(()),
+    )
+    .unwrap();
+    let nodes = model
+        .nodes(None)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     (varmap, nodes, report.best_metric)
 }
 
@@ -74,16 +91,27 @@ fn model_folder_round_trip() {
     let (model_config, _) = config();
     let (varmap, nodes, _) = trained(3);
     let dir = tempfile::tempdir().unwrap();
-    checkpoint::save(dir.path(), &model_config, &varmap, &serde_json::json!({"ok": true})).unwrap();
+    checkpoint::save(
+        dir.path(),
+        &model_config,
+        &varmap,
+        &serde_json::json!({"ok": true}),
+    )
+    .unwrap();
     let loaded_config: LinkPredConfig = checkpoint::load_config(dir.path()).unwrap();
     assert_eq!(loaded_config, model_config);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let (mut fresh, model) = new_model(&data, &loaded_config, &mut rng, &Device::Cpu).unwrap();
     checkpoint::load_weights(dir.path(), &mut fresh).unwrap();
-    let again = model.nodes(None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let again = model
+        .nodes(None)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     assert_eq!(nodes, again);
-    let known: HashSet<[u32; 3]> = data.train.iter().chain(&data.valid).chain(&data.test).copied().collect();
-    assert_eq!(model.evaluate(&data.test, &known).unwrap().count, 4);
+    assert_eq!(model.evaluate(&data.test, &data.known()).unwrap().count, 4);
 }
 
 #[test]
@@ -91,14 +119,28 @@ fn cli_trains_and_evaluates() {
     let ws = common::Workspace::new();
     let mut lines = String::new();
     for i in 0..12 {
-        lines.push_str(&format!("n{i}\tnext\tn{}\nn{}\tprev\tn{i}\n", (i + 1) % 12, (i + 1) % 12));
+        lines.push_str(&format!(
+            "n{i}\tnext\tn{}\nn{}\tprev\tn{i}\n",
+            (i + 1) % 12,
+            (i + 1) % 12
+        ));
     }
     let train = ws.write("train.tsv", &lines);
     let valid = ws.write("valid.tsv", "n3\tnext\tn4\n");
     let test = ws.write("test.tsv", "n5\tnext\tn6\n");
     let out = ws.path("model");
     ws.kgfuse()
-        .args(["train", "linkpred", "--dim", "8", "--epochs", "5", "--validate-every", "1", "--train"])
+        .args([
+            "train",
+            "linkpred",
+            "--dim",
+            "8",
+            "--epochs",
+            "5",
+            "--validate-every",
+            "1",
+            "--train",
+        ])
         .arg(&train)
         .arg("--valid")
         .arg(&valid)
@@ -112,13 +154,29 @@ fn cli_trains_and_evaluates() {
     for file in ["config.json", "model.safetensors", "metrics.json"] {
         assert!(out.join(file).is_file(), "{file}");
     }
-    ws.kgfuse().args(["evaluate", "linkpred", "--model"]).arg(&out).assert().success()
+    ws.kgfuse()
+        .args(["evaluate", "linkpred", "--model"])
+        .arg(&out)
+        .assert()
+        .success()
         .stdout(predicates::str::contains("(2 ranks)"));
     let bad = ws.write("bad.tsv", "n1\tnext\n");
-    ws.kgfuse().args(["evaluate", "linkpred", "--model"]).arg(&out).arg("--triples").arg(&bad).assert().failure()
+    ws.kgfuse()
+        .args(["evaluate", "linkpred", "--model"])
+        .arg(&out)
+        .arg("--triples")
+        .arg(&bad)
+        .assert()
+        .failure()
         .stderr(predicates::str::contains("bad.tsv:1:1"));
     let unknown = ws.write("unknown.tsv", "n1\tnext\tzz\n");
-    ws.kgfuse().args(["evaluate", "linkpred", "--model"]).arg(&out).arg("--triples").arg(&unknown).assert().failure()
+    ws.kgfuse()
+        .args(["evaluate", "linkpred", "--model"])
+        .arg(&out)
+        .arg("--triples")
+        .arg(&unknown)
+        .assert()
+        .failure()
         .stderr(predicates::str::contains("unknown entity \"zz\""));
 }
 
@@ -130,29 +188,74 @@ fn tsv_files_load_as_rdf_and_train_from_the_store() {
     for i in 0..12 {
         lines.push_str(&format!("n {i}\tpeer of\tn {}\n", (i + 1) % 12));
     }
-    for (split, content) in [("train", lines.as_str()), ("valid", "n 3\tpeer of\tn 5\n"), ("test", "n 6\tpeer of\tn 8\n")] {
+    for (split, content) in [
+        ("train", lines.as_str()),
+        ("valid", "n 3\tpeer of\tn 5\n"),
+        ("test", "n 6\tpeer of\tn 8\n"),
+    ] {
         let file = ws.write(&format!("{split}.tsv"), content);
         ws.kgfuse()
-            .args(["load", "--format", "tsv", "--base", base, "--graph", &format!("{base}{split}")])
+            .args([
+                "load",
+                "--format",
+                "tsv",
+                "--base",
+                base,
+                "--graph",
+                &format!("{base}{split}"),
+            ])
             .arg(&file)
             .assert()
             .success();
     }
-    let rows = ws.select(&format!("SELECT ?l WHERE {{ <{base}n%200> <{base}peer%20of> ?o . ?o rdfs:label ?l }}"));
-    assert_eq!(rows, vec!["\"n 1\""], "names become percent-encoded IRIs with their labels");
+    let rows = ws.select(&format!(
+        "SELECT ?l WHERE {{ <{base}n%200> <{base}peer%20of> ?o . ?o rdfs:label ?l }}"
+    ));
+    assert_eq!(
+        rows,
+        vec!["\"n 1\""],
+        "names become percent-encoded IRIs with their labels"
+    );
     let out = ws.path("model");
     ws.kgfuse()
-        .args(["train", "linkpred", "--dim", "8", "--epochs", "3", "--validate-every", "1"])
-        .args(["--train-graph", &format!("{base}train"), "--valid-graph", &format!("{base}valid")])
+        .args([
+            "train",
+            "linkpred",
+            "--dim",
+            "8",
+            "--epochs",
+            "3",
+            "--validate-every",
+            "1",
+        ])
+        .args([
+            "--train-graph",
+            &format!("{base}train"),
+            "--valid-graph",
+            &format!("{base}valid"),
+        ])
         .args(["--test-graph", &format!("{base}test"), "--out"])
         .arg(&out)
         .assert()
         .success()
-        .stderr(predicates::str::contains("12 entities, 1 relations; 12 train"));
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
-    assert!(config["data"]["entities"].as_array().unwrap().contains(&serde_json::json!("n 7")), "labels are the names");
+        .stderr(predicates::str::contains(
+            "12 entities, 1 relations; 12 train",
+        ));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert!(
+        config["data"]["entities"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("n 7")),
+        "labels are the names"
+    );
 
     let bad = ws.write("bad.tsv", "a\tb\tc\nd\t\tf\n");
-    ws.kgfuse().args(["load", "--format", "tsv", "--base", base]).arg(&bad).assert().failure()
+    ws.kgfuse()
+        .args(["load", "--format", "tsv", "--base", base])
+        .arg(&bad)
+        .assert()
+        .failure()
         .stderr(predicates::str::contains("bad.tsv:2:3: empty name"));
 }

@@ -35,7 +35,10 @@ fn nquads() -> String {
 }
 
 fn trig() -> String {
-    format!("@prefix ex: <http://example.com/> .\nex:g {{ {} }}", TURTLE.lines().skip(1).collect::<Vec<_>>().join("\n"))
+    format!(
+        "@prefix ex: <http://example.com/> .\nex:g {{ {} }}",
+        TURTLE.lines().skip(1).collect::<Vec<_>>().join("\n")
+    )
 }
 
 #[test]
@@ -64,8 +67,14 @@ fn loads_every_format_plain_and_gzipped() {
                 .success()
                 .stdout(contains("loaded 3 quads from 1 file"));
             assert_eq!(ws.count(), 3, "{extension} gzip={gzip}");
-            let owner = ws.select("SELECT ?o WHERE { <http://example.com/acme> <http://example.com/owns> ?o }");
-            assert_eq!(owner, vec!["<http://example.com/widgets>"], "{extension} gzip={gzip}");
+            let owner = ws.select(
+                "SELECT ?o WHERE { <http://example.com/acme> <http://example.com/owns> ?o }",
+            );
+            assert_eq!(
+                owner,
+                vec!["<http://example.com/widgets>"],
+                "{extension} gzip={gzip}"
+            );
         }
     }
 }
@@ -74,8 +83,17 @@ fn loads_every_format_plain_and_gzipped() {
 fn format_flag_overrides_the_extension() {
     let ws = Workspace::new();
     let file = ws.write("dump.txt", NTRIPLES);
-    ws.kgfuse().arg("load").arg(&file).assert().failure().stderr(contains("unknown RDF format"));
-    ws.kgfuse().args(["load", "--format", "ntriples"]).arg(&file).assert().success();
+    ws.kgfuse()
+        .arg("load")
+        .arg(&file)
+        .assert()
+        .failure()
+        .stderr(contains("unknown RDF format"));
+    ws.kgfuse()
+        .args(["load", "--format", "ntriples"])
+        .arg(&file)
+        .assert()
+        .success();
     assert_eq!(ws.count(), 3);
 }
 
@@ -84,7 +102,10 @@ fn loads_folders_recursively_and_skips_other_files() {
     let ws = Workspace::new();
     ws.write("onto/a.ttl", TURTLE);
     ws.write("onto/sub/b.rdf", RDFXML.replace("acme", "beta"));
-    ws.write_gz("onto/sub/deeper/c.nt.gz", &NTRIPLES.replace("acme", "gamma"));
+    ws.write_gz(
+        "onto/sub/deeper/c.nt.gz",
+        &NTRIPLES.replace("acme", "gamma"),
+    );
     ws.write("onto/README.txt", "not RDF");
     ws.kgfuse()
         .args(["load", "onto"])
@@ -99,12 +120,20 @@ fn loads_folders_recursively_and_skips_other_files() {
 fn graph_flag_loads_into_a_named_graph() {
     let ws = Workspace::new();
     let file = ws.write("data.ttl", TURTLE);
-    ws.kgfuse().args(["load", "--graph", "http://example.com/g1"]).arg(&file).assert().success();
-    let in_graph = ws.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH <http://example.com/g1> { ?s ?p ?o } }");
+    ws.kgfuse()
+        .args(["load", "--graph", "http://example.com/g1"])
+        .arg(&file)
+        .assert()
+        .success();
+    let in_graph =
+        ws.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH <http://example.com/g1> { ?s ?p ?o } }");
     assert_eq!(common::parse_count(&in_graph[0]), 3);
     let out = ws.kgfuse().args(["stats", "--json"]).output().unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(stats["default_graph_quads"], 0, "the default graph stays empty");
+    assert_eq!(
+        stats["default_graph_quads"], 0,
+        "the default graph stays empty"
+    );
 }
 
 #[test]
@@ -113,7 +142,10 @@ fn syntax_error_names_file_line_column_and_leaves_store_unchanged() {
     let good = ws.write("good.ttl", TURTLE);
     ws.kgfuse().arg("load").arg(&good).assert().success();
     let more = ws.write("more.nt", NTRIPLES.replace("acme", "other"));
-    let bad = ws.write("bad.ttl", "@prefix ex: <http://example.com/> .\nex:a ex:b ex:c .\nex:a ex:b \"unterminated .\n");
+    let bad = ws.write(
+        "bad.ttl",
+        "@prefix ex: <http://example.com/> .\nex:a ex:b ex:c .\nex:a ex:b \"unterminated .\n",
+    );
     ws.kgfuse()
         .arg("load")
         .arg(&more)
@@ -121,7 +153,11 @@ fn syntax_error_names_file_line_column_and_leaves_store_unchanged() {
         .assert()
         .failure()
         .stderr(contains("bad.ttl:3:"));
-    assert_eq!(ws.count(), 3, "the valid file of the failed load must not be stored");
+    assert_eq!(
+        ws.count(),
+        3,
+        "the valid file of the failed load must not be stored"
+    );
 }
 
 #[test]
@@ -130,8 +166,16 @@ fn rdfxml_errors_are_located_too() {
     let bad = ws.write("bad.rdf", "<?xml version=\"1.0\"?>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n  <rdf:Description rdf:about=\"http://example.com/a\">\n    <oops>\n</rdf:RDF>\n");
     let out = ws.kgfuse().arg("load").arg(&bad).assert().failure();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    let located = stderr.split("bad.rdf:").nth(1).expect("file name in the error");
-    let line: u64 = located.split(':').next().unwrap().parse().expect("a line number");
+    let located = stderr
+        .split("bad.rdf:")
+        .nth(1)
+        .expect("file name in the error");
+    let line: u64 = located
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a line number");
     assert!((3..=5).contains(&line), "{stderr}");
 }
 
@@ -141,9 +185,23 @@ fn bad_gzip_missing_file_and_unknown_format_fail_cleanly() {
     let good = ws.write("good.ttl", TURTLE);
     ws.kgfuse().arg("load").arg(&good).assert().success();
     let not_gzip = ws.write("fake.ttl.gz", "plain text");
-    ws.kgfuse().arg("load").arg(&not_gzip).assert().failure().stderr(contains("fake.ttl.gz"));
-    ws.kgfuse().args(["load", "missing.ttl"]).assert().failure().stderr(contains("missing.ttl"));
-    ws.kgfuse().args(["load", "--format", "csv"]).arg(&good).assert().failure().stderr(contains("unknown format \"csv\""));
+    ws.kgfuse()
+        .arg("load")
+        .arg(&not_gzip)
+        .assert()
+        .failure()
+        .stderr(contains("fake.ttl.gz"));
+    ws.kgfuse()
+        .args(["load", "missing.ttl"])
+        .assert()
+        .failure()
+        .stderr(contains("missing.ttl"));
+    ws.kgfuse()
+        .args(["load", "--format", "csv"])
+        .arg(&good)
+        .assert()
+        .failure()
+        .stderr(contains("unknown format \"csv\""));
     for out in [
         ws.kgfuse().args(["load", "missing.ttl"]).output().unwrap(),
         ws.kgfuse().arg("load").arg(&not_gzip).output().unwrap(),
@@ -168,7 +226,10 @@ fn a_locked_store_is_reported() {
         .failure()
         .stderr(contains("in use by another kgfuse process"));
     // Readers do not need the lock.
-    ws.kgfuse().args(["query", "ASK { ?s ?p ?o }"]).assert().success();
+    ws.kgfuse()
+        .args(["query", "ASK { ?s ?p ?o }"])
+        .assert()
+        .success();
     drop(held);
 }
 
@@ -191,6 +252,11 @@ fn blank_nodes_of_different_files_stay_apart() {
 fn loads_aifb() {
     let ws = Workspace::new();
     let file = shared_data().join("aifb/aifb+.nt.gz");
-    ws.kgfuse().arg("load").arg(&file).assert().success().stdout(contains("loaded 29043 quads"));
+    ws.kgfuse()
+        .arg("load")
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(contains("loaded 29043 quads"));
     assert_eq!(ws.count(), 29_043);
 }

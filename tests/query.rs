@@ -17,7 +17,10 @@ fn loaded() -> Workspace {
     let ws = Workspace::new();
     let file = ws.write("data.ttl", DATA);
     ws.kgfuse().arg("load").arg(&file).assert().success();
-    let graph = ws.write("g.trig", "<http://example.com/g> { <http://example.com/acme> <http://example.com/rating> \"B\" . }");
+    let graph = ws.write(
+        "g.trig",
+        "<http://example.com/g> { <http://example.com/acme> <http://example.com/rating> \"B\" . }",
+    );
     ws.kgfuse().arg("load").arg(&graph).assert().success();
     ws
 }
@@ -27,40 +30,95 @@ const COMPANIES: &str = "SELECT ?c WHERE { ?c a <http://example.com/Company> } O
 #[test]
 fn select_in_every_result_format() {
     let ws = loaded();
-    let json = ws.kgfuse().args(["query", "--format", "json", COMPANIES]).output().unwrap();
+    let json = ws
+        .kgfuse()
+        .args(["query", "--format", "json", COMPANIES])
+        .output()
+        .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["results"]["bindings"].as_array().unwrap().len(), 3);
     assert_eq!(json["head"]["vars"][0], "c");
 
-    ws.kgfuse().args(["query", "--format", "csv", COMPANIES]).assert().success()
-        .stdout(predicates::str::starts_with("c\r\nhttp://example.com/acme\r\n"));
-    ws.kgfuse().args(["query", "--format", "tsv", COMPANIES]).assert().success()
-        .stdout(predicates::str::starts_with("?c\n<http://example.com/acme>\n"));
-    ws.kgfuse().args(["query", "--format", "xml", COMPANIES]).assert().success()
+    ws.kgfuse()
+        .args(["query", "--format", "csv", COMPANIES])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with(
+            "c\r\nhttp://example.com/acme\r\n",
+        ));
+    ws.kgfuse()
+        .args(["query", "--format", "tsv", COMPANIES])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with(
+            "?c\n<http://example.com/acme>\n",
+        ));
+    ws.kgfuse()
+        .args(["query", "--format", "xml", COMPANIES])
+        .assert()
+        .success()
         .stdout(contains("<uri>http://example.com/gadgets</uri>"));
-    ws.kgfuse().args(["query", "--format", "table", COMPANIES]).assert().success()
-        .stdout(contains("| <http://example.com/acme>    |")).stdout(contains("3 rows"));
+    ws.kgfuse()
+        .args(["query", "--format", "table", COMPANIES])
+        .assert()
+        .success()
+        .stdout(contains("| <http://example.com/acme>    |"))
+        .stdout(contains("3 rows"));
 }
 
 #[test]
 fn ask_construct_and_describe() {
     let ws = loaded();
-    ws.kgfuse().args(["query", "ASK { ?s a <http://example.com/Person> }"]).assert().success().stdout("true\n");
-    ws.kgfuse().args(["query", "--format", "json", "ASK { ?s a <http://example.com/Bank> }"]).assert().success()
+    ws.kgfuse()
+        .args(["query", "ASK { ?s a <http://example.com/Person> }"])
+        .assert()
+        .success()
+        .stdout("true\n");
+    ws.kgfuse()
+        .args([
+            "query",
+            "--format",
+            "json",
+            "ASK { ?s a <http://example.com/Bank> }",
+        ])
+        .assert()
+        .success()
         .stdout(contains("\"boolean\":false"));
     let construct = "CONSTRUCT { ?b <http://example.com/ownedBy> ?a } WHERE { ?a <http://example.com/owns> ?b }";
-    ws.kgfuse().args(["query", "--format", "ntriples", construct]).assert().success()
-        .stdout(contains("<http://example.com/widgets> <http://example.com/ownedBy> <http://example.com/acme> ."));
-    ws.kgfuse().args(["query", construct]).assert().success().stdout(contains("ownedBy"));
-    ws.kgfuse().args(["query", "--format", "ntriples", "DESCRIBE <http://example.com/ann>"]).assert().success()
+    ws.kgfuse()
+        .args(["query", "--format", "ntriples", construct])
+        .assert()
+        .success()
+        .stdout(contains(
+            "<http://example.com/widgets> <http://example.com/ownedBy> <http://example.com/acme> .",
+        ));
+    ws.kgfuse()
+        .args(["query", construct])
+        .assert()
+        .success()
+        .stdout(contains("ownedBy"));
+    ws.kgfuse()
+        .args([
+            "query",
+            "--format",
+            "ntriples",
+            "DESCRIBE <http://example.com/ann>",
+        ])
+        .assert()
+        .success()
         .stdout(contains("\"Ann Lee\""));
-    ws.kgfuse().args(["query", "--format", "csv", construct]).assert().failure().stderr(contains("does not apply"));
+    ws.kgfuse()
+        .args(["query", "--format", "csv", construct])
+        .assert()
+        .failure()
+        .stderr(contains("does not apply"));
 }
 
 #[test]
 fn default_graph_is_the_union_of_all_graphs() {
     let ws = loaded();
-    let rows = ws.select("SELECT ?r WHERE { <http://example.com/acme> <http://example.com/rating> ?r }");
+    let rows =
+        ws.select("SELECT ?r WHERE { <http://example.com/acme> <http://example.com/rating> ?r }");
     assert_eq!(rows, vec!["\"B\""]);
 }
 
@@ -68,34 +126,85 @@ fn default_graph_is_the_union_of_all_graphs() {
 fn queries_from_files_stdin_and_names_with_bindings() {
     let ws = loaded();
     let file = ws.write("q.rq", COMPANIES);
-    ws.kgfuse().args(["query", "--format", "tsv", "-f"]).arg(&file).assert().success().stdout(contains("gadgets"));
-    ws.kgfuse().args(["query", "--format", "tsv", "-f", "-"]).write_stdin(COMPANIES).assert().success().stdout(contains("widgets"));
-    ws.kgfuse().args(["query", "--list"]).assert().success().stdout(contains("subgraph"));
-    let out = ws.kgfuse()
-        .args(["query", "--format", "tsv", "--named", "subgraph", "--bind", "seed=<http://example.com/widgets>"])
-        .output().unwrap();
+    ws.kgfuse()
+        .args(["query", "--format", "tsv", "-f"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(contains("gadgets"));
+    ws.kgfuse()
+        .args(["query", "--format", "tsv", "-f", "-"])
+        .write_stdin(COMPANIES)
+        .assert()
+        .success()
+        .stdout(contains("widgets"));
+    ws.kgfuse()
+        .args(["query", "--list"])
+        .assert()
+        .success()
+        .stdout(contains("subgraph"));
+    let out = ws
+        .kgfuse()
+        .args([
+            "query",
+            "--format",
+            "tsv",
+            "--named",
+            "subgraph",
+            "--bind",
+            "seed=<http://example.com/widgets>",
+        ])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("\"in\"\t<http://example.com/owns>\t<http://example.com/acme>"), "{text}");
-    assert!(text.contains("\"out\"\t<http://example.com/director>\t<http://example.com/ann>"), "{text}");
-    ws.kgfuse().args(["query", "--named", "nope"]).assert().failure().stderr(contains("no named query \"nope\""));
+    assert!(
+        text.contains("\"in\"\t<http://example.com/owns>\t<http://example.com/acme>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"out\"\t<http://example.com/director>\t<http://example.com/ann>"),
+        "{text}"
+    );
+    ws.kgfuse()
+        .args(["query", "--named", "nope"])
+        .assert()
+        .failure()
+        .stderr(contains("no named query \"nope\""));
 }
 
 #[test]
 fn invalid_sparql_reports_the_position() {
     let ws = loaded();
-    ws.kgfuse().args(["query", "SELECT ?s WHERE {\n ?s ?p }"]).assert().failure()
-        .stderr(contains("invalid SPARQL")).stderr(contains("2:"));
-    ws.kgfuse().args(["update", "INSERT DATA { <a> }"]).assert().failure().stderr(contains("invalid SPARQL"));
+    ws.kgfuse()
+        .args(["query", "SELECT ?s WHERE {\n ?s ?p }"])
+        .assert()
+        .failure()
+        .stderr(contains("invalid SPARQL"))
+        .stderr(contains("2:"));
+    ws.kgfuse()
+        .args(["update", "INSERT DATA { <a> }"])
+        .assert()
+        .failure()
+        .stderr(contains("invalid SPARQL"));
 }
 
 #[test]
 fn update_inserts_and_deletes() {
     let ws = loaded();
     let before = ws.count();
-    ws.kgfuse().args(["update", "INSERT DATA { <http://example.com/ann> <http://example.com/age> 41 }"]).assert().success()
+    ws.kgfuse()
+        .args([
+            "update",
+            "INSERT DATA { <http://example.com/ann> <http://example.com/age> 41 }",
+        ])
+        .assert()
+        .success()
         .stdout("update applied\n");
     assert_eq!(ws.count(), before + 1);
-    ws.kgfuse().args(["update", "DELETE WHERE { ?s <http://example.com/owns> ?o }"]).assert().success();
+    ws.kgfuse()
+        .args(["update", "DELETE WHERE { ?s <http://example.com/owns> ?o }"])
+        .assert()
+        .success();
     assert_eq!(ws.count(), before - 1);
 }
 
@@ -111,40 +220,97 @@ fn stats_count_a_known_graph() {
     let classes = stats["classes"].as_array().unwrap();
     assert_eq!(classes[0]["term"], "<http://example.com/Company>");
     assert_eq!(classes[0]["count"], 3);
-    ws.kgfuse().arg("stats").assert().success().stdout(contains("entities:       4"));
+    ws.kgfuse()
+        .arg("stats")
+        .assert()
+        .success()
+        .stdout(contains("entities:       4"));
 }
 
 #[test]
 fn export_round_trips_through_load() {
     let ws = loaded();
     let dump = ws.path("dump.nq");
-    ws.kgfuse().args(["export", "--out"]).arg(&dump).assert().success();
+    ws.kgfuse()
+        .args(["export", "--out"])
+        .arg(&dump)
+        .assert()
+        .success();
     let copy = Workspace::new();
     copy.kgfuse().arg("load").arg(&dump).assert().success();
     assert_eq!(copy.count(), ws.count());
-    ws.kgfuse().args(["export", "--format", "turtle"]).assert().failure().stderr(contains("--graph"));
-    ws.kgfuse().args(["export", "--graph", "http://example.com/g", "--format", "ntriples"]).assert().success()
+    ws.kgfuse()
+        .args(["export", "--format", "turtle"])
+        .assert()
+        .failure()
+        .stderr(contains("--graph"));
+    ws.kgfuse()
+        .args([
+            "export",
+            "--graph",
+            "http://example.com/g",
+            "--format",
+            "ntriples",
+        ])
+        .assert()
+        .success()
         .stdout("<http://example.com/acme> <http://example.com/rating> \"B\" .\n");
 }
 
 #[test]
 fn subgraph_by_label_and_iri() {
     let ws = loaded();
-    ws.kgfuse().args(["subgraph", "widgets ltd", "--hops", "1"]).assert().success()
+    ws.kgfuse()
+        .args(["subgraph", "widgets ltd", "--hops", "1"])
+        .assert()
+        .success()
         .stdout(contains("hop 0: <http://example.com/widgets>"))
-        .stdout(contains("<http://example.com/acme> --<http://example.com/owns>--> <http://example.com/widgets>"));
-    let out = ws.kgfuse().args(["subgraph", "<http://example.com/acme>", "--hops", "2", "--format", "json"]).output().unwrap();
+        .stdout(contains(
+            "<http://example.com/acme> --<http://example.com/owns>--> <http://example.com/widgets>",
+        ));
+    let out = ws
+        .kgfuse()
+        .args([
+            "subgraph",
+            "<http://example.com/acme>",
+            "--hops",
+            "2",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let hops: Vec<u64> = json["nodes"].as_array().unwrap().iter().map(|n| n["hop"].as_u64().unwrap()).collect();
-    assert_eq!(hops.iter().filter(|h| **h == 2).count(), 1, "ann is two hops from acme");
-    ws.kgfuse().args(["subgraph", "Nobody"]).assert().failure().stderr(contains("no entity \"Nobody\""));
+    let hops: Vec<u64> = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["hop"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        hops.iter().filter(|h| **h == 2).count(),
+        1,
+        "ann is two hops from acme"
+    );
+    ws.kgfuse()
+        .args(["subgraph", "Nobody"])
+        .assert()
+        .failure()
+        .stderr(contains("no entity \"Nobody\""));
 }
 
 #[test]
 fn reading_commands_need_an_existing_store() {
     let ws = Workspace::new();
-    ws.kgfuse().arg("stats").assert().failure().stderr(contains("no store at"));
-    assert_eq!(parse_count("\"3\"^^<http://www.w3.org/2001/XMLSchema#integer>"), 3);
+    ws.kgfuse()
+        .arg("stats")
+        .assert()
+        .failure()
+        .stderr(contains("no store at"));
+    assert_eq!(
+        parse_count("\"3\"^^<http://www.w3.org/2001/XMLSchema#integer>"),
+        3
+    );
 }
 
 #[test]
@@ -154,12 +320,18 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         .arg("quickstart")
         .assert()
         .success()
-        .stdout(contains("loaded 19407 quads into <https://w3id.org/kgfuse/graph/sample>"))
+        .stdout(contains(
+            "loaded 19407 quads into <https://w3id.org/kgfuse/graph/sample>",
+        ))
         .stdout(contains("reasoned (OWL 2 RL)"))
         .stdout(contains("0 inconsistencies"))
         .stdout(contains("== kgfuse query --named high-risk-companies"))
         .stdout(contains("== kgfuse query --named ownership-chains"));
     let first = ws.count();
     ws.kgfuse().arg("quickstart").assert().success();
-    assert_eq!(ws.count(), first, "re-running replaces the graphs instead of duplicating blank nodes");
+    assert_eq!(
+        ws.count(),
+        first,
+        "re-running replaces the graphs instead of duplicating blank nodes"
+    );
 }

@@ -24,7 +24,10 @@ fn parse(turtle: &str) -> Vec<Triple> {
 }
 
 fn reason(profile: Profile, turtle: &str) -> Closure {
-    let mut reasoner = Reasoner::new(ReasonOptions { profile, ..ReasonOptions::default() });
+    let mut reasoner = Reasoner::new(ReasonOptions {
+        profile,
+        ..ReasonOptions::default()
+    });
     reasoner.add(parse(turtle));
     reasoner.run(|_| {}).expect("reasoning finishes")
 }
@@ -43,7 +46,9 @@ fn check_rule(profile: Profile, rule: &str, input: &str, expected: &str) {
     let expected = own_terms(parse(expected));
     assert_eq!(inferred, expected, "rule {rule}");
     for triple in closure.inferred_by(rule) {
-        let tree = closure.explain(&triple).expect("every inferred triple has a derivation");
+        let tree = closure
+            .explain(&triple)
+            .expect("every inferred triple has a derivation");
         assert_eq!(tree.rule, Some(rule), "derivation of {triple}");
     }
 }
@@ -67,76 +72,303 @@ macro_rules! rdfs_rule {
 }
 
 // RDFS.
-rdfs_rule!(rdfs2, "rdfs2", "ex:p rdfs:domain ex:C . ex:x ex:p ex:y .", "ex:x a ex:C .");
-rdfs_rule!(rdfs3, "rdfs3", "ex:p rdfs:range ex:C . ex:x ex:p ex:y .", "ex:y a ex:C . ex:C a rdfs:Class .");
-rdfs_rule!(rdfs5, "rdfs5", "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:r .", "ex:p rdfs:subPropertyOf ex:r .");
-rdfs_rule!(rdfs6, "rdfs6", "ex:p a rdf:Property .", "ex:p rdfs:subPropertyOf ex:p .");
-rdfs_rule!(rdfs7, "rdfs7", "ex:p rdfs:subPropertyOf ex:q . ex:x ex:p ex:y .", "ex:x ex:q ex:y .");
-rdfs_rule!(rdfs8, "rdfs8", "ex:C a rdfs:Class .", "ex:C rdfs:subClassOf rdfs:Resource .");
+rdfs_rule!(
+    rdfs2,
+    "rdfs2",
+    "ex:p rdfs:domain ex:C . ex:x ex:p ex:y .",
+    "ex:x a ex:C ."
+);
+rdfs_rule!(
+    rdfs3,
+    "rdfs3",
+    "ex:p rdfs:range ex:C . ex:x ex:p ex:y .",
+    "ex:y a ex:C . ex:C a rdfs:Class ."
+);
+rdfs_rule!(
+    rdfs5,
+    "rdfs5",
+    "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:r .",
+    "ex:p rdfs:subPropertyOf ex:r ."
+);
+rdfs_rule!(
+    rdfs6,
+    "rdfs6",
+    "ex:p a rdf:Property .",
+    "ex:p rdfs:subPropertyOf ex:p ."
+);
+rdfs_rule!(
+    rdfs7,
+    "rdfs7",
+    "ex:p rdfs:subPropertyOf ex:q . ex:x ex:p ex:y .",
+    "ex:x ex:q ex:y ."
+);
+rdfs_rule!(
+    rdfs8,
+    "rdfs8",
+    "ex:C a rdfs:Class .",
+    "ex:C rdfs:subClassOf rdfs:Resource ."
+);
 // The RDFS axioms make A and B classes, hence sub-classes of rdfs:Resource (rdfs8).
-rdfs_rule!(rdfs9, "rdfs9", "ex:A rdfs:subClassOf ex:B . ex:x a ex:A .", "ex:x a ex:B , rdfs:Resource . ex:A a rdfs:Resource . ex:B a rdfs:Resource .");
-rdfs_rule!(rdfs10, "rdfs10", "ex:C a rdfs:Class .", "ex:C rdfs:subClassOf ex:C .");
-rdfs_rule!(rdfs11, "rdfs11", "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:C .", "ex:A rdfs:subClassOf ex:C .");
-rdfs_rule!(rdfs12, "rdfs12", "ex:p a rdfs:ContainerMembershipProperty .", "ex:p rdfs:subPropertyOf rdfs:member .");
-rdfs_rule!(rdfs13, "rdfs13", "ex:d a rdfs:Datatype .", "ex:d rdfs:subClassOf rdfs:Literal .");
+rdfs_rule!(
+    rdfs9,
+    "rdfs9",
+    "ex:A rdfs:subClassOf ex:B . ex:x a ex:A .",
+    "ex:x a ex:B , rdfs:Resource . ex:A a rdfs:Resource . ex:B a rdfs:Resource ."
+);
+rdfs_rule!(
+    rdfs10,
+    "rdfs10",
+    "ex:C a rdfs:Class .",
+    "ex:C rdfs:subClassOf ex:C ."
+);
+rdfs_rule!(
+    rdfs11,
+    "rdfs11",
+    "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:C .",
+    "ex:A rdfs:subClassOf ex:C ."
+);
+rdfs_rule!(
+    rdfs12,
+    "rdfs12",
+    "ex:p a rdfs:ContainerMembershipProperty .",
+    "ex:p rdfs:subPropertyOf rdfs:member ."
+);
+rdfs_rule!(
+    rdfs13,
+    "rdfs13",
+    "ex:d a rdfs:Datatype .",
+    "ex:d rdfs:subClassOf rdfs:Literal ."
+);
 rdfs_rule!(rdf1, "rdf1", "ex:x ex:p ex:y .", "ex:p a rdf:Property .");
 
 // OWL 2 RL: properties.
-owl_rule!(prp_dom, "prp-dom", "ex:p rdfs:domain ex:C . ex:x ex:p ex:y .", "ex:x a ex:C .");
-owl_rule!(prp_rng, "prp-rng", "ex:p rdfs:range ex:C . ex:x ex:p ex:y .", "ex:y a ex:C .");
-owl_rule!(prp_fp, "prp-fp", "ex:p a owl:FunctionalProperty . ex:x ex:p ex:a , ex:b .", "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a .");
-owl_rule!(prp_ifp, "prp-ifp", "ex:p a owl:InverseFunctionalProperty . ex:a ex:p ex:v . ex:b ex:p ex:v .", "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a .");
-owl_rule!(prp_symp, "prp-symp", "ex:p a owl:SymmetricProperty . ex:a ex:p ex:b .", "ex:b ex:p ex:a .");
-owl_rule!(prp_trp, "prp-trp", "ex:p a owl:TransitiveProperty . ex:a ex:p ex:b . ex:b ex:p ex:c . ex:c ex:p ex:d .",
-    "ex:a ex:p ex:c . ex:b ex:p ex:d . ex:a ex:p ex:d .");
-owl_rule!(prp_spo1, "prp-spo1", "ex:p rdfs:subPropertyOf ex:q . ex:a ex:p ex:b .", "ex:a ex:q ex:b .");
+owl_rule!(
+    prp_dom,
+    "prp-dom",
+    "ex:p rdfs:domain ex:C . ex:x ex:p ex:y .",
+    "ex:x a ex:C ."
+);
+owl_rule!(
+    prp_rng,
+    "prp-rng",
+    "ex:p rdfs:range ex:C . ex:x ex:p ex:y .",
+    "ex:y a ex:C ."
+);
+owl_rule!(
+    prp_fp,
+    "prp-fp",
+    "ex:p a owl:FunctionalProperty . ex:x ex:p ex:a , ex:b .",
+    "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a ."
+);
+owl_rule!(
+    prp_ifp,
+    "prp-ifp",
+    "ex:p a owl:InverseFunctionalProperty . ex:a ex:p ex:v . ex:b ex:p ex:v .",
+    "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a ."
+);
+owl_rule!(
+    prp_symp,
+    "prp-symp",
+    "ex:p a owl:SymmetricProperty . ex:a ex:p ex:b .",
+    "ex:b ex:p ex:a ."
+);
+owl_rule!(
+    prp_trp,
+    "prp-trp",
+    "ex:p a owl:TransitiveProperty . ex:a ex:p ex:b . ex:b ex:p ex:c . ex:c ex:p ex:d .",
+    "ex:a ex:p ex:c . ex:b ex:p ex:d . ex:a ex:p ex:d ."
+);
+owl_rule!(
+    prp_spo1,
+    "prp-spo1",
+    "ex:p rdfs:subPropertyOf ex:q . ex:a ex:p ex:b .",
+    "ex:a ex:q ex:b ."
+);
 owl_rule!(prp_spo2, "prp-spo2", "ex:p owl:propertyChainAxiom ( ex:p1 ex:p2 ex:p3 ) . ex:a ex:p1 ex:b . ex:b ex:p2 ex:c . ex:c ex:p3 ex:d , ex:e .",
     "ex:a ex:p ex:d . ex:a ex:p ex:e .");
-owl_rule!(prp_eqp1, "prp-eqp1", "ex:p owl:equivalentProperty ex:q . ex:a ex:p ex:b .", "ex:a ex:q ex:b .");
-owl_rule!(prp_eqp2, "prp-eqp2", "ex:p owl:equivalentProperty ex:q . ex:a ex:q ex:b .", "ex:a ex:p ex:b .");
-owl_rule!(prp_inv1, "prp-inv1", "ex:p owl:inverseOf ex:q . ex:a ex:p ex:b .", "ex:b ex:q ex:a .");
-owl_rule!(prp_inv2, "prp-inv2", "ex:p owl:inverseOf ex:q . ex:a ex:q ex:b .", "ex:b ex:p ex:a .");
+owl_rule!(
+    prp_eqp1,
+    "prp-eqp1",
+    "ex:p owl:equivalentProperty ex:q . ex:a ex:p ex:b .",
+    "ex:a ex:q ex:b ."
+);
+owl_rule!(
+    prp_eqp2,
+    "prp-eqp2",
+    "ex:p owl:equivalentProperty ex:q . ex:a ex:q ex:b .",
+    "ex:a ex:p ex:b ."
+);
+owl_rule!(
+    prp_inv1,
+    "prp-inv1",
+    "ex:p owl:inverseOf ex:q . ex:a ex:p ex:b .",
+    "ex:b ex:q ex:a ."
+);
+owl_rule!(
+    prp_inv2,
+    "prp-inv2",
+    "ex:p owl:inverseOf ex:q . ex:a ex:q ex:b .",
+    "ex:b ex:p ex:a ."
+);
 owl_rule!(prp_key, "prp-key", "ex:C owl:hasKey ( ex:k1 ex:k2 ) . ex:x a ex:C ; ex:k1 \"1\" ; ex:k2 ex:v . ex:y a ex:C ; ex:k1 \"1\" ; ex:k2 ex:v . ex:z a ex:C ; ex:k1 \"2\" ; ex:k2 ex:v .",
     "ex:x owl:sameAs ex:y . ex:y owl:sameAs ex:x .");
 
 // Classes.
-owl_rule!(cls_int1, "cls-int1", "ex:C owl:intersectionOf ( ex:A ex:B ) . ex:x a ex:A , ex:B . ex:y a ex:A .", "ex:x a ex:C .");
-owl_rule!(cls_int2, "cls-int2", "ex:C owl:intersectionOf ( ex:A ex:B ) . ex:x a ex:C .", "ex:x a ex:A , ex:B .");
-owl_rule!(cls_uni, "cls-uni", "ex:C owl:unionOf ( ex:A ex:B ) . ex:x a ex:A . ex:y a ex:B .", "ex:x a ex:C . ex:y a ex:C .");
-owl_rule!(cls_oo, "cls-oo", "ex:C owl:oneOf ( ex:a ex:b ) .", "ex:a a ex:C . ex:b a ex:C .");
+owl_rule!(
+    cls_int1,
+    "cls-int1",
+    "ex:C owl:intersectionOf ( ex:A ex:B ) . ex:x a ex:A , ex:B . ex:y a ex:A .",
+    "ex:x a ex:C ."
+);
+owl_rule!(
+    cls_int2,
+    "cls-int2",
+    "ex:C owl:intersectionOf ( ex:A ex:B ) . ex:x a ex:C .",
+    "ex:x a ex:A , ex:B ."
+);
+owl_rule!(
+    cls_uni,
+    "cls-uni",
+    "ex:C owl:unionOf ( ex:A ex:B ) . ex:x a ex:A . ex:y a ex:B .",
+    "ex:x a ex:C . ex:y a ex:C ."
+);
+owl_rule!(
+    cls_oo,
+    "cls-oo",
+    "ex:C owl:oneOf ( ex:a ex:b ) .",
+    "ex:a a ex:C . ex:b a ex:C ."
+);
 owl_rule!(cls_svf1, "cls-svf1", "ex:R owl:someValuesFrom ex:C ; owl:onProperty ex:p . ex:u ex:p ex:v . ex:v a ex:C . ex:w ex:p ex:z .", "ex:u a ex:R .");
-owl_rule!(cls_svf2, "cls-svf2", "ex:R owl:someValuesFrom owl:Thing ; owl:onProperty ex:p . ex:u ex:p ex:v .", "ex:u a ex:R .");
+owl_rule!(
+    cls_svf2,
+    "cls-svf2",
+    "ex:R owl:someValuesFrom owl:Thing ; owl:onProperty ex:p . ex:u ex:p ex:v .",
+    "ex:u a ex:R ."
+);
 owl_rule!(cls_avf, "cls-avf", "ex:R owl:allValuesFrom ex:C ; owl:onProperty ex:p . ex:u a ex:R ; ex:p ex:v . ex:w ex:p ex:z .", "ex:v a ex:C .");
-owl_rule!(cls_hv1, "cls-hv1", "ex:R owl:hasValue ex:v ; owl:onProperty ex:p . ex:u a ex:R .", "ex:u ex:p ex:v .");
-owl_rule!(cls_hv2, "cls-hv2", "ex:R owl:hasValue ex:v ; owl:onProperty ex:p . ex:u ex:p ex:v . ex:w ex:p ex:z .", "ex:u a ex:R .");
-owl_rule!(cls_maxc2, "cls-maxc2", "ex:R owl:maxCardinality 1 ; owl:onProperty ex:p . ex:u a ex:R ; ex:p ex:a , ex:b .",
-    "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a .");
+owl_rule!(
+    cls_hv1,
+    "cls-hv1",
+    "ex:R owl:hasValue ex:v ; owl:onProperty ex:p . ex:u a ex:R .",
+    "ex:u ex:p ex:v ."
+);
+owl_rule!(
+    cls_hv2,
+    "cls-hv2",
+    "ex:R owl:hasValue ex:v ; owl:onProperty ex:p . ex:u ex:p ex:v . ex:w ex:p ex:z .",
+    "ex:u a ex:R ."
+);
+owl_rule!(
+    cls_maxc2,
+    "cls-maxc2",
+    "ex:R owl:maxCardinality 1 ; owl:onProperty ex:p . ex:u a ex:R ; ex:p ex:a , ex:b .",
+    "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a ."
+);
 owl_rule!(cls_maxqc3, "cls-maxqc3", "ex:R owl:maxQualifiedCardinality 1 ; owl:onProperty ex:p ; owl:onClass ex:C . ex:u a ex:R ; ex:p ex:a , ex:b , ex:c . ex:a a ex:C . ex:b a ex:C .",
     "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a .");
 owl_rule!(cls_maxqc4, "cls-maxqc4", "ex:R owl:maxQualifiedCardinality 1 ; owl:onProperty ex:p ; owl:onClass owl:Thing . ex:u a ex:R ; ex:p ex:a , ex:b .",
     "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:a .");
 
 // Class axioms.
-owl_rule!(cax_sco, "cax-sco", "ex:A rdfs:subClassOf ex:B . ex:x a ex:A .", "ex:x a ex:B .");
-owl_rule!(cax_eqc1, "cax-eqc1", "ex:A owl:equivalentClass ex:B . ex:x a ex:A .", "ex:x a ex:B .");
-owl_rule!(cax_eqc2, "cax-eqc2", "ex:A owl:equivalentClass ex:B . ex:x a ex:B .", "ex:x a ex:A .");
+owl_rule!(
+    cax_sco,
+    "cax-sco",
+    "ex:A rdfs:subClassOf ex:B . ex:x a ex:A .",
+    "ex:x a ex:B ."
+);
+owl_rule!(
+    cax_eqc1,
+    "cax-eqc1",
+    "ex:A owl:equivalentClass ex:B . ex:x a ex:A .",
+    "ex:x a ex:B ."
+);
+owl_rule!(
+    cax_eqc2,
+    "cax-eqc2",
+    "ex:A owl:equivalentClass ex:B . ex:x a ex:B .",
+    "ex:x a ex:A ."
+);
 
 // Schema.
-owl_rule!(scm_cls, "scm-cls", "ex:C a owl:Class .",
-    "ex:C rdfs:subClassOf ex:C , owl:Thing ; owl:equivalentClass ex:C .");
-owl_rule!(scm_sco, "scm-sco", "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:C .", "ex:A rdfs:subClassOf ex:C .");
-owl_rule!(scm_eqc1, "scm-eqc1", "ex:A owl:equivalentClass ex:B .", "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:A .");
+owl_rule!(
+    scm_cls,
+    "scm-cls",
+    "ex:C a owl:Class .",
+    "ex:C rdfs:subClassOf ex:C , owl:Thing ; owl:equivalentClass ex:C ."
+);
+owl_rule!(
+    scm_sco,
+    "scm-sco",
+    "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:C .",
+    "ex:A rdfs:subClassOf ex:C ."
+);
+owl_rule!(
+    scm_eqc1,
+    "scm-eqc1",
+    "ex:A owl:equivalentClass ex:B .",
+    "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:A ."
+);
 // The cycle also gives A ⊑ A (scm-sco), so A ≡ A.
-owl_rule!(scm_eqc2, "scm-eqc2", "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:A .", "ex:A owl:equivalentClass ex:B , ex:A . ex:B owl:equivalentClass ex:A , ex:B .");
-owl_rule!(scm_op, "scm-op", "ex:p a owl:ObjectProperty .", "ex:p rdfs:subPropertyOf ex:p ; owl:equivalentProperty ex:p .");
-owl_rule!(scm_dp, "scm-dp", "ex:p a owl:DatatypeProperty .", "ex:p rdfs:subPropertyOf ex:p ; owl:equivalentProperty ex:p .");
-owl_rule!(scm_spo, "scm-spo", "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:r .", "ex:p rdfs:subPropertyOf ex:r .");
-owl_rule!(scm_eqp1, "scm-eqp1", "ex:p owl:equivalentProperty ex:q .", "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:p .");
-owl_rule!(scm_eqp2, "scm-eqp2", "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:p .", "ex:p owl:equivalentProperty ex:q , ex:p . ex:q owl:equivalentProperty ex:p , ex:q .");
-owl_rule!(scm_dom1, "scm-dom1", "ex:p rdfs:domain ex:A . ex:A rdfs:subClassOf ex:B .", "ex:p rdfs:domain ex:B .");
-owl_rule!(scm_dom2, "scm-dom2", "ex:q rdfs:domain ex:C . ex:p rdfs:subPropertyOf ex:q .", "ex:p rdfs:domain ex:C .");
-owl_rule!(scm_rng1, "scm-rng1", "ex:p rdfs:range ex:A . ex:A rdfs:subClassOf ex:B .", "ex:p rdfs:range ex:B .");
-owl_rule!(scm_rng2, "scm-rng2", "ex:q rdfs:range ex:C . ex:p rdfs:subPropertyOf ex:q .", "ex:p rdfs:range ex:C .");
+owl_rule!(
+    scm_eqc2,
+    "scm-eqc2",
+    "ex:A rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:A .",
+    "ex:A owl:equivalentClass ex:B , ex:A . ex:B owl:equivalentClass ex:A , ex:B ."
+);
+owl_rule!(
+    scm_op,
+    "scm-op",
+    "ex:p a owl:ObjectProperty .",
+    "ex:p rdfs:subPropertyOf ex:p ; owl:equivalentProperty ex:p ."
+);
+owl_rule!(
+    scm_dp,
+    "scm-dp",
+    "ex:p a owl:DatatypeProperty .",
+    "ex:p rdfs:subPropertyOf ex:p ; owl:equivalentProperty ex:p ."
+);
+owl_rule!(
+    scm_spo,
+    "scm-spo",
+    "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:r .",
+    "ex:p rdfs:subPropertyOf ex:r ."
+);
+owl_rule!(
+    scm_eqp1,
+    "scm-eqp1",
+    "ex:p owl:equivalentProperty ex:q .",
+    "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:p ."
+);
+owl_rule!(
+    scm_eqp2,
+    "scm-eqp2",
+    "ex:p rdfs:subPropertyOf ex:q . ex:q rdfs:subPropertyOf ex:p .",
+    "ex:p owl:equivalentProperty ex:q , ex:p . ex:q owl:equivalentProperty ex:p , ex:q ."
+);
+owl_rule!(
+    scm_dom1,
+    "scm-dom1",
+    "ex:p rdfs:domain ex:A . ex:A rdfs:subClassOf ex:B .",
+    "ex:p rdfs:domain ex:B ."
+);
+owl_rule!(
+    scm_dom2,
+    "scm-dom2",
+    "ex:q rdfs:domain ex:C . ex:p rdfs:subPropertyOf ex:q .",
+    "ex:p rdfs:domain ex:C ."
+);
+owl_rule!(
+    scm_rng1,
+    "scm-rng1",
+    "ex:p rdfs:range ex:A . ex:A rdfs:subClassOf ex:B .",
+    "ex:p rdfs:range ex:B ."
+);
+owl_rule!(
+    scm_rng2,
+    "scm-rng2",
+    "ex:q rdfs:range ex:C . ex:p rdfs:subPropertyOf ex:q .",
+    "ex:p rdfs:range ex:C ."
+);
 owl_rule!(scm_hv, "scm-hv", "ex:R1 owl:hasValue ex:i ; owl:onProperty ex:p1 . ex:R2 owl:hasValue ex:i ; owl:onProperty ex:p2 . ex:p1 rdfs:subPropertyOf ex:p2 .",
     "ex:R1 rdfs:subClassOf ex:R2 .");
 owl_rule!(scm_svf1, "scm-svf1", "ex:R1 owl:someValuesFrom ex:Y1 ; owl:onProperty ex:p . ex:R2 owl:someValuesFrom ex:Y2 ; owl:onProperty ex:p . ex:Y1 rdfs:subClassOf ex:Y2 .",
@@ -147,15 +379,50 @@ owl_rule!(scm_avf1, "scm-avf1", "ex:R1 owl:allValuesFrom ex:Y1 ; owl:onProperty 
     "ex:R1 rdfs:subClassOf ex:R2 .");
 owl_rule!(scm_avf2, "scm-avf2", "ex:R1 owl:allValuesFrom ex:Y ; owl:onProperty ex:p1 . ex:R2 owl:allValuesFrom ex:Y ; owl:onProperty ex:p2 . ex:p1 rdfs:subPropertyOf ex:p2 .",
     "ex:R2 rdfs:subClassOf ex:R1 .");
-owl_rule!(scm_int, "scm-int", "ex:C owl:intersectionOf ( ex:A ex:B ) .", "ex:C rdfs:subClassOf ex:A , ex:B .");
-owl_rule!(scm_uni, "scm-uni", "ex:C owl:unionOf ( ex:A ex:B ) .", "ex:A rdfs:subClassOf ex:C . ex:B rdfs:subClassOf ex:C .");
+owl_rule!(
+    scm_int,
+    "scm-int",
+    "ex:C owl:intersectionOf ( ex:A ex:B ) .",
+    "ex:C rdfs:subClassOf ex:A , ex:B ."
+);
+owl_rule!(
+    scm_uni,
+    "scm-uni",
+    "ex:C owl:unionOf ( ex:A ex:B ) .",
+    "ex:A rdfs:subClassOf ex:C . ex:B rdfs:subClassOf ex:C ."
+);
 
 // Equality.
-owl_rule!(eq_sym, "eq-sym", "ex:a owl:sameAs ex:b .", "ex:b owl:sameAs ex:a .");
-owl_rule!(eq_trans, "eq-trans", "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:c .", "ex:a owl:sameAs ex:c . ex:c owl:sameAs ex:a .");
-owl_rule!(eq_rep_s, "eq-rep-s", "ex:a owl:sameAs ex:b . ex:a ex:p ex:c .", "ex:b ex:p ex:c .");
-owl_rule!(eq_rep_p, "eq-rep-p", "ex:p owl:sameAs ex:q . ex:a ex:p ex:c .", "ex:a ex:q ex:c .");
-owl_rule!(eq_rep_o, "eq-rep-o", "ex:b owl:sameAs ex:c . ex:a ex:p ex:b .", "ex:a ex:p ex:c .");
+owl_rule!(
+    eq_sym,
+    "eq-sym",
+    "ex:a owl:sameAs ex:b .",
+    "ex:b owl:sameAs ex:a ."
+);
+owl_rule!(
+    eq_trans,
+    "eq-trans",
+    "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:c .",
+    "ex:a owl:sameAs ex:c . ex:c owl:sameAs ex:a ."
+);
+owl_rule!(
+    eq_rep_s,
+    "eq-rep-s",
+    "ex:a owl:sameAs ex:b . ex:a ex:p ex:c .",
+    "ex:b ex:p ex:c ."
+);
+owl_rule!(
+    eq_rep_p,
+    "eq-rep-p",
+    "ex:p owl:sameAs ex:q . ex:a ex:p ex:c .",
+    "ex:a ex:q ex:c ."
+);
+owl_rule!(
+    eq_rep_o,
+    "eq-rep-o",
+    "ex:b owl:sameAs ex:c . ex:a ex:p ex:b .",
+    "ex:a ex:p ex:c ."
+);
 
 #[test]
 fn prp_ap_and_class_axioms_are_stated_once() {
@@ -170,7 +437,10 @@ fn violations(turtle: &str) -> (Vec<&'static str>, BTreeSet<String>) {
     let closure = reason(Profile::OwlRl, turtle);
     let violations = closure.violations();
     let rules = violations.iter().map(|v| v.rule).collect();
-    let first = violations.first().map(|v| v.triples.iter().map(ToString::to_string).collect()).unwrap_or_default();
+    let first = violations
+        .first()
+        .map(|v| v.triples.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
     (rules, first)
 }
 
@@ -180,31 +450,97 @@ macro_rules! inconsistency {
         fn $test() {
             let (rules, premises) = violations($input);
             assert!(rules.contains(&$rule), "{} not among {rules:?}", $rule);
-            let expected: BTreeSet<String> = parse($premises).iter().map(ToString::to_string).collect();
+            let expected: BTreeSet<String> =
+                parse($premises).iter().map(ToString::to_string).collect();
             assert!(expected.is_subset(&premises), "premises {premises:#?}");
         }
     };
 }
 
-inconsistency!(cax_dw, "cax-dw", "ex:A owl:disjointWith ex:B . ex:x a ex:A , ex:B .", "ex:A owl:disjointWith ex:B . ex:x a ex:A , ex:B .");
-inconsistency!(cax_adc, "cax-adc", "[] a owl:AllDisjointClasses ; owl:members ( ex:A ex:B ex:C ) . ex:x a ex:A , ex:C .", "ex:x a ex:A , ex:C .");
-inconsistency!(cls_nothing2, "cls-nothing2", "ex:x a owl:Nothing .", "ex:x a owl:Nothing .");
-inconsistency!(cls_com, "cls-com", "ex:A owl:complementOf ex:B . ex:x a ex:A , ex:B .", "ex:x a ex:A , ex:B .");
-inconsistency!(cls_maxc1, "cls-maxc1", "ex:R owl:maxCardinality 0 ; owl:onProperty ex:p . ex:u a ex:R ; ex:p ex:v .", "ex:u ex:p ex:v .");
+inconsistency!(
+    cax_dw,
+    "cax-dw",
+    "ex:A owl:disjointWith ex:B . ex:x a ex:A , ex:B .",
+    "ex:A owl:disjointWith ex:B . ex:x a ex:A , ex:B ."
+);
+inconsistency!(
+    cax_adc,
+    "cax-adc",
+    "[] a owl:AllDisjointClasses ; owl:members ( ex:A ex:B ex:C ) . ex:x a ex:A , ex:C .",
+    "ex:x a ex:A , ex:C ."
+);
+inconsistency!(
+    cls_nothing2,
+    "cls-nothing2",
+    "ex:x a owl:Nothing .",
+    "ex:x a owl:Nothing ."
+);
+inconsistency!(
+    cls_com,
+    "cls-com",
+    "ex:A owl:complementOf ex:B . ex:x a ex:A , ex:B .",
+    "ex:x a ex:A , ex:B ."
+);
+inconsistency!(
+    cls_maxc1,
+    "cls-maxc1",
+    "ex:R owl:maxCardinality 0 ; owl:onProperty ex:p . ex:u a ex:R ; ex:p ex:v .",
+    "ex:u ex:p ex:v ."
+);
 inconsistency!(cls_maxqc1, "cls-maxqc1", "ex:R owl:maxQualifiedCardinality 0 ; owl:onProperty ex:p ; owl:onClass ex:C . ex:u a ex:R ; ex:p ex:v . ex:v a ex:C .", "ex:v a ex:C .");
 inconsistency!(cls_maxqc2, "cls-maxqc2", "ex:R owl:maxQualifiedCardinality 0 ; owl:onProperty ex:p ; owl:onClass owl:Thing . ex:u a ex:R ; ex:p ex:v .", "ex:u ex:p ex:v .");
-inconsistency!(prp_irp, "prp-irp", "ex:p a owl:IrreflexiveProperty . ex:x ex:p ex:x .", "ex:x ex:p ex:x .");
-inconsistency!(prp_asyp, "prp-asyp", "ex:p a owl:AsymmetricProperty . ex:x ex:p ex:y . ex:y ex:p ex:x .", "ex:x ex:p ex:y . ex:y ex:p ex:x .");
-inconsistency!(prp_pdw, "prp-pdw", "ex:p owl:propertyDisjointWith ex:q . ex:x ex:p ex:y ; ex:q ex:y .", "ex:x ex:p ex:y ; ex:q ex:y .");
-inconsistency!(prp_adp, "prp-adp", "[] a owl:AllDisjointProperties ; owl:members ( ex:p ex:q ) . ex:x ex:p ex:y ; ex:q ex:y .", "ex:x ex:p ex:y ; ex:q ex:y .");
+inconsistency!(
+    prp_irp,
+    "prp-irp",
+    "ex:p a owl:IrreflexiveProperty . ex:x ex:p ex:x .",
+    "ex:x ex:p ex:x ."
+);
+inconsistency!(
+    prp_asyp,
+    "prp-asyp",
+    "ex:p a owl:AsymmetricProperty . ex:x ex:p ex:y . ex:y ex:p ex:x .",
+    "ex:x ex:p ex:y . ex:y ex:p ex:x ."
+);
+inconsistency!(
+    prp_pdw,
+    "prp-pdw",
+    "ex:p owl:propertyDisjointWith ex:q . ex:x ex:p ex:y ; ex:q ex:y .",
+    "ex:x ex:p ex:y ; ex:q ex:y ."
+);
+inconsistency!(
+    prp_adp,
+    "prp-adp",
+    "[] a owl:AllDisjointProperties ; owl:members ( ex:p ex:q ) . ex:x ex:p ex:y ; ex:q ex:y .",
+    "ex:x ex:p ex:y ; ex:q ex:y ."
+);
 inconsistency!(prp_npa1, "prp-npa1", "[] owl:sourceIndividual ex:a ; owl:assertionProperty ex:p ; owl:targetIndividual ex:b . ex:a ex:p ex:b .", "ex:a ex:p ex:b .");
 inconsistency!(prp_npa2, "prp-npa2", "[] owl:sourceIndividual ex:a ; owl:assertionProperty ex:p ; owl:targetValue \"v\" . ex:a ex:p \"v\" .", "ex:a ex:p \"v\" .");
-inconsistency!(prp_fp_literals, "prp-fp", "ex:p a owl:FunctionalProperty . ex:x ex:p \"1\" , \"2\" .", "ex:x ex:p \"1\" , \"2\" .");
+inconsistency!(
+    prp_fp_literals,
+    "prp-fp",
+    "ex:p a owl:FunctionalProperty . ex:x ex:p \"1\" , \"2\" .",
+    "ex:x ex:p \"1\" , \"2\" ."
+);
 // a = b by prp-ifp, so a's functional q has two literal values.
 inconsistency!(fp_clash_after_ifp_merge, "prp-fp", "ex:p a owl:InverseFunctionalProperty . ex:a ex:p ex:v . ex:b ex:p ex:v . ex:a ex:q \"x\" . ex:q a owl:FunctionalProperty . ex:b ex:q \"y\" .", "ex:a ex:q \"x\" .");
-inconsistency!(eq_diff1, "eq-diff1", "ex:a owl:sameAs ex:b . ex:a owl:differentFrom ex:b .", "");
-inconsistency!(eq_diff2, "eq-diff2", "[] a owl:AllDifferent ; owl:members ( ex:a ex:b ex:c ) . ex:a owl:sameAs ex:c .", "");
-inconsistency!(eq_diff3, "eq-diff3", "[] a owl:AllDifferent ; owl:distinctMembers ( ex:a ex:b ) . ex:b owl:sameAs ex:a .", "");
+inconsistency!(
+    eq_diff1,
+    "eq-diff1",
+    "ex:a owl:sameAs ex:b . ex:a owl:differentFrom ex:b .",
+    ""
+);
+inconsistency!(
+    eq_diff2,
+    "eq-diff2",
+    "[] a owl:AllDifferent ; owl:members ( ex:a ex:b ex:c ) . ex:a owl:sameAs ex:c .",
+    ""
+);
+inconsistency!(
+    eq_diff3,
+    "eq-diff3",
+    "[] a owl:AllDifferent ; owl:distinctMembers ( ex:a ex:b ) . ex:b owl:sameAs ex:a .",
+    ""
+);
 
 #[test]
 fn consistent_input_has_no_violations() {
@@ -221,17 +557,32 @@ fn cycles_and_malformed_lists_terminate_with_warnings() {
          ex:E owl:unionOf ex:l2 . ex:l2 rdf:first ex:A , ex:B ; rdf:rest rdf:nil .
          ex:name owl:sameAs \"b\" .",
     );
-    let types = own_terms(closure.inferred().into_iter().map(|(t, _)| t).filter(|t| t.predicate.as_str().ends_with("#type")));
+    let types = own_terms(
+        closure
+            .inferred()
+            .iter()
+            .map(|(t, _)| t.clone())
+            .filter(|t| t.predicate.as_str().ends_with("#type")),
+    );
     assert_eq!(types.len(), 2, "x is a B and a C: {types:?}");
     let warnings = closure.warnings().join("\n");
-    assert!(warnings.contains("cyclic") && warnings.contains("<http://example.com/D>"), "{warnings}");
-    assert!(warnings.contains("exactly one rdf:first") && warnings.contains("<http://example.com/E>"), "{warnings}");
+    assert!(
+        warnings.contains("cyclic") && warnings.contains("<http://example.com/D>"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("exactly one rdf:first") && warnings.contains("<http://example.com/E>"),
+        "{warnings}"
+    );
     assert!(warnings.contains("involves a literal"), "{warnings}");
 }
 
 #[test]
 fn literal_subjects_are_not_derived() {
-    let closure = reason(Profile::OwlRl, "ex:p owl:inverseOf ex:q . ex:a ex:p \"text\" .");
+    let closure = reason(
+        Profile::OwlRl,
+        "ex:p owl:inverseOf ex:q . ex:a ex:p \"text\" .",
+    );
     assert!(closure.inferred_by("prp-inv1").is_empty());
 }
 
@@ -258,24 +609,43 @@ fn derivations_go_down_to_asserted_triples() {
     let mut asserted = Vec::new();
     leaves(&tree, &mut asserted);
     assert!(asserted.iter().any(|t| t.contains("subClassOf")), "{tree}");
-    assert!(asserted.iter().any(|t| t.contains("rdf-syntax-ns#type>") || t.contains("<http://example.com/p>")), "{tree}");
-    assert!(closure.explain(&parse("ex:c a ex:D .").remove(0)).is_none(), "c is only an object");
+    assert!(
+        asserted
+            .iter()
+            .any(|t| t.contains("rdf-syntax-ns#type>") || t.contains("<http://example.com/p>")),
+        "{tree}"
+    );
+    assert!(
+        closure.explain(&parse("ex:c a ex:D .").remove(0)).is_none(),
+        "c is only an object"
+    );
 }
 
 #[test]
 fn sameas_chains_are_explained_through_the_union_find() {
-    let closure = reason(Profile::OwlRl, "ex:a owl:sameAs ex:b . ex:c owl:sameAs ex:b . ex:a ex:p ex:v .");
-    let tree = closure.explain(&parse("ex:c ex:p ex:v .").remove(0)).expect("entailed");
+    let closure = reason(
+        Profile::OwlRl,
+        "ex:a owl:sameAs ex:b . ex:c owl:sameAs ex:b . ex:a ex:p ex:v .",
+    );
+    let tree = closure
+        .explain(&parse("ex:c ex:p ex:v .").remove(0))
+        .expect("entailed");
     assert!(tree.rule.unwrap().starts_with("eq-rep"), "{tree}");
     let text = tree.to_string();
-    assert!(text.contains("eq-trans") || text.contains("eq-sym"), "{text}");
+    assert!(
+        text.contains("eq-trans") || text.contains("eq-sym"),
+        "{text}"
+    );
 }
 
 /// The project's ontology with the shipped sample: entailments it was designed for.
 #[test]
 fn risk_ontology_entailments_on_the_sample() {
     let mut reasoner = Reasoner::new(ReasonOptions::default());
-    for source in [kgfuse::defaults::RISK_ONTOLOGY, kgfuse::defaults::FINANCE_SAMPLE] {
+    for source in [
+        kgfuse::defaults::RISK_ONTOLOGY,
+        kgfuse::defaults::FINANCE_SAMPLE,
+    ] {
         reasoner.add(
             RdfParser::from_format(RdfFormat::Turtle)
                 .for_slice(source)
@@ -283,7 +653,11 @@ fn risk_ontology_entailments_on_the_sample() {
         );
     }
     let closure = reasoner.run(|_| {}).unwrap();
-    assert!(closure.violations().is_empty(), "{:?}", closure.violations());
+    assert!(
+        closure.violations().is_empty(),
+        "{:?}",
+        closure.violations()
+    );
     let holds = |text: &str| {
         let t = parse(&format!(
             "@prefix risk: <https://w3id.org/kgfuse/risk#> . @prefix d: <https://w3id.org/kgfuse/data/> . {text}"
@@ -292,7 +666,9 @@ fn risk_ontology_entailments_on_the_sample() {
         closure.holds(&t)
     };
     // hasSubsidiary is the inverse of subsidiaryOf, a sub-property of isControlledBy.
-    assert!(holds("d:company\\/0004 risk:isControlledBy d:company\\/0002 ."));
+    assert!(holds(
+        "d:company\\/0004 risk:isControlledBy d:company\\/0002 ."
+    ));
     assert!(holds("d:company\\/0002 risk:controls d:company\\/0004 ."));
     // A bank is a financial institution and so a company and a legal entity.
     assert!(holds("d:bank\\/0000 a risk:LegalEntity ."));
@@ -300,12 +676,17 @@ fn risk_ontology_entailments_on_the_sample() {
     assert!(holds("d:person\\/0000 risk:directorOf d:company\\/0004 ."));
     assert!(holds("d:person\\/0000 a risk:Person ."));
     // Mentions: the property chain hasMention o mentionOf gives mentions.
-    assert!(holds("d:article\\/0001 risk:hasMention d:mention\\/0001-0 ."));
+    assert!(holds(
+        "d:article\\/0001 risk:hasMention d:mention\\/0001-0 ."
+    ));
     assert!(!holds("d:company\\/0004 a risk:Person ."));
 }
 
 #[test]
 fn each_inconsistency_is_reported_once() {
-    let closure = reason(Profile::OwlRl, "ex:p a owl:FunctionalProperty . ex:x ex:p \"1\" , \"2\" .");
+    let closure = reason(
+        Profile::OwlRl,
+        "ex:p a owl:FunctionalProperty . ex:x ex:p \"1\" , \"2\" .",
+    );
     assert_eq!(closure.violations().len(), 1, "{:?}", closure.violations());
 }

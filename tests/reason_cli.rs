@@ -18,7 +18,9 @@ ex:beta ex:owns ex:gamma .
 const INFERRED: &str = "https://w3id.org/kgfuse/graph/inferred";
 
 fn inferred_count(ws: &Workspace) -> u64 {
-    let rows = ws.select(&format!("SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{INFERRED}> {{ ?s ?p ?o }} }}"));
+    let rows = ws.select(&format!(
+        "SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{INFERRED}> {{ ?s ?p ?o }} }}"
+    ));
     common::parse_count(&rows[0])
 }
 
@@ -27,8 +29,13 @@ fn reason_writes_only_new_triples_and_is_idempotent() {
     let ws = Workspace::new();
     let file = ws.write("onto.ttl", ONTOLOGY);
     ws.kgfuse().arg("load").arg(&file).assert().success();
-    ws.kgfuse().arg("reason").assert().success()
-        .stdout(contains("inferred triples to <https://w3id.org/kgfuse/graph/inferred>"))
+    ws.kgfuse()
+        .arg("reason")
+        .assert()
+        .success()
+        .stdout(contains(
+            "inferred triples to <https://w3id.org/kgfuse/graph/inferred>",
+        ))
         .stderr(contains("round   1"));
     let first = inferred_count(&ws);
     assert!(first > 0);
@@ -37,10 +44,17 @@ fn reason_writes_only_new_triples_and_is_idempotent() {
     ws.kgfuse().args(["query", &format!("ASK {{ GRAPH <{INFERRED}> {{ <http://example.com/acme> a <http://example.com/Bank> }} }}")])
         .assert().success().stdout("false\n");
     ws.kgfuse().arg("reason").assert().success();
-    assert_eq!(inferred_count(&ws), first, "re-running replaces, never duplicates");
+    assert_eq!(
+        inferred_count(&ws),
+        first,
+        "re-running replaces, never duplicates"
+    );
 
     // New data brings the closure up to date.
-    let more = ws.write("more.ttl", "<http://example.com/gamma> <http://example.com/owns> <http://example.com/delta> .");
+    let more = ws.write(
+        "more.ttl",
+        "<http://example.com/gamma> <http://example.com/owns> <http://example.com/delta> .",
+    );
     ws.kgfuse().arg("load").arg(&more).assert().success();
     ws.kgfuse().arg("reason").assert().success();
     ws.kgfuse().args(["query", "ASK { <http://example.com/acme> <http://example.com/owns> <http://example.com/delta> }"])
@@ -53,15 +67,24 @@ fn dry_run_counts_per_rule_and_writes_nothing() {
     let file = ws.write("onto.ttl", ONTOLOGY);
     ws.kgfuse().arg("load").arg(&file).assert().success();
     let out = ws.path("inferred.nt");
-    ws.kgfuse().args(["reason", "--dry-run", "--output"]).arg(&out).assert().success()
-        .stdout(contains("| cax-sco")).stdout(contains("| prp-trp"));
+    ws.kgfuse()
+        .args(["reason", "--dry-run", "--output"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("| cax-sco"))
+        .stdout(contains("| prp-trp"));
     assert_eq!(inferred_count(&ws), 0);
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("<http://example.com/acme> <http://example.com/owns> <http://example.com/gamma> . # prp-trp"), "{text}");
     // The file loads back as N-Triples.
     let copy = Workspace::new();
     copy.kgfuse().arg("load").arg(&out).assert().success();
-    ws.kgfuse().args(["reason", "--profile", "rdfs", "--dry-run"]).assert().success().stdout(contains("| rdfs9"));
+    ws.kgfuse()
+        .args(["reason", "--profile", "rdfs", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("| rdfs9"));
 }
 
 #[test]
@@ -69,20 +92,49 @@ fn why_prints_the_derivation_tree() {
     let ws = Workspace::new();
     let file = ws.write("onto.ttl", ONTOLOGY);
     ws.kgfuse().arg("load").arg(&file).assert().success();
-    ws.kgfuse().args(["reason", "--why", "<http://example.com/acme> a <http://example.com/Company>"])
-        .assert().failure().stderr(contains("not an IRI"));
-    ws.kgfuse().args(["reason", "--why", "<http://example.com/acme> rdf:type <http://example.com/Company>"])
-        .assert().success()
+    ws.kgfuse()
+        .args([
+            "reason",
+            "--why",
+            "<http://example.com/acme> a <http://example.com/Company>",
+        ])
+        .assert()
+        .failure()
+        .stderr(contains("not an IRI"));
+    ws.kgfuse()
+        .args([
+            "reason",
+            "--why",
+            "<http://example.com/acme> rdf:type <http://example.com/Company>",
+        ])
+        .assert()
+        .success()
         .stdout(contains("[by cax-sco]"))
-        .stdout(contains("<http://example.com/Bank> rdfs:subClassOf <http://example.com/Company>  [asserted]"));
-    let out = ws.kgfuse()
-        .args(["reason", "--json", "--why", "<http://example.com/acme> <http://example.com/owns> <http://example.com/gamma>"])
-        .output().unwrap();
+        .stdout(contains(
+            "<http://example.com/Bank> rdfs:subClassOf <http://example.com/Company>  [asserted]",
+        ));
+    let out = ws
+        .kgfuse()
+        .args([
+            "reason",
+            "--json",
+            "--why",
+            "<http://example.com/acme> <http://example.com/owns> <http://example.com/gamma>",
+        ])
+        .output()
+        .unwrap();
     let tree: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(tree["rule"], "prp-trp");
     assert_eq!(tree["premises"].as_array().unwrap().len(), 3);
-    ws.kgfuse().args(["reason", "--why", "<http://example.com/gamma> <http://example.com/owns> <http://example.com/acme>"])
-        .assert().failure().stderr(contains("neither asserted nor entailed"));
+    ws.kgfuse()
+        .args([
+            "reason",
+            "--why",
+            "<http://example.com/gamma> <http://example.com/owns> <http://example.com/acme>",
+        ])
+        .assert()
+        .failure()
+        .stderr(contains("neither asserted nor entailed"));
 }
 
 #[test]
@@ -90,12 +142,24 @@ fn check_lists_violations_and_exits_non_zero() {
     let ws = Workspace::new();
     let file = ws.write("onto.ttl", ONTOLOGY);
     ws.kgfuse().arg("load").arg(&file).assert().success();
-    ws.kgfuse().arg("check").assert().success().stdout(contains("0 inconsistencies"));
-    let bad = ws.write("bad.ttl", "<http://example.com/acme> a <http://example.com/Person> .");
+    ws.kgfuse()
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(contains("0 inconsistencies"));
+    let bad = ws.write(
+        "bad.ttl",
+        "<http://example.com/acme> a <http://example.com/Person> .",
+    );
     ws.kgfuse().arg("load").arg(&bad).assert().success();
-    ws.kgfuse().arg("check").assert().code(1)
+    ws.kgfuse()
+        .arg("check")
+        .assert()
+        .code(1)
         .stdout(contains("cax-dw: inconsistent"))
-        .stdout(contains("<http://example.com/acme> rdf:type <http://example.com/Person>"))
+        .stdout(contains(
+            "<http://example.com/acme> rdf:type <http://example.com/Person>",
+        ))
         .stdout(contains("1 inconsistency"));
     let out = ws.kgfuse().args(["check", "--json"]).output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -107,6 +171,10 @@ fn runaway_closures_stop_with_a_clear_error() {
     let ws = Workspace::new();
     let file = ws.write("onto.ttl", ONTOLOGY);
     ws.kgfuse().arg("load").arg(&file).assert().success();
-    ws.kgfuse().args(["reason", "--max-triples", "10"]).assert().failure().stderr(contains("exceeds 10 triples"));
+    ws.kgfuse()
+        .args(["reason", "--max-triples", "10"])
+        .assert()
+        .failure()
+        .stderr(contains("exceeds 10 triples"));
     assert_eq!(inferred_count(&ws), 0, "nothing is written");
 }

@@ -12,42 +12,82 @@ use candle_transformers::models::bert::{BertModel, Config};
 use kgfuse::text::{BertEncoder, SpanInput};
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb).max(1e-12)
 }
 
 fn inputs(texts: &[&str]) -> Vec<SpanInput> {
-    texts.iter().map(|t| SpanInput { text: (*t).to_owned(), spans: Vec::new() }).collect()
+    texts
+        .iter()
+        .map(|t| SpanInput {
+            text: (*t).to_owned(),
+            spans: Vec::new(),
+        })
+        .collect()
 }
 
 #[test]
 fn matches_sentence_transformers_on_the_reference_texts() {
     let dir = common::shared_data().join("models/all-MiniLM-L6-v2");
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference_embeddings.json")).unwrap()).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("reference_embeddings.json")).unwrap(),
+    )
+    .unwrap();
     let items = reference["items"].as_array().unwrap();
     let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
     let mut encoder = BertEncoder::load(&dir, &Device::Cpu).unwrap();
     assert_eq!(encoder.max_length(), 256, "from sentence_bert_config.json");
     let default_length = encoder.embed(&inputs(&texts), 7, |_| {}).unwrap();
-    assert_eq!(default_length.truncated, 1, "only the very long text exceeds 256 tokens");
+    assert_eq!(
+        default_length.truncated, 1,
+        "only the very long text exceeds 256 tokens"
+    );
     // The reference file was computed with the length it states (512), whatever
     // the model folder's sentence_bert_config.json says.
-    encoder.set_max_length(reference["max_seq_length"].as_u64().unwrap() as usize).unwrap();
+    encoder
+        .set_max_length(reference["max_seq_length"].as_u64().unwrap() as usize)
+        .unwrap();
     let embeddings = encoder.embed(&inputs(&texts), 7, |_| {}).unwrap();
     assert_eq!(embeddings.truncated, 0);
     for (item, got) in items.iter().zip(&embeddings.sentences) {
-        let want: Vec<f32> = item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let want: Vec<f32> = item["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
         let cos = cosine(&want, got);
         assert!(cos >= 0.9999, "{:?}: cosine {cos}", item["text"]);
     }
 }
 
 const VOCAB: &[&str] = &[
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "acme", "holdings", "defaulted", "on", "its", "loan", "the", "bank",
-    "fined", "a", "##s", "##ed", "zurich", "ltd", ".",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "acme",
+    "holdings",
+    "defaulted",
+    "on",
+    "its",
+    "loan",
+    "the",
+    "bank",
+    "fined",
+    "a",
+    "##s",
+    "##ed",
+    "zurich",
+    "ltd",
+    ".",
 ];
 
 /// A 2-layer, 16-wide BERT with random weights and a WordPiece tokenizer,
@@ -62,12 +102,21 @@ fn tiny_bert(dir: &Path) {
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     let config: Config = serde_json::from_value(config).unwrap();
     let varmap = VarMap::new();
-    BertModel::load(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), &config).unwrap();
+    BertModel::load(
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        &config,
+    )
+    .unwrap();
     varmap.save(dir.join("model.safetensors")).unwrap();
-    let vocab: serde_json::Map<String, serde_json::Value> =
-        VOCAB.iter().enumerate().map(|(i, w)| ((*w).to_owned(), serde_json::json!(i))).collect();
-    let special = |id: usize| serde_json::json!({"id": id, "content": VOCAB[id], "single_word": false, "lstrip": false,
-        "rstrip": false, "normalized": false, "special": true});
+    let vocab: serde_json::Map<String, serde_json::Value> = VOCAB
+        .iter()
+        .enumerate()
+        .map(|(i, w)| ((*w).to_owned(), serde_json::json!(i)))
+        .collect();
+    let special = |id: usize| {
+        serde_json::json!({"id": id, "content": VOCAB[id], "single_word": false, "lstrip": false,
+        "rstrip": false, "normalized": false, "special": true})
+    };
     let tokenizer = serde_json::json!({
         "version": "1.0", "truncation": null, "padding": null,
         "added_tokens": [special(0), special(1), special(2), special(3), special(4)],
@@ -87,12 +136,22 @@ fn tiny_random_bert_loads_and_embeds_sentences_and_spans() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
     let encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
-    assert_eq!(encoder.max_length(), 32, "no sentence-transformers config: the position limit");
+    assert_eq!(
+        encoder.max_length(),
+        32,
+        "no sentence-transformers config: the position limit"
+    );
     assert_eq!(encoder.hidden_size(), 16);
     let text = "Acme Holdings defaulted on its loan.";
     let batch = vec![
-        SpanInput { text: text.to_owned(), spans: vec![(0, 13), (14, 23), (13, 14), (30, 99)] },
-        SpanInput { text: "the bank fined Acme".to_owned(), spans: vec![] },
+        SpanInput {
+            text: text.to_owned(),
+            spans: vec![(0, 13), (14, 23), (13, 14), (30, 99)],
+        },
+        SpanInput {
+            text: "the bank fined Acme".to_owned(),
+            spans: vec![],
+        },
     ];
     let one = encoder.embed(&batch, 1, |_| {}).unwrap();
     let both = encoder.embed(&batch, 2, |_| {}).unwrap();
@@ -100,11 +159,17 @@ fn tiny_random_bert_loads_and_embeds_sentences_and_spans() {
         assert_eq!(a.len(), 16);
         let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
-        assert!(cosine(a, b) > 0.99999, "padding must not change a text's embedding");
+        assert!(
+            cosine(a, b) > 0.99999,
+            "padding must not change a text's embedding"
+        );
     }
     let spans = &one.spans[0];
     assert!(spans[0].is_some() && spans[1].is_some());
-    assert!(cosine(spans[0].as_ref().unwrap(), spans[1].as_ref().unwrap()) < 0.9999, "different spans differ");
+    assert!(
+        cosine(spans[0].as_ref().unwrap(), spans[1].as_ref().unwrap()) < 0.9999,
+        "different spans differ"
+    );
     assert!(spans[2].is_none(), "a span over a space has no token");
     assert!(spans[3].is_none(), "a span past the end");
     let reasons: Vec<&str> = one.issues.iter().map(|i| i.reason.as_str()).collect();
@@ -119,12 +184,19 @@ fn spans_in_truncated_text_are_reported() {
     let mut encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
     encoder.set_max_length(6).unwrap();
     let text = "acme holdings defaulted on its loan the bank";
-    let input = vec![SpanInput { text: text.to_owned(), spans: vec![(0, 4), (36, 44)] }];
+    let input = vec![SpanInput {
+        text: text.to_owned(),
+        spans: vec![(0, 4), (36, 44)],
+    }];
     let out = encoder.embed(&input, 4, |_| {}).unwrap();
     assert_eq!(out.truncated, 1);
     assert!(out.spans[0][0].is_some());
     assert!(out.spans[0][1].is_none());
-    assert!(out.issues[0].reason.contains("cut at the maximum length"), "{:?}", out.issues);
+    assert!(
+        out.issues[0].reason.contains("cut at the maximum length"),
+        "{:?}",
+        out.issues
+    );
 }
 
 #[test]
@@ -143,8 +215,13 @@ fn missing_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
     std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
-    let Err(error) = BertEncoder::load(dir.path(), &Device::Cpu) else { panic!("loaded without a tokenizer") };
-    assert!(error.to_string().contains("tokenizer.json is missing"), "{error}");
+    let Err(error) = BertEncoder::load(dir.path(), &Device::Cpu) else {
+        panic!("loaded without a tokenizer")
+    };
+    assert!(
+        error.to_string().contains("tokenizer.json is missing"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -153,19 +230,34 @@ fn embed_command_writes_json_and_npy() {
     let model = ws.path("tiny-bert");
     std::fs::create_dir_all(&model).unwrap();
     tiny_bert(&model);
-    let out = ws.kgfuse()
-        .args(["embed", "Acme Holdings defaulted", "the bank", "--spans", "0:4", "--model-dir"])
+    let out = ws
+        .kgfuse()
+        .args([
+            "embed",
+            "Acme Holdings defaulted",
+            "the bank",
+            "--spans",
+            "0:4",
+            "--model-dir",
+        ])
         .arg(&model)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     assert_eq!(json[0]["embedding"].as_array().unwrap().len(), 16);
     assert_eq!(json[0]["spans"][0]["start"], 0);
     assert!(json[0]["spans"][0]["embedding"].is_array());
 
-    let file = ws.write("texts.tsv", "Acme Holdings defaulted\t0:4,5:13\nthe bank fined acme\n");
+    let file = ws.write(
+        "texts.tsv",
+        "Acme Holdings defaulted\t0:4,5:13\nthe bank fined acme\n",
+    );
     let npy = ws.path("out.npy");
     ws.kgfuse()
         .args(["embed", "--format", "npy", "--file"])
@@ -185,8 +277,15 @@ fn embed_command_writes_json_and_npy() {
     assert_eq!((10 + header_len) % 64, 0, "aligned header");
     assert_eq!(bytes.len(), 10 + header_len + 2 * 16 * 4);
 
-    ws.kgfuse().args(["embed", "x", "--spans", "5:2", "--model-dir"]).arg(&model).assert().failure()
+    ws.kgfuse()
+        .args(["embed", "x", "--spans", "5:2", "--model-dir"])
+        .arg(&model)
+        .assert()
+        .failure()
         .stderr(predicates::str::contains("START must be below END"));
-    ws.kgfuse().args(["embed", "x", "--model-dir", "/nonexistent-model"]).assert().failure()
+    ws.kgfuse()
+        .args(["embed", "x", "--model-dir", "/nonexistent-model"])
+        .assert()
+        .failure()
         .stderr(predicates::str::contains("config.json is missing"));
 }

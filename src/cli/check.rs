@@ -37,7 +37,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         for v in &violations {
             print!("{v}");
         }
-        println!("{} inconsistenc{}", violations.len(), if violations.len() == 1 { "y" } else { "ies" });
+        println!(
+            "{} inconsistenc{}",
+            violations.len(),
+            if violations.len() == 1 { "y" } else { "ies" }
+        );
     }
-    Ok(if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -71,10 +71,14 @@ fn parse_spans(items: &[impl AsRef<str>]) -> Result<Vec<(usize, usize)>> {
         .iter()
         .map(|item| {
             let item = item.as_ref().trim();
-            let (a, b) = item.split_once(':').with_context(|| format!("span {item:?}: expected START:END"))?;
+            let (a, b) = item
+                .split_once(':')
+                .with_context(|| format!("span {item:?}: expected START:END"))?;
             let (a, b): (usize, usize) = (
-                a.parse().with_context(|| format!("span {item:?}: START is not a number"))?,
-                b.parse().with_context(|| format!("span {item:?}: END is not a number"))?,
+                a.parse()
+                    .with_context(|| format!("span {item:?}: START is not a number"))?,
+                b.parse()
+                    .with_context(|| format!("span {item:?}: END is not a number"))?,
             );
             if a >= b {
                 bail!("span {item:?}: START must be below END");
@@ -89,15 +93,22 @@ fn read_inputs(args: &Args) -> Result<Vec<SpanInput>> {
         let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
             Box::new(BufReader::new(std::io::stdin()))
         } else {
-            Box::new(BufReader::new(File::open(path).map_err(|e| kgfuse::Error::Io { path: path.clone(), source: e })?))
+            Box::new(BufReader::new(
+                File::open(path).map_err(|e| kgfuse::Error::io(path.clone(), e))?,
+            ))
         };
         let mut inputs = Vec::new();
         for (n, line) in reader.lines().enumerate() {
             let line = line.with_context(|| format!("{}:{}", path.display(), n + 1))?;
             let (text, spans) = match line.split_once('\t') {
                 Some((text, spans)) => {
-                    let items: Vec<&str> = spans.split(',').filter(|s| !s.trim().is_empty()).collect();
-                    (text.to_owned(), parse_spans(&items).with_context(|| format!("{}:{}", path.display(), n + 1))?)
+                    let items: Vec<&str> =
+                        spans.split(',').filter(|s| !s.trim().is_empty()).collect();
+                    (
+                        text.to_owned(),
+                        parse_spans(&items)
+                            .with_context(|| format!("{}:{}", path.display(), n + 1))?,
+                    )
                 }
                 None => (line, Vec::new()),
             };
@@ -109,7 +120,14 @@ fn read_inputs(args: &Args) -> Result<Vec<SpanInput>> {
         bail!("no text given: pass texts as arguments or --file FILE");
     }
     let spans = parse_spans(&args.spans)?;
-    Ok(args.texts.iter().map(|t| SpanInput { text: t.clone(), spans: spans.clone() }).collect())
+    Ok(args
+        .texts
+        .iter()
+        .map(|t| SpanInput {
+            text: t.clone(),
+            spans: spans.clone(),
+        })
+        .collect())
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -119,11 +137,14 @@ pub fn run(args: Args) -> Result<()> {
         encoder.set_max_length(max)?;
     }
     let bar = if args.file.is_some() {
-        let bar = ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
+        let bar =
+            ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
         // A constant template always parses.
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} texts {per_sec}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} texts {per_sec}",
+            )
+            .expect("valid template"),
         );
         bar
     } else {
@@ -134,17 +155,30 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     if args.file.is_some() {
-        eprintln!("embedded {} texts in {seconds:.2} s ({:.1} sentences/s)", inputs.len(), inputs.len() as f64 / seconds);
+        eprintln!(
+            "embedded {} texts in {seconds:.2} s ({:.1} sentences/s)",
+            inputs.len(),
+            inputs.len() as f64 / seconds
+        );
     }
     if embeddings.truncated > 0 {
-        eprintln!("warning: {} text(s) longer than {} tokens were truncated", embeddings.truncated, encoder.max_length());
+        eprintln!(
+            "warning: {} text(s) longer than {} tokens were truncated",
+            embeddings.truncated,
+            encoder.max_length()
+        );
     }
     for issue in &embeddings.issues {
-        eprintln!("warning: text {} span {}: {}", issue.text + 1, issue.span + 1, issue.reason);
+        eprintln!(
+            "warning: text {} span {}: {}",
+            issue.text + 1,
+            issue.span + 1,
+            issue.reason
+        );
     }
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
-            File::create(path).map_err(|e| kgfuse::Error::Io { path: path.clone(), source: e })?,
+            File::create(path).map_err(|e| kgfuse::Error::io(path.clone(), e))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
@@ -173,7 +207,10 @@ pub fn run(args: Args) -> Result<()> {
 
 /// A float32 matrix in NumPy's `.npy` format (version 1.0).
 fn write_npy(out: &mut dyn Write, rows: &[Vec<f32>], width: usize) -> Result<()> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {width}), }}", rows.len());
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {width}), }}",
+        rows.len()
+    );
     // Magic (6) + version (2) + length (2) + header + newline, padded to 64 bytes.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));

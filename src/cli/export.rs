@@ -41,7 +41,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
-            File::create(path).map_err(|e| kgfuse::Error::Io { path: path.clone(), source: e })?,
+            File::create(path).map_err(|e| kgfuse::Error::io(path.clone(), e))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };

@@ -46,7 +46,10 @@ pub fn run(args: Args) -> Result<()> {
         out,
     } = args.domain;
     anyhow::ensure!(companies > 0, "--companies must be at least 1");
-    anyhow::ensure!((0.0..=0.5).contains(&label_noise), "--label-noise must be between 0 and 0.5");
+    anyhow::ensure!(
+        (0.0..=0.5).contains(&label_noise),
+        "--label-noise must be between 0 and 0.5"
+    );
     let config = FinanceConfig {
         companies,
         seed,
@@ -54,9 +57,9 @@ pub fn run(args: Args) -> Result<()> {
         ..FinanceConfig::default()
     };
     let graph = generate(&config);
-    fs::create_dir_all(&out).map_err(|e| kgfuse::Error::Io { path: out.clone(), source: e })?;
+    fs::create_dir_all(&out).map_err(|e| kgfuse::Error::io(out.clone(), e))?;
     let path = out.join("finance.ttl");
-    let file = File::create(&path).map_err(|e| kgfuse::Error::Io { path: path.clone(), source: e })?;
+    let file = File::create(&path).map_err(|e| kgfuse::Error::io(path.clone(), e))?;
     let mut writer = BufWriter::new(file);
     write_turtle(&graph, &mut writer)?;
     writer.flush()?;

@@ -124,9 +124,12 @@ fn read_text(inline: Option<String>, file: Option<PathBuf>, what: &str) -> Resul
         (None, Some(path)) if path.as_os_str() == "-" => {
             Ok(std::io::read_to_string(std::io::stdin())?)
         }
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map_err(|e| kgfuse::Error::Io { path, source: e }.into()),
+        (None, Some(path)) => {
+            std::fs::read_to_string(&path).map_err(|e| kgfuse::Error::io(path, e).into())
+        }
         (Some(_), Some(_)) => anyhow::bail!("give the {what} inline or with -f, not both"),
-        (None, None) => anyhow::bail!("no {what} given: pass it inline, with -f FILE, or -f - for stdin"),
+        (None, None) => {
+            anyhow::bail!("no {what} given: pass it inline, with -f FILE, or -f - for stdin")
+        }
     }
 }

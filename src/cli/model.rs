@@ -24,8 +24,9 @@ enum Action {
 pub fn run(args: Args) -> Result<()> {
     match args.action {
         Action::Fetch => {
-            let cache = model_files::cache_dir()
-                .ok_or_else(|| anyhow::anyhow!("no model cache: HOME is not set; use --model-dir instead"))?;
+            let cache = model_files::cache_dir().ok_or_else(|| {
+                anyhow::anyhow!("no model cache: HOME is not set; use --model-dir instead")
+            })?;
             let dir = model_files::fetch(&cache, &mut |m| eprintln!("{m}"))?;
             println!("{}", dir.display());
         }
@@ -34,9 +35,15 @@ pub fn run(args: Args) -> Result<()> {
                 std::env::var_os("KGFUSE_MODEL_DIR").map(std::path::PathBuf::from),
                 model_files::cache_dir().map(|c| c.join(model_files::DEFAULT_MODEL)),
             ];
-            match candidates.into_iter().flatten().find(|d| model_files::verify(d).is_ok()) {
+            match candidates
+                .into_iter()
+                .flatten()
+                .find(|d| model_files::verify(d).is_ok())
+            {
                 Some(dir) => println!("{}", dir.display()),
-                None => anyhow::bail!("no model found; run `kgfuse model fetch` or pass --model-dir"),
+                None => {
+                    anyhow::bail!("no model found; run `kgfuse model fetch` or pass --model-dir")
+                }
             }
         }
     }

@@ -68,7 +68,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             Ok((var, parse_term(term)?))
         })
         .collect::<Result<Vec<_>>>()?;
-    let format = args.format.as_deref().map(ResultFormat::parse).transpose()?;
+    let format = args
+        .format
+        .as_deref()
+        .map(ResultFormat::parse)
+        .transpose()?;
     let store = ctx.open(Access::ReadOnly)?;
     let results = SparqlRunner::new(&store).query(&text, &bindings)?;
     let terminal = std::io::stdout().is_terminal();

@@ -35,7 +35,11 @@ pub fn run(_args: Args, ctx: &Context) -> Result<()> {
             ..LoadOptions::default()
         };
         let report = Loader::new(&store, options).load_sources(&[source])?;
-        println!("loaded {} quads into {graph} in {:.2} s", report.quads, report.elapsed.as_secs_f64());
+        println!(
+            "loaded {} quads into {graph} in {:.2} s",
+            report.quads,
+            report.elapsed.as_secs_f64()
+        );
     }
     let closure = reason_over_store(&store, ReasonOptions::default(), |_| {})?;
     let written = write_inferred(&store, &closure)?;
@@ -49,14 +53,20 @@ pub fn run(_args: Args, ctx: &Context) -> Result<()> {
     let runner = SparqlRunner::new(&store);
     for name in ["high-risk-companies", "ownership-chains"] {
         let query = named_query(name)?;
-        println!("\n== kgfuse query --named {name}\n# {}", query.description());
+        println!(
+            "\n== kgfuse query --named {name}\n# {}",
+            query.description()
+        );
         let (variables, rows) = runner.select(query.text, &[])?;
         let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
         let shown = &rows[..rows.len().min(SHOWN_ROWS)];
         write_table(&header, shown, rows.len(), &mut stdout().lock())?;
     }
     if let Some(dir) = store.location() {
-        println!("\nThe store is in {}; next: `kgfuse query --list`, `kgfuse subgraph ENTITY`.", dir.display());
+        println!(
+            "\nThe store is in {}; next: `kgfuse query --list`, `kgfuse subgraph ENTITY`.",
+            dir.display()
+        );
     }
     Ok(())
 }

@@ -4,7 +4,9 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 
-use kgfuse::reason::{reason_over_store, write_inferred, Profile, ReasonOptions, RoundProgress, INFERRED_GRAPH};
+use kgfuse::reason::{
+    reason_over_store, write_inferred, Profile, ReasonOptions, RoundProgress, INFERRED_GRAPH,
+};
 use kgfuse::store::results::write_text_table;
 use kgfuse::store::terms::parse_triple;
 
@@ -73,7 +75,11 @@ pub fn report_round(p: RoundProgress) {
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let write = !args.dry_run && args.why.is_none();
-    let store = ctx.open(if write { Access::ReadWrite } else { Access::ReadOnly })?;
+    let store = ctx.open(if write {
+        Access::ReadWrite
+    } else {
+        Access::ReadOnly
+    })?;
     let wanted = args.why.as_deref().map(parse_triple).transpose()?;
     let closure = reason_over_store(&store, args.options.options(), report_round)?;
     for warning in closure.warnings() {
@@ -81,7 +87,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     }
     if let Some(triple) = wanted {
         let Some(tree) = closure.explain(&triple) else {
-            bail!("{triple} is neither asserted nor entailed under the {} profile", args.options.profile);
+            bail!(
+                "{triple} is neither asserted nor entailed under the {} profile",
+                args.options.profile
+            );
         };
         if args.json {
             println!("{}", serde_json::to_string_pretty(&tree)?);
@@ -92,7 +101,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     }
     let summary = closure.summary();
     if let Some(path) = &args.output {
-        let file = std::fs::File::create(path).map_err(|e| kgfuse::Error::Io { path: path.clone(), source: e })?;
+        let file = std::fs::File::create(path).map_err(|e| kgfuse::Error::io(path.clone(), e))?;
         let mut out = std::io::BufWriter::new(file);
         for (triple, rule) in closure.inferred() {
             writeln!(out, "{triple} . # {rule}")?;
@@ -100,9 +109,16 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         out.flush()?;
     }
     if args.dry_run {
-        let cells: Vec<Vec<String>> =
-            summary.by_rule.iter().map(|(rule, n)| vec![rule.to_string(), n.to_string()]).collect();
-        write_text_table(&["rule".into(), "inferred".into()], &cells, &mut std::io::stdout().lock())?;
+        let cells: Vec<Vec<String>> = summary
+            .by_rule
+            .iter()
+            .map(|(rule, n)| vec![rule.to_string(), n.to_string()])
+            .collect();
+        write_text_table(
+            &["rule".into(), "inferred".into()],
+            &cells,
+            &mut std::io::stdout().lock(),
+        )?;
     } else {
         let written = write_inferred(&store, &closure)?;
         store.flush()?;

@@ -1,6 +1,5 @@
 //! `kgfuse train` and `kgfuse evaluate`: learning tasks and their metrics.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -11,10 +10,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use kgfuse::gnn::Decomposition;
+use kgfuse::store::terms::parse_iri;
 use kgfuse::tasks::checkpoint;
 use kgfuse::tasks::classify::{cross_validate, mean_and_std, ClassifyConfig, ClassifyData};
-use kgfuse::store::terms::parse_iri;
-use kgfuse::tasks::linkpred::{new_model, read_tsv, triples_from_graph, LinkData, LinkPredConfig, LinkPredTraining};
+use kgfuse::tasks::linkpred::{
+    new_model, read_tsv, triples_from_graph, LinkData, LinkPredConfig, LinkPredTraining,
+};
 
 use super::{Access, Context};
 use kgfuse::tasks::metrics::RankMetrics;
@@ -182,7 +183,10 @@ enum EvaluateTask {
 fn progress(epochs: usize) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(epochs as u64), ProgressDrawTarget::stderr());
     // A constant template always parses.
-    bar.set_style(ProgressStyle::with_template("{spinner} epoch {pos}/{len} [{wide_bar}] {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} epoch {pos}/{len} [{wide_bar}] {msg}")
+            .expect("valid template"),
+    );
     bar
 }
 
@@ -194,7 +198,11 @@ fn print_metrics(name: &str, m: &RankMetrics) {
 }
 
 /// A split from its file, or from its graph in the store.
-fn split(file: &Option<PathBuf>, graph: &Option<String>, ctx: &Context) -> Result<Vec<[String; 3]>> {
+fn split(
+    file: &Option<PathBuf>,
+    graph: &Option<String>,
+    ctx: &Context,
+) -> Result<Vec<[String; 3]>> {
     match (file, graph) {
         (Some(path), _) => Ok(read_tsv(path)?),
         (None, Some(graph)) => {
@@ -233,7 +241,11 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
     let config = ClassifyConfig {
         embedding_dim: a.dim,
         hidden_dim: a.hidden,
-        decomposition: if a.bases == 0 { Decomposition::None } else { Decomposition::Basis { bases: a.bases } },
+        decomposition: if a.bases == 0 {
+            Decomposition::None
+        } else {
+            Decomposition::Basis { bases: a.bases }
+        },
         dropout: a.dropout,
     };
     let trainer = TrainerConfig {
@@ -248,7 +260,12 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
     let bar = progress(a.folds * a.repeats);
     let results = cross_validate(&data, &config, &trainer, a.folds, a.repeats, &mut |r| {
         bar.inc(1);
-        bar.set_message(format!("repeat {} fold {}: accuracy {:.3}", r.repeat + 1, r.fold + 1, r.accuracy));
+        bar.set_message(format!(
+            "repeat {} fold {}: accuracy {:.3}",
+            r.repeat + 1,
+            r.fold + 1,
+            r.accuracy
+        ));
     })?;
     bar.finish_and_clear();
     let accuracies: Vec<f64> = results.iter().map(|r| r.accuracy).collect();
@@ -315,29 +332,64 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
     }
     let bar = progress(a.epochs);
     let mut task = LinkPredTraining::new(&model, &data);
-    let report = train(&mut task, varmap.all_vars(), &trainer, &mut rng, &mut |record, improved| {
-        bar.inc(1);
-        let metric = record.metric.map_or(String::new(), |m| format!(", valid MRR {m:.4}{}", if improved { " *" } else { "" }));
-        bar.set_message(format!("loss {:.5}{metric}", record.loss));
-        Ok(())
-    })?;
+    let report = train(
+        &mut task,
+        varmap.all_vars(),
+        &trainer,
+        &mut rng,
+        &mut |record, improved| {
+            bar.inc(1);
+            let metric = record.metric.map_or(String::new(), |m| {
+                format!(", valid MRR {m:.4}{}", if improved { " *" } else { "" })
+            });
+            bar.set_message(format!("loss {:.5}{metric}", record.loss));
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
-    let known: HashSet<[u32; 3]> = data.train.iter().chain(&data.valid).chain(&data.test).copied().collect();
+    let known = data.known();
     let valid = model.evaluate(&data.valid, &known)?;
     let test = model.evaluate(&data.test, &known)?;
-    println!("best epoch {} of {} (early stop: {})", report.best_epoch, report.history.len(), report.stopped_early);
+    println!(
+        "best epoch {} of {} (early stop: {})",
+        report.best_epoch,
+        report.history.len(),
+        report.stopped_early
+    );
     print_metrics("valid", &valid);
     print_metrics("test", &test);
-    let folder = LinkPredFolder { task: "linkpred".into(), model: model_config, trainer, data };
-    checkpoint::save(&a.out, &folder, &varmap, &LinkPredMetrics { valid, test, training: report })?;
+    let folder = LinkPredFolder {
+        task: "linkpred".into(),
+        model: model_config,
+        trainer,
+        data,
+    };
+    checkpoint::save(
+        &a.out,
+        &folder,
+        &varmap,
+        &LinkPredMetrics {
+            valid,
+            test,
+            training: report,
+        },
+    )?;
     println!("model written to {}", a.out.display());
     Ok(())
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
-    let EvaluateTask::Linkpred { model: dir, triples } = args.task;
+    let EvaluateTask::Linkpred {
+        model: dir,
+        triples,
+    } = args.task;
     let folder: LinkPredFolder = checkpoint::load_config(&dir)?;
-    anyhow::ensure!(folder.task == "linkpred", "{} holds a {} model, not a link predictor", dir.display(), folder.task);
+    anyhow::ensure!(
+        folder.task == "linkpred",
+        "{} holds a {} model, not a link predictor",
+        dir.display(),
+        folder.task
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(folder.trainer.seed);
     let (mut varmap, model) = new_model(&folder.data, &folder.model, &mut rng, &Device::Cpu)?;
     checkpoint::load_weights(&dir, &mut varmap)?;
@@ -346,7 +398,8 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         Some(path) => data.ids(&read_tsv(&path)?)?,
         None => data.test.clone(),
     };
-    let known: HashSet<[u32; 3]> = data.train.iter().chain(&data.valid).chain(&data.test).chain(&ranked).copied().collect();
+    let mut known = data.known();
+    known.extend(ranked.iter().copied());
     print_metrics("eval", &model.evaluate(&ranked, &known)?);
     Ok(())
 }

@@ -11,7 +11,14 @@ pub struct DistMult {
 impl DistMult {
     pub fn load(vb: VarBuilder, num_relations: usize, dim: usize) -> Result<Self> {
         let bound = (6.0 / (num_relations + dim) as f64).sqrt();
-        let relations = vb.get_with_hints((num_relations, dim), "relations", Init::Uniform { lo: -bound, up: bound })?;
+        let relations = vb.get_with_hints(
+            (num_relations, dim),
+            "relations",
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            },
+        )?;
         Ok(Self { relations })
     }
 
@@ -19,12 +26,20 @@ impl DistMult {
     /// `[queries, nodes]`. DistMult is symmetric in head and tail, so the same
     /// call answers `(h, r, ?)` and `(?, r, t)`.
     pub fn score_all(&self, nodes: &Tensor, known: &Tensor, relations: &Tensor) -> Result<Tensor> {
-        let query = nodes.index_select(known, 0)?.mul(&self.relations.index_select(relations, 0)?)?;
+        let query = nodes
+            .index_select(known, 0)?
+            .mul(&self.relations.index_select(relations, 0)?)?;
         query.matmul(&nodes.t()?)
     }
 
     /// Scores of given triples: `[triples]`.
-    pub fn score(&self, nodes: &Tensor, heads: &Tensor, relations: &Tensor, tails: &Tensor) -> Result<Tensor> {
+    pub fn score(
+        &self,
+        nodes: &Tensor,
+        heads: &Tensor,
+        relations: &Tensor,
+        tails: &Tensor,
+    ) -> Result<Tensor> {
         nodes
             .index_select(heads, 0)?
             .mul(&self.relations.index_select(relations, 0)?)?

@@ -30,10 +30,18 @@ pub struct MessageGraph {
 impl MessageGraph {
     /// `edges` are `(src, relation, dst)` with `relation < num_relations`;
     /// pass inverse edges explicitly (e.g. `GraphView::edges_with_inverses`).
-    pub fn new(num_nodes: usize, num_relations: usize, edges: &[(u32, u32, u32)], device: &Device) -> Result<Self> {
+    pub fn new(
+        num_nodes: usize,
+        num_relations: usize,
+        edges: &[(u32, u32, u32)],
+        device: &Device,
+    ) -> Result<Self> {
         let mut by_relation: Vec<Vec<(u32, u32)>> = vec![Vec::new(); num_relations];
         for &(s, r, d) in edges {
-            if (r as usize) >= num_relations || (s as usize) >= num_nodes || (d as usize) >= num_nodes {
+            if (r as usize) >= num_relations
+                || (s as usize) >= num_nodes
+                || (d as usize) >= num_nodes
+            {
                 candle_core::bail!("edge ({s}, {r}, {d}) out of range ({num_nodes} nodes, {num_relations} relations)");
             }
             by_relation[r as usize].push((s, d));
@@ -57,10 +65,17 @@ impl MessageGraph {
                 norm: Tensor::from_vec(norm, (count, 1), device)?,
             });
         }
-        Ok(Self { num_nodes, num_relations, relations })
+        Ok(Self {
+            num_nodes,
+            num_relations,
+            relations,
+        })
     }
 
     pub fn edge_count(&self) -> usize {
-        self.relations.iter().map(|r| r.src.dims1().unwrap_or(0)).sum()
+        self.relations
+            .iter()
+            .map(|r| r.src.dims1().unwrap_or(0))
+            .sum()
     }
 }

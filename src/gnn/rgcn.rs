@@ -60,10 +60,19 @@ pub struct RgcnLayer {
 }
 
 impl RgcnLayer {
-    pub fn load(vb: VarBuilder, num_relations: usize, in_dim: usize, out_dim: usize, d: Decomposition) -> Result<Self> {
+    pub fn load(
+        vb: VarBuilder,
+        num_relations: usize,
+        in_dim: usize,
+        out_dim: usize,
+        d: Decomposition,
+    ) -> Result<Self> {
         let glorot = |fan_in: usize, fan_out: usize| {
             let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            Init::Uniform { lo: -bound, up: bound }
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            }
         };
         let weights = match d {
             Decomposition::None => RelationWeights::Full(vb.get_with_hints(
@@ -72,32 +81,58 @@ impl RgcnLayer {
                 glorot(in_dim, out_dim),
             )?),
             Decomposition::Basis { bases } => RelationWeights::Basis {
-                bases: vb.get_with_hints((bases, in_dim, out_dim), "bases", glorot(in_dim, out_dim))?,
-                coefficients: vb.get_with_hints((num_relations, bases), "coefficients", glorot(num_relations, bases))?,
+                bases: vb.get_with_hints(
+                    (bases, in_dim, out_dim),
+                    "bases",
+                    glorot(in_dim, out_dim),
+                )?,
+                coefficients: vb.get_with_hints(
+                    (num_relations, bases),
+                    "coefficients",
+                    glorot(num_relations, bases),
+                )?,
             },
             Decomposition::BlockDiagonal { blocks } => {
                 if in_dim % blocks != 0 || out_dim % blocks != 0 {
-                    candle_core::bail!("block-diagonal: {blocks} blocks must divide {in_dim} and {out_dim}");
+                    candle_core::bail!(
+                        "block-diagonal: {blocks} blocks must divide {in_dim} and {out_dim}"
+                    );
                 }
                 let (bi, bo) = (in_dim / blocks, out_dim / blocks);
                 RelationWeights::Block {
-                    blocks: vb.get_with_hints((num_relations, blocks, bi, bo), "blocks", glorot(bi, bo))?,
+                    blocks: vb.get_with_hints(
+                        (num_relations, blocks, bi, bo),
+                        "blocks",
+                        glorot(bi, bo),
+                    )?,
                     count: blocks,
                 }
             }
         };
         let self_loop = Linear::new(
-            vb.get_with_hints((out_dim, in_dim), "self_loop.weight", glorot(in_dim, out_dim))?,
+            vb.get_with_hints(
+                (out_dim, in_dim),
+                "self_loop.weight",
+                glorot(in_dim, out_dim),
+            )?,
             Some(vb.get_with_hints(out_dim, "self_loop.bias", Init::Const(0.0))?),
         );
-        Ok(Self { weights, self_loop, in_dim, out_dim })
+        Ok(Self {
+            weights,
+            self_loop,
+            in_dim,
+            out_dim,
+        })
     }
 
     /// Messages along one relation's edges: `[edges, out]`.
     fn messages(&self, relation: usize, h: &Tensor) -> Result<Tensor> {
         match &self.weights {
             RelationWeights::Full(w) => h.matmul(&w.get(relation)?),
-            RelationWeights::Basis { bases, coefficients } => {
+            RelationWeights::Basis {
+                bases,
+                coefficients,
+            } => {
                 let b = bases.dim(0)?;
                 let w = coefficients
                     .get(relation)?
@@ -108,7 +143,10 @@ impl RgcnLayer {
             }
             RelationWeights::Block { blocks, count } => {
                 let edges = h.dim(0)?;
-                let per_block = h.reshape((edges, *count, self.in_dim / count))?.transpose(0, 1)?.contiguous()?;
+                let per_block = h
+                    .reshape((edges, *count, self.in_dim / count))?
+                    .transpose(0, 1)?
+                    .contiguous()?;
                 per_block
                     .matmul(&blocks.get(relation)?)?
                     .transpose(0, 1)?
@@ -121,7 +159,9 @@ impl RgcnLayer {
         let mut out = self.self_loop.forward(x)?;
         for edges in &graph.relations {
             let h = x.index_select(&edges.src, 0)?;
-            let m = self.messages(edges.relation, &h)?.broadcast_mul(&edges.norm)?;
+            let m = self
+                .messages(edges.relation, &h)?
+                .broadcast_mul(&edges.norm)?;
             out = out.index_add(&edges.dst, &m, 0)?;
         }
         Ok(out)
@@ -138,14 +178,20 @@ pub struct RgcnEncoder {
 impl RgcnEncoder {
     pub fn load(vb: VarBuilder, config: &RgcnConfig) -> Result<Self> {
         if !(1..=3).contains(&config.layer_dims.len()) {
-            candle_core::bail!("an R-GCN has 1 to 3 layers, not {}", config.layer_dims.len());
+            candle_core::bail!(
+                "an R-GCN has 1 to 3 layers, not {}",
+                config.layer_dims.len()
+            );
         }
         let input = if config.learned_input {
             let bound = (6.0 / (config.num_nodes + config.input_dim) as f64).sqrt();
             let table = vb.get_with_hints(
                 (config.num_nodes, config.input_dim),
                 "input.weight",
-                Init::Uniform { lo: -bound, up: bound },
+                Init::Uniform {
+                    lo: -bound,
+                    up: bound,
+                },
             )?;
             Some(Embedding::new(table, config.input_dim))
         } else {
@@ -154,10 +200,20 @@ impl RgcnEncoder {
         let mut layers = Vec::new();
         let mut in_dim = config.input_dim;
         for (i, &out_dim) in config.layer_dims.iter().enumerate() {
-            layers.push(RgcnLayer::load(vb.pp(format!("layer{i}")), config.num_relations, in_dim, out_dim, config.decomposition)?);
+            layers.push(RgcnLayer::load(
+                vb.pp(format!("layer{i}")),
+                config.num_relations,
+                in_dim,
+                out_dim,
+                config.decomposition,
+            )?);
             in_dim = out_dim;
         }
-        Ok(Self { input, layers, config: config.clone() })
+        Ok(Self {
+            input,
+            layers,
+            config: config.clone(),
+        })
     }
 
     pub fn config(&self) -> &RgcnConfig {
@@ -165,24 +221,37 @@ impl RgcnEncoder {
     }
 
     pub fn output_dim(&self) -> usize {
-        self.layers.last().map_or(self.config.input_dim, |l| l.out_dim)
+        self.layers
+            .last()
+            .map_or(self.config.input_dim, |l| l.out_dim)
     }
 
     /// Node representations `[nodes, out]`. `features` replaces the learned
     /// input; `dropout` (one mask per layer input, drawn by the caller so
     /// training stays seeded) is applied when given.
-    pub fn forward(&self, features: Option<&Tensor>, graph: &MessageGraph, dropout: &mut dyn FnMut(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        features: Option<&Tensor>,
+        graph: &MessageGraph,
+        dropout: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
         let mut x = match (features, &self.input) {
             (Some(f), _) => f.clone(),
             (None, Some(table)) => table.embeddings().clone(),
-            (None, None) => candle_core::bail!("this R-GCN has no learned input: pass node features"),
+            (None, None) => {
+                candle_core::bail!("this R-GCN has no learned input: pass node features")
+            }
         };
         for (i, layer) in self.layers.iter().enumerate() {
             let mut y = layer.forward(&dropout(&x)?, graph)?;
             if i + 1 < self.layers.len() {
                 y = y.relu()?;
             }
-            x = if self.config.residual && layer.in_dim == layer.out_dim { (y + x)? } else { y };
+            x = if self.config.residual && layer.in_dim == layer.out_dim {
+                (y + x)?
+            } else {
+                y
+            };
         }
         Ok(x)
     }
@@ -216,11 +285,20 @@ mod tests {
     fn message_passing_by_hand() {
         let (varmap, layer) = layer(Decomposition::None);
         // W_0 = [[1, 2], [3, 4]], W_1 = [[0, 1], [1, 0]], self loop = identity, bias = [0.5, 0].
-        set(&varmap, "weight", &[1., 2., 3., 4., 0., 1., 1., 0.], &[2, 2, 2]);
+        set(
+            &varmap,
+            "weight",
+            &[1., 2., 3., 4., 0., 1., 1., 0.],
+            &[2, 2, 2],
+        );
         set(&varmap, "self_loop.weight", &[1., 0., 0., 1.], &[2, 2]);
         set(&varmap, "self_loop.bias", &[0.5, 0.], &[2]);
         let x = Tensor::new(&[[1f32, 2.], [3., 4.]], &Device::Cpu).unwrap();
-        let out = layer.forward(&x, &graph()).unwrap().to_vec2::<f32>().unwrap();
+        let out = layer
+            .forward(&x, &graph())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         // Node 1: self [3, 4] + bias + (1/1)·[1, 2]·W_0 = [3.5, 4] + [7, 10].
         assert_eq!(out[1], vec![10.5, 14.0]);
         // Node 0: self [1, 2] + bias + ½·([3, 4]·W_1 + [1, 2]·W_1) = [1.5, 2] + ½·([4, 3] + [2, 1]).
@@ -236,12 +314,23 @@ mod tests {
         set(&basis_map, "bases", &w, &[2, 2, 2]);
         set(&basis_map, "coefficients", &[1., 0., 0., 1.], &[2, 2]);
         for name in ["self_loop.weight", "self_loop.bias"] {
-            let value = full_map.data().lock().unwrap()[name].as_tensor().copy().unwrap();
+            let value = full_map.data().lock().unwrap()[name]
+                .as_tensor()
+                .copy()
+                .unwrap();
             basis_map.data().lock().unwrap()[name].set(&value).unwrap();
         }
         let x = Tensor::new(&[[1f32, -2.], [0.5, 4.]], &Device::Cpu).unwrap();
-        let a = full.forward(&x, &graph()).unwrap().to_vec2::<f32>().unwrap();
-        let b = basis.forward(&x, &graph()).unwrap().to_vec2::<f32>().unwrap();
+        let a = full
+            .forward(&x, &graph())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let b = basis
+            .forward(&x, &graph())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(a, b);
         let (_, block) = layer(Decomposition::BlockDiagonal { blocks: 2 });
         assert_eq!(block.forward(&x, &graph()).unwrap().dims(), &[2, 2]);
@@ -254,23 +343,46 @@ mod tests {
         let g = graph();
         let loss = |l: &RgcnLayer| l.forward(&x, &g).unwrap().sqr().unwrap().sum_all().unwrap();
         let grads = loss(&layer).backward().unwrap();
-        let vars: Vec<(String, Var)> = varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let vars: Vec<(String, Var)> = varmap
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let eps = 1e-2f32;
         for (name, var) in vars {
-            let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let analytic = grads
+                .get(var.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let base = var
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             for i in 0..base.len() {
                 let mut probe = |delta: f32| {
                     let mut v = base.clone();
                     v[i] += delta;
-                    var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap()).unwrap();
+                    var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap())
+                        .unwrap();
                     let value = loss(&layer).to_scalar::<f32>().unwrap();
-                    var.set(&Tensor::from_vec(base.clone(), var.dims(), &Device::Cpu).unwrap()).unwrap();
+                    var.set(&Tensor::from_vec(base.clone(), var.dims(), &Device::Cpu).unwrap())
+                        .unwrap();
                     value
                 };
                 let numeric = (probe(eps) - probe(-eps)) / (2.0 * eps);
                 let tolerance = 1e-2 * (1.0 + numeric.abs());
-                assert!((numeric - analytic[i]).abs() < tolerance, "{name}[{i}]: numeric {numeric}, backprop {}", analytic[i]);
+                assert!(
+                    (numeric - analytic[i]).abs() < tolerance,
+                    "{name}[{i}]: numeric {numeric}, backprop {}",
+                    analytic[i]
+                );
             }
         }
     }

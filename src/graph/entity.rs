@@ -14,7 +14,8 @@ const BY_LABEL: &str = "SELECT DISTINCT ?entity ?label ?wanted WHERE {
   FILTER(LCASE(STR(?label)) = LCASE(STR(?wanted)))
 } ORDER BY ?entity";
 
-const MENTIONED: &str = "SELECT ?entity WHERE { { ?entity ?p ?o } UNION { ?s ?p ?entity } } LIMIT 1";
+const MENTIONED: &str =
+    "SELECT ?entity WHERE { { ?entity ?p ?o } UNION { ?s ?p ?entity } } LIMIT 1";
 
 /// Finds the entity a user means by `text`.
 pub fn resolve_entity(store: &Store, text: &str) -> Result<NamedOrBlankNode> {
@@ -25,7 +26,10 @@ pub fn resolve_entity(store: &Store, text: &str) -> Result<NamedOrBlankNode> {
             return Ok(iri.into());
         }
     }
-    let wanted = [(Variable::new_unchecked("wanted"), Literal::from(text).into())];
+    let wanted = [(
+        Variable::new_unchecked("wanted"),
+        Literal::from(text).into(),
+    )];
     let (_, rows) = runner.select(BY_LABEL, &wanted)?;
     let mut found: Vec<NamedOrBlankNode> = Vec::new();
     for row in rows {

@@ -27,7 +27,10 @@ pub struct SubgraphOptions {
 
 impl Default for SubgraphOptions {
     fn default() -> Self {
-        Self { hops: 2, fanout: 50 }
+        Self {
+            hops: 2,
+            fanout: 50,
+        }
     }
 }
 
@@ -89,14 +92,18 @@ impl<'a> SubgraphRetriever<'a> {
         let mut subgraph = Subgraph::default();
         let mut index: HashMap<NamedOrBlankNode, usize> = HashMap::new();
         let mut seen_edges = HashSet::new();
-        let mut add_node = |sub: &mut Subgraph, term: NamedOrBlankNode, hop: usize| -> (usize, bool) {
-            if let Some(i) = index.get(&term) {
-                return (*i, false);
-            }
-            sub.nodes.push(SubgraphNode { term: term.clone(), hop });
-            index.insert(term, sub.nodes.len() - 1);
-            (sub.nodes.len() - 1, true)
-        };
+        let mut add_node =
+            |sub: &mut Subgraph, term: NamedOrBlankNode, hop: usize| -> (usize, bool) {
+                if let Some(i) = index.get(&term) {
+                    return (*i, false);
+                }
+                sub.nodes.push(SubgraphNode {
+                    term: term.clone(),
+                    hop,
+                });
+                index.insert(term, sub.nodes.len() - 1);
+                (sub.nodes.len() - 1, true)
+            };
         let mut frontier = Vec::new();
         for seed in seeds {
             let (i, new) = add_node(&mut subgraph, seed.clone(), 0);
@@ -107,12 +114,18 @@ impl<'a> SubgraphRetriever<'a> {
         for hop in 1..=self.options.hops {
             let mut next = Vec::new();
             for &node in &frontier {
-                let binding = [(seed_var.clone(), Term::from(subgraph.nodes[node].term.clone()))];
+                let binding = [(
+                    seed_var.clone(),
+                    Term::from(subgraph.nodes[node].term.clone()),
+                )];
                 let (_, rows) = self.runner.select(query, &binding)?;
                 for row in rows.into_iter().take(self.options.fanout) {
                     // Columns: ?seed ?direction ?predicate ?neighbour.
-                    let (Some(Term::Literal(direction)), Some(Term::NamedNode(predicate)), Some(neighbour)) =
-                        (&row[1], &row[2], &row[3])
+                    let (
+                        Some(Term::Literal(direction)),
+                        Some(Term::NamedNode(predicate)),
+                        Some(neighbour),
+                    ) = (&row[1], &row[2], &row[3])
                     else {
                         continue;
                     };
@@ -197,12 +210,19 @@ impl Serialize for Subgraph {
         let nodes: Vec<Node> = self
             .nodes
             .iter()
-            .map(|n| Node { term: n.term.to_string(), hop: n.hop })
+            .map(|n| Node {
+                term: n.term.to_string(),
+                hop: n.hop,
+            })
             .collect();
         let edges: Vec<Edge> = self
             .edges
             .iter()
-            .map(|e| Edge { source: e.source, predicate: e.predicate.as_str(), target: e.target })
+            .map(|e| Edge {
+                source: e.source,
+                predicate: e.predicate.as_str(),
+                target: e.target,
+            })
             .collect();
         let mut s = serializer.serialize_struct("Subgraph", 2)?;
         s.serialize_field("nodes", &nodes)?;
@@ -230,14 +250,27 @@ mod tests {
     }
 
     fn node(x: &str) -> NamedOrBlankNode {
-        NamedNode::new(format!("http://example.com/{x}")).unwrap().into()
+        NamedNode::new(format!("http://example.com/{x}"))
+            .unwrap()
+            .into()
     }
 
     #[test]
     fn expands_both_directions_up_to_the_hop_limit() {
-        let store = store_with(&[("a", "p", "b"), ("c", "p", "a"), ("b", "p", "d"), ("d", "p", "e")]);
-        let options = SubgraphOptions { hops: 2, fanout: 10 };
-        let sub = SubgraphRetriever::new(&store, options).unwrap().retrieve(&[node("a")]).unwrap();
+        let store = store_with(&[
+            ("a", "p", "b"),
+            ("c", "p", "a"),
+            ("b", "p", "d"),
+            ("d", "p", "e"),
+        ]);
+        let options = SubgraphOptions {
+            hops: 2,
+            fanout: 10,
+        };
+        let sub = SubgraphRetriever::new(&store, options)
+            .unwrap()
+            .retrieve(&[node("a")])
+            .unwrap();
         let hops: Vec<(String, usize)> = sub
             .nodes
             .iter()
@@ -246,15 +279,27 @@ mod tests {
         assert_eq!(hops.len(), 4, "{hops:?}: e is three hops away");
         assert_eq!(sub.nodes[sub.index_of(&node("d")).unwrap()].hop, 2);
         assert_eq!(sub.edges.len(), 3);
-        let incoming = &sub.edges.iter().find(|e| sub.nodes[e.source].term == node("c")).unwrap();
-        assert_eq!(sub.nodes[incoming.target].term, node("a"), "edges keep the triple's direction");
+        let incoming = &sub
+            .edges
+            .iter()
+            .find(|e| sub.nodes[e.source].term == node("c"))
+            .unwrap();
+        assert_eq!(
+            sub.nodes[incoming.target].term,
+            node("a"),
+            "edges keep the triple's direction"
+        );
     }
 
     #[test]
     fn caps_the_fanout_deterministically() {
-        let edges: Vec<(String, &str, String)> =
-            (0..20).map(|i| ("hub".to_owned(), "p", format!("n{i:02}"))).collect();
-        let refs: Vec<(&str, &str, &str)> = edges.iter().map(|(s, p, o)| (s.as_str(), *p, o.as_str())).collect();
+        let edges: Vec<(String, &str, String)> = (0..20)
+            .map(|i| ("hub".to_owned(), "p", format!("n{i:02}")))
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = edges
+            .iter()
+            .map(|(s, p, o)| (s.as_str(), *p, o.as_str()))
+            .collect();
         let store = store_with(&refs);
         let options = SubgraphOptions { hops: 1, fanout: 5 };
         let retriever = SubgraphRetriever::new(&store, options).unwrap();

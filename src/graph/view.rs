@@ -57,7 +57,10 @@ impl GraphView {
     }
 
     /// Builds the view from triples; duplicates (a triple in several graphs) count once.
-    pub fn from_triples(triples: impl IntoIterator<Item = Triple>, options: &GraphViewOptions) -> Self {
+    pub fn from_triples(
+        triples: impl IntoIterator<Item = Triple>,
+        options: &GraphViewOptions,
+    ) -> Self {
         let excluded: HashSet<&NamedNode> = options.exclude_predicates.iter().collect();
         let mut view = Self::default();
         let mut edges = HashSet::new();
@@ -103,7 +106,13 @@ impl GraphView {
         id
     }
 
-    fn add_edge(&mut self, seen: &mut HashSet<Edge>, source: u32, predicate: NamedNode, target: u32) {
+    fn add_edge(
+        &mut self,
+        seen: &mut HashSet<Edge>,
+        source: u32,
+        predicate: NamedNode,
+        target: u32,
+    ) {
         let relation = match self.relation_ids.get(&predicate) {
             Some(id) => *id,
             None => {
@@ -113,9 +122,16 @@ impl GraphView {
                 id
             }
         };
-        if seen.insert(Edge { source, relation, target }) {
-            self.graph
-                .add_edge(NodeIndex::new(source as usize), NodeIndex::new(target as usize), relation);
+        if seen.insert(Edge {
+            source,
+            relation,
+            target,
+        }) {
+            self.graph.add_edge(
+                NodeIndex::new(source as usize),
+                NodeIndex::new(target as usize),
+                relation,
+            );
         }
     }
 
@@ -236,7 +252,11 @@ mod tests {
             exclude_predicates: vec![iri("skip")],
         };
         let view = GraphView::from_triples(triples, &options);
-        assert_eq!(view.node_count(), 3, "a, c and the blank node; z is excluded");
+        assert_eq!(
+            view.node_count(),
+            3,
+            "a, c and the blank node; z is excluded"
+        );
         assert_eq!(view.edge_count(), 2, "the duplicate counts once");
         assert_eq!(view.relation_count(), 2);
         let a = view.node_id(&iri("a").into()).unwrap();

@@ -57,7 +57,7 @@ pub struct Engine {
     /// Every term that was ever merged (with repeats).
     members: Vec<u32>,
     /// Every `owl:sameAs` triple asserted or derived, as stated.
-    pub same_as_edges: Vec<Ids>,
+    pub same_as_edges: HashSet<Ids>,
     pub violations: Vec<RawViolation>,
     seen_violations: HashSet<RawViolation>,
     pub warnings: Vec<String>,
@@ -103,7 +103,7 @@ impl Engine {
             parent: HashMap::default(),
             equality: HashMap::default(),
             members: Vec::new(),
-            same_as_edges: Vec::new(),
+            same_as_edges: HashSet::default(),
             violations: Vec::new(),
             seen_violations: HashSet::default(),
             warnings: Vec::new(),
@@ -126,7 +126,9 @@ impl Engine {
     /// Representative of a term's equality class: its smallest member.
     pub fn find(&self, x: u32) -> u32 {
         let root = self.root(x);
-        self.equality.get(&root).map_or(root, |class| class.representative)
+        self.equality
+            .get(&root)
+            .map_or(root, |class| class.representative)
     }
 
     fn root(&self, mut x: u32) -> u32 {
@@ -146,9 +148,18 @@ impl Engine {
         if ra == rb {
             return false;
         }
-        let class = |e: &Self, r: u32| e.equality.get(&r).copied().unwrap_or(EqualityClass { size: 1, representative: r });
+        let class = |e: &Self, r: u32| {
+            e.equality.get(&r).copied().unwrap_or(EqualityClass {
+                size: 1,
+                representative: r,
+            })
+        };
         let (ca, cb) = (class(self, ra), class(self, rb));
-        let (root, child) = if ca.size >= cb.size { (ra, rb) } else { (rb, ra) };
+        let (root, child) = if ca.size >= cb.size {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
         self.parent.insert(child, root);
         self.equality.remove(&child);
         self.equality.insert(
@@ -173,7 +184,10 @@ impl Engine {
         if la || lb {
             match derivation {
                 // Two different literals found equal (prp-fp, prp-ifp, maxCardinality 1 …).
-                Some(d) if la && lb => self.violation(RawViolation { rule: d.rule, premises: d.premises }),
+                Some(d) if la && lb => self.violation(RawViolation {
+                    rule: d.rule,
+                    premises: d.premises,
+                }),
                 _ => self.warnings.push(format!(
                     "owl:sameAs between {} and {} involves a literal; ignored",
                     self.interner.term(a),
@@ -182,8 +196,7 @@ impl Engine {
             }
             return false;
         }
-        if !self.same_as_edges.contains(&t) {
-            self.same_as_edges.push(t);
+        if self.same_as_edges.insert(t) {
             if let Some(d) = derivation {
                 self.derivations.entry(t).or_insert(d);
             }
@@ -212,7 +225,11 @@ impl Engine {
             .iter()
             .filter(|r| r.is_axiom())
             .flat_map(|r| {
-                r.axiom_triples().into_iter().map(|t| Emission { rule: r.name, head: Some(t), premises: Vec::new() })
+                r.axiom_triples().into_iter().map(|t| Emission {
+                    rule: r.name,
+                    head: Some(t),
+                    premises: Vec::new(),
+                })
             })
             .collect();
         let mut new = Vec::new();
@@ -285,7 +302,12 @@ impl Engine {
     /// Adds conclusions; returns whether an equality class merged.
     fn absorb(&mut self, emissions: Vec<Emission>, new: &mut Vec<Ids>) -> Result<bool, TooLarge> {
         let mut merged = false;
-        for Emission { rule, head, premises } in emissions {
+        for Emission {
+            rule,
+            head,
+            premises,
+        } in emissions
+        {
             let Some(t) = head else {
                 self.violation(RawViolation { rule, premises });
                 continue;
@@ -296,10 +318,14 @@ impl Engine {
             } else if !self.interner.is_valid(t) {
                 continue;
             } else if self.index.insert(t) {
-                self.derivations.entry(t).or_insert(Derivation { rule, premises });
+                self.derivations
+                    .entry(t)
+                    .or_insert(Derivation { rule, premises });
                 new.push(t);
                 if self.index.len() > self.max_triples {
-                    return Err(TooLarge { limit: self.max_triples });
+                    return Err(TooLarge {
+                        limit: self.max_triples,
+                    });
                 }
             }
         }
@@ -320,7 +346,13 @@ impl Engine {
             if self.index.insert(c) && !old.contains(&c) {
                 added.push(c);
                 if !self.asserted.contains(&c) {
-                    let position = if c[0] != t[0] { 0 } else if c[1] != t[1] { 1 } else { 2 };
+                    let position = if c[0] != t[0] {
+                        0
+                    } else if c[1] != t[1] {
+                        1
+                    } else {
+                        2
+                    };
                     let rule = ["eq-rep-s", "eq-rep-p", "eq-rep-o"][position];
                     let mut premises = vec![t];
                     for i in 0..3 {
@@ -328,7 +360,9 @@ impl Engine {
                             premises.push([t[i], self.vocab.same_as, c[i]]);
                         }
                     }
-                    self.derivations.entry(c).or_insert(Derivation { rule, premises });
+                    self.derivations
+                        .entry(c)
+                        .or_insert(Derivation { rule, premises });
                 }
             }
         }

@@ -64,6 +64,8 @@ impl TripleIndex {
 
     /// All `(s, o)` with predicate `p`.
     pub fn pairs(&self, p: u32) -> &[(u32, u32)] {
-        self.by_predicate.get(&p).map_or(&[], |i| i.pairs.as_slice())
+        self.by_predicate
+            .get(&p)
+            .map_or(&[], |i| i.pairs.as_slice())
     }
 }

@@ -76,11 +76,17 @@ struct List {
 impl ListContext<'_> {
     fn list(&mut self, owner: u32, head: u32) -> Option<List> {
         let (first, rest, nil) = (self.v.rdf_first, self.v.rdf_rest, self.v.rdf_nil);
-        let mut list = List { members: Vec::new(), triples: Vec::new() };
+        let mut list = List {
+            members: Vec::new(),
+            triples: Vec::new(),
+        };
         let mut seen = HashSet::default();
         let mut node = head;
         while node != nil {
-            let (firsts, rests) = (self.index.objects(node, first), self.index.objects(node, rest));
+            let (firsts, rests) = (
+                self.index.objects(node, first),
+                self.index.objects(node, rest),
+            );
             let problem = if !seen.insert(node) {
                 Some("the list is cyclic")
             } else if firsts.len() != 1 || rests.len() != 1 {
@@ -120,7 +126,11 @@ impl ListContext<'_> {
 }
 
 fn emission(rule: &'static str, head: Option<Ids>, premises: Vec<Ids>) -> Emission {
-    Emission { rule, head, premises }
+    Emission {
+        rule,
+        head,
+        premises,
+    }
 }
 
 fn with_list(axiom: Ids, list: &List, more: &[Ids]) -> Vec<Ids> {
@@ -154,11 +164,17 @@ fn cls_int1(ctx: &mut ListContext<'_>) -> Vec<Emission> {
     let mut out = Vec::new();
     let t = ctx.v.rdf_type;
     for (axiom, list) in ctx.lists_of(ctx.v.intersection_of) {
-        let Some((&first, rest)) = list.members.split_first() else { continue };
+        let Some((&first, rest)) = list.members.split_first() else {
+            continue;
+        };
         for &x in ctx.index.subjects(t, first) {
             if rest.iter().all(|&c| ctx.has_type(x, c)) {
                 let types: Vec<Ids> = list.members.iter().map(|&c| [x, t, c]).collect();
-                out.push(emission("cls-int1", Some([x, t, axiom[0]]), with_list(axiom, &list, &types)));
+                out.push(emission(
+                    "cls-int1",
+                    Some([x, t, axiom[0]]),
+                    with_list(axiom, &list, &types),
+                ));
             }
         }
     }
@@ -172,7 +188,11 @@ fn cls_int2(ctx: &mut ListContext<'_>) -> Vec<Emission> {
     for (axiom, list) in ctx.lists_of(ctx.v.intersection_of) {
         for &x in ctx.index.subjects(t, axiom[0]) {
             for &c in &list.members {
-                out.push(emission("cls-int2", Some([x, t, c]), with_list(axiom, &list, &[[x, t, axiom[0]]])));
+                out.push(emission(
+                    "cls-int2",
+                    Some([x, t, c]),
+                    with_list(axiom, &list, &[[x, t, axiom[0]]]),
+                ));
             }
         }
     }
@@ -186,7 +206,11 @@ fn cls_uni(ctx: &mut ListContext<'_>) -> Vec<Emission> {
     for (axiom, list) in ctx.lists_of(ctx.v.union_of) {
         for &c in &list.members {
             for &x in ctx.index.subjects(t, c) {
-                out.push(emission("cls-uni", Some([x, t, axiom[0]]), with_list(axiom, &list, &[[x, t, c]])));
+                out.push(emission(
+                    "cls-uni",
+                    Some([x, t, axiom[0]]),
+                    with_list(axiom, &list, &[[x, t, c]]),
+                ));
             }
         }
     }
@@ -198,7 +222,11 @@ fn cls_oo(ctx: &mut ListContext<'_>) -> Vec<Emission> {
     let mut out = Vec::new();
     for (axiom, list) in ctx.lists_of(ctx.v.one_of) {
         for &y in &list.members {
-            out.push(emission("cls-oo", Some([y, ctx.v.rdf_type, axiom[0]]), with_list(axiom, &list, &[])));
+            out.push(emission(
+                "cls-oo",
+                Some([y, ctx.v.rdf_type, axiom[0]]),
+                with_list(axiom, &list, &[]),
+            ));
         }
     }
     out
@@ -208,7 +236,9 @@ fn cls_oo(ctx: &mut ListContext<'_>) -> Vec<Emission> {
 fn prp_spo2(ctx: &mut ListContext<'_>) -> Vec<Emission> {
     let mut out = Vec::new();
     for (axiom, list) in ctx.lists_of(ctx.v.property_chain_axiom) {
-        let Some((&first, rest)) = list.members.split_first() else { continue };
+        let Some((&first, rest)) = list.members.split_first() else {
+            continue;
+        };
         for &(start, next) in ctx.index.pairs(first) {
             let mut paths: Vec<(u32, Vec<Ids>)> = vec![(next, vec![[start, first, next]])];
             for &p in rest {
@@ -224,7 +254,11 @@ fn prp_spo2(ctx: &mut ListContext<'_>) -> Vec<Emission> {
                     .collect();
             }
             for (end, path) in paths {
-                out.push(emission("prp-spo2", Some([start, axiom[0], end]), with_list(axiom, &list, &path)));
+                out.push(emission(
+                    "prp-spo2",
+                    Some([start, axiom[0], end]),
+                    with_list(axiom, &list, &path),
+                ));
             }
         }
     }
@@ -261,8 +295,13 @@ fn prp_key(ctx: &mut ListContext<'_>) -> Vec<Emission> {
             for (i, (x, px)) in group.iter().enumerate() {
                 for (y, py) in &group[i + 1..] {
                     if x != y {
-                        let premises = with_list(axiom, &list, &[px.as_slice(), py.as_slice()].concat());
-                        out.push(emission("prp-key", Some([*y, ctx.v.same_as, *x]), premises.clone()));
+                        let premises =
+                            with_list(axiom, &list, &[px.as_slice(), py.as_slice()].concat());
+                        out.push(emission(
+                            "prp-key",
+                            Some([*y, ctx.v.same_as, *x]),
+                            premises.clone(),
+                        ));
                         out.push(emission("prp-key", Some([*x, ctx.v.same_as, *y]), premises));
                     }
                 }
@@ -276,26 +315,34 @@ fn prp_key(ctx: &mut ListContext<'_>) -> Vec<Emission> {
 fn all_disjoint(ctx: &mut ListContext<'_>, rule: &'static str) -> Vec<Emission> {
     let mut out = Vec::new();
     let t = ctx.v.rdf_type;
-    let kind = if rule == "cax-adc" { ctx.v.all_disjoint_classes } else { ctx.v.all_disjoint_properties };
+    let kind = if rule == "cax-adc" {
+        ctx.v.all_disjoint_classes
+    } else {
+        ctx.v.all_disjoint_properties
+    };
     let axioms: Vec<u32> = ctx.index.subjects(t, kind).to_vec();
     for x in axioms {
         let heads: Vec<u32> = ctx.index.objects(x, ctx.v.members).to_vec();
         for head in heads {
-            let Some(list) = ctx.list(x, head) else { continue };
+            let Some(list) = ctx.list(x, head) else {
+                continue;
+            };
             let axiom = [x, ctx.v.members, head];
             for (i, &a) in list.members.iter().enumerate() {
                 for &b in &list.members[i + 1..] {
                     if rule == "cax-adc" {
                         for &z in ctx.index.subjects(t, a) {
                             if ctx.has_type(z, b) {
-                                let premises = with_list(axiom, &list, &[[x, t, kind], [z, t, a], [z, t, b]]);
+                                let premises =
+                                    with_list(axiom, &list, &[[x, t, kind], [z, t, a], [z, t, b]]);
                                 out.push(emission(rule, None, premises));
                             }
                         }
                     } else {
                         for &(u, w) in ctx.index.pairs(a) {
                             if ctx.index.contains(&[u, b, w]) {
-                                let premises = with_list(axiom, &list, &[[x, t, kind], [u, a, w], [u, b, w]]);
+                                let premises =
+                                    with_list(axiom, &list, &[[x, t, kind], [u, a, w], [u, b, w]]);
                                 out.push(emission(rule, None, premises));
                             }
                         }
@@ -313,15 +360,22 @@ fn all_disjoint(ctx: &mut ListContext<'_>, rule: &'static str) -> Vec<Emission> 
 fn all_different(ctx: &mut ListContext<'_>, rule: &'static str) -> Vec<Emission> {
     let mut out = Vec::new();
     let t = ctx.v.rdf_type;
-    let predicate = if rule == "eq-diff2" { ctx.v.members } else { ctx.v.distinct_members };
+    let predicate = if rule == "eq-diff2" {
+        ctx.v.members
+    } else {
+        ctx.v.distinct_members
+    };
     let axioms: Vec<u32> = ctx.index.subjects(t, ctx.v.all_different).to_vec();
     for x in axioms {
         let heads: Vec<u32> = ctx.index.objects(x, predicate).to_vec();
         for head in heads {
-            let Some(list) = ctx.list(x, head) else { continue };
+            let Some(list) = ctx.list(x, head) else {
+                continue;
+            };
             let mut seen = HashSet::default();
             if list.members.iter().any(|m| !seen.insert(*m)) {
-                let premises = with_list([x, predicate, head], &list, &[[x, t, ctx.v.all_different]]);
+                let premises =
+                    with_list([x, predicate, head], &list, &[[x, t, ctx.v.all_different]]);
                 out.push(emission(rule, None, premises));
             }
         }
@@ -334,10 +388,18 @@ fn all_different(ctx: &mut ListContext<'_>, rule: &'static str) -> Vec<Emission>
 fn scm_int_uni(ctx: &mut ListContext<'_>, rule: &'static str) -> Vec<Emission> {
     let mut out = Vec::new();
     let sco = ctx.v.rdfs_sub_class_of;
-    let predicate = if rule == "scm-int" { ctx.v.intersection_of } else { ctx.v.union_of };
+    let predicate = if rule == "scm-int" {
+        ctx.v.intersection_of
+    } else {
+        ctx.v.union_of
+    };
     for (axiom, list) in ctx.lists_of(predicate) {
         for &c in &list.members {
-            let head = if rule == "scm-int" { [axiom[0], sco, c] } else { [c, sco, axiom[0]] };
+            let head = if rule == "scm-int" {
+                [axiom[0], sco, c]
+            } else {
+                [c, sco, axiom[0]]
+            };
             out.push(emission(rule, Some(head), with_list(axiom, &list, &[])));
         }
     }

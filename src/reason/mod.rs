@@ -80,6 +80,7 @@ impl Reasoner {
         Ok(Closure {
             engine: self.engine,
             elapsed: start.elapsed(),
+            inferred: std::sync::OnceLock::new(),
         })
     }
 }
@@ -88,6 +89,8 @@ impl Reasoner {
 pub struct Closure {
     engine: Engine,
     elapsed: Duration,
+    /// The expanded inferred triples, computed once on first use.
+    inferred: std::sync::OnceLock<Vec<(Triple, &'static str)>>,
 }
 
 /// Totals of a reasoning run.
@@ -127,7 +130,12 @@ const MAX_DEPTH: usize = 256;
 
 impl Closure {
     /// Every inferred triple (not asserted) with the rule that derived it.
-    pub fn inferred(&self) -> Vec<(Triple, &'static str)> {
+    pub fn inferred(&self) -> &[(Triple, &'static str)] {
+        self.inferred.get_or_init(|| self.expand())
+    }
+
+    /// The closure over every equality class, less the asserted triples.
+    fn expand(&self) -> Vec<(Triple, &'static str)> {
         let e = &self.engine;
         let classes = e.classes();
         let members = |x: u32| -> Vec<u32> { classes.get(&x).cloned().unwrap_or_else(|| vec![x]) };
@@ -178,14 +186,18 @@ impl Closure {
 
     /// Inferred triples that a given rule derived.
     pub fn inferred_by(&self, rule: &str) -> Vec<Triple> {
-        self.inferred().into_iter().filter(|(_, r)| *r == rule).map(|(t, _)| t).collect()
+        self.inferred()
+            .iter()
+            .filter(|(_, r)| *r == rule)
+            .map(|(t, _)| t.clone())
+            .collect()
     }
 
     /// Totals and per-rule counts.
     pub fn summary(&self) -> ReasonSummary {
         let inferred = self.inferred();
         let mut by_rule = BTreeMap::new();
-        for (_, rule) in &inferred {
+        for (_, rule) in inferred {
             *by_rule.entry(*rule).or_insert(0) += 1;
         }
         ReasonSummary {
@@ -205,7 +217,11 @@ impl Closure {
             .iter()
             .map(|v| Violation {
                 rule: v.rule,
-                triples: v.premises.iter().filter_map(|&t| e.interner.triple(t)).collect(),
+                triples: v
+                    .premises
+                    .iter()
+                    .filter_map(|&t| e.interner.triple(t))
+                    .collect(),
             })
             .collect()
     }
@@ -235,17 +251,33 @@ impl Closure {
         let e = &self.engine;
         let triple = e.interner.triple(t)?;
         if e.asserted.contains(&t) {
-            return Some(DerivationTree { triple, rule: None, premises: Vec::new() });
+            return Some(DerivationTree {
+                triple,
+                rule: None,
+                premises: Vec::new(),
+            });
         }
         if depth > MAX_DEPTH {
-            return Some(DerivationTree { triple, rule: Some("(truncated)"), premises: Vec::new() });
+            return Some(DerivationTree {
+                triple,
+                rule: Some("(truncated)"),
+                premises: Vec::new(),
+            });
         }
         if t[1] == e.vocab.same_as {
             return self.explain_same_as(t, depth);
         }
         if let Some(d) = e.derivations.get(&t) {
-            let premises = d.premises.iter().filter_map(|&p| self.explain_ids(p, depth + 1)).collect();
-            return Some(DerivationTree { triple, rule: Some(d.rule), premises });
+            let premises = d
+                .premises
+                .iter()
+                .filter_map(|&p| self.explain_ids(p, depth + 1))
+                .collect();
+            return Some(DerivationTree {
+                triple,
+                rule: Some(d.rule),
+                premises,
+            });
         }
         // A member of an equality class: rewritten from the representative's triple.
         let canonical = e.canonical(t);
@@ -255,10 +287,15 @@ impl Closure {
         let mut premises = vec![self.explain_ids(canonical, depth + 1)?];
         for i in 0..3 {
             if canonical[i] != t[i] {
-                premises.push(self.explain_same_as([canonical[i], e.vocab.same_as, t[i]], depth + 1)?);
+                premises
+                    .push(self.explain_same_as([canonical[i], e.vocab.same_as, t[i]], depth + 1)?);
             }
         }
-        Some(DerivationTree { triple, rule: Some(self.rule_of(t, canonical)), premises })
+        Some(DerivationTree {
+            triple,
+            rule: Some(self.rule_of(t, canonical)),
+            premises,
+        })
     }
 
     /// `a sameAs b` through the shortest path of stated sameAs triples.
@@ -287,8 +324,15 @@ impl Closure {
         if let [(edge, forward)] = path.as_slice() {
             return edge_tree(*edge, *forward);
         }
-        let premises = path.iter().map(|&(edge, forward)| edge_tree(edge, forward)).collect::<Option<Vec<_>>>()?;
-        Some(DerivationTree { triple: e.interner.triple(t)?, rule: Some("eq-trans"), premises })
+        let premises = path
+            .iter()
+            .map(|&(edge, forward)| edge_tree(edge, forward))
+            .collect::<Option<Vec<_>>>()?;
+        Some(DerivationTree {
+            triple: e.interner.triple(t)?,
+            rule: Some("eq-trans"),
+            premises,
+        })
     }
 
     /// A sameAs triple exactly as stated: asserted, or derived by a rule.
@@ -296,11 +340,23 @@ impl Closure {
         let e = &self.engine;
         let triple = e.interner.triple(t)?;
         if e.asserted.contains(&t) {
-            return Some(DerivationTree { triple, rule: None, premises: Vec::new() });
+            return Some(DerivationTree {
+                triple,
+                rule: None,
+                premises: Vec::new(),
+            });
         }
         let d = e.derivations.get(&t)?;
-        let premises = d.premises.iter().filter_map(|&p| self.explain_ids(p, depth + 1)).collect();
-        Some(DerivationTree { triple, rule: Some(d.rule), premises })
+        let premises = d
+            .premises
+            .iter()
+            .filter_map(|&p| self.explain_ids(p, depth + 1))
+            .collect();
+        Some(DerivationTree {
+            triple,
+            rule: Some(d.rule),
+            premises,
+        })
     }
 
     /// Breadth-first search over stated sameAs triples, in either direction.
@@ -364,18 +420,24 @@ pub fn write_inferred(store: &Store, closure: &Closure) -> Result<usize> {
     let inferred = closure.inferred();
     let mut transaction = store.oxigraph().start_transaction()?;
     transaction.clear_graph(&graph)?;
-    for (t, _) in &inferred {
+    for (t, _) in inferred {
         transaction.insert(QuadRef::new(&t.subject, &t.predicate, &t.object, &graph));
     }
     transaction.commit()?;
     Ok(inferred.len())
 }
 
-fn triple_as_string<S: serde::Serializer>(t: &Triple, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn triple_as_string<S: serde::Serializer>(
+    t: &Triple,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_string())
 }
 
-fn triples_as_strings<S: serde::Serializer>(ts: &[Triple], s: S) -> std::result::Result<S::Ok, S::Error> {
+fn triples_as_strings<S: serde::Serializer>(
+    ts: &[Triple],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.collect_seq(ts.iter().map(ToString::to_string))
 }
 
@@ -391,7 +453,9 @@ fn short(t: &Triple) -> String {
 impl fmt::Display for DerivationTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn walk(tree: &DerivationTree, indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            let rule = tree.rule.map_or("asserted".to_owned(), |r| format!("by {r}"));
+            let rule = tree
+                .rule
+                .map_or("asserted".to_owned(), |r| format!("by {r}"));
             writeln!(f, "{:indent$}{}  [{rule}]", "", short(&tree.triple))?;
             for premise in &tree.premises {
                 walk(premise, indent + 2, f)?;

@@ -60,10 +60,13 @@ impl PatternRule {
         for clause in split_clauses(body_text) {
             let tokens: Vec<&str> = clause.split_whitespace().collect();
             match tokens.as_slice() {
-                [a, "!=", b] => filters.push(Filter::Distinct(var(&mut names, a), var(&mut names, b))),
+                [a, "!=", b] => {
+                    filters.push(Filter::Distinct(var(&mut names, a), var(&mut names, b)))
+                }
                 [a, "=", n] => filters.push(Filter::Number(
                     var(&mut names, a),
-                    n.parse().unwrap_or_else(|_| panic!("rule {}: bad number {n}", row.name)),
+                    n.parse()
+                        .unwrap_or_else(|_| panic!("rule {}: bad number {n}", row.name)),
                 )),
                 [s, p, o] => body.push([s, p, o].map(|t| slot(&mut names, interner, t))),
                 _ => panic!("rule {}: cannot read {clause:?}", row.name),
@@ -100,7 +103,10 @@ impl PatternRule {
     /// The axiom's triples.
     pub fn axiom_triples(&self) -> Vec<Ids> {
         let binding = vec![None; self.variables];
-        self.head.iter().filter_map(|atom| instantiate(atom, &binding)).collect()
+        self.head
+            .iter()
+            .filter_map(|atom| instantiate(atom, &binding))
+            .collect()
     }
 
     /// All conclusions that use at least one new triple (`delta`, grouped by
@@ -121,7 +127,15 @@ impl PatternRule {
         match self.body[first][1] {
             Slot::Const(p) => {
                 if let Some(triples) = delta.get(&p) {
-                    self.fire_on(first, triples, remaining, &ctx, &mut binding, &mut premises, out);
+                    self.fire_on(
+                        first,
+                        triples,
+                        remaining,
+                        &ctx,
+                        &mut binding,
+                        &mut premises,
+                        out,
+                    );
                 }
             }
             Slot::Var(v) => {
@@ -130,7 +144,15 @@ impl PatternRule {
                 for (&p, triples) in delta {
                     binding[v] = Some(p);
                     if self.viable(remaining, &ctx, &binding) {
-                        self.fire_on(first, triples, remaining, &ctx, &mut binding, &mut premises, out);
+                        self.fire_on(
+                            first,
+                            triples,
+                            remaining,
+                            &ctx,
+                            &mut binding,
+                            &mut premises,
+                            out,
+                        );
                     }
                     binding[v] = None;
                 }
@@ -249,7 +271,9 @@ impl PatternRule {
                 (Some(x), Some(y)) => x != y,
                 _ => true,
             },
-            Filter::Number(var, value) => binding[var].is_none_or(|id| interner.number(id) == Some(value)),
+            Filter::Number(var, value) => {
+                binding[var].is_none_or(|id| interner.number(id) == Some(value))
+            }
         })
     }
 
@@ -338,7 +362,9 @@ fn split_clauses(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn var(names: &mut Vec<String>, token: &str) -> usize {
-    let name = token.strip_prefix('?').unwrap_or_else(|| panic!("expected a variable, got {token}"));
+    let name = token
+        .strip_prefix('?')
+        .unwrap_or_else(|| panic!("expected a variable, got {token}"));
     match names.iter().position(|n| n == name) {
         Some(i) => i,
         None => {
@@ -368,12 +394,12 @@ mod tests {
     use super::*;
     use crate::reason::rules::PATTERN_RULES;
 
-fn vars(atom: &Atom) -> impl Iterator<Item = usize> + '_ {
-    atom.iter().filter_map(|s| match s {
-        Slot::Var(v) => Some(*v),
-        Slot::Const(_) => None,
-    })
-}
+    fn vars(atom: &Atom) -> impl Iterator<Item = usize> + '_ {
+        atom.iter().filter_map(|s| match s {
+            Slot::Var(v) => Some(*v),
+            Slot::Const(_) => None,
+        })
+    }
 
     #[test]
     fn every_rule_row_compiles_and_binds_its_head() {
@@ -383,7 +409,11 @@ fn vars(atom: &Atom) -> impl Iterator<Item = usize> + '_ {
             let body_vars: Vec<usize> = rule.body.iter().flat_map(vars).collect();
             for atom in &rule.head {
                 for v in vars(atom) {
-                    assert!(body_vars.contains(&v), "{}: head variable not bound by the body", row.name);
+                    assert!(
+                        body_vars.contains(&v),
+                        "{}: head variable not bound by the body",
+                        row.name
+                    );
                 }
             }
         }

@@ -44,7 +44,11 @@ pub struct RuleRow {
 }
 
 const fn row(name: &'static str, profile: Profile, text: &'static str) -> RuleRow {
-    RuleRow { name, profile, text }
+    RuleRow {
+        name,
+        profile,
+        text,
+    }
 }
 
 use Profile::{OwlRl as O, Rdfs as R};

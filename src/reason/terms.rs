@@ -72,7 +72,11 @@ impl Interner {
         let Term::NamedNode(predicate) = self.term(ids[1]) else {
             return None;
         };
-        Some(Triple::new(subject, predicate.clone(), self.term(ids[2]).clone()))
+        Some(Triple::new(
+            subject,
+            predicate.clone(),
+            self.term(ids[2]).clone(),
+        ))
     }
 
     /// Whether an id triple is valid RDF.

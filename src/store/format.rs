@@ -38,7 +38,9 @@ pub fn parse_format_name(name: &str) -> Result<Syntax> {
 pub fn parse_rdf_format_name(name: &str) -> Result<RdfFormat> {
     match parse_format_name(name)? {
         Syntax::Rdf(format) => Ok(format),
-        Syntax::Tsv => Err(Error::UnsupportedOutput(format!("{name} is an input-only format; write an RDF syntax"))),
+        Syntax::Tsv => Err(Error::UnsupportedOutput(format!(
+            "{name} is an input-only format; write an RDF syntax"
+        ))),
     }
 }
 
@@ -110,12 +112,18 @@ mod tests {
         assert!(detect(Path::new("notes.txt"), None).is_err());
         let f = detect(Path::new("notes.txt"), Some(Syntax::Rdf(RdfFormat::Turtle))).unwrap();
         assert_eq!(f.syntax, Syntax::Rdf(RdfFormat::Turtle));
-        assert!(detect(Path::new("train.tsv"), None).is_err(), "TSV only on request");
+        assert!(
+            detect(Path::new("train.tsv"), None).is_err(),
+            "TSV only on request"
+        );
     }
 
     #[test]
     fn parses_format_names() {
-        assert_eq!(parse_format_name("TTL").unwrap(), Syntax::Rdf(RdfFormat::Turtle));
+        assert_eq!(
+            parse_format_name("TTL").unwrap(),
+            Syntax::Rdf(RdfFormat::Turtle)
+        );
         assert_eq!(parse_format_name("tsv").unwrap(), Syntax::Tsv);
         assert!(parse_rdf_format_name("tsv").is_err());
         assert!(matches!(

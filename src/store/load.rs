@@ -36,7 +36,10 @@ pub struct LoadOptions {
 /// One document to load: a file on disk or bytes already in memory.
 #[derive(Debug, Clone)]
 pub enum LoadSource {
-    File { path: PathBuf, format: FileFormat },
+    File {
+        path: PathBuf,
+        format: FileFormat,
+    },
     Bytes {
         name: String,
         data: &'static [u8],
@@ -68,9 +71,7 @@ impl LoadSource {
     /// The raw (possibly compressed) bytes, with every read reported to `bar`.
     fn open_raw(&self, bar: ProgressBar) -> Result<Box<dyn Read + Send>> {
         let raw: Box<dyn Read + Send> = match self {
-            Self::File { path, .. } => {
-                Box::new(File::open(path).map_err(|e| Error::io(path, e))?)
-            }
+            Self::File { path, .. } => Box::new(File::open(path).map_err(|e| Error::io(path, e))?),
             Self::Bytes { data, .. } => Box::new(*data),
         };
         Ok(Box::new(bar.wrap_read(raw)))
@@ -229,7 +230,8 @@ impl<'a> Loader<'a> {
                 let base = self.options.base_iri.clone().ok_or_else(|| {
                     Error::InvalidTerm("--format tsv needs --base IRI: the namespace that the names in the file become IRIs in".into())
                 })?;
-                let quads = TsvTriples::new(reader, source.name(), base, self.options.graph.clone());
+                let quads =
+                    TsvTriples::new(reader, source.name(), base, self.options.graph.clone());
                 loader.load_ok_quads::<Error, Error>(quads.map(&mut counted))?;
             }
         }
@@ -264,7 +266,10 @@ impl<'a> Loader<'a> {
                 let (line, column) = match e.location() {
                     Some(range) => {
                         // oxttl repeats the position in its message; we lead with it.
-                        if let Some((_, rest)) = message.split_once(": ").filter(|(head, _)| head.starts_with("Parser error")) {
+                        if let Some((_, rest)) = message
+                            .split_once(": ")
+                            .filter(|(head, _)| head.starts_with("Parser error"))
+                        {
                             message = rest.to_owned();
                         }
                         (range.start.line + 1, range.start.column + 1)
@@ -312,8 +317,12 @@ impl<R: Read> TsvTriples<R> {
     fn node(&mut self, name: &str) -> NamedNode {
         let node = NamedNode::new_unchecked(iri_for_name(&self.base, name));
         if self.labelled.insert(name.to_owned()) {
-            self.pending
-                .push(Quad::new(node.clone(), rdfs::LABEL, Literal::from(name), self.graph.clone()));
+            self.pending.push(Quad::new(
+                node.clone(),
+                rdfs::LABEL,
+                Literal::from(name),
+                self.graph.clone(),
+            ));
         }
         node
     }
@@ -341,11 +350,19 @@ impl<R: Read> Iterator for TsvTriples<R> {
                     path: self.path.clone(),
                     line: self.line,
                     column: 1,
-                    message: format!("expected head<TAB>relation<TAB>tail, found {} field(s)", fields.len()),
+                    message: format!(
+                        "expected head<TAB>relation<TAB>tail, found {} field(s)",
+                        fields.len()
+                    ),
                 }));
             };
             if let Some(empty) = fields.iter().position(|f| f.is_empty()) {
-                let column = line.split('\t').take(empty).map(|f| f.chars().count() + 1).sum::<usize>() + 1;
+                let column = line
+                    .split('\t')
+                    .take(empty)
+                    .map(|f| f.chars().count() + 1)
+                    .sum::<usize>()
+                    + 1;
                 return Some(Err(Error::Syntax {
                     path: self.path.clone(),
                     line: self.line,
@@ -354,8 +371,13 @@ impl<R: Read> Iterator for TsvTriples<R> {
                 }));
             }
             let (head, relation, tail) = (head.to_string(), relation.to_string(), tail.to_string());
-            let quad = Quad::new(self.node(&head), self.node(&relation), self.node(&tail), self.graph.clone());
-            self.pending.insert(0, quad);
+            let quad = Quad::new(
+                self.node(&head),
+                self.node(&relation),
+                self.node(&tail),
+                self.graph.clone(),
+            );
+            self.pending.push(quad);
         }
     }
 }
@@ -377,7 +399,9 @@ fn locate_unplaced_error(source: &LoadSource, loader: &Loader<'_>) -> Option<(u6
         data: &text,
         position: 0,
     };
-    let Syntax::Rdf(format) = source.format().syntax else { return None };
+    let Syntax::Rdf(format) = source.format().syntax else {
+        return None;
+    };
     let parser = loader.parser(source, format).ok()?;
     let mut failed_at = None;
     for quad in parser.for_reader(&mut reader) {

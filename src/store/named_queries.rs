@@ -69,7 +69,11 @@ mod tests {
             runner
                 .query(query.text, &[])
                 .unwrap_or_else(|e| panic!("queries/{}.rq: {e}", query.name));
-            assert!(!query.description().is_empty(), "{} has no description", query.name);
+            assert!(
+                !query.description().is_empty(),
+                "{} has no description",
+                query.name
+            );
         }
     }
 

@@ -22,17 +22,23 @@ impl<'a> SparqlRunner<'a> {
     }
 
     fn evaluator() -> SparqlEvaluator {
-        PREFIXES.iter().fold(SparqlEvaluator::new(), |evaluator, (name, iri)| {
-            // The prefix table is constant and every IRI in it is valid.
-            evaluator
-                .with_prefix(*name, *iri)
-                .expect("well-known prefixes are valid IRIs")
-        })
+        PREFIXES
+            .iter()
+            .fold(SparqlEvaluator::new(), |evaluator, (name, iri)| {
+                // The prefix table is constant and every IRI in it is valid.
+                evaluator
+                    .with_prefix(*name, *iri)
+                    .expect("well-known prefixes are valid IRIs")
+            })
     }
 
     /// Runs a query; `bindings` fix variables before evaluation (they must be
     /// projected by the query).
-    pub fn query(&self, text: &str, bindings: &[(Variable, Term)]) -> Result<QueryResults<'static>> {
+    pub fn query(
+        &self,
+        text: &str,
+        bindings: &[(Variable, Term)],
+    ) -> Result<QueryResults<'static>> {
         let mut prepared = Self::evaluator()
             .parse_query(text)
             .map_err(|e| Error::SparqlSyntax(e.to_string()))?;
@@ -92,7 +98,10 @@ mod tests {
         let store = Store::in_memory().unwrap();
         let ex = NamedNodeRef::new("http://example.com/x").unwrap();
         let g = NamedNodeRef::new("http://example.com/g").unwrap();
-        store.oxigraph().insert(QuadRef::new(ex, ex, ex, g)).unwrap();
+        store
+            .oxigraph()
+            .insert(QuadRef::new(ex, ex, ex, g))
+            .unwrap();
         store
             .oxigraph()
             .insert(QuadRef::new(ex, ex, g, GraphNameRef::DefaultGraph))
@@ -118,6 +127,8 @@ mod tests {
     fn well_known_prefixes_are_predeclared() {
         let store = Store::in_memory().unwrap();
         let runner = SparqlRunner::new(&store);
-        assert!(runner.select("SELECT ?c WHERE { ?c a risk:Company }", &[]).is_ok());
+        assert!(runner
+            .select("SELECT ?c WHERE { ?c a risk:Company }", &[])
+            .is_ok());
     }
 }

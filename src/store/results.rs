@@ -71,7 +71,9 @@ pub fn write_results(
         QueryResults::Boolean(value) => match format.unwrap_or(ResultFormat::Table) {
             ResultFormat::Table => writeln!(out, "{value}").map_err(io),
             f => {
-                let rf = f.results_format().ok_or_else(|| not_for("an ASK result", f))?;
+                let rf = f
+                    .results_format()
+                    .ok_or_else(|| not_for("an ASK result", f))?;
                 QueryResultsSerializer::from_format(rf)
                     .serialize_boolean_to_writer(out, value)
                     .map_err(io)?;
@@ -79,7 +81,11 @@ pub fn write_results(
             }
         },
         QueryResults::Solutions(solutions) => {
-            let default = if terminal { ResultFormat::Table } else { ResultFormat::Tsv };
+            let default = if terminal {
+                ResultFormat::Table
+            } else {
+                ResultFormat::Tsv
+            };
             let variables = solutions.variables().to_vec();
             let f = format.unwrap_or(default);
             if f == ResultFormat::Table {
@@ -91,7 +97,9 @@ pub fn write_results(
                 let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
                 return write_table(&header, &rows, rows.len(), out).map_err(io);
             }
-            let rf = f.results_format().ok_or_else(|| not_for("SELECT results", f))?;
+            let rf = f
+                .results_format()
+                .ok_or_else(|| not_for("SELECT results", f))?;
             let mut serializer = QueryResultsSerializer::from_format(rf)
                 .serialize_solutions_to_writer(out, variables)
                 .map_err(io)?;
@@ -131,7 +139,8 @@ fn not_for(what: &str, format: ResultFormat) -> Error {
 pub fn with_prefixes(serializer: RdfSerializer) -> RdfSerializer {
     PREFIXES.iter().fold(serializer, |s, (name, iri)| {
         // Constant, valid prefix IRIs.
-        s.with_prefix(*name, *iri).expect("well-known prefixes are valid IRIs")
+        s.with_prefix(*name, *iri)
+            .expect("well-known prefixes are valid IRIs")
     })
 }
 
@@ -209,7 +218,10 @@ mod tests {
     fn table_aligns_and_counts() {
         let header = vec!["name".to_owned(), "n".to_owned()];
         let rows = vec![
-            vec![Some(Literal::from("Ørsted A/S").into()), Some(Literal::from(3).into())],
+            vec![
+                Some(Literal::from("Ørsted A/S").into()),
+                Some(Literal::from(3).into()),
+            ],
             vec![None, Some(Literal::from(12).into())],
         ];
         let mut out = Vec::new();

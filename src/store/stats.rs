@@ -91,7 +91,11 @@ fn number(term: &Option<Term>) -> u64 {
 impl fmt::Display for StoreStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "quads:          {}", self.quads)?;
-        writeln!(f, "triples:        {} (distinct, union of all graphs)", self.triples)?;
+        writeln!(
+            f,
+            "triples:        {} (distinct, union of all graphs)",
+            self.triples
+        )?;
         writeln!(f, "entities:       {}", self.entities)?;
         writeln!(f, "named graphs:   {}", self.graphs.len())?;
         writeln!(f, "classes:        {}", self.classes.len())?;
@@ -124,9 +128,9 @@ fn labelled(rows: &[(Term, u64)]) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{LoadOptions, Loader};
-    use crate::store::load::LoadSource;
     use crate::store::format::{FileFormat, Syntax};
+    use crate::store::load::LoadSource;
+    use crate::store::{LoadOptions, Loader};
     use oxigraph::io::RdfFormat;
 
     #[test]
@@ -139,7 +143,10 @@ mod tests {
         let source = LoadSource::Bytes {
             name: "test.trig".into(),
             data,
-            format: FileFormat { syntax: Syntax::Rdf(RdfFormat::TriG), gzip: false },
+            format: FileFormat {
+                syntax: Syntax::Rdf(RdfFormat::TriG),
+                gzip: false,
+            },
         };
         Loader::new(&store, LoadOptions::default())
             .load_sources(&[source])

@@ -89,9 +89,17 @@ pub fn parse_triple(text: &str) -> Result<oxigraph::model::Triple> {
     };
     let subject = match parse_term(s)? {
         Term::NamedNode(n) => n,
-        _ => return Err(Error::InvalidTerm(format!("the subject {s:?} must be an IRI"))),
+        _ => {
+            return Err(Error::InvalidTerm(format!(
+                "the subject {s:?} must be an IRI"
+            )))
+        }
     };
-    Ok(oxigraph::model::Triple::new(subject, parse_iri(p)?, parse_term(o)?))
+    Ok(oxigraph::model::Triple::new(
+        subject,
+        parse_iri(p)?,
+        parse_term(o)?,
+    ))
 }
 
 /// Splits on spaces outside quotes and angle brackets.
@@ -227,7 +235,10 @@ mod tests {
     fn parses_iri_forms() {
         let expected = format!("{RISK_NS}Company");
         assert_eq!(parse_iri("risk:Company").unwrap().as_str(), expected);
-        assert_eq!(parse_iri(&format!("<{expected}>")).unwrap().as_str(), expected);
+        assert_eq!(
+            parse_iri(&format!("<{expected}>")).unwrap().as_str(),
+            expected
+        );
         assert_eq!(parse_iri(&expected).unwrap().as_str(), expected);
         assert!(parse_iri("not an iri").is_err());
     }
@@ -257,6 +268,9 @@ mod tests {
     #[test]
     fn compacts_known_namespaces() {
         assert_eq!(compact_iri(&format!("{RISK_NS}controls")), "risk:controls");
-        assert_eq!(compact_iri("http://example.org/x"), "<http://example.org/x>");
+        assert_eq!(
+            compact_iri("http://example.org/x"),
+            "<http://example.org/x>"
+        );
     }
 }

@@ -36,10 +36,15 @@ impl ClassifyData {
     /// into the messages), and the label of every subject that has one;
     /// `class` keeps only entities of that class.
     pub fn from_store(store: &Store, label: &NamedNode, class: Option<&NamedNode>) -> Result<Self> {
-        let options = GraphViewOptions { exclude_predicates: vec![label.clone()] };
+        let options = GraphViewOptions {
+            exclude_predicates: vec![label.clone()],
+        };
         let view = GraphView::from_store(store, &options)?;
         let filter = class.map_or(String::new(), |c| format!("?entity a <{}> .", c.as_str()));
-        let query = format!("SELECT DISTINCT ?entity ?label WHERE {{ ?entity <{}> ?label . {filter} }}", label.as_str());
+        let query = format!(
+            "SELECT DISTINCT ?entity ?label WHERE {{ ?entity <{}> ?label . {filter} }}",
+            label.as_str()
+        );
         let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
         let mut class_ids: BTreeMap<String, u32> = BTreeMap::new();
         let mut labelled: Vec<(NamedOrBlankNode, String)> = Vec::new();
@@ -64,10 +69,14 @@ impl ClassifyData {
         let mut examples: Vec<(u32, u32)> = Vec::new();
         let mut seen = HashMap::new();
         for (entity, value) in labelled {
-            let Some(node) = view.node_id(&entity) else { continue };
+            let Some(node) = view.node_id(&entity) else {
+                continue;
+            };
             if let Some(previous) = seen.insert(node, value.clone()) {
                 if previous != value {
-                    return Err(Error::Model(format!("{entity} has two labels: {previous} and {value}")));
+                    return Err(Error::Model(format!(
+                        "{entity} has two labels: {previous} and {value}"
+                    )));
                 }
                 continue;
             }
@@ -75,12 +84,18 @@ impl ClassifyData {
         }
         examples.sort_unstable();
         if examples.is_empty() {
-            return Err(Error::Model(format!("no entity in the graph has a <{}> label", label.as_str())));
+            return Err(Error::Model(format!(
+                "no entity in the graph has a <{}> label",
+                label.as_str()
+            )));
         }
         Ok(Self {
             num_nodes: view.node_count(),
             num_relations: 2 * view.relation_count(),
-            edges: view.edges_with_inverses().map(|e| (e.source, e.relation, e.target)).collect(),
+            edges: view
+                .edges_with_inverses()
+                .map(|e| (e.source, e.relation, e.target))
+                .collect(),
             examples,
             classes: class_ids.into_keys().collect(),
         })
@@ -98,7 +113,12 @@ pub struct ClassifyConfig {
 
 impl Default for ClassifyConfig {
     fn default() -> Self {
-        Self { embedding_dim: 64, hidden_dim: 16, decomposition: Decomposition::None, dropout: 0.3 }
+        Self {
+            embedding_dim: 64,
+            hidden_dim: 16,
+            decomposition: Decomposition::None,
+            dropout: 0.3,
+        }
     }
 }
 
@@ -110,8 +130,14 @@ pub struct NodeClassifier {
 }
 
 impl NodeClassifier {
-    pub fn load(vb: VarBuilder, data: &ClassifyData, config: &ClassifyConfig, device: &Device) -> Result<Self> {
-        let graph = MessageGraph::new(data.num_nodes, data.num_relations, &data.edges, device).map_err(candle)?;
+    pub fn load(
+        vb: VarBuilder,
+        data: &ClassifyData,
+        config: &ClassifyConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        let graph = MessageGraph::new(data.num_nodes, data.num_relations, &data.edges, device)
+            .map_err(candle)?;
         let rgcn = RgcnConfig {
             num_nodes: data.num_nodes,
             num_relations: data.num_relations,
@@ -122,7 +148,11 @@ impl NodeClassifier {
             learned_input: true,
             residual: false,
         };
-        Ok(Self { encoder: RgcnEncoder::load(vb, &rgcn).map_err(candle)?, graph, dropout: config.dropout })
+        Ok(Self {
+            encoder: RgcnEncoder::load(vb, &rgcn).map_err(candle)?,
+            graph,
+            dropout: config.dropout,
+        })
     }
 
     /// Class scores of every node `[nodes, classes]`; dropout when `rng` is given.
@@ -132,16 +162,16 @@ impl NodeClassifier {
             Some(rng) => self.encoder.forward(None, &self.graph, &mut |x| {
                 dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
             }),
-            None => self.encoder.forward(None, &self.graph, &mut |x| Ok(x.clone())),
+            None => self
+                .encoder
+                .forward(None, &self.graph, &mut |x| Ok(x.clone())),
         }
         .map_err(candle)
     }
 
     /// Predicted class of each node in `nodes`.
     pub fn predict(&self, nodes: &[u32]) -> Result<Vec<u32>> {
-        let logits = self.logits(None)?;
-        let index = Tensor::from_vec(nodes.to_vec(), nodes.len(), logits.device()).map_err(candle)?;
-        logits.index_select(&index, 0).and_then(|l| l.argmax(1)).and_then(|a| a.to_vec1::<u32>()).map_err(candle)
+        predict_from(&self.logits(None)?, nodes)
     }
 }
 
@@ -152,17 +182,13 @@ struct ClassifyTraining<'a> {
 }
 
 impl TrainingTask for ClassifyTraining<'_> {
-    fn train_epoch(&mut self, rng: &mut ChaCha8Rng, step: &mut dyn FnMut(&Tensor) -> Result<f64>) -> Result<f64> {
+    fn train_epoch(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        step: &mut dyn FnMut(&Tensor) -> Result<f64>,
+    ) -> Result<f64> {
         let logits = self.model.logits(Some(rng))?;
-        let device = logits.device().clone();
-        let nodes: Vec<u32> = self.train.iter().map(|e| e.0).collect();
-        let classes: Vec<u32> = self.train.iter().map(|e| e.1).collect();
-        let n = nodes.len();
-        let loss = logits
-            .index_select(&Tensor::from_vec(nodes, n, &device).map_err(candle)?, 0)
-            .and_then(|l| candle_nn::loss::cross_entropy(&l, &Tensor::from_vec(classes, n, &device)?))
-            .map_err(candle)?;
-        step(&loss)
+        step(&cross_entropy(&logits, &self.train)?)
     }
 
     /// Accuracy, with the cross-entropy as a small tie-breaker: on the few
@@ -170,16 +196,10 @@ impl TrainingTask for ClassifyTraining<'_> {
     /// more confident model should win the tie.
     fn validate(&mut self) -> Result<f64> {
         let logits = self.model.logits(None)?;
-        let device = logits.device().clone();
-        let nodes: Vec<u32> = self.valid.iter().map(|e| e.0).collect();
-        let classes: Vec<u32> = self.valid.iter().map(|e| e.1).collect();
-        let n = nodes.len();
-        let loss = logits
-            .index_select(&Tensor::from_vec(nodes, n, &device).map_err(candle)?, 0)
-            .and_then(|l| candle_nn::loss::cross_entropy(&l, &Tensor::from_vec(classes, n, &device)?))
-            .and_then(|l| l.to_scalar::<f32>())
+        let loss = cross_entropy(&logits, &self.valid)?
+            .to_scalar::<f32>()
             .map_err(candle)?;
-        Ok(accuracy(self.model, &self.valid)? - 1e-3 * f64::from(loss))
+        Ok(accuracy_of(&logits, &self.valid)? - 1e-3 * f64::from(loss))
     }
 
     fn metric_name(&self) -> &'static str {
@@ -187,15 +207,47 @@ impl TrainingTask for ClassifyTraining<'_> {
     }
 }
 
-fn accuracy(model: &NodeClassifier, examples: &[(u32, u32)]) -> Result<f64> {
+/// Mean cross-entropy of the examples' class scores.
+fn cross_entropy(logits: &Tensor, examples: &[(u32, u32)]) -> Result<Tensor> {
+    let device = logits.device();
+    let n = examples.len();
+    let nodes =
+        Tensor::from_vec(examples.iter().map(|e| e.0).collect(), n, device).map_err(candle)?;
+    let classes =
+        Tensor::from_vec(examples.iter().map(|e| e.1).collect(), n, device).map_err(candle)?;
+    logits
+        .index_select(&nodes, 0)
+        .and_then(|l| candle_nn::loss::cross_entropy(&l, &classes))
+        .map_err(candle)
+}
+
+/// Share of examples whose highest class score is their class.
+fn accuracy_of(logits: &Tensor, examples: &[(u32, u32)]) -> Result<f64> {
     let nodes: Vec<u32> = examples.iter().map(|e| e.0).collect();
-    let predicted = model.predict(&nodes)?;
-    let right = predicted.iter().zip(examples).filter(|(p, e)| **p == e.1).count();
+    let predicted = predict_from(logits, &nodes)?;
+    let right = predicted
+        .iter()
+        .zip(examples)
+        .filter(|(p, e)| **p == e.1)
+        .count();
     Ok(right as f64 / examples.len().max(1) as f64)
 }
 
+fn predict_from(logits: &Tensor, nodes: &[u32]) -> Result<Vec<u32>> {
+    let index = Tensor::from_vec(nodes.to_vec(), nodes.len(), logits.device()).map_err(candle)?;
+    logits
+        .index_select(&index, 0)
+        .and_then(|l| l.argmax(1))
+        .and_then(|a| a.to_vec1::<u32>())
+        .map_err(candle)
+}
+
 /// Splits examples into `k` folds with each class spread evenly (shuffled by `rng`).
-pub fn stratified_folds(examples: &[(u32, u32)], k: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<(u32, u32)>> {
+pub fn stratified_folds(
+    examples: &[(u32, u32)],
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<(u32, u32)>> {
     let mut by_class: BTreeMap<u32, Vec<(u32, u32)>> = BTreeMap::new();
     for &e in examples {
         by_class.entry(e.1).or_default().push(e);
@@ -236,11 +288,22 @@ pub fn train_and_test(
     let valid = inner[0].clone();
     let train_part: Vec<(u32, u32)> = inner[1..].concat();
     let varmap = VarMap::new();
-    let model = NodeClassifier::load(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), data, config, &Device::Cpu)?;
+    let model = NodeClassifier::load(
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        data,
+        config,
+        &Device::Cpu,
+    )?;
     seed_weights(&varmap, rng)?;
-    let mut task = ClassifyTraining { model: &model, train: train_part, valid };
-    let report = train(&mut task, varmap.all_vars(), trainer, rng, &mut |_, _| Ok(()))?;
-    Ok((accuracy(&model, test)?, report.best_epoch))
+    let mut task = ClassifyTraining {
+        model: &model,
+        train: train_part,
+        valid,
+    };
+    let report = train(&mut task, varmap.all_vars(), trainer, rng, &mut |_, _| {
+        Ok(())
+    })?;
+    Ok((accuracy_of(&model.logits(None)?, test)?, report.best_epoch))
 }
 
 /// Repeated stratified k-fold cross-validation; `on_fold` sees each result.
@@ -257,10 +320,26 @@ pub fn cross_validate(
         let mut rng = ChaCha8Rng::seed_from_u64(trainer.seed.wrapping_add(repeat as u64));
         let split = stratified_folds(&data.examples, folds, &mut rng);
         for fold in 0..split.len() {
-            let train_examples: Vec<(u32, u32)> =
-                split.iter().enumerate().filter(|(i, _)| *i != fold).flat_map(|(_, f)| f.iter().copied()).collect();
-            let (accuracy, best_epoch) = train_and_test(data, config, trainer, &train_examples, &split[fold], &mut rng)?;
-            let result = FoldResult { repeat, fold, accuracy, best_epoch };
+            let train_examples: Vec<(u32, u32)> = split
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != fold)
+                .flat_map(|(_, f)| f.iter().copied())
+                .collect();
+            let (accuracy, best_epoch) = train_and_test(
+                data,
+                config,
+                trainer,
+                &train_examples,
+                &split[fold],
+                &mut rng,
+            )?;
+            let result = FoldResult {
+                repeat,
+                fold,
+                accuracy,
+                best_epoch,
+            };
             on_fold(&result);
             results.push(result);
         }
@@ -287,7 +366,11 @@ mod tests {
         assert_eq!(folds.iter().map(Vec::len).sum::<usize>(), 30);
         for fold in &folds {
             assert_eq!(fold.len(), 6);
-            assert_eq!(fold.iter().filter(|e| e.1 == 1).count(), 2, "each fold holds a fifth of class 1");
+            assert_eq!(
+                fold.iter().filter(|e| e.1 == 1).count(),
+                2,
+                "each fold holds a fifth of class 1"
+            );
         }
         let (mean, std) = mean_and_std(&[0.9, 1.0, 0.8]);
         assert!((mean - 0.9).abs() < 1e-12 && (std - 0.1).abs() < 1e-12);

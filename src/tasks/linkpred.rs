@@ -57,17 +57,45 @@ impl LinkData {
         data
     }
 
+    /// Every true triple of every split: what filtered ranking leaves out.
+    pub fn known(&self) -> HashSet<[u32; 3]> {
+        self.train
+            .iter()
+            .chain(&self.valid)
+            .chain(&self.test)
+            .copied()
+            .collect()
+    }
+
     /// Ids of triples given by name, for a model trained on this data.
     pub fn ids(&self, triples: &[[String; 3]]) -> Result<Vec<[u32; 3]>> {
-        let entity: HashMap<&str, u32> = self.entities.iter().enumerate().map(|(i, e)| (e.as_str(), i as u32)).collect();
-        let relation: HashMap<&str, u32> = self.relations.iter().enumerate().map(|(i, r)| (r.as_str(), i as u32)).collect();
+        let entity: HashMap<&str, u32> = self
+            .entities
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.as_str(), i as u32))
+            .collect();
+        let relation: HashMap<&str, u32> = self
+            .relations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.as_str(), i as u32))
+            .collect();
         triples
             .iter()
             .map(|[h, r, t]| {
                 let lookup = |map: &HashMap<&str, u32>, name: &str, what: &str| {
-                    map.get(name).copied().ok_or_else(|| Error::Model(format!("unknown {what} {name:?}: not in the model's vocabulary")))
+                    map.get(name).copied().ok_or_else(|| {
+                        Error::Model(format!(
+                            "unknown {what} {name:?}: not in the model's vocabulary"
+                        ))
+                    })
                 };
-                Ok([lookup(&entity, h, "entity")?, lookup(&relation, r, "relation")?, lookup(&entity, t, "entity")?])
+                Ok([
+                    lookup(&entity, h, "entity")?,
+                    lookup(&relation, r, "relation")?,
+                    lookup(&entity, t, "entity")?,
+                ])
             })
             .collect()
     }
@@ -111,14 +139,20 @@ pub struct LinkPredictor {
 }
 
 impl LinkPredictor {
-    pub fn load(vb: VarBuilder, data: &LinkData, config: &LinkPredConfig, device: &Device) -> Result<Self> {
+    pub fn load(
+        vb: VarBuilder,
+        data: &LinkData,
+        config: &LinkPredConfig,
+        device: &Device,
+    ) -> Result<Self> {
         let r = data.relations.len();
         let edges: Vec<(u32, u32, u32)> = data
             .train
             .iter()
             .flat_map(|&[h, rel, t]| [(h, rel, t), (t, rel + r as u32, h)])
             .collect();
-        let graph = MessageGraph::new(data.entities.len(), 2 * r, &edges, device).map_err(candle)?;
+        let graph =
+            MessageGraph::new(data.entities.len(), 2 * r, &edges, device).map_err(candle)?;
         let rgcn = RgcnConfig {
             num_nodes: data.entities.len(),
             num_relations: 2 * r,
@@ -130,8 +164,15 @@ impl LinkPredictor {
             residual: config.residual,
         };
         let encoder = RgcnEncoder::load(vb.pp("encoder"), &rgcn).map_err(candle)?;
-        let decoder = DistMult::load(vb.pp("decoder"), 2 * r, encoder.output_dim()).map_err(candle)?;
-        Ok(Self { encoder, decoder, graph, config: config.clone(), num_relations: r })
+        let decoder =
+            DistMult::load(vb.pp("decoder"), 2 * r, encoder.output_dim()).map_err(candle)?;
+        Ok(Self {
+            encoder,
+            decoder,
+            graph,
+            config: config.clone(),
+            num_relations: r,
+        })
     }
 
     /// Node representations; dropout only when `rng` is given (training).
@@ -141,7 +182,9 @@ impl LinkPredictor {
             Some(rng) => self.encoder.forward(None, &self.graph, &mut |x| {
                 dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
             }),
-            None => self.encoder.forward(None, &self.graph, &mut |x| Ok(x.clone())),
+            None => self
+                .encoder
+                .forward(None, &self.graph, &mut |x| Ok(x.clone())),
         };
         result.map_err(candle)
     }
@@ -155,8 +198,16 @@ impl LinkPredictor {
         let mut ranks = Vec::with_capacity(2 * triples.len());
         for chunk in triples.chunks(256) {
             // Tail queries (h, r, ?) then head queries (t, r⁻¹, ?).
-            let known_ids: Vec<u32> = chunk.iter().map(|t| t[0]).chain(chunk.iter().map(|t| t[2])).collect();
-            let rel_ids: Vec<u32> = chunk.iter().map(|t| t[1]).chain(chunk.iter().map(|t| t[1] + r)).collect();
+            let known_ids: Vec<u32> = chunk
+                .iter()
+                .map(|t| t[0])
+                .chain(chunk.iter().map(|t| t[2]))
+                .collect();
+            let rel_ids: Vec<u32> = chunk
+                .iter()
+                .map(|t| t[1])
+                .chain(chunk.iter().map(|t| t[1] + r))
+                .collect();
             let n = known_ids.len();
             let scores = self
                 .decoder
@@ -168,7 +219,9 @@ impl LinkPredictor {
                 .and_then(|s| s.to_vec2::<f32>())
                 .map_err(candle)?;
             for (i, &[h, rel, t]) in chunk.iter().enumerate() {
-                ranks.push(realistic_rank(&scores[i], t as usize, |c| c != t as usize && known.contains(&[h, rel, c as u32])));
+                ranks.push(realistic_rank(&scores[i], t as usize, |c| {
+                    c != t as usize && known.contains(&[h, rel, c as u32])
+                }));
                 ranks.push(realistic_rank(&scores[chunk.len() + i], h as usize, |c| {
                     c != h as usize && known.contains(&[c as u32, rel, t])
                 }));
@@ -197,18 +250,32 @@ impl<'a> LinkPredTraining<'a> {
         }
         let mut queries: Vec<((u32, u32), Vec<u32>)> = answers.into_iter().collect();
         queries.sort();
-        let known = data.train.iter().chain(&data.valid).chain(&data.test).copied().collect();
-        Self { model, queries, valid: data.valid.clone(), known }
+        Self {
+            model,
+            queries,
+            valid: data.valid.clone(),
+            known: data.known(),
+        }
     }
 }
 
 impl TrainingTask for LinkPredTraining<'_> {
-    fn train_epoch(&mut self, rng: &mut ChaCha8Rng, step: &mut dyn FnMut(&Tensor) -> Result<f64>) -> Result<f64> {
+    fn train_epoch(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        step: &mut dyn FnMut(&Tensor) -> Result<f64>,
+    ) -> Result<f64> {
         let mut order: Vec<usize> = (0..self.queries.len()).collect();
         order.shuffle(rng);
         let n = self.model.graph.num_nodes;
         let smoothing = self.model.config.label_smoothing;
-        let device = self.model.graph.relations.first().map(|r| r.src.device().clone()).unwrap_or(Device::Cpu);
+        let device = self
+            .model
+            .graph
+            .relations
+            .first()
+            .map(|r| r.src.device().clone())
+            .unwrap_or(Device::Cpu);
         let (mut total, mut batches) = (0.0, 0usize);
         for batch in order.chunks(self.model.config.batch_size.max(1)) {
             let mut targets = vec![smoothing as f32 / n as f32; batch.len() * n];
@@ -219,22 +286,19 @@ impl TrainingTask for LinkPredTraining<'_> {
             }
             let known: Vec<u32> = batch.iter().map(|&q| self.queries[q].0 .0).collect();
             let relations: Vec<u32> = batch.iter().map(|&q| self.queries[q].0 .1).collect();
-            let run = |rng: &mut ChaCha8Rng| -> Result<Tensor> {
-                let nodes = self.model.nodes(Some(rng))?;
-                let b = known.len();
-                let logits = self
-                    .model
-                    .decoder
-                    .score_all(
-                        &nodes,
-                        &Tensor::from_vec(known.clone(), b, &device).map_err(candle)?,
-                        &Tensor::from_vec(relations.clone(), b, &device).map_err(candle)?,
-                    )
-                    .map_err(candle)?;
-                let targets = Tensor::from_vec(targets.clone(), (b, n), &device).map_err(candle)?;
-                bce_with_logits(&logits, &targets).map_err(candle)
-            };
-            let loss = run(rng)?;
+            let b = batch.len();
+            let nodes = self.model.nodes(Some(rng))?;
+            let logits = self
+                .model
+                .decoder
+                .score_all(
+                    &nodes,
+                    &Tensor::from_vec(known, b, &device).map_err(candle)?,
+                    &Tensor::from_vec(relations, b, &device).map_err(candle)?,
+                )
+                .map_err(candle)?;
+            let targets = Tensor::from_vec(targets, (b, n), &device).map_err(candle)?;
+            let loss = bce_with_logits(&logits, &targets).map_err(candle)?;
             total += step(&loss)?;
             batches += 1;
         }
@@ -251,9 +315,19 @@ impl TrainingTask for LinkPredTraining<'_> {
 }
 
 /// A fresh variable map and model with seeded weights.
-pub fn new_model(data: &LinkData, config: &LinkPredConfig, rng: &mut ChaCha8Rng, device: &Device) -> Result<(VarMap, LinkPredictor)> {
+pub fn new_model(
+    data: &LinkData,
+    config: &LinkPredConfig,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Result<(VarMap, LinkPredictor)> {
     let varmap = VarMap::new();
-    let model = LinkPredictor::load(VarBuilder::from_varmap(&varmap, DType::F32, device), data, config, device)?;
+    let model = LinkPredictor::load(
+        VarBuilder::from_varmap(&varmap, DType::F32, device),
+        data,
+        config,
+        device,
+    )?;
     super::trainer::seed_weights(&varmap, rng)?;
     Ok((varmap, model))
 }
@@ -261,7 +335,10 @@ pub fn new_model(data: &LinkData, config: &LinkPredConfig, rng: &mut ChaCha8Rng,
 /// The triples of one named graph whose object is an IRI or blank node, as
 /// names: a node's `rdfs:label` when it has one (TSV files loaded with
 /// `--format tsv` label every name), else its IRI.
-pub fn triples_from_graph(store: &crate::store::Store, graph: &oxigraph::model::NamedNode) -> Result<Vec<[String; 3]>> {
+pub fn triples_from_graph(
+    store: &crate::store::Store,
+    graph: &oxigraph::model::NamedNode,
+) -> Result<Vec<[String; 3]>> {
     use oxigraph::model::Term;
     let runner = crate::store::SparqlRunner::new(store);
     let query = format!(
@@ -273,7 +350,10 @@ pub fn triples_from_graph(store: &crate::store::Store, graph: &oxigraph::model::
     );
     let (_, rows) = runner.select(&query, &[])?;
     if rows.is_empty() {
-        return Err(Error::Model(format!("graph <{}> holds no triple between resources", graph.as_str())));
+        return Err(Error::Model(format!(
+            "graph <{}> holds no triple between resources",
+            graph.as_str()
+        )));
     }
     let name = |label: &Option<Term>, term: &Option<Term>| match (label, term) {
         (Some(Term::Literal(l)), _) => l.value().to_owned(),
@@ -296,12 +376,19 @@ pub fn read_tsv(path: &std::path::Path) -> Result<Vec<[String; 3]>> {
         .map(|(i, line)| {
             let parts: Vec<&str> = line.split('\t').collect();
             match parts.as_slice() {
-                [h, r, t] => Ok([h.trim().to_owned(), r.trim().to_owned(), t.trim().to_owned()]),
+                [h, r, t] => Ok([
+                    h.trim().to_owned(),
+                    r.trim().to_owned(),
+                    t.trim().to_owned(),
+                ]),
                 _ => Err(Error::Syntax {
                     path: path.to_owned(),
                     line: i as u64 + 1,
                     column: 1,
-                    message: format!("expected head<TAB>relation<TAB>tail, found {} field(s)", parts.len()),
+                    message: format!(
+                        "expected head<TAB>relation<TAB>tail, found {} field(s)",
+                        parts.len()
+                    ),
                 }),
             }
         })

@@ -1,8 +1,8 @@
 //! Learning tasks on top of the encoders: the shared trainer and metrics,
 //! and one module per task.
 
-pub mod metrics;
 pub mod checkpoint;
 pub mod classify;
 pub mod linkpred;
+pub mod metrics;
 pub mod trainer;

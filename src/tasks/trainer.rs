@@ -65,7 +65,11 @@ impl TrainerConfig {
 pub trait TrainingTask {
     /// Runs one epoch; `step` takes each mini-batch loss, updates the weights
     /// and returns the loss value. Returns the epoch's mean loss.
-    fn train_epoch(&mut self, rng: &mut ChaCha8Rng, step: &mut dyn FnMut(&Tensor) -> Result<f64>) -> Result<f64>;
+    fn train_epoch(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        step: &mut dyn FnMut(&Tensor) -> Result<f64>,
+    ) -> Result<f64>;
     /// The validation metric; higher is better.
     fn validate(&mut self) -> Result<f64>;
     /// The metric's name, for progress and reports.
@@ -108,7 +112,9 @@ pub fn seed_weights(varmap: &VarMap, rng: &mut ChaCha8Rng) -> Result<()> {
         } else {
             let (fan_in, fan_out) = (dims[dims.len() - 2], dims[dims.len() - 1]);
             let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-            (0..count).map(|_| rng.random_range(-bound..bound)).collect()
+            (0..count)
+                .map(|_| rng.random_range(-bound..bound))
+                .collect()
         };
         let tensor = Tensor::from_vec(values, dims.as_slice(), var.device()).map_err(candle)?;
         var.set(&tensor).map_err(candle)?;
@@ -123,7 +129,13 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     }
     let keep = 1.0 - p;
     let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| if rng.random_bool(keep) { (1.0 / keep) as f32 } else { 0.0 })
+        .map(|_| {
+            if rng.random_bool(keep) {
+                (1.0 / keep) as f32
+            } else {
+                0.0
+            }
+        })
         .collect();
     let mask = Tensor::from_vec(mask, x.dims(), x.device()).map_err(candle)?;
     x.mul(&mask).map_err(candle)
@@ -134,7 +146,9 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
 /// a sigmoid, which is NaN once a logit saturates).
 pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let softplus_tail = logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
-    (logits.relu()? - logits.mul(targets)?)?.add(&softplus_tail)?.mean_all()
+    (logits.relu()? - logits.mul(targets)?)?
+        .add(&softplus_tail)?
+        .mean_all()
 }
 
 pub(crate) fn candle(e: candle_core::Error) -> Error {
@@ -173,23 +187,41 @@ pub fn train(
         };
         let loss = task.train_epoch(rng, &mut step)?;
         if !loss.is_finite() {
-            return Err(Error::Model(format!("training diverged at epoch {}: loss {loss}", epoch + 1)));
+            return Err(Error::Model(format!(
+                "training diverged at epoch {}: loss {loss}",
+                epoch + 1
+            )));
         }
-        let validate = (epoch + 1) % config.validate_every.max(1) == 0 || epoch + 1 == config.epochs;
-        let metric = if validate { Some(task.validate()?) } else { None };
+        let validate =
+            (epoch + 1) % config.validate_every.max(1) == 0 || epoch + 1 == config.epochs;
+        let metric = if validate {
+            Some(task.validate()?)
+        } else {
+            None
+        };
         let improved = match (metric, &best) {
             (Some(m), None) => m.is_finite(),
             (Some(m), Some((_, b, _))) => m > *b,
             (None, _) => false,
         };
         if improved {
-            let snapshot = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>().map_err(candle)?;
+            let snapshot = vars
+                .iter()
+                .map(|v| v.as_tensor().copy())
+                .collect::<candle_core::Result<Vec<_>>>()
+                .map_err(candle)?;
             best = Some((epoch, metric.unwrap_or(f64::NAN), snapshot));
             since_best = 0;
         } else if validate {
             since_best += config.validate_every.max(1);
         }
-        let record = EpochRecord { epoch: epoch + 1, loss, learning_rate, metric, seconds: start.elapsed().as_secs_f64() };
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            loss,
+            learning_rate,
+            metric,
+            seconds: start.elapsed().as_secs_f64(),
+        };
         on_epoch(&record, improved)?;
         history.push(record);
         if since_best >= config.patience {
@@ -202,18 +234,32 @@ pub fn train(
     for (var, tensor) in vars.iter().zip(snapshot) {
         var.set(&tensor).map_err(candle)?;
     }
-    Ok(TrainReport { best_epoch: best_epoch + 1, best_metric, stopped_early, history })
+    Ok(TrainReport {
+        best_epoch: best_epoch + 1,
+        best_metric,
+        stopped_early,
+        history,
+    })
 }
 
 /// Scales all gradients together so that their global L2 norm is at most `max`.
-fn clip_gradients(grads: &mut candle_core::backprop::GradStore, vars: &[Var], max: f64) -> Result<()> {
+fn clip_gradients(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[Var],
+    max: f64,
+) -> Result<()> {
     if max <= 0.0 {
         return Ok(());
     }
     let mut total = 0f64;
     for var in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
-            total += f64::from(g.sqr().and_then(|s| s.sum_all()).and_then(|s| s.to_scalar::<f32>()).map_err(candle)?);
+            total += f64::from(
+                g.sqr()
+                    .and_then(|s| s.sum_all())
+                    .and_then(|s| s.to_scalar::<f32>())
+                    .map_err(candle)?,
+            );
         }
     }
     let norm = total.sqrt();
@@ -237,14 +283,26 @@ mod tests {
     fn bce_is_stable_for_saturated_logits() {
         let logits = Tensor::new(&[200f32, -200., 0.], &candle_core::Device::Cpu).unwrap();
         let targets = Tensor::new(&[1f32, 1., 0.5], &candle_core::Device::Cpu).unwrap();
-        let loss = bce_with_logits(&logits, &targets).unwrap().to_scalar::<f32>().unwrap();
+        let loss = bce_with_logits(&logits, &targets)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         // Terms: 0, 200, ln 2.
-        assert!((loss - (200.0 + std::f32::consts::LN_2) / 3.0).abs() < 1e-3, "{loss}");
+        assert!(
+            (loss - (200.0 + std::f32::consts::LN_2) / 3.0).abs() < 1e-3,
+            "{loss}"
+        );
     }
 
     #[test]
     fn warmup_then_cosine_decay() {
-        let config = TrainerConfig { epochs: 12, learning_rate: 1.0, warmup_epochs: 2, min_lr_ratio: 0.1, ..TrainerConfig::default() };
+        let config = TrainerConfig {
+            epochs: 12,
+            learning_rate: 1.0,
+            warmup_epochs: 2,
+            min_lr_ratio: 0.1,
+            ..TrainerConfig::default()
+        };
         assert_eq!(config.learning_rate_at(0), 0.5);
         assert_eq!(config.learning_rate_at(1), 1.0);
         assert_eq!(config.learning_rate_at(2), 1.0);

@@ -74,7 +74,9 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         "cuda" => cuda(0),
         other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
             Some(ordinal) => cuda(ordinal),
-            None => Err(Error::Model(format!("unknown device {other:?}; use cpu, cuda, cuda:N or auto"))),
+            None => Err(Error::Model(format!(
+                "unknown device {other:?}; use cpu, cuda, cuda:N or auto"
+            ))),
         },
     }
 }
@@ -89,9 +91,10 @@ impl BertEncoder {
     /// `max_seq_length` when present, else the model's position limit.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         verify(dir)?;
-        let config_text =
-            std::fs::read_to_string(dir.join("config.json")).map_err(|e| Error::io(dir.join("config.json"), e))?;
-        let config: Config = serde_json::from_str(&config_text).map_err(|e| model_error(dir, "config.json", e))?;
+        let config_text = std::fs::read_to_string(dir.join("config.json"))
+            .map_err(|e| Error::io(dir.join("config.json"), e))?;
+        let config: Config =
+            serde_json::from_str(&config_text).map_err(|e| model_error(dir, "config.json", e))?;
         let weights = dir.join("model.safetensors");
         let prefix = tensor_prefix(&weights)?;
         let varmap = VarMap::new();
@@ -99,14 +102,25 @@ impl BertEncoder {
         if !prefix.is_empty() {
             vb = vb.pp(prefix.trim_end_matches('.'));
         }
-        let model = BertModel::load(vb, &config).map_err(|e| model_error(dir, "building the model", e))?;
+        let model =
+            BertModel::load(vb, &config).map_err(|e| model_error(dir, "building the model", e))?;
         let mut loaded = varmap.clone();
-        loaded.load(&weights).map_err(|e| model_error(dir, "model.safetensors", e))?;
-        let mut tokenizer =
-            Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| model_error(dir, "tokenizer.json", e))?;
+        loaded
+            .load(&weights)
+            .map_err(|e| model_error(dir, "model.safetensors", e))?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| model_error(dir, "tokenizer.json", e))?;
         tokenizer.with_padding(None);
         let max_length = sentence_max_length(dir).unwrap_or(config.max_position_embeddings);
-        let mut encoder = Self { model, tokenizer, varmap, config, prefix, device: device.clone(), max_length };
+        let mut encoder = Self {
+            model,
+            tokenizer,
+            varmap,
+            config,
+            prefix,
+            device: device.clone(),
+            max_length,
+        };
         encoder.set_max_length(max_length)?;
         Ok(encoder)
     }
@@ -151,7 +165,10 @@ impl BertEncoder {
             .map(|l| format!("{}encoder.layer.{l}.", self.prefix))
             .collect();
         let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-        let mut names: Vec<&String> = data.keys().filter(|n| wanted.iter().any(|w| n.starts_with(w))).collect();
+        let mut names: Vec<&String> = data
+            .keys()
+            .filter(|n| wanted.iter().any(|w| n.starts_with(w)))
+            .collect();
         names.sort();
         names.into_iter().map(|n| data[n].clone()).collect()
     }
@@ -188,7 +205,12 @@ impl BertEncoder {
 
     /// Sentence and span embeddings. Texts are sorted by length and batched
     /// `batch_size` at a time, each batch padded to its longest text only.
-    pub fn embed(&self, inputs: &[SpanInput], batch_size: usize, mut progress: impl FnMut(usize)) -> Result<Embeddings> {
+    pub fn embed(
+        &self,
+        inputs: &[SpanInput],
+        batch_size: usize,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Embeddings> {
         let texts: Vec<&str> = inputs.iter().map(|i| i.text.as_str()).collect();
         let encodings = self.tokenize(&texts)?;
         let mut order: Vec<usize> = (0..inputs.len()).collect();
@@ -197,14 +219,21 @@ impl BertEncoder {
             sentences: vec![Vec::new(); inputs.len()],
             spans: inputs.iter().map(|i| vec![None; i.spans.len()]).collect(),
             issues: Vec::new(),
-            truncated: encodings.iter().filter(|e| !e.get_overflowing().is_empty()).count(),
+            truncated: encodings
+                .iter()
+                .filter(|e| !e.get_overflowing().is_empty())
+                .count(),
         };
         for chunk in order.chunks(batch_size.max(1)) {
             let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
             let (hidden, mask) = self.forward(&batch)?;
-            let pooled = masked_mean(&hidden, &mask).map_err(|e| Error::Model(format!("pooling: {e}")))?;
-            let rows = pooled.to_vec2::<f32>().map_err(|e| Error::Model(e.to_string()))?;
-            for (position, ((&i, row), encoding)) in chunk.iter().zip(rows).zip(&batch).enumerate() {
+            let pooled =
+                masked_mean(&hidden, &mask).map_err(|e| Error::Model(format!("pooling: {e}")))?;
+            let rows = pooled
+                .to_vec2::<f32>()
+                .map_err(|e| Error::Model(e.to_string()))?;
+            for (position, ((&i, row), encoding)) in chunk.iter().zip(rows).zip(&batch).enumerate()
+            {
                 out.sentences[i] = normalize(row);
                 if inputs[i].spans.is_empty() {
                     continue;
@@ -224,7 +253,11 @@ impl BertEncoder {
                             }
                             out.spans[i][s] = Some(normalize(sum));
                         }
-                        Err(reason) => out.issues.push(SpanIssue { text: i, span: s, reason }),
+                        Err(reason) => out.issues.push(SpanIssue {
+                            text: i,
+                            span: s,
+                            reason,
+                        }),
                     }
                 }
             }
@@ -236,10 +269,17 @@ impl BertEncoder {
 
 /// Token positions whose characters overlap `start..end`; special tokens
 /// (offsets 0..0 with a special mask) never count.
-fn span_tokens(encoding: &Encoding, text: &str, start: usize, end: usize) -> std::result::Result<Vec<usize>, String> {
+fn span_tokens(
+    encoding: &Encoding,
+    text: &str,
+    start: usize,
+    end: usize,
+) -> std::result::Result<Vec<usize>, String> {
     let chars = text.chars().count();
     if start >= end || end > chars {
-        return Err(format!("span {start}:{end} is empty or outside the text ({chars} characters)"));
+        return Err(format!(
+            "span {start}:{end} is empty or outside the text ({chars} characters)"
+        ));
     }
     let special = encoding.get_special_tokens_mask();
     let tokens: Vec<usize> = encoding
@@ -258,11 +298,13 @@ fn span_tokens(encoding: &Encoding, text: &str, start: usize, end: usize) -> std
             .map(|(&(_, b), _)| b)
             .max()
             .unwrap_or(0);
-        return Err(if start >= covered && !encoding.get_overflowing().is_empty() {
-            format!("span {start}:{end} lies in the part of the text cut at the maximum length")
-        } else {
-            format!("span {start}:{end} covers no token (only spaces or dropped characters)")
-        });
+        return Err(
+            if start >= covered && !encoding.get_overflowing().is_empty() {
+                format!("span {start}:{end} lies in the part of the text cut at the maximum length")
+            } else {
+                format!("span {start}:{end} covers no token (only spaces or dropped characters)")
+            },
+        );
     }
     Ok(tokens)
 }
@@ -296,7 +338,10 @@ fn tensor_prefix(weights: &Path) -> Result<String> {
         .map_err(|e| model_error(weights, "reading safetensors", e))?;
     let names: Vec<String> = tensors.tensors().into_iter().map(|(n, _)| n).collect();
     for prefix in ["", "bert.", "model."] {
-        if names.iter().any(|n| n == &format!("{prefix}embeddings.word_embeddings.weight")) {
+        if names
+            .iter()
+            .any(|n| n == &format!("{prefix}embeddings.word_embeddings.weight"))
+        {
             return Ok(prefix.to_owned());
         }
     }

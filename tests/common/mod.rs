@@ -61,7 +61,11 @@ impl Workspace {
             .args(["query", "--format", "tsv", query])
             .output()
             .unwrap();
-        assert!(out.status.success(), "query failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "query failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -81,7 +85,9 @@ impl Workspace {
 pub fn parse_count(cell: &str) -> u64 {
     let plain = cell.trim().trim_start_matches('"');
     let digits: String = plain.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or_else(|_| panic!("not a count: {cell}"))
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {cell}"))
 }
 
 /// `../shared/data` next to the repository, or `KGFUSE_SHARED_DATA`.
