@@ -250,34 +250,20 @@ impl Closure {
     fn explain_ids(&self, t: Ids, depth: usize) -> Option<DerivationTree> {
         let e = &self.engine;
         let triple = e.interner.triple(t)?;
-        if e.asserted.contains(&t) {
-            return Some(DerivationTree {
-                triple,
-                rule: None,
-                premises: Vec::new(),
-            });
+        if !e.asserted.contains(&t) {
+            if depth > MAX_DEPTH {
+                return Some(DerivationTree {
+                    triple,
+                    rule: Some("(truncated)"),
+                    premises: Vec::new(),
+                });
+            }
+            if t[1] == e.vocab.same_as {
+                return self.explain_same_as(t, depth);
+            }
         }
-        if depth > MAX_DEPTH {
-            return Some(DerivationTree {
-                triple,
-                rule: Some("(truncated)"),
-                premises: Vec::new(),
-            });
-        }
-        if t[1] == e.vocab.same_as {
-            return self.explain_same_as(t, depth);
-        }
-        if let Some(d) = e.derivations.get(&t) {
-            let premises = d
-                .premises
-                .iter()
-                .filter_map(|&p| self.explain_ids(p, depth + 1))
-                .collect();
-            return Some(DerivationTree {
-                triple,
-                rule: Some(d.rule),
-                premises,
-            });
+        if let Some(tree) = self.explain_recorded(t, depth) {
+            return Some(tree);
         }
         // A member of an equality class: rewritten from the representative's triple.
         let canonical = e.canonical(t);
@@ -306,11 +292,11 @@ impl Closure {
             return None;
         }
         if e.same_as_edges.contains(&t) {
-            return self.explain_stated(t, depth);
+            return self.explain_recorded(t, depth);
         }
         let path = self.same_as_path(a, b)?;
         let edge_tree = |edge: Ids, forward: bool| -> Option<DerivationTree> {
-            let stated = self.explain_stated(edge, depth + 1)?;
+            let stated = self.explain_recorded(edge, depth + 1)?;
             Some(if forward {
                 stated
             } else {
@@ -335,8 +321,9 @@ impl Closure {
         })
     }
 
-    /// A sameAs triple exactly as stated: asserted, or derived by a rule.
-    fn explain_stated(&self, t: Ids, depth: usize) -> Option<DerivationTree> {
+    /// A triple as recorded: asserted (a leaf), or derived by a rule whose
+    /// premises are explained in turn; `None` for anything else.
+    fn explain_recorded(&self, t: Ids, depth: usize) -> Option<DerivationTree> {
         let e = &self.engine;
         let triple = e.interner.triple(t)?;
         if e.asserted.contains(&t) {
