@@ -6,9 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_core::Device;
+use common::tiny_bert;
 use kgfuse::text::{BertEncoder, SpanInput};
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -65,70 +64,6 @@ fn matches_sentence_transformers_on_the_reference_texts() {
         let cos = cosine(&want, got);
         assert!(cos >= 0.9999, "{:?}: cosine {cos}", item["text"]);
     }
-}
-
-const VOCAB: &[&str] = &[
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    "acme",
-    "holdings",
-    "defaulted",
-    "on",
-    "its",
-    "loan",
-    "the",
-    "bank",
-    "fined",
-    "a",
-    "##s",
-    "##ed",
-    "zurich",
-    "ltd",
-    ".",
-];
-
-/// A 2-layer, 16-wide BERT with random weights and a WordPiece tokenizer,
-/// written as a checkpoint folder like any real one.
-fn tiny_bert(dir: &Path) {
-    let config = serde_json::json!({
-        "vocab_size": VOCAB.len(), "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "intermediate_size": 32, "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "max_position_embeddings": 32,
-        "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
-        "model_type": "bert"
-    });
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let config: Config = serde_json::from_value(config).unwrap();
-    let varmap = VarMap::new();
-    BertModel::load(
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-        &config,
-    )
-    .unwrap();
-    varmap.save(dir.join("model.safetensors")).unwrap();
-    let vocab: serde_json::Map<String, serde_json::Value> = VOCAB
-        .iter()
-        .enumerate()
-        .map(|(i, w)| ((*w).to_owned(), serde_json::json!(i)))
-        .collect();
-    let special = |id: usize| {
-        serde_json::json!({"id": id, "content": VOCAB[id], "single_word": false, "lstrip": false,
-        "rstrip": false, "normalized": false, "special": true})
-    };
-    let tokenizer = serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": [special(0), special(1), special(2), special(3), special(4)],
-        "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
-                       "strip_accents": null, "lowercase": true},
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
-        "decoder": null,
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-                  "max_input_chars_per_word": 100, "vocab": vocab}
-    });
-    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
 }
 
 #[test]

@@ -10,11 +10,14 @@ use clap::{Parser, Subcommand};
 use kgfuse::store::{Store, DEFAULT_STORE_DIR};
 
 mod check;
+mod classify;
 mod embed;
+mod explain;
 mod export;
 mod generate;
 mod load;
 mod model;
+mod predict;
 mod query;
 mod quickstart;
 mod reason;
@@ -68,6 +71,8 @@ enum Command {
     Model(model::Args),
     Train(train::TrainArgs),
     Evaluate(train::EvaluateArgs),
+    Predict(predict::Args),
+    Explain(explain::Args),
 }
 
 /// How a command wants the store.
@@ -112,7 +117,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Embed(args) => embed::run(args),
         Command::Model(args) => model::run(args),
         Command::Train(args) => train::run_train(args, &ctx),
-        Command::Evaluate(args) => train::run_evaluate(args),
+        Command::Evaluate(args) => train::run_evaluate(args, &ctx),
+        Command::Predict(args) => predict::run(args, &ctx),
+        Command::Explain(args) => explain::run(args, &ctx),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use oxigraph::model::Variable;
 
+use kgfuse::fusion::pipeline::{predict, score_function};
 use kgfuse::store::named_queries::{named_query, NAMED_QUERIES};
 use kgfuse::store::results::{write_results, ResultFormat};
 use kgfuse::store::terms::parse_term;
@@ -16,13 +17,15 @@ use super::{read_text, Access, Context};
 /// Run a SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE).
 ///
 /// The default graph is the union of all graphs. The prefixes rdf, rdfs, owl,
-/// xsd, skos, schema, org, prov, risk, data and kgg are predeclared.
+/// xsd, skos, schema, org, prov, risk, data, kgg and kgfuse are predeclared.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kgfuse query 'SELECT ?c ?name WHERE { ?c a risk:Company ; rdfs:label ?name } LIMIT 10'
   kgfuse query -f my-query.rq --format json
   kgfuse query --named subgraph --bind seed=data:company/0001
-  kgfuse query --list")]
+  kgfuse query --list
+  kgfuse query --model models/risk \
+    'SELECT ?c (kgfuse:score(?c) AS ?s) WHERE { ?c a risk:Company } ORDER BY DESC(?s) LIMIT 10'")]
 pub struct Args {
     /// The query text.
     query: Option<String>,
@@ -42,6 +45,12 @@ pub struct Args {
     /// List the named queries and exit.
     #[arg(long)]
     list: bool,
+    /// A fused model folder: scores every entity of its class first and
+    /// makes them available as `kgfuse:score(?entity)`.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    bert: super::embed::ModelArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
@@ -74,7 +83,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         .map(ResultFormat::parse)
         .transpose()?;
     let store = ctx.open(Access::ReadOnly)?;
-    let results = SparqlRunner::new(&store).query(&text, &bindings)?;
+    let mut runner = SparqlRunner::new(&store);
+    if let Some(dir) = &args.model {
+        let mut model = super::classify::load_model(dir, &store, None, &args.bert)?;
+        let (name, function) = score_function(&predict(&mut model)?);
+        runner = runner.with_function(name, function);
+    }
+    let results = runner.query(&text, &bindings)?;
     let terminal = std::io::stdout().is_terminal();
     write_results(results, format, terminal, &mut out)?;
     Ok(out.flush()?)

@@ -17,6 +17,8 @@ pub struct RelationEdges {
     pub dst: Tensor,
     /// `1 / c(dst, relation)`, `f32` `[edges, 1]`.
     pub norm: Tensor,
+    /// Where each edge was in the list given to [`MessageGraph::new`], `u32` `[edges]`.
+    pub positions: Tensor,
 }
 
 /// A graph ready for message passing.
@@ -36,15 +38,15 @@ impl MessageGraph {
         edges: &[(u32, u32, u32)],
         device: &Device,
     ) -> Result<Self> {
-        let mut by_relation: Vec<Vec<(u32, u32)>> = vec![Vec::new(); num_relations];
-        for &(s, r, d) in edges {
+        let mut by_relation: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); num_relations];
+        for (position, &(s, r, d)) in edges.iter().enumerate() {
             if (r as usize) >= num_relations
                 || (s as usize) >= num_nodes
                 || (d as usize) >= num_nodes
             {
                 candle_core::bail!("edge ({s}, {r}, {d}) out of range ({num_nodes} nodes, {num_relations} relations)");
             }
-            by_relation[r as usize].push((s, d));
+            by_relation[r as usize].push((s, d, position as u32));
         }
         let mut relations = Vec::new();
         for (relation, pairs) in by_relation.into_iter().enumerate() {
@@ -52,23 +54,47 @@ impl MessageGraph {
                 continue;
             }
             let mut in_degree: HashMap<u32, f32> = HashMap::new();
-            for &(_, d) in &pairs {
+            for &(_, d, _) in &pairs {
                 *in_degree.entry(d).or_default() += 1.0;
             }
-            let norm: Vec<f32> = pairs.iter().map(|(_, d)| 1.0 / in_degree[d]).collect();
+            let norm: Vec<f32> = pairs.iter().map(|(_, d, _)| 1.0 / in_degree[d]).collect();
             let count = pairs.len();
-            let (src, dst): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
+            let src: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            let dst: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+            let positions: Vec<u32> = pairs.iter().map(|p| p.2).collect();
             relations.push(RelationEdges {
                 relation,
                 src: Tensor::from_vec(src, count, device)?,
                 dst: Tensor::from_vec(dst, count, device)?,
                 norm: Tensor::from_vec(norm, (count, 1), device)?,
+                positions: Tensor::from_vec(positions, count, device)?,
             });
         }
         Ok(Self {
             num_nodes,
             num_relations,
             relations,
+        })
+    }
+
+    /// The same graph with every message scaled by a weight per edge
+    /// (`[edges]`, in the order given to `new`): an edge mask whose gradient
+    /// says how much each edge moved the output.
+    pub fn with_edge_weights(&self, weights: &Tensor) -> Result<Self> {
+        let relations = self
+            .relations
+            .iter()
+            .map(|r| {
+                let w = weights.index_select(&r.positions, 0)?.unsqueeze(1)?;
+                Ok(RelationEdges {
+                    norm: r.norm.broadcast_mul(&w)?,
+                    ..r.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            relations,
+            ..self.clone()
         })
     }
 

@@ -93,6 +93,11 @@ impl GraphView {
         view
     }
 
+    /// Adds a node without edges if it is not there yet; returns its id.
+    pub fn ensure_node(&mut self, node: NamedOrBlankNode) -> u32 {
+        self.intern_node(node)
+    }
+
     fn intern_node(&mut self, node: NamedOrBlankNode) -> u32 {
         if let Some(id) = self.node_ids.get(&node) {
             return *id;

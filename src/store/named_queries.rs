@@ -32,6 +32,7 @@ macro_rules! named {
 pub const NAMED_QUERIES: &[NamedQuery] = named![
     "high-risk-companies",
     "labels",
+    "mentions",
     "ownership-chains",
     "stats-classes",
     "stats-entities",

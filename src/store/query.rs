@@ -2,7 +2,9 @@
 //! is the union of all graphs (unless the query names its own dataset), and
 //! the well-known prefixes of [`terms::PREFIXES`] are predeclared.
 
-use oxigraph::model::{Term, Variable};
+use std::sync::Arc;
+
+use oxigraph::model::{NamedNode, Term, Variable};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 
 use super::terms::PREFIXES;
@@ -11,24 +13,44 @@ use crate::error::{Error, Result};
 
 pub use oxigraph::sparql::QueryResults as QueryOutcome;
 
+/// A SPARQL extension function: the arguments' values to a result, or
+/// `None` for an unbound result (SPARQL's error value).
+pub type CustomFunction = Arc<dyn Fn(&[Term]) -> Option<Term> + Send + Sync>;
+
 /// Runs SPARQL against one store.
 pub struct SparqlRunner<'a> {
     store: &'a Store,
+    functions: Vec<(NamedNode, CustomFunction)>,
 }
 
 impl<'a> SparqlRunner<'a> {
     pub fn new(store: &'a Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            functions: Vec::new(),
+        }
     }
 
-    fn evaluator() -> SparqlEvaluator {
-        PREFIXES
+    /// Registers an extension function callable as `<name>(…)` in queries.
+    pub fn with_function(mut self, name: NamedNode, function: CustomFunction) -> Self {
+        self.functions.push((name, function));
+        self
+    }
+
+    fn evaluator(&self) -> SparqlEvaluator {
+        let evaluator = PREFIXES
             .iter()
             .fold(SparqlEvaluator::new(), |evaluator, (name, iri)| {
                 // The prefix table is constant and every IRI in it is valid.
                 evaluator
                     .with_prefix(*name, *iri)
                     .expect("well-known prefixes are valid IRIs")
+            });
+        self.functions
+            .iter()
+            .fold(evaluator, |evaluator, (name, function)| {
+                let function = function.clone();
+                evaluator.with_custom_function(name.clone(), move |args| function(args))
             })
     }
 
@@ -39,7 +61,7 @@ impl<'a> SparqlRunner<'a> {
         text: &str,
         bindings: &[(Variable, Term)],
     ) -> Result<QueryResults<'static>> {
-        let mut prepared = Self::evaluator()
+        let mut prepared = self.evaluator()
             .parse_query(text)
             .map_err(|e| Error::SparqlSyntax(e.to_string()))?;
         if prepared.dataset().is_default_dataset() {
@@ -79,7 +101,7 @@ impl<'a> SparqlRunner<'a> {
 
     /// Runs a SPARQL Update in one transaction.
     pub fn update(&self, text: &str) -> Result<()> {
-        Self::evaluator()
+        self.evaluator()
             .parse_update(text)
             .map_err(|e| Error::SparqlSyntax(e.to_string()))?
             .on_store(self.store.oxigraph())

@@ -12,6 +12,8 @@ pub const RISK_NS: &str = "https://w3id.org/kgfuse/risk#";
 pub const DATA_NS: &str = "https://w3id.org/kgfuse/data/";
 /// Namespace for the graphs kgfuse itself writes (samples, entailments, scores).
 pub const GRAPH_NS: &str = "https://w3id.org/kgfuse/graph/";
+/// kgfuse's own vocabulary: scores, predictions, explanations, SPARQL functions.
+pub const KGFUSE_NS: &str = "https://w3id.org/kgfuse/ns#";
 
 /// Prefixes understood in arguments and used to shorten IRIs in tables.
 pub const PREFIXES: &[(&str, &str)] = &[
@@ -26,6 +28,7 @@ pub const PREFIXES: &[(&str, &str)] = &[
     ("risk", RISK_NS),
     ("data", DATA_NS),
     ("kgg", GRAPH_NS),
+    ("kgfuse", KGFUSE_NS),
 ];
 
 /// Parses an IRI given as `<iri>`, a bare absolute IRI, or `prefix:local`.

@@ -13,7 +13,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::trainer::{candle, dropout, seed_weights, train, TrainerConfig, TrainingTask};
+use super::trainer::{
+    candle, dropout, seed_weights, train, ParamGroup, TrainerConfig, TrainingTask,
+};
 use crate::error::{Error, Result};
 use crate::gnn::{Decomposition, MessageGraph, RgcnConfig, RgcnEncoder};
 use crate::graph::{GraphView, GraphViewOptions};
@@ -300,7 +302,7 @@ pub fn train_and_test(
         train: train_part,
         valid,
     };
-    let report = train(&mut task, varmap.all_vars(), trainer, rng, &mut |_, _| {
+    let report = train(&mut task, ParamGroup::new(varmap.all_vars()), trainer, rng, &mut |_, _| {
         Ok(())
     })?;
     Ok((accuracy_of(&model.logits(None)?, test)?, report.best_epoch))

@@ -151,26 +151,53 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result
         .mean_all()
 }
 
+/// A candle error as ours, without the backtrace candle may attach.
 pub(crate) fn candle(e: candle_core::Error) -> Error {
-    Error::Model(e.to_string())
+    let text = e.to_string();
+    let message = text.split("\n   0:").next().unwrap_or(&text).trim_end();
+    Error::Model(message.to_owned())
 }
 
-/// Trains `vars` (a subset of `varmap`, or all of it) on `task`; calls
-/// `on_epoch` after each epoch (for progress bars and checkpoints, with
-/// `true` when the epoch set a new best).
+/// Weights trained at their own learning rate: `lr_scale` times the
+/// schedule's (e.g. a pretrained BERT's top layers at a tenth of the rest).
+pub struct ParamGroup {
+    pub vars: Vec<Var>,
+    pub lr_scale: f64,
+}
+
+impl ParamGroup {
+    /// Weights trained at the schedule's learning rate.
+    pub fn new(vars: Vec<Var>) -> Vec<Self> {
+        vec![Self {
+            vars,
+            lr_scale: 1.0,
+        }]
+    }
+}
+
+/// Trains the groups' weights (a subset of a model's, or all of them) on
+/// `task`; calls `on_epoch` after each epoch (for progress bars and
+/// checkpoints, with `true` when the epoch set a new best).
 pub fn train(
     task: &mut dyn TrainingTask,
-    vars: Vec<Var>,
+    groups: Vec<ParamGroup>,
     config: &TrainerConfig,
     rng: &mut ChaCha8Rng,
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<TrainReport> {
-    let params = ParamsAdamW {
-        lr: config.learning_rate_at(0),
-        weight_decay: config.weight_decay,
-        ..ParamsAdamW::default()
-    };
-    let mut optimizer = AdamW::new(vars.clone(), params).map_err(candle)?;
+    let groups: Vec<ParamGroup> = groups.into_iter().filter(|g| !g.vars.is_empty()).collect();
+    let vars: Vec<Var> = groups.iter().flat_map(|g| g.vars.clone()).collect();
+    let mut optimizers = groups
+        .iter()
+        .map(|g| {
+            let params = ParamsAdamW {
+                lr: config.learning_rate_at(0) * g.lr_scale,
+                weight_decay: config.weight_decay,
+                ..ParamsAdamW::default()
+            };
+            AdamW::new(g.vars.clone(), params).map_err(candle)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
@@ -178,11 +205,15 @@ pub fn train(
     for epoch in 0..config.epochs {
         let start = Instant::now();
         let learning_rate = config.learning_rate_at(epoch);
-        optimizer.set_learning_rate(learning_rate);
+        for (optimizer, group) in optimizers.iter_mut().zip(&groups) {
+            optimizer.set_learning_rate(learning_rate * group.lr_scale);
+        }
         let mut step = |loss: &Tensor| -> Result<f64> {
             let mut grads = loss.backward().map_err(candle)?;
             clip_gradients(&mut grads, &vars, config.grad_clip)?;
-            optimizer.step(&grads).map_err(candle)?;
+            for optimizer in optimizers.iter_mut() {
+                optimizer.step(&grads).map_err(candle)?;
+            }
             Ok(f64::from(loss.to_scalar::<f32>().map_err(candle)?))
         };
         let loss = task.train_epoch(rng, &mut step)?;

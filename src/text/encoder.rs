@@ -26,6 +26,7 @@ pub struct BertEncoder {
     prefix: String,
     device: Device,
     max_length: usize,
+    name: String,
 }
 
 /// A text and the character spans (start inclusive, end exclusive, counted
@@ -120,6 +121,9 @@ impl BertEncoder {
             prefix,
             device: device.clone(),
             max_length,
+            name: dir
+                .file_name()
+                .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
         };
         encoder.set_max_length(max_length)?;
         Ok(encoder)
@@ -173,6 +177,37 @@ impl BertEncoder {
         names.into_iter().map(|n| data[n].clone()).collect()
     }
 
+    /// The checkpoint folder's name (e.g. `all-MiniLM-L6-v2`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The top `layers` layers' weights by name, for saving a fine-tuned model.
+    pub fn top_layer_tensors(&self, layers: usize) -> Vec<(String, Tensor)> {
+        let vars = self.top_layer_vars(layers);
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, Tensor)> = data
+            .iter()
+            .filter(|(_, v)| vars.iter().any(|w| w.as_tensor().id() == v.as_tensor().id()))
+            .map(|(n, v)| (n.clone(), v.as_tensor().copy().unwrap_or_else(|_| v.as_tensor().clone())))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Overwrites weights by name (a fine-tuned model's top layers).
+    pub fn set_tensors(&self, tensors: &[(String, Tensor)]) -> Result<()> {
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        for (name, tensor) in tensors {
+            let var = data.get(name).ok_or_else(|| {
+                Error::Model(format!("this BERT has no weight named {name}: the model was fine-tuned from another checkpoint"))
+            })?;
+            var.set(tensor)
+                .map_err(|e| Error::Model(format!("BERT weight {name}: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Tokenises texts (with special tokens, truncated, offsets in characters).
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Encoding>> {
         self.tokenizer
@@ -183,24 +218,46 @@ impl BertEncoder {
     /// Last hidden states `[batch, longest, hidden]` and the attention mask
     /// `[batch, longest]` of encodings padded to the longest.
     pub fn forward(&self, encodings: &[&Encoding]) -> Result<(Tensor, Tensor)> {
-        let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
-        let n = encodings.len();
-        let mut ids = vec![0u32; n * longest];
-        let mut types = vec![0u32; n * longest];
-        let mut mask = vec![0u32; n * longest];
-        for (row, e) in encodings.iter().enumerate() {
-            let at = row * longest;
-            ids[at..at + e.len()].copy_from_slice(e.get_ids());
-            types[at..at + e.len()].copy_from_slice(e.get_type_ids());
-            mask[at..at + e.len()].fill(1);
-        }
-        let tensor = |data: Vec<u32>| Tensor::from_vec(data, (n, longest), &self.device);
         let run = || -> candle_core::Result<(Tensor, Tensor)> {
-            let (ids, types, mask) = (tensor(ids)?, tensor(types)?, tensor(mask)?);
+            let (ids, types, mask) = pad_batch(encodings, &self.device)?;
             let hidden = self.model.forward(&ids, &types, Some(&mask))?;
             Ok((hidden, mask))
         };
         run().map_err(|e| Error::Model(format!("BERT forward: {e}")))
+    }
+
+    /// The model cut below its top `trainable` layers, sharing these weights:
+    /// fine-tuning runs the frozen bottom once per text and only the top per step.
+    pub fn split(&self, trainable: usize) -> Result<SplitBert> {
+        let layers = self.config.num_hidden_layers;
+        if trainable > layers {
+            return Err(Error::Model(format!(
+                "cannot fine-tune {trainable} layers of a {layers}-layer BERT"
+            )));
+        }
+        let mut vb = VarBuilder::from_varmap(&self.varmap, DType::F32, &self.device);
+        if !self.prefix.is_empty() {
+            vb = vb.pp(self.prefix.trim_end_matches('.'));
+        }
+        let bottom_config = Config {
+            num_hidden_layers: layers - trainable,
+            ..self.config.clone()
+        };
+        let build = || -> candle_core::Result<SplitBert> {
+            let bottom = BertModel::load(vb.clone(), &bottom_config)?;
+            let mut top = candle_transformers::models::bert::BertEncoder::load(
+                vb.pp("encoder"),
+                &self.config,
+            )?;
+            top.layers.drain(..layers - trainable);
+            Ok(SplitBert {
+                bottom,
+                top,
+                trainable,
+                device: self.device.clone(),
+            })
+        };
+        build().map_err(|e| Error::Model(format!("splitting BERT: {e}")))
     }
 
     /// Sentence and span embeddings. Texts are sorted by length and batched
@@ -269,7 +326,7 @@ impl BertEncoder {
 
 /// Token positions whose characters overlap `start..end`; special tokens
 /// (offsets 0..0 with a special mask) never count.
-fn span_tokens(
+pub fn span_tokens(
     encoding: &Encoding,
     text: &str,
     start: usize,
@@ -307,6 +364,77 @@ fn span_tokens(
         );
     }
     Ok(tokens)
+}
+
+/// A BERT cut in two (see [`BertEncoder::split`]).
+pub struct SplitBert {
+    bottom: BertModel,
+    top: candle_transformers::models::bert::BertEncoder,
+    trainable: usize,
+    device: Device,
+}
+
+impl SplitBert {
+    /// How many layers the top runs.
+    pub fn trainable(&self) -> usize {
+        self.trainable
+    }
+
+    /// Hidden states after the frozen layers, one `[tokens, hidden]` tensor
+    /// per encoding (no padding, detached from any gradient).
+    pub fn bottom(&self, encodings: &[&Encoding]) -> Result<Vec<Tensor>> {
+        let run = || -> candle_core::Result<Vec<Tensor>> {
+            let (ids, types, mask) = pad_batch(encodings, &self.device)?;
+            let hidden = self.bottom.forward(&ids, &types, Some(&mask))?.detach();
+            encodings
+                .iter()
+                .enumerate()
+                .map(|(row, e)| hidden.get(row)?.narrow(0, 0, e.len())?.force_contiguous())
+                .collect()
+        };
+        run().map_err(|e| Error::Model(format!("BERT forward: {e}")))
+    }
+
+    /// The trainable top layers over bottom states padded to the longest:
+    /// `[batch, longest, hidden]`, and the mask `[batch, longest]`.
+    pub fn top(&self, states: &[&Tensor]) -> candle_core::Result<(Tensor, Tensor)> {
+        let longest = states.iter().map(|s| s.dim(0)).collect::<candle_core::Result<Vec<_>>>()?;
+        let longest = longest.into_iter().max().unwrap_or(0);
+        let mut padded = Vec::with_capacity(states.len());
+        let mut mask = Vec::with_capacity(states.len() * longest);
+        for s in states {
+            let len = s.dim(0)?;
+            padded.push(s.pad_with_zeros(0, 0, longest - len)?);
+            mask.extend((0..longest).map(|t| u32::from(t < len)));
+        }
+        let hidden = Tensor::stack(&padded, 0)?;
+        let mask = Tensor::from_vec(mask, (states.len(), longest), &self.device)?;
+        if self.trainable == 0 {
+            return Ok((hidden, mask));
+        }
+        // BERT's additive mask: 0 where attended, the most negative float elsewhere.
+        let additive = ((mask.to_dtype(DType::F32)? - 1.0)? * f64::from(f32::MAX))?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
+        Ok((self.top.forward(&hidden, &additive)?, mask))
+    }
+}
+
+/// Token ids, type ids and attention mask `[batch, longest]`, zero-padded.
+fn pad_batch(encodings: &[&Encoding], device: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
+    let n = encodings.len();
+    let mut ids = vec![0u32; n * longest];
+    let mut types = vec![0u32; n * longest];
+    let mut mask = vec![0u32; n * longest];
+    for (row, e) in encodings.iter().enumerate() {
+        let at = row * longest;
+        ids[at..at + e.len()].copy_from_slice(e.get_ids());
+        types[at..at + e.len()].copy_from_slice(e.get_type_ids());
+        mask[at..at + e.len()].fill(1);
+    }
+    let tensor = |data: Vec<u32>| Tensor::from_vec(data, (n, longest), device);
+    Ok((tensor(ids)?, tensor(types)?, tensor(mask)?))
 }
 
 /// Mean of the hidden states where the mask is 1: `[batch, hidden]`.

@@ -4,4 +4,6 @@
 pub mod encoder;
 pub mod model_files;
 
-pub use encoder::{parse_device, BertEncoder, Embeddings, SpanInput, SpanIssue};
+pub use encoder::{
+    parse_device, span_tokens, BertEncoder, Embeddings, SpanInput, SpanIssue, SplitBert,
+};

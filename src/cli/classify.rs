@@ -1,0 +1,279 @@
+//! The fused classifier on the command line: `train classify` (without
+//! --graph-only), `evaluate classify`, and the model loading shared by
+//! `predict`, `explain` and `query --model`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oxigraph::model::NamedOrBlankNode;
+
+use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
+use kgfuse::fusion::training::evaluate as evaluate_model;
+use kgfuse::fusion::{read_config, FusionConfig, FusionModel, TextLimits};
+use kgfuse::store::terms::parse_iri;
+use kgfuse::store::Store;
+use kgfuse::tasks::metrics::ClassificationMetrics;
+use kgfuse::tasks::trainer::TrainerConfig;
+use kgfuse::text::parse_device;
+
+use super::embed::ModelArgs;
+use super::{Access, Context};
+
+/// Options of the fused model (ignored with --graph-only).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Fused model")]
+pub struct FusedArgs {
+    /// Model folder to write.
+    #[arg(long, default_value = "kgfuse-model")]
+    out: PathBuf,
+    /// Ablation: the graph side alone (no BERT).
+    #[arg(long, conflicts_with = "no_graph")]
+    no_text: bool,
+    /// Ablation: the text side alone (no R-GCN).
+    #[arg(long)]
+    no_graph: bool,
+    /// Ablation: the task loss alone (α = β = 0).
+    #[arg(long)]
+    no_joint: bool,
+    /// Weight α of the link-prediction loss on the targets' edges.
+    #[arg(long, default_value_t = 0.5)]
+    alpha: f64,
+    /// Weight β of the span-to-node InfoNCE alignment loss.
+    #[arg(long, default_value_t = 0.1)]
+    beta: f64,
+    /// InfoNCE temperature.
+    #[arg(long, default_value_t = 0.1)]
+    temperature: f64,
+    /// BERT layers fine-tuned, from the top (0: BERT frozen).
+    #[arg(long, default_value_t = 2)]
+    bert_layers: usize,
+    /// BERT's learning rate (the rest use --lr).
+    #[arg(long, default_value_t = 3e-5)]
+    bert_lr: f64,
+    /// R-GCN layers (1 to 3): the hops the graph side sees.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Targets per optimisation step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Epochs without a better validation accuracy before stopping.
+    #[arg(long, default_value_t = 10)]
+    patience: usize,
+    /// Split by this property's value (train, valid, test) instead of at random.
+    #[arg(long)]
+    split_property: Option<String>,
+    #[arg(long, default_value_t = 0.2)]
+    valid_fraction: f64,
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// SPARQL query returning ?entity ?text ?start ?end for text mentions
+    /// [default: the named query `mentions`].
+    #[arg(long, value_name = "FILE")]
+    mentions_query: Option<PathBuf>,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
+
+/// The options `train classify` shares with --graph-only, resolved.
+pub struct CommonArgs<'a> {
+    pub label: &'a str,
+    pub class: &'a str,
+    pub dim: usize,
+    pub bases: usize,
+    pub dropout: f64,
+    pub epochs: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+}
+
+pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    let mentions_query = a
+        .mentions_query
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).map_err(|e| kgfuse::Error::io(p, e)))
+        .transpose()?;
+    let joint = !a.no_joint;
+    let options = TrainOptions {
+        class: parse_iri(c.class)?,
+        label: parse_iri(c.label)?,
+        split_property: a.split_property.as_deref().map(parse_iri).transpose()?,
+        valid_fraction: a.valid_fraction,
+        test_fraction: a.test_fraction,
+        mentions_query,
+        limits: TextLimits::default(),
+        model: FusionConfig {
+            dim: c.dim,
+            layers: a.layers,
+            bases: c.bases,
+            dropout: c.dropout,
+            text_dim: 0,
+            bert_layers: a.bert_layers,
+            use_text: !a.no_text,
+            use_graph: !a.no_graph,
+            alpha: if joint { a.alpha } else { 0.0 },
+            beta: if joint { a.beta } else { 0.0 },
+            temperature: a.temperature,
+            num_features: 0,
+            num_relations: 0,
+            num_classes: 0,
+        },
+        trainer: TrainerConfig {
+            epochs: c.epochs,
+            learning_rate: c.lr,
+            weight_decay: c.weight_decay,
+            patience: a.patience,
+            seed: c.seed,
+            ..TrainerConfig::default()
+        },
+        bert_lr_scale: a.bert_lr / c.lr,
+        batch_size: a.batch_size,
+    };
+    let bert = if a.no_text { None } else { Some(a.bert.load()?) };
+    let device = parse_device(&a.bert.device)?;
+    let (model, summary) = train_with_progress(&store, &options, bert, &device)?;
+    print_summary(&summary);
+    model.save(&a.out, &options.trainer, &summary)?;
+    println!("model written to {}", a.out.display());
+    Ok(())
+}
+
+/// Trains with a progress bar for the text cache and one for the epochs.
+pub fn train_with_progress(
+    store: &Store,
+    options: &TrainOptions,
+    bert: Option<kgfuse::text::BertEncoder>,
+    device: &candle_core::Device,
+) -> Result<(FusionModel, kgfuse::fusion::pipeline::TrainSummary)> {
+    let cache = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    cache.set_style(
+        ProgressStyle::with_template("{spinner} encoding texts with BERT: {pos} [{elapsed}]")
+            .expect("valid template"),
+    );
+    let bar = super::train::progress(options.trainer.epochs);
+    let mut started = false;
+    let result = train_classifier(
+        store,
+        options,
+        bert,
+        device,
+        |n| cache.inc(n as u64),
+        &mut |record, improved| {
+            if !started {
+                cache.finish_and_clear();
+                started = true;
+            }
+            bar.inc(1);
+            let metric = record.metric.map_or(String::new(), |m| {
+                format!(", valid accuracy {m:.3}{}", if improved { " *" } else { "" })
+            });
+            bar.set_message(format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds));
+            Ok(())
+        },
+    );
+    cache.finish_and_clear();
+    bar.finish_and_clear();
+    Ok(result?)
+}
+
+pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
+    println!(
+        "{} train / {} valid / {} test entities; best epoch {} of {}{} in {:.1} s",
+        s.train,
+        s.valid,
+        s.test,
+        s.training.best_epoch,
+        s.training.history.len(),
+        if s.training.stopped_early { " (stopped early)" } else { "" },
+        s.seconds
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = print_metrics("valid", &s.valid_metrics, &mut out);
+    if let Some(test) = &s.test_metrics {
+        let _ = print_metrics("test", test, &mut out);
+    }
+}
+
+/// One metrics table and the confusion matrix.
+pub fn print_metrics(name: &str, m: &ClassificationMetrics, out: &mut dyn Write) -> std::io::Result<()> {
+    let optional = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+    writeln!(out, "\n{name:<8} {:>8} {:>9} {:>8} {:>8} {:>8}", "n", "accuracy", "macro-F1", "ROC-AUC", "PR-AUC")?;
+    writeln!(
+        out,
+        "{:<8} {:>8} {:>9.4} {:>8.4} {:>8} {:>8}",
+        "",
+        m.support,
+        m.accuracy,
+        m.macro_f1,
+        optional(m.roc_auc),
+        optional(m.pr_auc)
+    )?;
+    if let Some(p) = &m.positive_class {
+        writeln!(out, "(positive class for the AUCs: {})", kgfuse::store::terms::compact_iri(p))?;
+    }
+    let names: Vec<String> = m.classes.iter().map(|c| kgfuse::store::terms::compact_iri(c)).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(4).max(6);
+    writeln!(out, "confusion (rows: true, columns: predicted)")?;
+    write!(out, "{:width$}", "")?;
+    for n in &names {
+        write!(out, " {n:>width$}")?;
+    }
+    writeln!(out)?;
+    for (n, row) in names.iter().zip(&m.confusion) {
+        write!(out, "{n:width$}")?;
+        for v in row {
+            write!(out, " {v:>width$}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `kgfuse evaluate classify`.
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// Model folder from `kgfuse train classify`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Also write the metrics as JSON here.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
+
+pub fn evaluate(a: &EvaluateArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    let mut model = load_model(&a.model, &store, None, &a.bert)?;
+    let labelled: Vec<usize> = (0..model.inputs.targets.len())
+        .filter(|&t| model.inputs.targets[t].label.is_some())
+        .collect();
+    anyhow::ensure!(
+        !labelled.is_empty(),
+        "no entity of <{}> in this store has a <{}> value to evaluate against",
+        model.vocab.class,
+        model.vocab.label
+    );
+    let metrics = evaluate_model(&mut model, &labelled)?;
+    print_metrics("store", &metrics, &mut std::io::stdout().lock())?;
+    if let Some(path) = &a.metrics {
+        kgfuse::tasks::checkpoint::write_json(path, &metrics)?;
+    }
+    Ok(())
+}
+
+/// Loads a fused model folder over `store`, with BERT when the model reads text.
+pub fn load_model(
+    dir: &Path,
+    store: &Store,
+    entities: Option<&[NamedOrBlankNode]>,
+    bert: &ModelArgs,
+) -> Result<FusionModel> {
+    let saved = read_config(dir)?;
+    let device = parse_device(&bert.device)?;
+    let encoder = if saved.model.use_text { Some(bert.load()?) } else { None };
+    Ok(FusionModel::load(dir, store, entities, encoder, &device, |_| {})?)
+}

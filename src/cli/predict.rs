@@ -1,0 +1,79 @@
+//! `kgfuse predict`: score entities with a fused classifier.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use kgfuse::fusion::model_id;
+use kgfuse::fusion::pipeline::{predict, write_back};
+use kgfuse::graph::resolve_entity;
+use kgfuse::store::terms::compact_iri;
+
+use super::classify::load_model;
+use super::embed::ModelArgs;
+use super::{Access, Context};
+
+/// Score entities with a model from `kgfuse train classify`: the predicted
+/// label, its probability and the score (the positive class's probability).
+/// With --write-back the scores go into the store as triples in the graph
+/// kgg:predictions/MODEL-ID (`?e kgfuse:score ?s ; kgfuse:predictedLabel ?l ;
+/// kgfuse:scoredBy ?model`), replacing that model's earlier scores.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  kgfuse predict --model models/risk                       # every entity of the model's class
+  kgfuse predict --model models/risk data:company/0007 'Halvorsen Maritime Holdings AS'
+  kgfuse predict --model models/risk --write-back && \\
+    kgfuse query 'SELECT ?c ?s WHERE { ?c kgfuse:score ?s } ORDER BY DESC(?s) LIMIT 10'")]
+pub struct Args {
+    /// Model folder.
+    #[arg(long)]
+    model: PathBuf,
+    /// Entities (IRI, prefix:local or exact label); default: all of the model's class.
+    entities: Vec<String>,
+    /// Store the scores as triples.
+    #[arg(long)]
+    write_back: bool,
+    /// table or json.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    let access = if args.write_back { Access::ReadWrite } else { Access::ReadOnly };
+    let store = ctx.open(access)?;
+    let entities = args
+        .entities
+        .iter()
+        .map(|e| resolve_entity(&store, e))
+        .collect::<kgfuse::Result<Vec<_>>>()?;
+    let chosen = (!entities.is_empty()).then_some(entities.as_slice());
+    let mut model = load_model(&args.model, &store, chosen, &args.bert)?;
+    let predictions = predict(&mut model)?;
+    let mut out = std::io::stdout().lock();
+    if args.format == "json" {
+        writeln!(out, "{}", serde_json::to_string_pretty(&predictions)?)?;
+    } else {
+        writeln!(out, "{:<40} {:<22} {:>11} {:>7}  actual", "entity", "predicted", "probability", "score")?;
+        for p in &predictions {
+            writeln!(
+                out,
+                "{:<40} {:<22} {:>11.4} {:>7.4}  {}",
+                compact_iri(p.entity.trim_start_matches('<').trim_end_matches('>')),
+                compact_iri(&p.predicted),
+                p.probability,
+                p.score,
+                p.actual.as_deref().map(compact_iri).unwrap_or_default()
+            )?;
+        }
+    }
+    if args.write_back {
+        let id = model_id(&args.model)?;
+        let graph = write_back(&store, &id, &predictions)?;
+        store.flush()?;
+        eprintln!("wrote {} scores into {graph}", predictions.len());
+    }
+    Ok(())
+}

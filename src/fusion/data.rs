@@ -1,0 +1,507 @@
+//! What the fused model reads about each target entity, gathered from a
+//! store: the graph (asserted plus inferred triples, the label property left
+//! out), inductive node features, and the texts and character spans attached
+//! to every target. Vocabularies (relations, node features, classes) are
+//! fixed when a model is trained and reused on any store that shares the
+//! schema, so a model trained on one world scores another.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use oxigraph::model::vocab::rdf;
+use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::graph::{GraphView, GraphViewOptions};
+use crate::store::named_queries::named_query;
+use crate::store::terms::KGFUSE_NS;
+use crate::store::{SparqlRunner, Store};
+
+/// Literals at most this long become node features (codes, tiers, sectors);
+/// longer ones are text for BERT.
+const SHORT_LITERAL: usize = 40;
+/// Literals at least this long on a neighbour (titles, abstracts, articles)
+/// join a target's texts.
+const LONG_LITERAL: usize = 40;
+/// A node feature must occur on this many nodes of the training store
+/// (unique names would only let the model memorise).
+const MIN_FEATURE_COUNT: usize = 2;
+/// IRIs with at least this many edges (jurisdictions, sectors, classes,
+/// research groups) get a feature of their own: shared reference nodes
+/// whose identity carries meaning across stores.
+const HUB_DEGREE: usize = 10;
+
+/// Caps per target, so that hubs and prolific entities stay cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextLimits {
+    pub own_literals: usize,
+    pub mentions: usize,
+    pub neighbour_texts: usize,
+    /// Subgraph nodes a target's spans attend over.
+    pub neighbours: usize,
+}
+
+impl Default for TextLimits {
+    fn default() -> Self {
+        Self {
+            own_literals: 4,
+            mentions: 8,
+            neighbour_texts: 6,
+            neighbours: 16,
+        }
+    }
+}
+
+/// The target definition and the vocabularies of a trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vocabulary {
+    pub class: String,
+    pub label: String,
+    /// Label values (IRIs or literal lexical forms), sorted.
+    pub classes: Vec<String>,
+    /// Relation IRIs; relation `i` read backwards is `i + relations.len()`.
+    pub relations: Vec<String>,
+    /// Node feature keys: `a <Class>`, `<predicate> "short value"` and `= <hub IRI>`.
+    pub features: Vec<String>,
+    /// The query that finds mentions (`?entity ?text ?start ?end`).
+    pub mentions_query: String,
+    pub limits: TextLimits,
+}
+
+/// Where a text item comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ItemSource {
+    /// A literal of the target itself, by predicate.
+    Literal(String),
+    /// A long literal of a neighbour, by neighbour and predicate.
+    Neighbour(String, String),
+    /// A mention of the target in a text.
+    Mention,
+}
+
+/// A text (an index into [`FusionInputs::texts`]) and the character span of
+/// it that concerns the target (`None`: the whole text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextItem {
+    pub text: usize,
+    pub span: Option<(usize, usize)>,
+    pub source: ItemSource,
+}
+
+/// One entity the model scores.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub node: u32,
+    /// Class index, when the store has the label.
+    pub label: Option<u32>,
+    pub items: Vec<TextItem>,
+    /// Nearby subgraph nodes (1 hop, then 2), for the span-to-node attention.
+    pub neighbours: Vec<u32>,
+    /// Indices into `edges` (forward edges only) touching the target, for the
+    /// link-prediction part of the joint loss.
+    pub incident: Vec<usize>,
+}
+
+/// Everything the model needs from one store.
+pub struct FusionInputs {
+    pub view: GraphView,
+    /// Forward edges `(source, relation, target)` in vocabulary ids; inverses
+    /// are added when the message graph is built.
+    pub edges: Vec<(u32, u32, u32)>,
+    /// Feature ids of each node (never empty: every node has the `node` feature).
+    pub node_features: Vec<Vec<u32>>,
+    pub targets: Vec<Target>,
+    pub texts: Vec<String>,
+}
+
+/// The feature every node has, so unknown nodes still get an input.
+const NODE_FEATURE: &str = "node";
+
+impl Vocabulary {
+    /// Fixes the vocabularies from a training store.
+    pub fn from_store(
+        store: &Store,
+        class: &NamedNode,
+        label: &NamedNode,
+        mentions_query: Option<String>,
+        limits: TextLimits,
+    ) -> Result<Self> {
+        let view = graph_view(store, label)?;
+        let labelled = labelled_entities(store, class, label)?;
+        if labelled.is_empty() {
+            return Err(Error::Model(format!(
+                "no entity of class <{}> has a <{}> value; check `--class` and `--label` (e.g. `kgfuse query --named stats-classes`)",
+                class.as_str(),
+                label.as_str()
+            )));
+        }
+        let classes: Vec<String> = labelled
+            .values()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if classes.len() < 2 {
+            return Err(Error::Model(format!(
+                "every labelled entity has the same <{}> value ({}); a classifier needs two classes at least",
+                label.as_str(),
+                classes[0]
+            )));
+        }
+        let mut relations: Vec<String> = view
+            .relations()
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        relations.sort();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for id in 0..view.node_count() as u32 {
+            for key in feature_keys(&view, id) {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        let features = counts
+            .into_iter()
+            .filter(|(k, c)| *c >= MIN_FEATURE_COUNT || k == NODE_FEATURE || k.starts_with("= "))
+            .map(|(k, _)| k)
+            .collect();
+        Ok(Self {
+            class: class.as_str().to_owned(),
+            label: label.as_str().to_owned(),
+            classes,
+            relations,
+            features,
+            mentions_query: mentions_query
+                .unwrap_or_else(|| named_query("mentions").map(|q| q.text.to_owned()).unwrap_or_default()),
+            limits,
+        })
+    }
+
+    /// Reads the store through this vocabulary. `entities` restricts the
+    /// targets (default: every entity of the class).
+    pub fn inputs(&self, store: &Store, entities: Option<&[NamedOrBlankNode]>) -> Result<FusionInputs> {
+        let class = NamedNode::new(&self.class).map_err(|e| Error::Model(e.to_string()))?;
+        let label = NamedNode::new(&self.label).map_err(|e| Error::Model(e.to_string()))?;
+        let mut view = graph_view(store, &label)?;
+        let labelled = labelled_entities(store, &class, &label)?;
+        let members = class_members(store, &class)?;
+        let wanted: Vec<NamedOrBlankNode> = match entities {
+            Some(list) => list.to_vec(),
+            None => members.clone(),
+        };
+        if wanted.is_empty() {
+            return Err(Error::Model(format!(
+                "the store has no entity of class <{}>: this model was trained for it (wrong store?)",
+                self.class
+            )));
+        }
+        let relation_ids: HashMap<&str, u32> = self
+            .relations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.as_str(), i as u32))
+            .collect();
+        let shared = view
+            .relations()
+            .iter()
+            .filter(|r| relation_ids.contains_key(r.as_str()))
+            .count();
+        if shared == 0 {
+            return Err(Error::Model(format!(
+                "none of the model's {} relations occur in this store: the model was trained on a store with another schema",
+                self.relations.len()
+            )));
+        }
+        let feature_ids: HashMap<&str, u32> = self
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.as_str(), i as u32))
+            .collect();
+        let class_ids: HashMap<&str, u32> = self
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as u32))
+            .collect();
+        // Targets must be nodes even when isolated.
+        for entity in &wanted {
+            view.ensure_node(entity.clone());
+        }
+        let targets_by_node: HashMap<u32, Option<u32>> = wanted
+            .iter()
+            .map(|e| {
+                let node = view.node_id(e).expect("ensured above");
+                let label = labelled.get(e).and_then(|v| class_ids.get(v.as_str()).copied());
+                (node, label)
+            })
+            .collect();
+        // No edge may join a target to its own label value (e.g. an inferred
+        // super-property of the label): that would leak the answer.
+        let label_nodes: HashMap<u32, u32> = wanted
+            .iter()
+            .filter_map(|e| {
+                let value = labelled.get(e)?;
+                let value_node = view.node_id(&NamedNode::new(value).ok()?.into())?;
+                Some((view.node_id(e)?, value_node))
+            })
+            .collect();
+        let leaks = |s: u32, o: u32| {
+            label_nodes.get(&s) == Some(&o) || label_nodes.get(&o) == Some(&s)
+        };
+        // Classes are node features, so `rdf:type` edges (hubs into every
+        // class) would only slow message passing down.
+        let edges: Vec<(u32, u32, u32)> = view
+            .edges()
+            .filter_map(|e| {
+                let iri = view.relation(e.relation).0.as_str();
+                if iri == rdf::TYPE.as_str() {
+                    return None;
+                }
+                let r = *relation_ids.get(iri)?;
+                (!leaks(e.source, e.target)).then_some((e.source, r, e.target))
+            })
+            .collect();
+        let node_features: Vec<Vec<u32>> = (0..view.node_count() as u32)
+            .map(|id| {
+                feature_keys(&view, id)
+                    .iter()
+                    .filter_map(|k| feature_ids.get(k.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let mut adjacency: Vec<Vec<(u32, usize)>> = vec![Vec::new(); view.node_count()];
+        for (i, &(s, _, o)) in edges.iter().enumerate() {
+            adjacency[s as usize].push((o, i));
+            adjacency[o as usize].push((s, i));
+        }
+        let mentions = self.mentions(store)?;
+        let mut texts = TextTable::default();
+        let mut targets = Vec::with_capacity(wanted.len());
+        for entity in &wanted {
+            let node = view.node_id(entity).expect("ensured above");
+            let mut items = Vec::new();
+            let mut used = HashSet::new();
+            for t in view
+                .text(node)
+                .iter()
+                .filter(|t| is_text(&t.literal) && t.literal.value().chars().count() >= 3)
+                .take(self.limits.own_literals)
+            {
+                let text = texts.intern(t.literal.value());
+                used.insert(text);
+                items.push(TextItem {
+                    text,
+                    span: None,
+                    source: ItemSource::Literal(t.predicate.as_str().to_owned()),
+                });
+            }
+            for (text, start, end) in mentions.get(entity).into_iter().flatten().take(self.limits.mentions) {
+                let text = texts.intern(text);
+                used.insert(text);
+                items.push(TextItem {
+                    text,
+                    span: Some((*start, *end)),
+                    source: ItemSource::Mention,
+                });
+            }
+            let mut near: Vec<u32> = adjacency[node as usize].iter().map(|&(n, _)| n).collect();
+            near.sort_unstable();
+            near.dedup();
+            let mut neighbour_texts = 0;
+            'outer: for &n in &near {
+                for t in view.text(n) {
+                    if neighbour_texts >= self.limits.neighbour_texts {
+                        break 'outer;
+                    }
+                    if !is_text(&t.literal) || t.literal.value().chars().count() < LONG_LITERAL {
+                        continue;
+                    }
+                    let text = texts.intern(t.literal.value());
+                    if used.insert(text) {
+                        neighbour_texts += 1;
+                        items.push(TextItem {
+                            text,
+                            span: None,
+                            source: ItemSource::Neighbour(
+                                view.node(n).to_string(),
+                                t.predicate.as_str().to_owned(),
+                            ),
+                        });
+                    }
+                }
+            }
+            let mut neighbours: Vec<u32> = near.iter().copied().filter(|&n| n != node).collect();
+            if neighbours.len() < self.limits.neighbours {
+                let mut second: Vec<u32> = near
+                    .iter()
+                    .flat_map(|&n| adjacency[n as usize].iter().map(|&(m, _)| m))
+                    .filter(|&m| m != node && near.binary_search(&m).is_err())
+                    .collect();
+                second.sort_unstable();
+                second.dedup();
+                neighbours.extend(second);
+            }
+            neighbours.truncate(self.limits.neighbours);
+            targets.push(Target {
+                node,
+                label: targets_by_node[&node],
+                items,
+                neighbours,
+                incident: adjacency[node as usize].iter().map(|&(_, e)| e).collect(),
+            });
+        }
+        Ok(FusionInputs {
+            view,
+            edges,
+            node_features,
+            targets,
+            texts: texts.texts,
+        })
+    }
+
+    /// Mentions per entity: `(text, start, end)` in characters.
+    fn mentions(&self, store: &Store) -> Result<HashMap<NamedOrBlankNode, Vec<(String, usize, usize)>>> {
+        let mut out: HashMap<NamedOrBlankNode, Vec<(String, usize, usize)>> = HashMap::new();
+        if self.mentions_query.trim().is_empty() {
+            return Ok(out);
+        }
+        let (_, rows) = SparqlRunner::new(store).select(&self.mentions_query, &[])?;
+        for row in rows {
+            let [Some(entity), Some(Term::Literal(text)), Some(Term::Literal(start)), Some(Term::Literal(end))] =
+                row.as_slice()
+            else {
+                continue;
+            };
+            let entity = match entity {
+                Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
+                Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
+                _ => continue,
+            };
+            let (Ok(start), Ok(end)) = (start.value().parse(), end.value().parse()) else {
+                continue;
+            };
+            out.entry(entity)
+                .or_default()
+                .push((text.value().to_owned(), start, end));
+        }
+        for list in out.values_mut() {
+            list.sort();
+        }
+        Ok(out)
+    }
+}
+
+/// Deduplicated texts.
+#[derive(Default)]
+struct TextTable {
+    texts: Vec<String>,
+    ids: HashMap<String, usize>,
+}
+
+impl TextTable {
+    fn intern(&mut self, text: &str) -> usize {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        self.texts.push(text.to_owned());
+        self.ids.insert(text.to_owned(), self.texts.len() - 1);
+        self.texts.len() - 1
+    }
+}
+
+/// Plain or language-tagged strings (not numbers, dates, IRIs as strings).
+fn is_text(literal: &oxigraph::model::Literal) -> bool {
+    let datatype = literal.datatype().as_str();
+    datatype == "http://www.w3.org/2001/XMLSchema#string"
+        || datatype == "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+}
+
+/// The store as a graph without the label property and without kgfuse's
+/// own prediction triples (scores written back must not feed the model).
+fn graph_view(store: &Store, label: &NamedNode) -> Result<GraphView> {
+    let options = GraphViewOptions {
+        exclude_predicates: vec![
+            label.clone(),
+            NamedNode::new_unchecked(format!("{KGFUSE_NS}score")),
+            NamedNode::new_unchecked(format!("{KGFUSE_NS}predictedLabel")),
+            NamedNode::new_unchecked(format!("{KGFUSE_NS}scoredBy")),
+        ],
+    };
+    GraphView::from_store(store, &options)
+}
+
+/// Feature keys of a node: its classes, its short literals, and its IRI
+/// when it is a hub.
+fn feature_keys(view: &GraphView, id: u32) -> Vec<String> {
+    let mut keys = vec![NODE_FEATURE.to_owned()];
+    let node = view.node(id);
+    if matches!(node, NamedOrBlankNode::NamedNode(_)) && view.neighbours(id).nth(HUB_DEGREE - 1).is_some() {
+        keys.push(format!("= {node}"));
+    }
+    for (relation, neighbour) in view.neighbours(id) {
+        let (predicate, inverse) = view.relation(relation);
+        if !inverse && predicate.as_ref() == rdf::TYPE {
+            keys.push(format!("a {}", view.node(neighbour)));
+        }
+    }
+    for t in view.text(id) {
+        let value = t.literal.value();
+        if value.chars().count() <= SHORT_LITERAL {
+            keys.push(format!("<{}> {:?}", t.predicate.as_str(), value));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Members of a class.
+fn class_members(store: &Store, class: &NamedNode) -> Result<Vec<NamedOrBlankNode>> {
+    let query = format!("SELECT DISTINCT ?e WHERE {{ ?e a <{}> }} ORDER BY ?e", class.as_str());
+    let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next().flatten()? {
+            Term::NamedNode(n) => Some(n.into()),
+            Term::BlankNode(b) => Some(b.into()),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The label value (IRI or lexical form) of every member of the class that has one.
+pub fn labelled_entities(
+    store: &Store,
+    class: &NamedNode,
+    label: &NamedNode,
+) -> Result<HashMap<NamedOrBlankNode, String>> {
+    let query = format!(
+        "SELECT DISTINCT ?e ?v WHERE {{ ?e a <{}> ; <{}> ?v }}",
+        class.as_str(),
+        label.as_str()
+    );
+    let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let entity: NamedOrBlankNode = match &row[0] {
+            Some(Term::NamedNode(n)) => n.clone().into(),
+            Some(Term::BlankNode(b)) => b.clone().into(),
+            _ => continue,
+        };
+        let value = match &row[1] {
+            Some(Term::NamedNode(n)) => n.as_str().to_owned(),
+            Some(Term::Literal(l)) => l.value().to_owned(),
+            _ => continue,
+        };
+        if let Some(previous) = out.insert(entity.clone(), value.clone()) {
+            if previous != value {
+                return Err(Error::Model(format!(
+                    "{entity} has two <{}> values: {previous} and {value}",
+                    label.as_str()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,338 @@
+//! The fusion stage: text spans and subgraph embeddings joined into entity
+//! classifiers whose scores can be explained by paths in the graph.
+//!
+//! `data` reads targets, graph, features and texts from a store through a
+//! model's vocabularies; `text_side` runs BERT over the texts; `model` is the
+//! network; `training` the joint loss; `explain` the attributions and paths.
+//! [`FusionModel`] binds the network to one store's inputs.
+
+pub mod data;
+pub mod explain;
+pub mod model;
+pub mod pipeline;
+pub mod render;
+pub mod text_side;
+pub mod training;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use data::{FusionInputs, TextItem, TextLimits, Vocabulary};
+pub use model::{FusedClassifier, FusionBatch, FusionConfig, NodeFeatures};
+pub use text_side::TextSide;
+
+use crate::error::{Error, Result};
+use crate::gnn::MessageGraph;
+use crate::tasks::checkpoint;
+use crate::tasks::trainer::{candle, dropout, TrainerConfig};
+use crate::text::BertEncoder;
+
+/// What `config.json` of a fused model folder holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedModel {
+    pub kind: String,
+    pub vocabulary: Vocabulary,
+    pub model: FusionConfig,
+    pub trainer: TrainerConfig,
+    /// The class whose probability is "the score" (binary: the positive class).
+    pub positive_class: usize,
+    /// Name of the BERT checkpoint folder the text side was trained with.
+    pub bert: Option<String>,
+}
+
+const KIND: &str = "kgfuse-fused-classifier";
+/// Prefix of the fine-tuned BERT tensors inside `model.safetensors`.
+const BERT_PREFIX: &str = "bert::";
+
+/// A fused network bound to one store's inputs.
+pub struct FusionModel {
+    pub vocab: Vocabulary,
+    pub inputs: FusionInputs,
+    pub network: FusedClassifier,
+    pub varmap: VarMap,
+    pub text: Option<TextSide>,
+    pub graph: MessageGraph,
+    pub features: NodeFeatures,
+    pub positive_class: usize,
+}
+
+impl FusionModel {
+    /// Builds a fresh network over `inputs`; `bert` is required when the text
+    /// side is on. `progress` gets texts cached.
+    pub fn new(
+        vocab: Vocabulary,
+        inputs: FusionInputs,
+        config: FusionConfig,
+        bert: Option<BertEncoder>,
+        device: &Device,
+        progress: impl FnMut(usize),
+    ) -> Result<Self> {
+        let text = match (config.use_text, bert) {
+            (true, Some(bert)) => {
+                let mut side = TextSide::new(bert, config.bert_layers, &inputs.texts, progress)?;
+                let items: Vec<&TextItem> = inputs.targets.iter().flat_map(|t| &t.items).collect();
+                side.freeze(&items)?;
+                Some(side)
+            }
+            (true, None) => return Err(Error::Model("the text side needs a BERT model".into())),
+            (false, _) => None,
+        };
+        let config = FusionConfig {
+            text_dim: text.as_ref().map_or(config.text_dim.max(1), |t| t.feature_dim() / 2),
+            ..config
+        };
+        let varmap = VarMap::new();
+        let network = FusedClassifier::load(VarBuilder::from_varmap(&varmap, DType::F32, device), &config)
+            .map_err(candle)?;
+        let (graph, features) = graph_tensors(&inputs, config.num_relations, device)?;
+        Ok(Self {
+            vocab,
+            inputs,
+            network,
+            varmap,
+            text,
+            graph,
+            features,
+            positive_class: 0,
+        })
+    }
+
+    pub fn config(&self) -> &FusionConfig {
+        self.network.config()
+    }
+
+    /// Node embeddings over `graph` (the store's, or one with an edge mask).
+    pub fn nodes(
+        &self,
+        graph: &MessageGraph,
+        rng: Option<&mut ChaCha8Rng>,
+    ) -> Result<Option<Tensor>> {
+        if !self.config().use_graph {
+            return Ok(None);
+        }
+        let p = self.config().dropout;
+        let nodes = match rng {
+            Some(rng) => self.network.node_embeddings(&self.features, graph, &mut |x| {
+                dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
+            }),
+            None => self
+                .network
+                .node_embeddings(&self.features, graph, &mut |x| Ok(x.clone())),
+        };
+        nodes.map(Some).map_err(candle)
+    }
+
+    /// The tensors of a batch of targets (indices into `inputs.targets`).
+    pub fn batch(&mut self, targets: &[usize]) -> Result<FusionBatch> {
+        let device = self.graph_device();
+        let chosen: Vec<&data::Target> = targets.iter().map(|&t| &self.inputs.targets[t]).collect();
+        let items: Vec<&TextItem> = chosen.iter().flat_map(|t| &t.items).collect();
+        let item_count = items.len();
+        let width = chosen.iter().map(|t| t.items.len()).max().unwrap_or(0).max(1);
+        let mut item_index = Vec::with_capacity(chosen.len() * width);
+        let mut item_mask = Vec::with_capacity(chosen.len() * width);
+        let mut next = 0u32;
+        for t in &chosen {
+            for slot in 0..width {
+                if slot < t.items.len() {
+                    item_index.push(next);
+                    item_mask.push(1f32);
+                    next += 1;
+                } else {
+                    item_index.push(item_count as u32);
+                    item_mask.push(0.0);
+                }
+            }
+        }
+        let k = chosen.iter().map(|t| t.neighbours.len()).max().unwrap_or(0).max(1);
+        let mut neighbour_index = Vec::with_capacity(chosen.len() * k);
+        let mut neighbour_mask = Vec::with_capacity(chosen.len() * k);
+        for t in &chosen {
+            for slot in 0..k {
+                neighbour_index.push(t.neighbours.get(slot).copied().unwrap_or(t.node));
+                neighbour_mask.push(if slot < t.neighbours.len() { 1f32 } else { 0.0 });
+            }
+        }
+        let b = chosen.len();
+        let node_ids: Vec<u32> = chosen.iter().map(|t| t.node).collect();
+        let items = match &mut self.text {
+            Some(text) if item_count > 0 => text.features(&items)?,
+            Some(text) => Tensor::zeros((0, text.feature_dim()), DType::F32, &device).map_err(candle)?,
+            None => Tensor::zeros((0, 2 * self.config().text_dim), DType::F32, &device).map_err(candle)?,
+        };
+        let build = || -> candle_core::Result<FusionBatch> {
+            Ok(FusionBatch {
+                targets: Tensor::from_vec(node_ids, b, &device)?,
+                items,
+                item_index: Tensor::from_vec(item_index, (b, width), &device)?,
+                item_mask: Tensor::from_vec(item_mask, (b, width), &device)?,
+                neighbour_index: Tensor::from_vec(neighbour_index, (b, k), &device)?,
+                neighbour_mask: Tensor::from_vec(neighbour_mask, (b, k), &device)?,
+            })
+        };
+        build().map_err(candle)
+    }
+
+    fn graph_device(&self) -> Device {
+        self.features.ids.device().clone()
+    }
+
+    /// Class probabilities of targets, in order.
+    pub fn probabilities(&mut self, targets: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let graph = self.graph.clone();
+        let nodes = self.nodes(&graph, None)?;
+        let mut out = Vec::with_capacity(targets.len());
+        for chunk in targets.chunks(64) {
+            let batch = self.batch(chunk)?;
+            let output = self
+                .network
+                .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))
+                .map_err(candle)?;
+            let probs = candle_nn::ops::softmax_last_dim(&output.logits)
+                .and_then(|p| p.to_vec2::<f32>())
+                .map_err(candle)?;
+            out.extend(probs);
+        }
+        Ok(out)
+    }
+
+    /// Writes the model folder: the fused network's weights and the
+    /// fine-tuned BERT layers in `model.safetensors`, the vocabularies and
+    /// hyper-parameters in `config.json`, and `metrics`.
+    pub fn save(&self, dir: &Path, trainer: &TrainerConfig, metrics: &impl Serialize) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let saved = SavedModel {
+            kind: KIND.to_owned(),
+            vocabulary: self.vocab.clone(),
+            model: self.config().clone(),
+            trainer: trainer.clone(),
+            positive_class: self.positive_class,
+            bert: self.text.as_ref().map(|t| t.encoder().name().to_owned()),
+        };
+        checkpoint::write_json(&dir.join("config.json"), &saved)?;
+        checkpoint::write_json(&dir.join("metrics.json"), metrics)?;
+        let mut tensors: HashMap<String, Tensor> = HashMap::new();
+        for (name, var) in self.varmap.data().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            tensors.insert(name.clone(), var.as_tensor().clone());
+        }
+        if let Some(text) = &self.text {
+            for (name, tensor) in text.encoder().top_layer_tensors(self.config().bert_layers) {
+                tensors.insert(format!("{BERT_PREFIX}{name}"), tensor);
+            }
+        }
+        let path = dir.join("model.safetensors");
+        candle_core::safetensors::save(&tensors, &path)
+            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))
+    }
+
+    /// Reads a model folder and binds it to `store`'s inputs (every entity
+    /// of the model's class, or `entities`).
+    pub fn load(
+        dir: &Path,
+        store: &crate::store::Store,
+        entities: Option<&[oxigraph::model::NamedOrBlankNode]>,
+        bert: Option<BertEncoder>,
+        device: &Device,
+        progress: impl FnMut(usize),
+    ) -> Result<Self> {
+        let saved = read_config(dir)?;
+        let inputs = saved.vocabulary.inputs(store, entities)?;
+        let bert = if saved.model.use_text { bert } else { None };
+        let mut model = Self::new(saved.vocabulary, inputs, saved.model.clone(), bert, device, progress)?;
+        if model.config().text_dim != saved.model.text_dim {
+            return Err(Error::Model(format!(
+                "{}: trained with a {}-wide BERT, given a {}-wide one (use the model it was trained with: {})",
+                dir.display(),
+                saved.model.text_dim,
+                model.config().text_dim,
+                saved.bert.as_deref().unwrap_or("?")
+            )));
+        }
+        let path = dir.join("model.safetensors");
+        let tensors = candle_core::safetensors::load(&path, device)
+            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        let mut bert_tensors = Vec::new();
+        {
+            let vars = model.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+            for (name, tensor) in &tensors {
+                if let Some(bert_name) = name.strip_prefix(BERT_PREFIX) {
+                    bert_tensors.push((bert_name.to_owned(), tensor.clone()));
+                    continue;
+                }
+                let var = vars.get(name).ok_or_else(|| {
+                    Error::Model(format!("{}: unexpected tensor {name}", path.display()))
+                })?;
+                var.set(tensor)
+                    .map_err(|e| Error::Model(format!("{}: {name}: {e}", path.display())))?;
+            }
+        }
+        if let Some(text) = &mut model.text {
+            // Only the top layers are saved, and they run per batch: the
+            // cached bottom states stay valid.
+            text.encoder().set_tensors(&bert_tensors)?;
+        }
+        model.positive_class = saved.positive_class;
+        Ok(model)
+    }
+}
+
+/// A model folder's `config.json`, checked to be a fused classifier's.
+pub fn read_config(dir: &Path) -> Result<SavedModel> {
+    let saved: SavedModel = checkpoint::load_config(dir)?;
+    if saved.kind != KIND {
+        return Err(Error::Model(format!(
+            "{}: a {} model, not a fused classifier",
+            dir.display(),
+            saved.kind
+        )));
+    }
+    Ok(saved)
+}
+
+/// The model id: the first 16 hex digits of the weights' SHA-256.
+pub fn model_id(dir: &Path) -> Result<String> {
+    let path = dir.join("model.safetensors");
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let digest = Sha256::digest(&bytes);
+    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+/// The message graph (with inverse edges after the forward ones) and node features.
+fn graph_tensors(
+    inputs: &FusionInputs,
+    num_relations: usize,
+    device: &Device,
+) -> Result<(MessageGraph, NodeFeatures)> {
+    let r = num_relations as u32;
+    let edges: Vec<(u32, u32, u32)> = inputs
+        .edges
+        .iter()
+        .copied()
+        .chain(inputs.edges.iter().map(|&(s, p, o)| (o, p + r, s)))
+        .collect();
+    let n = inputs.view.node_count();
+    let graph = MessageGraph::new(n, 2 * num_relations, &edges, device).map_err(candle)?;
+    let mut ids = Vec::new();
+    let mut nodes = Vec::new();
+    let mut inverse_counts = Vec::with_capacity(n);
+    for (node, features) in inputs.node_features.iter().enumerate() {
+        ids.extend_from_slice(features);
+        nodes.extend(std::iter::repeat_n(node as u32, features.len()));
+        inverse_counts.push(1.0 / features.len().max(1) as f32);
+    }
+    let build = || -> candle_core::Result<NodeFeatures> {
+        Ok(NodeFeatures {
+            ids: Tensor::from_vec(ids.clone(), ids.len(), device)?,
+            nodes: Tensor::from_vec(nodes.clone(), nodes.len(), device)?,
+            inverse_counts: Tensor::from_vec(inverse_counts.clone(), (n, 1), device)?,
+            num_nodes: n,
+        })
+    };
+    Ok((graph, build().map_err(candle)?))
+}

@@ -1,0 +1,266 @@
+//! The user-level jobs of the fusion stage: train a classifier from a
+//! store, score entities, write the scores back as triples, and expose them
+//! to SPARQL as `kgfuse:score(?entity)`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use candle_core::Device;
+use oxigraph::model::{GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::training::{evaluate, minority_class, stratified_split, FusionTraining};
+use super::{FusionConfig, FusionModel, TextLimits, Vocabulary};
+use crate::error::{Error, Result};
+use crate::store::query::CustomFunction;
+use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
+use crate::store::{SparqlRunner, Store};
+use crate::tasks::metrics::ClassificationMetrics;
+use crate::tasks::trainer::{seed_weights, train, EpochRecord, ParamGroup, TrainReport, TrainerConfig};
+use crate::text::BertEncoder;
+
+/// Everything `train classify` can set.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub class: NamedNode,
+    pub label: NamedNode,
+    /// Entities whose value of this property is `train`, `valid` or `test`
+    /// are split that way; otherwise a stratified split by `seed`.
+    pub split_property: Option<NamedNode>,
+    pub valid_fraction: f64,
+    pub test_fraction: f64,
+    pub mentions_query: Option<String>,
+    pub limits: TextLimits,
+    /// The network; the `num_*` and `text_dim` fields are filled in here.
+    pub model: FusionConfig,
+    pub trainer: TrainerConfig,
+    /// BERT's learning rate as a fraction of the rest's.
+    pub bert_lr_scale: f64,
+    pub batch_size: usize,
+}
+
+/// Sizes and metrics of a training run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub train: usize,
+    pub valid: usize,
+    pub test: usize,
+    pub valid_metrics: ClassificationMetrics,
+    pub test_metrics: Option<ClassificationMetrics>,
+    pub training: TrainReport,
+    pub seconds: f64,
+}
+
+/// Trains a fused classifier on the labelled entities of the store.
+pub fn train_classifier(
+    store: &Store,
+    options: &TrainOptions,
+    bert: Option<BertEncoder>,
+    device: &Device,
+    on_cache: impl FnMut(usize),
+    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
+) -> Result<(FusionModel, TrainSummary)> {
+    let start = std::time::Instant::now();
+    let vocab = Vocabulary::from_store(
+        store,
+        &options.class,
+        &options.label,
+        options.mentions_query.clone(),
+        options.limits,
+    )?;
+    let inputs = vocab.inputs(store, None)?;
+    let config = FusionConfig {
+        num_features: vocab.features.len(),
+        num_relations: vocab.relations.len(),
+        num_classes: vocab.classes.len(),
+        ..options.model.clone()
+    };
+    let labelled: Vec<(usize, u32)> = inputs
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.label.map(|l| (i, l)))
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(options.trainer.seed);
+    let (train_set, valid_set, test_set) = match &options.split_property {
+        Some(property) => split_by_property(store, property, &inputs, &labelled)?,
+        None => stratified_split(&labelled, options.valid_fraction, options.test_fraction, &mut rng),
+    };
+    if train_set.is_empty() || valid_set.is_empty() {
+        return Err(Error::Model(format!(
+            "{} labelled entities are too few to split into training and validation sets",
+            labelled.len()
+        )));
+    }
+    let mut model = FusionModel::new(vocab, inputs, config, bert, device, on_cache)?;
+    seed_weights(&model.varmap, &mut rng)?;
+    let train_labels: Vec<u32> = train_set
+        .iter()
+        .filter_map(|&t| model.inputs.targets[t].label)
+        .collect();
+    model.positive_class = minority_class(&train_labels, model.vocab.classes.len());
+    let mut groups = ParamGroup::new(model.varmap.all_vars());
+    if let Some(text) = &model.text {
+        groups.push(ParamGroup {
+            vars: text.trainable_vars(),
+            lr_scale: options.bert_lr_scale,
+        });
+    }
+    let mut task = FusionTraining {
+        model: &mut model,
+        train: train_set.clone(),
+        valid: valid_set.clone(),
+        batch_size: options.batch_size,
+    };
+    let report = train(&mut task, groups, &options.trainer, &mut rng, on_epoch)?;
+    let valid_metrics = evaluate(&mut model, &valid_set)?;
+    let test_metrics = if test_set.is_empty() {
+        None
+    } else {
+        Some(evaluate(&mut model, &test_set)?)
+    };
+    let summary = TrainSummary {
+        train: train_set.len(),
+        valid: valid_set.len(),
+        test: test_set.len(),
+        valid_metrics,
+        test_metrics,
+        training: report,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((model, summary))
+}
+
+fn split_by_property(
+    store: &Store,
+    property: &NamedNode,
+    inputs: &super::FusionInputs,
+    labelled: &[(usize, u32)],
+) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let query = format!("SELECT ?e ?split WHERE {{ ?e <{}> ?split }}", property.as_str());
+    let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
+    let mut splits: HashMap<u32, String> = HashMap::new();
+    for row in rows {
+        let (Some(entity), Some(Term::Literal(value))) = (&row[0], &row[1]) else {
+            continue;
+        };
+        let entity = match entity {
+            Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
+            Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
+            _ => continue,
+        };
+        if let Some(node) = inputs.view.node_id(&entity) {
+            splits.insert(node, value.value().to_lowercase());
+        }
+    }
+    let (mut train, mut valid, mut test) = (vec![], vec![], vec![]);
+    for &(t, _) in labelled {
+        match splits.get(&inputs.targets[t].node).map(String::as_str) {
+            Some("train") => train.push(t),
+            Some("valid" | "validation" | "dev") => valid.push(t),
+            Some("test") => test.push(t),
+            Some(other) => {
+                return Err(Error::Model(format!(
+                    "<{}> value {other:?} on {}: expected train, valid or test",
+                    property.as_str(),
+                    inputs.view.node(inputs.targets[t].node)
+                )))
+            }
+            None => {}
+        }
+    }
+    Ok((train, valid, test))
+}
+
+/// One scored entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prediction {
+    pub entity: String,
+    #[serde(skip)]
+    pub term: NamedOrBlankNode,
+    pub predicted: String,
+    /// Probability of the predicted class.
+    pub probability: f64,
+    /// Probability of the positive class: "the score".
+    pub score: f64,
+    /// The stored label, when there is one.
+    pub actual: Option<String>,
+}
+
+/// Scores every target of the model's inputs.
+pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
+    let all: Vec<usize> = (0..model.inputs.targets.len()).collect();
+    let probabilities = model.probabilities(&all)?;
+    Ok(model
+        .inputs
+        .targets
+        .iter()
+        .zip(probabilities)
+        .map(|(t, p)| {
+            let best = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            let term = model.inputs.view.node(t.node).clone();
+            Prediction {
+                entity: term.to_string(),
+                term,
+                predicted: model.vocab.classes[best].clone(),
+                probability: f64::from(p[best]),
+                score: f64::from(p[model.positive_class]),
+                actual: t.label.map(|l| model.vocab.classes[l as usize].clone()),
+            }
+        })
+        .collect())
+}
+
+/// The named graph a model's scores are written to.
+pub fn predictions_graph(model_id: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{GRAPH_NS}predictions/{model_id}"))
+}
+
+/// Replaces the model's prediction graph with `entity kgfuse:score s ;
+/// kgfuse:predictedLabel l ; kgfuse:scoredBy <urn:kgfuse:model:ID>`, in one
+/// transaction. Returns the graph.
+pub fn write_back(store: &Store, model_id: &str, predictions: &[Prediction]) -> Result<NamedNode> {
+    let graph = predictions_graph(model_id);
+    let name = GraphName::NamedNode(graph.clone());
+    let score = NamedNode::new_unchecked(format!("{KGFUSE_NS}score"));
+    let predicted = NamedNode::new_unchecked(format!("{KGFUSE_NS}predictedLabel"));
+    let scored_by = NamedNode::new_unchecked(format!("{KGFUSE_NS}scoredBy"));
+    let model = NamedNode::new_unchecked(format!("urn:kgfuse:model:{model_id}"));
+    let mut transaction = store.oxigraph().start_transaction()?;
+    transaction.clear_graph(&graph)?;
+    for p in predictions {
+        let label: Term = match NamedNode::new(&p.predicted) {
+            Ok(iri) if p.predicted.contains(':') => iri.into(),
+            _ => Literal::new_simple_literal(&p.predicted).into(),
+        };
+        for (predicate, object) in [
+            (&score, Term::from(Literal::from(p.score))),
+            (&predicted, label),
+            (&scored_by, Term::from(model.clone())),
+        ] {
+            transaction.insert(&Quad::new(p.term.clone(), predicate.clone(), object, name.clone()));
+        }
+    }
+    transaction.commit()?;
+    Ok(graph)
+}
+
+/// `kgfuse:score(?entity)`: the positive-class probability of a scored
+/// entity as `xsd:double`, unbound for any other term.
+pub fn score_function(predictions: &[Prediction]) -> (NamedNode, CustomFunction) {
+    let scores: HashMap<Term, f64> = predictions
+        .iter()
+        .map(|p| (Term::from(p.term.clone()), p.score))
+        .collect();
+    let function: CustomFunction = Arc::new(move |args: &[Term]| {
+        let [entity] = args else { return None };
+        scores.get(entity).map(|&s| Literal::from(s).into())
+    });
+    (NamedNode::new_unchecked(format!("{KGFUSE_NS}score")), function)
+}

@@ -1,0 +1,230 @@
+//! The joint loss `L = L_task + α·L_graph + β·L_align` and the split of the
+//! labelled targets.
+//!
+//! - `L_task`: cross-entropy of the class scores.
+//! - `L_graph`: DistMult link prediction on the edges that touch the batch's
+//!   targets, one corrupted head and one corrupted tail per edge.
+//! - `L_align`: InfoNCE between each mention span of the batch and the node
+//!   it mentions, against the batch's other targets.
+
+use std::collections::BTreeMap;
+
+use candle_core::Tensor;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::data::ItemSource;
+use super::model::normalize_rows;
+use super::FusionModel;
+use crate::error::Result;
+use crate::tasks::metrics::ClassificationMetrics;
+use crate::tasks::trainer::{bce_with_logits, candle, dropout, TrainingTask};
+
+/// Edges of the batch's targets scored per step for `L_graph`.
+const GRAPH_LOSS_EDGES: usize = 512;
+
+/// Training on `train`, early stopping on `valid` (indices into the targets).
+pub struct FusionTraining<'a> {
+    pub model: &'a mut FusionModel,
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+    pub batch_size: usize,
+}
+
+impl FusionTraining<'_> {
+    fn labels(&self, targets: &[usize]) -> Result<Tensor> {
+        let labels: Vec<u32> = targets
+            .iter()
+            .map(|&t| self.model.inputs.targets[t].label.unwrap_or(0))
+            .collect();
+        let device = self.model.features.ids.device();
+        Tensor::from_vec(labels, targets.len(), device).map_err(candle)
+    }
+
+    fn graph_loss(&self, nodes: &Tensor, targets: &[usize], rng: &mut ChaCha8Rng) -> Result<Option<Tensor>> {
+        let inputs = &self.model.inputs;
+        let mut edges: Vec<usize> = targets
+            .iter()
+            .flat_map(|&t| inputs.targets[t].incident.iter().copied())
+            .collect();
+        edges.sort_unstable();
+        edges.dedup();
+        if edges.is_empty() {
+            return Ok(None);
+        }
+        edges.shuffle(rng);
+        edges.truncate(GRAPH_LOSS_EDGES);
+        let n = inputs.view.node_count() as u32;
+        let (mut heads, mut relations, mut tails, mut truth) = (vec![], vec![], vec![], vec![]);
+        for &e in &edges {
+            let (s, r, o) = inputs.edges[e];
+            for (h, t, y) in [(s, o, 1f32), (rng.random_range(0..n), o, 0.0), (s, rng.random_range(0..n), 0.0)] {
+                heads.push(h);
+                relations.push(r);
+                tails.push(t);
+                truth.push(y);
+            }
+        }
+        let device = nodes.device();
+        let m = heads.len();
+        let run = || -> candle_core::Result<Tensor> {
+            let scores = self.model.network.edge_scores(
+                nodes,
+                &Tensor::from_vec(heads, m, device)?,
+                &Tensor::from_vec(relations, m, device)?,
+                &Tensor::from_vec(tails, m, device)?,
+            )?;
+            bce_with_logits(&scores, &Tensor::from_vec(truth, m, device)?)
+        };
+        run().map(Some).map_err(candle)
+    }
+
+    fn align_loss(&self, nodes: &Tensor, items: &Tensor, targets: &[usize], batch_targets: &Tensor) -> Result<Option<Tensor>> {
+        if targets.len() < 2 {
+            return Ok(None);
+        }
+        let mut rows = Vec::new();
+        let mut owners = Vec::new();
+        let mut next = 0u32;
+        for (position, &t) in targets.iter().enumerate() {
+            for item in &self.model.inputs.targets[t].items {
+                if item.source == ItemSource::Mention {
+                    rows.push(next);
+                    owners.push(position as u32);
+                }
+                next += 1;
+            }
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let device = nodes.device();
+        let temperature = self.model.config().temperature;
+        let m = rows.len();
+        let run = || -> candle_core::Result<Tensor> {
+            let spans = normalize_rows(&items.index_select(&Tensor::from_vec(rows, m, device)?, 0)?)?;
+            let keys = normalize_rows(&nodes.index_select(batch_targets, 0)?)?;
+            let logits = (spans.matmul(&keys.t()?)? / temperature)?;
+            candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(owners, m, device)?)
+        };
+        run().map(Some).map_err(candle)
+    }
+}
+
+impl TrainingTask for FusionTraining<'_> {
+    fn train_epoch(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        step: &mut dyn FnMut(&Tensor) -> Result<f64>,
+    ) -> Result<f64> {
+        let mut order = self.train.clone();
+        order.shuffle(rng);
+        let (mut total, mut batches) = (0.0, 0);
+        let config = self.model.config().clone();
+        for chunk in order.chunks(self.batch_size.max(1)) {
+            let graph = self.model.graph.clone();
+            let nodes = self.model.nodes(&graph, Some(rng))?;
+            let batch = self.model.batch(chunk)?;
+            let p = config.dropout;
+            let output = self
+                .model
+                .network
+                .forward(&batch, nodes.as_ref(), &mut |x| {
+                    dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
+                })
+                .map_err(candle)?;
+            let labels = self.labels(chunk)?;
+            let mut loss = candle_nn::loss::cross_entropy(&output.logits, &labels).map_err(candle)?;
+            if let Some(nodes) = &nodes {
+                if config.alpha > 0.0 {
+                    if let Some(l) = self.graph_loss(nodes, chunk, rng)? {
+                        loss = (loss + (l * config.alpha).map_err(candle)?).map_err(candle)?;
+                    }
+                }
+                if let (true, Some(items)) = (config.beta > 0.0, &output.items) {
+                    if let Some(l) = self.align_loss(nodes, items, chunk, &batch.targets)? {
+                        loss = (loss + (l * config.beta).map_err(candle)?).map_err(candle)?;
+                    }
+                }
+            }
+            total += step(&loss)?;
+            batches += 1;
+        }
+        Ok(total / f64::from(batches.max(1)))
+    }
+
+    /// Accuracy, with the cross-entropy as a small tie-breaker (small
+    /// validation sets tie often; the more confident model should win).
+    fn validate(&mut self) -> Result<f64> {
+        let valid = self.valid.clone();
+        let probabilities = self.model.probabilities(&valid)?;
+        let mut right = 0;
+        let mut loss = 0.0;
+        for (p, &t) in probabilities.iter().zip(&valid) {
+            let y = self.model.inputs.targets[t].label.unwrap_or(0) as usize;
+            let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |b| b.0);
+            right += usize::from(best == y);
+            loss -= f64::from(p[y].max(1e-7)).ln();
+        }
+        let n = valid.len().max(1) as f64;
+        Ok(right as f64 / n - 1e-3 * loss / n)
+    }
+
+    fn metric_name(&self) -> &'static str {
+        "validation accuracy"
+    }
+}
+
+/// Metrics of the model on targets (all must be labelled).
+pub fn evaluate(model: &mut FusionModel, targets: &[usize]) -> Result<ClassificationMetrics> {
+    let probabilities = model.probabilities(targets)?;
+    let labels: Vec<u32> = targets
+        .iter()
+        .map(|&t| model.inputs.targets[t].label.unwrap_or(0))
+        .collect();
+    Ok(ClassificationMetrics::compute(
+        &probabilities,
+        &labels,
+        &model.vocab.classes,
+        model.positive_class,
+    ))
+}
+
+/// A deterministic stratified split of the labelled targets into train,
+/// validation and test (`fractions` of each class for the last two).
+pub fn stratified_split(
+    labels: &[(usize, u32)],
+    valid_fraction: f64,
+    test_fraction: f64,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let mut by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for &(t, c) in labels {
+        by_class.entry(c).or_default().push(t);
+    }
+    let (mut train, mut valid, mut test) = (vec![], vec![], vec![]);
+    for (_, mut members) in by_class {
+        members.shuffle(rng);
+        let n = members.len() as f64;
+        let n_test = (n * test_fraction).round() as usize;
+        let n_valid = (n * valid_fraction).round() as usize;
+        test.extend(members.drain(..n_test.min(members.len())));
+        valid.extend(members.drain(..n_valid.min(members.len())));
+        train.extend(members);
+    }
+    train.sort_unstable();
+    valid.sort_unstable();
+    test.sort_unstable();
+    (train, valid, test)
+}
+
+/// The class that is rarer among `labels` (the natural "positive" of a
+/// binary task, e.g. high risk); the first on a tie.
+pub fn minority_class(labels: &[u32], classes: usize) -> usize {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    (0..classes).min_by_key(|&c| (counts[c], c)).unwrap_or(0)
+}

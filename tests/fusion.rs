@@ -1,0 +1,191 @@
+//! The fused classifier end to end through the binary, on a tiny store and a
+//! tiny random BERT: training to perfect accuracy on a separable labelling,
+//! prediction with write-back and the `kgfuse:score` SPARQL function,
+//! explanations in every format, and the errors for bad input.
+
+mod common;
+
+use common::{tiny_bert, Workspace};
+use predicates::str::contains;
+
+/// 16 companies: the flagged ones are high risk and say so in their text.
+fn tiny_store(ws: &Workspace) {
+    let mut ttl = String::from(
+        "@prefix ex: <http://example.org/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n",
+    );
+    for i in 0..16 {
+        let flagged = i % 2 == 0;
+        let (class, comment, risk) = if flagged {
+            (", ex:Flagged", "acme defaulted on its loan .", "ex:High")
+        } else {
+            ("", "zurich holdings ltd .", "ex:Low")
+        };
+        ttl.push_str(&format!(
+            "ex:c{i} a ex:Company{class} ; rdfs:label \"company {i}\" ; rdfs:comment \"{comment}\" ; ex:risk {risk} ; ex:bank ex:b{} .\n",
+            i % 3
+        ));
+    }
+    for b in 0..3 {
+        ttl.push_str(&format!("ex:b{b} a ex:Bank ; rdfs:label \"bank {b}\" .\n"));
+    }
+    let data = ws.write("tiny.ttl", ttl);
+    ws.kgfuse().arg("load").arg(data).assert().success();
+}
+
+fn train(ws: &Workspace, out: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    let bert = ws.path("bert");
+    std::fs::create_dir_all(&bert).unwrap();
+    tiny_bert(&bert);
+    ws.kgfuse()
+        .args(["train", "classify", "--class", "http://example.org/Company"])
+        .args(["--label", "http://example.org/risk", "--out", out])
+        .args(["--epochs", "60", "--patience", "60", "--lr", "0.01", "--dim", "16"])
+        .args(["--bert-layers", "1", "--batch-size", "4"])
+        .arg("--model-dir")
+        .arg(&bert)
+        .args(extra)
+        .assert()
+}
+
+fn metrics(ws: &Workspace, model: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(ws.path(model).join("metrics.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(&ws, "model", &[]).success().stdout(contains("macro-F1"));
+    let m = metrics(&ws, "model");
+    assert_eq!(m["test_metrics"]["accuracy"], 1.0, "{m}");
+    assert_eq!(m["valid_metrics"]["accuracy"], 1.0, "{m}");
+    for file in ["config.json", "model.safetensors", "metrics.json"] {
+        assert!(ws.path("model").join(file).is_file(), "{file}");
+    }
+    let bert = ws.path("bert");
+    // Write-back: one score, label and model id per company, in their own graph.
+    ws.kgfuse()
+        .args(["predict", "--model", "model", "--write-back", "--format", "json", "--model-dir"])
+        .arg(&bert)
+        .assert()
+        .success();
+    let counted = ws
+        .kgfuse()
+        .args(["query", "--format", "csv"])
+        .arg("SELECT (COUNT(DISTINCT ?c) AS ?n) (SUM(IF(?s > 0.5 && ?l = <http://example.org/High>, 1, 0)) AS ?high) WHERE { GRAPH ?g { ?c kgfuse:score ?s ; kgfuse:predictedLabel ?l ; kgfuse:scoredBy ?m } FILTER(STRSTARTS(STR(?g), STR(kgg:predictions/))) }")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(counted.stdout).unwrap();
+    assert_eq!(text.lines().nth(1), Some("16,8"), "{text}");
+    // The SPARQL function gives the same scores as the stored triples.
+    let joined = ws
+        .kgfuse()
+        .args(["query", "--format", "csv", "--model", "model", "--model-dir"])
+        .arg(&bert)
+        .arg("SELECT ?c (kgfuse:score(?c) AS ?f) ?s WHERE { ?c a <http://example.org/Company> ; kgfuse:score ?s } ORDER BY ?c")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(joined.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 16, "{text}");
+    for row in rows {
+        let cells: Vec<f64> = row.split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+        assert!((cells[0] - cells[1]).abs() < 1e-9 && (0.0..=1.0).contains(&cells[0]), "{row}");
+    }
+}
+
+#[test]
+fn ablations_train_and_joint_loss_options_are_recorded() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(&ws, "graph", &["--no-text"]).success();
+    train(&ws, "text", &["--no-graph", "--bert-layers", "0"]).success();
+    train(&ws, "plain", &["--no-joint"]).success();
+    let config = |m: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(ws.path(m).join("config.json")).unwrap()).unwrap()
+    };
+    assert_eq!(config("graph")["model"]["use_text"], false);
+    assert_eq!(config("text")["model"]["use_graph"], false);
+    assert_eq!(config("plain")["model"]["alpha"], 0.0);
+    assert_eq!(metrics(&ws, "graph")["test_metrics"]["accuracy"], 1.0);
+    assert_eq!(metrics(&ws, "text")["test_metrics"]["accuracy"], 1.0);
+}
+
+#[test]
+fn explanations_in_every_format() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(&ws, "model", &[]).success();
+    let bert = ws.path("bert");
+    let explain = |format: &str| -> String {
+        let out = ws
+            .kgfuse()
+            .args(["explain", "http://example.org/c0", "--model", "model", "--format", format, "--model-dir"])
+            .arg(&bert)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&explain("json")).unwrap();
+    let paths = json["paths"].as_array().unwrap();
+    assert!(!paths.is_empty(), "{json}");
+    assert_eq!(json["predicted"], "http://example.org/High");
+    // Every path's query holds in the store.
+    for path in paths {
+        ws.kgfuse()
+            .args(["query", "--format", "csv"])
+            .arg(path["sparql"].as_str().unwrap())
+            .assert()
+            .success()
+            .stdout(contains("true"));
+    }
+    assert!(explain("dot").starts_with("digraph explanation {"));
+    let html = explain("html");
+    assert!(html.contains("<svg") && html.contains("company 0") && html.contains("<mark>"), "{html}");
+    let turtle = ws.write("explanation.ttl", explain("turtle"));
+    ws.kgfuse().arg("load").arg(&turtle).assert().success();
+    ws.kgfuse()
+        .args(["query", "--format", "csv"])
+        .arg("ASK { ?e a kgfuse:Explanation ; kgfuse:explains <http://example.org/c0> ; kgfuse:path/kgfuse:step/rdf:subject ?s }")
+        .assert()
+        .success()
+        .stdout(contains("true"));
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    let bert = ws.path("bert");
+    std::fs::create_dir_all(&bert).unwrap();
+    tiny_bert(&bert);
+    let classify = |class: &str, label: &str| {
+        ws.kgfuse()
+            .args(["train", "classify", "--class", class, "--label", label, "--epochs", "1", "--model-dir"])
+            .arg(&bert)
+            .assert()
+            .failure()
+    };
+    classify("http://example.org/Nope", "http://example.org/risk").stderr(contains("no entity of class <http://example.org/Nope>"));
+    classify("http://example.org/Company", "http://example.org/nothing").stderr(contains("has a <http://example.org/nothing> value"));
+    classify("http://example.org/Flagged", "http://example.org/risk").stderr(contains("same <http://example.org/risk> value"));
+    // A model trained here does not apply to a store with another schema.
+    train(&ws, "model", &["--no-text", "--epochs", "2"]).success();
+    let other = ws.write(
+        "other.ttl",
+        "<http://example.org/x> a <http://example.org/Company> ; <http://example.org/sells> <http://example.org/y> .\n",
+    );
+    let other_store = || {
+        let mut cmd = assert_cmd::Command::cargo_bin("kgfuse").unwrap();
+        cmd.current_dir(ws.dir.path()).env_remove("KGFUSE_STORE").args(["--store", "other-store"]);
+        cmd
+    };
+    other_store().arg("load").arg(other).assert().success();
+    other_store()
+        .args(["predict", "--model", "model"])
+        .assert()
+        .failure()
+        .stderr(contains("another schema"));
+}
