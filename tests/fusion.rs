@@ -36,15 +36,26 @@ fn train(ws: &Workspace, out: &str, extra: &[&str]) -> assert_cmd::assert::Asser
     let bert = ws.path("bert");
     std::fs::create_dir_all(&bert).unwrap();
     tiny_bert(&bert);
-    ws.kgfuse()
-        .args(["train", "classify", "--class", "http://example.org/Company"])
+    let mut cmd = ws.kgfuse();
+    cmd.args(["train", "classify", "--class", "http://example.org/Company"])
         .args(["--label", "http://example.org/risk", "--out", out])
-        .args(["--epochs", "60", "--patience", "60", "--lr", "0.01", "--dim", "16"])
-        .args(["--bert-layers", "1", "--batch-size", "4"])
-        .arg("--model-dir")
-        .arg(&bert)
         .args(extra)
-        .assert()
+        .arg("--model-dir")
+        .arg(&bert);
+    // Defaults for a quick run, unless the test sets them.
+    for (flag, value) in [
+        ("--epochs", "60"),
+        ("--patience", "60"),
+        ("--lr", "0.01"),
+        ("--dim", "16"),
+        ("--bert-layers", "1"),
+        ("--batch-size", "4"),
+    ] {
+        if !extra.contains(&flag) {
+            cmd.args([flag, value]);
+        }
+    }
+    cmd.assert()
 }
 
 fn metrics(ws: &Workspace, model: &str) -> serde_json::Value {
@@ -73,7 +84,7 @@ fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
     let counted = ws
         .kgfuse()
         .args(["query", "--format", "csv"])
-        .arg("SELECT (COUNT(DISTINCT ?c) AS ?n) (SUM(IF(?s > 0.5 && ?l = <http://example.org/High>, 1, 0)) AS ?high) WHERE { GRAPH ?g { ?c kgfuse:score ?s ; kgfuse:predictedLabel ?l ; kgfuse:scoredBy ?m } FILTER(STRSTARTS(STR(?g), STR(kgg:predictions/))) }")
+        .arg("SELECT (COUNT(DISTINCT ?c) AS ?n) (SUM(IF(?s > 0.5 && ?l = <http://example.org/High>, 1, 0)) AS ?high) WHERE { GRAPH ?g { ?c kgfuse:score ?s ; kgfuse:predictedLabel ?l ; kgfuse:scoredBy ?m } FILTER(STRSTARTS(STR(?g), \"https://w3id.org/kgfuse/graph/predictions/\")) }")
         .output()
         .unwrap();
     let text = String::from_utf8(counted.stdout).unwrap();

@@ -7,7 +7,7 @@ use candle_core::Device;
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
 use kgfuse::tasks::linkpred::{new_model, LinkData, LinkPredConfig, LinkPredTraining};
-use kgfuse::tasks::trainer::{train, TrainerConfig};
+use kgfuse::tasks::trainer::{train, ParamGroup, TrainerConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -59,7 +59,7 @@ fn trained(seed: u64) -> (candle_nn::VarMap, Vec<f32>, f64) {
     let mut task = LinkPredTraining::new(&model, &data);
     let report = train(
         &mut task,
-        varmap.all_vars(),
+        ParamGroup::new(varmap.all_vars()),
         &trainer,
         &mut rng,
         &mut |_, _| Ok(()),

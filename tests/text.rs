@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 
 use candle_core::Device;
 use common::tiny_bert;

@@ -277,3 +277,37 @@ pub fn load_model(
     let encoder = if saved.model.use_text { Some(bert.load()?) } else { None };
     Ok(FusionModel::load(dir, store, entities, encoder, &device, |_| {})?)
 }
+
+/// `kgfuse evaluate explanations`.
+#[derive(Debug, clap::Args)]
+pub struct FidelityArgs {
+    /// Model folder from `kgfuse train classify`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled entities to explain (a seeded random sample).
+    #[arg(long, default_value_t = 100)]
+    count: usize,
+    /// Integrated-gradient steps per entity.
+    #[arg(long, default_value_t = 8)]
+    steps: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
+
+pub fn evaluate_fidelity(a: &FidelityArgs, ctx: &Context) -> Result<()> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let store = ctx.open(Access::ReadOnly)?;
+    let mut model = load_model(&a.model, &store, None, &a.bert)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
+    let mut chosen: Vec<usize> = (0..model.inputs.targets.len())
+        .filter(|&t| model.inputs.targets[t].label.is_some())
+        .collect();
+    chosen.shuffle(&mut rng);
+    chosen.truncate(a.count);
+    let report = kgfuse::fusion::explain::fidelity(&mut model, &chosen, a.steps, &mut rng)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

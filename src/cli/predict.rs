@@ -8,7 +8,7 @@ use anyhow::Result;
 use kgfuse::fusion::model_id;
 use kgfuse::fusion::pipeline::{predict, write_back};
 use kgfuse::graph::resolve_entity;
-use kgfuse::store::terms::compact_iri;
+use kgfuse::store::terms::{compact_iri, display_term};
 
 use super::classify::load_model;
 use super::embed::ModelArgs;
@@ -61,7 +61,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             writeln!(
                 out,
                 "{:<40} {:<22} {:>11.4} {:>7.4}  {}",
-                compact_iri(p.entity.trim_start_matches('<').trim_end_matches('>')),
+                display_term(&p.term.clone().into()),
                 compact_iri(&p.predicted),
                 p.probability,
                 p.score,

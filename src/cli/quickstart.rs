@@ -1,27 +1,50 @@
 //! `kgfuse quickstart`: the main job on the embedded defaults.
 
 use std::io::stdout;
+use std::path::PathBuf;
 
 use anyhow::Result;
+use oxigraph::model::NamedNode;
 
 use kgfuse::defaults;
+use kgfuse::fusion::explain::explain;
+use kgfuse::fusion::pipeline::{predict, write_back, TrainOptions};
+use kgfuse::fusion::render::{render, ExplanationFormat};
+use kgfuse::fusion::{model_id, FusionConfig, TextLimits};
+use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
+use kgfuse::store::Store;
+use kgfuse::tasks::trainer::TrainerConfig;
 use kgfuse::reason::{reason_over_store, write_inferred, ReasonOptions, INFERRED_GRAPH};
 use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
 use kgfuse::store::{LoadOptions, Loader, SparqlRunner, StoreStats};
 
+use super::classify::{print_summary, train_with_progress};
+use super::embed::ModelArgs;
 use super::{Access, Context};
 
 /// Load the bundled risk ontology and sample data (into their own named
 /// graphs, replacing earlier copies), materialise their OWL 2 RL
-/// entailments, print store statistics, and run two named queries.
+/// entailments, print store statistics, run two named queries, then train
+/// the fused text+graph risk classifier briefly, print its held-out metrics,
+/// score every company (written back into the store) and export the
+/// explanation of the riskiest company as HTML and JSON.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Folder for the model and the exported explanation.
+    #[arg(long, default_value = "kgfuse-quickstart")]
+    out: PathBuf,
+    /// Training epochs of the classifier (early stopping may end sooner).
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
 
 /// Rows shown per query; the full results are one `kgfuse query --named` away.
 const SHOWN_ROWS: usize = 10;
 
-pub fn run(_args: Args, ctx: &Context) -> Result<()> {
+pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadWrite)?;
     for (graph, source) in [
         (defaults::ontology_graph(), defaults::ontology_source()),
@@ -62,11 +85,100 @@ pub fn run(_args: Args, ctx: &Context) -> Result<()> {
         let shown = &rows[..rows.len().min(SHOWN_ROWS)];
         write_table(&header, shown, rows.len(), &mut stdout().lock())?;
     }
+    classify_and_explain(&store, &args)?;
     if let Some(dir) = store.location() {
         println!(
-            "\nThe store is in {}; next: `kgfuse query --list`, `kgfuse subgraph ENTITY`.",
-            dir.display()
+            "\nThe store is in {}; next: `kgfuse query --list`, `kgfuse subgraph ENTITY`, \
+             `kgfuse explain ENTITY --model {}`.",
+            dir.display(),
+            args.out.join("model").display()
         );
     }
+    Ok(())
+}
+
+/// The fusion story on the sample: train, score, write back, explain.
+fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
+    println!("\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0");
+    let options = TrainOptions {
+        class: NamedNode::new(format!("{RISK_NS}Company"))?,
+        label: NamedNode::new(format!("{RISK_NS}riskLabel"))?,
+        split_property: None,
+        valid_fraction: 0.2,
+        test_fraction: 0.2,
+        mentions_query: None,
+        limits: TextLimits::default(),
+        // BERT stays frozen here so that the run takes a minute or two on a
+        // laptop; `train classify` fine-tunes its top layers by default.
+        model: FusionConfig {
+            dim: 64,
+            layers: 2,
+            bases: 0,
+            dropout: 0.2,
+            text_dim: 0,
+            bert_layers: 0,
+            use_text: true,
+            use_graph: true,
+            alpha: 0.5,
+            beta: 0.1,
+            temperature: 0.1,
+            num_features: 0,
+            num_relations: 0,
+            num_classes: 0,
+        },
+        trainer: TrainerConfig {
+            epochs: args.epochs,
+            learning_rate: 0.01,
+            weight_decay: 5e-4,
+            patience: 10,
+            ..TrainerConfig::default()
+        },
+        bert_lr_scale: 0.0,
+        batch_size: 32,
+    };
+    let bert = args.bert.load()?;
+    let device = bert.device().clone();
+    let (mut model, summary) = train_with_progress(store, &options, Some(bert), &device)?;
+    print_summary(&summary);
+    let model_dir = args.out.join("model");
+    model.save(&model_dir, &options.trainer, &summary)?;
+    let id = model_id(&model_dir)?;
+    let mut predictions = predict(&mut model)?;
+    let graph = write_back(store, &id, &predictions)?;
+    store.flush()?;
+    predictions.sort_by(|a, b| b.score.total_cmp(&a.score));
+    println!(
+        "\n== kgfuse predict --model {} --write-back\n{} companies scored into {graph}; the five riskiest:",
+        model_dir.display(),
+        predictions.len()
+    );
+    for p in predictions.iter().take(5) {
+        println!(
+            "  {:<26} score {:.3}  predicted {:<14} labelled {}",
+            display_term(&p.term.clone().into()),
+            p.score,
+            compact_iri(&p.predicted),
+            p.actual.as_deref().map(compact_iri).unwrap_or_default()
+        );
+    }
+    let riskiest = &predictions[0].term;
+    let explanation = explain(&mut model, store, riskiest, &id, 5)?;
+    println!("\n== kgfuse explain {} --model {}", display_term(&riskiest.clone().into()), model_dir.display());
+    for path in explanation.paths.iter().take(3) {
+        let steps: Vec<String> = path
+            .steps
+            .iter()
+            .map(|s| format!("{} {} {}", s.subject_label, display_term(&s.triple.predicate.clone().into()), s.object_label))
+            .collect();
+        println!("  path {} ({:+.3}): {}", path.rank, path.attribution, steps.join(" ; "));
+    }
+    for format in [ExplanationFormat::Html, ExplanationFormat::Json] {
+        let path = args.out.join(format!("explanation.{}", format.extension()));
+        std::fs::write(&path, render(&explanation, format)?).map_err(|e| kgfuse::Error::io(&path, e))?;
+    }
+    println!(
+        "\nModel, explanation.html and explanation.json are in {}/",
+        args.out.display()
+    );
     Ok(())
 }

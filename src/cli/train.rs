@@ -191,6 +191,13 @@ enum EvaluateTask {
     #[command(after_help = "Example:
   kgfuse --store world2 evaluate classify --model models/risk")]
     Classify(super::classify::EvaluateArgs),
+    /// Explanation fidelity: for a sample of labelled entities, the drop in
+    /// the predicted class's probability when the top path's edges are
+    /// removed, against removing as many random edges of the entity's
+    /// receptive field.
+    #[command(after_help = "Example:
+  kgfuse evaluate explanations --model models/risk --count 100")]
+    Explanations(super::classify::FidelityArgs),
     /// Filtered MRR and Hits@1/3/10 (both directions, realistic ranks).
     Linkpred {
         /// Model folder from `kgfuse train linkpred`.
@@ -418,6 +425,7 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
 pub fn run_evaluate(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     let (dir, triples) = match args.task {
         EvaluateTask::Classify(a) => return super::classify::evaluate(&a, ctx),
+        EvaluateTask::Explanations(a) => return super::classify::evaluate_fidelity(&a, ctx),
         EvaluateTask::Linkpred { model, triples } => (model, triples),
     };
     let folder: LinkPredFolder = checkpoint::load_config(&dir)?;

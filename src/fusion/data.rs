@@ -26,9 +26,12 @@ const LONG_LITERAL: usize = 40;
 /// A node feature must occur on this many nodes of the training store
 /// (unique names would only let the model memorise).
 const MIN_FEATURE_COUNT: usize = 2;
-/// IRIs with at least this many edges (jurisdictions, sectors, classes,
-/// research groups) get a feature of their own: shared reference nodes
-/// whose identity carries meaning across stores.
+/// A literal-valued predicate with more distinct values than this is not
+/// categorical and gives no node features.
+const MAX_CATEGORIES: usize = 32;
+/// IRIs that are the object of one relation from at least this many
+/// subjects (jurisdictions, classes, research groups) get a feature of their
+/// own: shared reference nodes whose identity carries meaning across stores.
 const HUB_DEGREE: usize = 10;
 
 /// Caps per target, so that hubs and prolific entities stay cheap.
@@ -148,9 +151,12 @@ impl Vocabulary {
                 classes[0]
             )));
         }
+        // Classes are node features, so `rdf:type` edges (hubs into every
+        // class) are left out of message passing.
         let mut relations: Vec<String> = view
             .relations()
             .iter()
+            .filter(|r| r.as_ref() != rdf::TYPE)
             .map(|r| r.as_str().to_owned())
             .collect();
         relations.sort();
@@ -160,9 +166,22 @@ impl Vocabulary {
                 *counts.entry(key).or_default() += 1;
             }
         }
+        // Literal features only for categorical predicates (a tier, a
+        // sector, a currency): dates and amounts would act as identifiers.
+        let mut values_per_predicate: HashMap<String, usize> = HashMap::new();
+        for key in counts.keys().filter(|k| k.starts_with('<')) {
+            let predicate = key.split_once("> ").map_or(key.as_str(), |(p, _)| p);
+            *values_per_predicate.entry(predicate.to_owned()).or_default() += 1;
+        }
+        let categorical = |key: &str| match key.split_once("> ") {
+            Some((p, _)) if key.starts_with('<') => values_per_predicate[p] <= MAX_CATEGORIES,
+            _ => true,
+        };
         let features = counts
             .into_iter()
-            .filter(|(k, c)| *c >= MIN_FEATURE_COUNT || k == NODE_FEATURE || k.starts_with("= "))
+            .filter(|(k, c)| {
+                k == NODE_FEATURE || k.starts_with("= ") || (*c >= MIN_FEATURE_COUNT && categorical(k))
+            })
             .map(|(k, _)| k)
             .collect();
         Ok(Self {
@@ -249,8 +268,6 @@ impl Vocabulary {
         let leaks = |s: u32, o: u32| {
             label_nodes.get(&s) == Some(&o) || label_nodes.get(&o) == Some(&s)
         };
-        // Classes are node features, so `rdf:type` edges (hubs into every
-        // class) would only slow message passing down.
         let edges: Vec<(u32, u32, u32)> = view
             .edges()
             .filter_map(|e| {
@@ -432,12 +449,22 @@ fn graph_view(store: &Store, label: &NamedNode) -> Result<GraphView> {
 }
 
 /// Feature keys of a node: its classes, its short literals, and its IRI
-/// when it is a hub.
+/// when it is a reference hub (the object of one relation from many
+/// subjects: a jurisdiction, a regulator, a lender). Entities that merely
+/// have many edges get no identity feature, or the model would memorise them.
 fn feature_keys(view: &GraphView, id: u32) -> Vec<String> {
     let mut keys = vec![NODE_FEATURE.to_owned()];
     let node = view.node(id);
-    if matches!(node, NamedOrBlankNode::NamedNode(_)) && view.neighbours(id).nth(HUB_DEGREE - 1).is_some() {
-        keys.push(format!("= {node}"));
+    if matches!(node, NamedOrBlankNode::NamedNode(_)) {
+        let mut incoming: HashMap<u32, usize> = HashMap::new();
+        for (relation, _) in view.neighbours(id) {
+            if view.relation(relation).1 {
+                *incoming.entry(relation).or_default() += 1;
+            }
+        }
+        if incoming.values().any(|&n| n >= HUB_DEGREE) {
+            keys.push(format!("= {node}"));
+        }
     }
     for (relation, neighbour) in view.neighbours(id) {
         let (predicate, inverse) = view.relation(relation);

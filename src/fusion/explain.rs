@@ -88,18 +88,12 @@ pub struct Attributions {
     pub probabilities: Vec<f32>,
 }
 
-/// Integrated gradients over the edge mask (see the module docs); `removed`
-/// edges are held at weight 0 throughout (used to measure fidelity).
-pub fn attribute(model: &mut FusionModel, target: usize, removed: &[usize]) -> Result<Attributions> {
+/// Integrated gradients over the edge mask in `steps` steps (see the module docs).
+pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result<Attributions> {
     let probabilities = model.probabilities(&[target])?.remove(0);
     let class = argmax(&probabilities);
     let e = model.inputs.edges.len();
     let device = model.features.ids.device().clone();
-    let mut keep = vec![1f32; e];
-    for &r in removed {
-        keep[r] = 0.0;
-    }
-    let keep = Tensor::from_vec(keep, e, &device).map_err(candle)?;
     let mut edges = vec![0f64; e];
     let batch = model.batch(&[target])?;
     let items_var = Var::from_tensor(&batch.items.detach()).map_err(candle)?;
@@ -108,14 +102,14 @@ pub fn attribute(model: &mut FusionModel, target: usize, removed: &[usize]) -> R
         ..batch
     };
     let mut items = Vec::new();
-    let steps = if model.config().use_graph { IG_STEPS } else { 1 };
+    let steps = if model.config().use_graph { steps.max(1) } else { 1 };
     for step in 1..=steps {
         let alpha = step as f64 / steps as f64;
         let mask = Var::from_tensor(&(Tensor::ones(e, DType::F32, &device).map_err(candle)? * alpha).map_err(candle)?)
             .map_err(candle)?;
         let run = || -> candle_core::Result<candle_core::backprop::GradStore> {
-            let weights = mask.as_tensor().mul(&keep)?;
-            let graph = model.graph.with_edge_weights(&Tensor::cat(&[&weights, &weights], 0)?)?;
+            let weights = mask.as_tensor();
+            let graph = model.graph.with_edge_weights(&Tensor::cat(&[weights, weights], 0)?)?;
             let nodes = model
                 .nodes(&graph, None)
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
@@ -209,7 +203,7 @@ pub fn explain(
         .iter()
         .position(|t| t.node == node)
         .ok_or_else(|| Error::Model(format!("{entity} is not an entity of <{}>", model.vocab.class)))?;
-    let attributions = attribute(model, target, &[])?;
+    let attributions = attribute(model, target, IG_STEPS)?;
     let labels = Labels::new(store);
     let mut closure: Option<Closure> = None;
     let mut paths = Vec::new();
@@ -357,4 +351,78 @@ impl<'a> Labels<'a> {
             NamedOrBlankNode::BlankNode(b) => b.to_string(),
         }
     }
+}
+
+/// The probability of `class` for a target with some edges removed.
+pub fn probability_without(model: &mut FusionModel, target: usize, removed: &[usize], class: usize) -> Result<f64> {
+    let e = model.inputs.edges.len();
+    let mut keep = vec![1f32; e];
+    for &r in removed {
+        keep[r] = 0.0;
+    }
+    let device = model.features.ids.device().clone();
+    let keep = Tensor::from_vec(keep, e, &device).map_err(candle)?;
+    let graph = model
+        .graph
+        .with_edge_weights(&Tensor::cat(&[&keep, &keep], 0).map_err(candle)?)
+        .map_err(candle)?;
+    let nodes = model.nodes(&graph, None)?;
+    let batch = model.batch(&[target])?;
+    let output = model
+        .network
+        .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))
+        .map_err(candle)?;
+    let p = candle_nn::ops::softmax_last_dim(&output.logits)
+        .and_then(|p| p.get(0)?.get(class)?.to_scalar::<f32>())
+        .map_err(candle)?;
+    Ok(f64::from(p))
+}
+
+/// How much the top path matters: the drop in the predicted class's
+/// probability when its edges are removed, against removing as many random
+/// edges from the entity's receptive field (edges with a non-zero attribution).
+#[derive(Debug, Clone, Serialize)]
+pub struct Fidelity {
+    pub entities: usize,
+    pub mean_top_path_drop: f64,
+    pub mean_random_drop: f64,
+    pub median_top_path_drop: f64,
+    pub median_random_drop: f64,
+    /// Entities whose top path mattered more than the random edges.
+    pub top_path_wins: usize,
+    pub mean_edges_removed: f64,
+}
+
+pub fn fidelity(model: &mut FusionModel, targets: &[usize], steps: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Fidelity> {
+    use rand::seq::IndexedRandom;
+    let (mut top, mut random, mut removed) = (Vec::new(), Vec::new(), 0usize);
+    for &t in targets {
+        let a = attribute(model, t, steps)?;
+        let node = model.inputs.targets[t].node;
+        let Some((_, path)) = top_paths(model, node, &a.edges, 1).into_iter().next() else {
+            continue;
+        };
+        let field: Vec<usize> = (0..a.edges.len()).filter(|&e| a.edges[e] != 0.0).collect();
+        let chosen: Vec<usize> = field.choose_multiple(rng, path.len()).copied().collect();
+        let base = f64::from(a.probabilities[a.class]);
+        top.push(base - probability_without(model, t, &path, a.class)?);
+        random.push(base - probability_without(model, t, &chosen, a.class)?);
+        removed += path.len();
+    }
+    let n = top.len();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    Ok(Fidelity {
+        entities: n,
+        mean_top_path_drop: mean(&top),
+        mean_random_drop: mean(&random),
+        median_top_path_drop: median(&top),
+        median_random_drop: median(&random),
+        top_path_wins: top.iter().zip(&random).filter(|(a, b)| a > b).count(),
+        mean_edges_removed: removed as f64 / n.max(1) as f64,
+    })
 }

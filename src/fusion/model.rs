@@ -5,15 +5,17 @@
 //!    (classes, short literals), so the model is inductive; an R-GCN turns
 //!    them into node embeddings `H`.
 //! 2. Text side: each text item (a span, or a whole literal) is BERT's mean
-//!    over the span's tokens next to the mean over the whole text, projected
+//!    over the span's tokens next to the mean over its sentence, projected
 //!    to the model width. The items attend over the target's subgraph
 //!    nodes (span-to-node attention), then the target's node embedding
 //!    attends over its items (node-to-span attention) to give `t`.
-//! 3. A gate `g = σ(W [h; t])` mixes them, `z = g ⊙ h + (1 − g) ⊙ t`, and a
-//!    two-layer head scores the classes.
+//! 3. A gate `g = σ(W [h; t])` mixes them, `m = g ⊙ h + (1 − g) ⊙ t`, and a
+//!    two-layer head scores the classes from `[m; h; t]` (the mix, and each
+//!    side as it is, so that the head can also require both: "adverse press
+//!    AND exposure").
 //!
-//! `use_graph = false` replaces `h` by a learned query and skips the R-GCN;
-//! `use_text = false` uses `h` alone.
+//! `use_graph = false` replaces `h` by a learned query and skips the R-GCN
+//! (the head sees `[t; 0; t]`); `use_text = false` uses `[h; h; 0]`.
 
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{linear, linear_no_bias, Embedding, Init, Linear, VarBuilder};
@@ -51,7 +53,7 @@ pub struct FusionConfig {
 pub struct FusionBatch {
     /// Target node ids `[B]`.
     pub targets: Tensor,
-    /// Raw item features `[items, 2 · text_dim]` (span mean ‖ text mean).
+    /// Raw item features `[items, 2 · text_dim]` (span mean ‖ sentence mean).
     pub items: Tensor,
     /// Item rows per target `[B, M]`; padding points at row `items` (zeros).
     pub item_index: Tensor,
@@ -137,7 +139,7 @@ impl FusedClassifier {
             entity_query: linear_no_bias(d, d, vb.pp("entity_query"))?,
             text_query: vb.get_with_hints(d, "text_query", Init::Const(0.0))?,
             gate: linear(2 * d, d, vb.pp("gate"))?,
-            hidden: linear(d, d, vb.pp("hidden"))?,
+            hidden: linear(3 * d, d, vb.pp("hidden"))?,
             out: linear(d, config.num_classes, vb.pp("out"))?,
             distmult: DistMult::load(vb.pp("distmult"), config.num_relations, d)?,
             config: config.clone(),
@@ -211,12 +213,14 @@ impl FusedClassifier {
             match &h {
                 Some(h) => {
                     let g = candle_nn::ops::sigmoid(&self.gate.forward(&Tensor::cat(&[h, &t], 1)?)?)?;
-                    ((&g * h)? + ((1.0 - &g)? * &t)?)?
+                    let mixed = ((&g * h)? + ((1.0 - &g)? * &t)?)?;
+                    Tensor::cat(&[&mixed, h, &t], 1)?
                 }
-                None => t,
+                None => Tensor::cat(&[&t, &t.zeros_like()?, &t], 1)?,
             }
         } else {
-            h.ok_or_else(|| candle_core::Error::Msg("the model uses neither text nor graph".into()))?
+            let h = h.ok_or_else(|| candle_core::Error::Msg("the model uses neither text nor graph".into()))?;
+            Tensor::cat(&[&h, &h, &h.zeros_like()?], 1)?
         };
         let hidden = self.hidden.forward(&dropout(&z)?)?.relu()?;
         Ok(FusionOutput {

@@ -1,4 +1,6 @@
-//! BERT features of text items. The frozen bottom of BERT runs once per text
+//! BERT features of text items: the mean of a span's tokens next to the
+//! mean of its sentence's (the context that says what is said about the
+//! entity). The frozen bottom of BERT runs once per text
 //! (cached); the fine-tuned top layers run per mini-batch with gradients.
 //! With no layer fine-tuned, every item's features are computed once.
 
@@ -22,7 +24,7 @@ pub struct TextSide {
     states: Vec<Tensor>,
     encodings: Vec<Encoding>,
     texts: Vec<String>,
-    tokens: HashMap<(usize, Option<(usize, usize)>), std::rc::Rc<Vec<usize>>>,
+    tokens: HashMap<(usize, Option<(usize, usize)>), std::rc::Rc<(Vec<usize>, Vec<usize>)>>,
     /// Items whose span has no token (e.g. cut at the maximum length); they
     /// fall back to the whole text.
     pub span_issues: usize,
@@ -69,7 +71,7 @@ impl TextSide {
         })
     }
 
-    /// Width of one item's features (span mean ‖ text mean).
+    /// Width of one item's features (span mean ‖ sentence mean).
     pub fn feature_dim(&self) -> usize {
         2 * self.encoder.hidden_size()
     }
@@ -141,36 +143,34 @@ impl TextSide {
         let states: Vec<&Tensor> = texts.iter().map(|&t| &self.states[t]).collect();
         let (hidden, mask) = self.split.top(&states).map_err(candle)?;
         let (n, longest, width) = hidden.dims3().map_err(candle)?;
-        let text_means = crate::text::encoder::masked_mean(&hidden, &mask)
-            .and_then(|m| super::model::normalize_rows(&m))
-            .map_err(candle)?;
-        // Span means: gather the span tokens' rows, sum them per item.
-        let mut token_rows = Vec::new();
-        let mut owners = Vec::new();
-        let mut inverse_counts = Vec::with_capacity(items.len());
-        let mut item_texts = Vec::with_capacity(items.len());
+        drop(mask);
+        // Each item pools two token sets: its span, and the sentence around it.
+        let mut pools: [(Vec<u32>, Vec<u32>, Vec<f32>); 2] = Default::default();
         for (position, item) in items.iter().enumerate() {
             let row = text_rows[&item.text];
-            item_texts.push(row as u32);
             let tokens = self.tokens_of(item);
-            inverse_counts.push(1.0 / tokens.len().max(1) as f32);
-            for &t in tokens.iter() {
-                token_rows.push((row * longest + t) as u32);
-                owners.push(position as u32);
+            for (pool, set) in pools.iter_mut().zip([&tokens.0, &tokens.1]) {
+                pool.2.push(1.0 / set.len().max(1) as f32);
+                for &t in set {
+                    pool.0.push((row * longest + t) as u32);
+                    pool.1.push(position as u32);
+                }
             }
         }
         let device = hidden.device();
         let run = || -> candle_core::Result<Tensor> {
             let flat = hidden.reshape((n * longest, width))?;
-            let rows = Tensor::from_vec(token_rows.clone(), token_rows.len(), device)?;
-            let owners = Tensor::from_vec(owners.clone(), owners.len(), device)?;
-            let gathered = flat.index_select(&rows, 0)?;
-            let sums = Tensor::zeros((items.len(), width), gathered.dtype(), device)?
-                .index_add(&owners, &gathered, 0)?;
-            let counts = Tensor::from_vec(inverse_counts.clone(), (items.len(), 1), device)?;
-            let spans = super::model::normalize_rows(&sums.broadcast_mul(&counts)?)?;
-            let index = Tensor::from_vec(item_texts.clone(), items.len(), device)?;
-            Tensor::cat(&[&spans, &text_means.index_select(&index, 0)?], 1)
+            let mut means = Vec::with_capacity(2);
+            for (rows, owners, inverse_counts) in &pools {
+                let rows = Tensor::from_vec(rows.clone(), rows.len(), device)?;
+                let owners = Tensor::from_vec(owners.clone(), owners.len(), device)?;
+                let gathered = flat.index_select(&rows, 0)?;
+                let sums = Tensor::zeros((items.len(), width), gathered.dtype(), device)?
+                    .index_add(&owners, &gathered, 0)?;
+                let counts = Tensor::from_vec(inverse_counts.clone(), (items.len(), 1), device)?;
+                means.push(super::model::normalize_rows(&sums.broadcast_mul(&counts)?)?);
+            }
+            Tensor::cat(&means, 1)
         };
         run().map_err(candle)
     }
@@ -178,26 +178,50 @@ impl TextSide {
 }
 
 impl TextSide {
-    /// Token positions of an item (cached; a span without tokens falls back
-    /// to the whole text and is counted in `span_issues`).
-    fn tokens_of(&mut self, item: &TextItem) -> std::rc::Rc<Vec<usize>> {
+    /// Token positions of an item's span and of the sentence around it
+    /// (cached; for whole literals both are the whole text). A span without
+    /// tokens falls back to the whole text and is counted in `span_issues`.
+    fn tokens_of(&mut self, item: &TextItem) -> std::rc::Rc<(Vec<usize>, Vec<usize>)> {
         let key = (item.text, item.span);
         if let Some(tokens) = self.tokens.get(&key) {
             return tokens.clone();
         }
         let encoding = &self.encodings[item.text];
+        let text = &self.texts[item.text];
         let tokens = match item.span {
-            Some((start, end)) => span_tokens(encoding, &self.texts[item.text], start, end)
-                .unwrap_or_else(|_| {
+            Some((start, end)) => match span_tokens(encoding, text, start, end) {
+                Ok(span) => {
+                    let (a, b) = sentence_around(text, start, end);
+                    let sentence = span_tokens(encoding, text, a, b).unwrap_or_else(|_| span.clone());
+                    (span, sentence)
+                }
+                Err(_) => {
                     self.span_issues += 1;
-                    all_tokens(encoding)
-                }),
-            None => all_tokens(encoding),
+                    (all_tokens(encoding), all_tokens(encoding))
+                }
+            },
+            None => (all_tokens(encoding), all_tokens(encoding)),
         };
         let tokens = std::rc::Rc::new(tokens);
         self.tokens.insert(key, tokens.clone());
         tokens
     }
+}
+
+/// Character range of the sentence holding `start..end`: from after the
+/// previous `.`, `!` or `?` followed by a space to the next one.
+fn sentence_around(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let chars: Vec<char> = text.chars().collect();
+    let boundary = |i: usize| matches!(chars[i], '.' | '!' | '?') && chars.get(i + 1).is_none_or(|c| c.is_whitespace());
+    let mut a = start.min(chars.len());
+    while a > 0 && !boundary(a - 1) {
+        a -= 1;
+    }
+    let mut b = end.min(chars.len());
+    while b < chars.len() && !boundary(b) {
+        b += 1;
+    }
+    (a, (b + 1).min(chars.len()))
 }
 
 /// Every non-special token.

@@ -366,7 +366,7 @@ mod tests {
                 .to_vec1::<f32>()
                 .unwrap();
             for i in 0..base.len() {
-                let mut probe = |delta: f32| {
+                let probe = |delta: f32| {
                     let mut v = base.clone();
                     v[i] += delta;
                     var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap())
