@@ -89,8 +89,8 @@ pub struct CommonArgs<'a> {
     pub seed: u64,
 }
 
-pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
-    let store = ctx.open(Access::ReadOnly)?;
+/// The training options from the command line.
+fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
     let mentions_query = a
         .mentions_query
         .as_ref()
@@ -132,12 +132,53 @@ pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
         bert_lr_scale: a.bert_lr / c.lr,
         batch_size: a.batch_size,
     };
+    Ok(options)
+}
+
+pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    let options = options(c, a)?;
     let bert = if a.no_text { None } else { Some(a.bert.load()?) };
     let device = parse_device(&a.bert.device)?;
     let (model, summary) = train_with_progress(&store, &options, bert, &device)?;
     print_summary(&summary);
     model.save(&a.out, &options.trainer, &summary)?;
     println!("model written to {}", a.out.display());
+    Ok(())
+}
+
+pub fn cross_validate_fused(
+    c: &CommonArgs,
+    a: &FusedArgs,
+    folds: usize,
+    repeats: usize,
+    ctx: &Context,
+) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    let options = options(c, a)?;
+    let bert = if a.no_text { None } else { Some(a.bert.load()?) };
+    let device = parse_device(&a.bert.device)?;
+    let bar = super::train::progress(folds * repeats);
+    let accuracies = kgfuse::fusion::pipeline::cross_validate(
+        &store,
+        &options,
+        bert,
+        &device,
+        folds,
+        repeats,
+        &mut |r, f, accuracy| {
+            bar.inc(1);
+            bar.set_message(format!("repeat {} fold {}: accuracy {accuracy:.3}", r + 1, f + 1));
+        },
+    )?;
+    bar.finish_and_clear();
+    let (mean, std) = kgfuse::tasks::classify::mean_and_std(&accuracies);
+    println!(
+        "accuracy {:.2} % ± {:.2} (mean ± std over {} folds: {repeats} repeats of stratified {folds}-fold cross-validation)",
+        100.0 * mean,
+        100.0 * std,
+        accuracies.len()
+    );
     Ok(())
 }
 

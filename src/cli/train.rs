@@ -87,8 +87,12 @@ struct ClassifyArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(next_help_heading = "With --graph-only")]
+#[command(next_help_heading = "Cross-validation (always with --graph-only)")]
 struct CrossValidationArgs {
+    /// Evaluate the fused model by repeated stratified k-fold
+    /// cross-validation instead of training one model folder.
+    #[arg(long)]
+    cross_validate: bool,
     #[arg(long, default_value_t = 10)]
     folds: usize,
     #[arg(long, default_value_t = 3)]
@@ -266,6 +270,9 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
             weight_decay: a.weight_decay,
             seed: a.seed,
         };
+        if a.cv.cross_validate {
+            return super::classify::cross_validate_fused(&common, &a.fused, a.cv.folds, a.cv.repeats, ctx);
+        }
         return super::classify::train_fused(&common, &a.fused, ctx);
     }
     let (folds, repeats) = (a.cv.folds, a.cv.repeats);
