@@ -142,7 +142,7 @@ fn labelled_members(store: &Store, vocab: &Vocabulary) -> Result<Vec<NamedOrBlan
         .into_keys()
         .map(|e| (e.to_string(), e))
         .collect();
-    members.sort();
+    members.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(members.into_iter().map(|(_, e)| e).collect())
 }
 
