@@ -67,7 +67,9 @@ fn metrics(ws: &Workspace, model: &str) -> serde_json::Value {
 fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
     let ws = Workspace::new();
     tiny_store(&ws);
-    train(&ws, "model", &[]).success().stdout(contains("macro-F1"));
+    train(&ws, "model", &[])
+        .success()
+        .stdout(contains("macro-F1"));
     let m = metrics(&ws, "model");
     assert_eq!(m["test_metrics"]["accuracy"], 1.0, "{m}");
     assert_eq!(m["valid_metrics"]["accuracy"], 1.0, "{m}");
@@ -77,7 +79,15 @@ fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
     let bert = ws.path("bert");
     // Write-back: one score, label and model id per company, in their own graph.
     ws.kgfuse()
-        .args(["predict", "--model", "model", "--write-back", "--format", "json", "--model-dir"])
+        .args([
+            "predict",
+            "--model",
+            "model",
+            "--write-back",
+            "--format",
+            "json",
+            "--model-dir",
+        ])
         .arg(&bert)
         .assert()
         .success();
@@ -102,7 +112,10 @@ fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
     assert_eq!(rows.len(), 16, "{text}");
     for row in rows {
         let cells: Vec<f64> = row.split(',').skip(1).map(|v| v.parse().unwrap()).collect();
-        assert!((cells[0] - cells[1]).abs() < 1e-9 && (0.0..=1.0).contains(&cells[0]), "{row}");
+        assert!(
+            (cells[0] - cells[1]).abs() < 1e-9 && (0.0..=1.0).contains(&cells[0]),
+            "{row}"
+        );
     }
 }
 
@@ -114,7 +127,8 @@ fn ablations_train_and_joint_loss_options_are_recorded() {
     train(&ws, "text", &["--no-graph", "--bert-layers", "0"]).success();
     train(&ws, "plain", &["--no-joint"]).success();
     let config = |m: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(ws.path(m).join("config.json")).unwrap()).unwrap()
+        serde_json::from_str(&std::fs::read_to_string(ws.path(m).join("config.json")).unwrap())
+            .unwrap()
     };
     assert_eq!(config("graph")["model"]["use_text"], false);
     assert_eq!(config("text")["model"]["use_graph"], false);
@@ -132,11 +146,23 @@ fn explanations_in_every_format() {
     let explain = |format: &str| -> String {
         let out = ws
             .kgfuse()
-            .args(["explain", "http://example.org/c0", "--model", "model", "--format", format, "--model-dir"])
+            .args([
+                "explain",
+                "http://example.org/c0",
+                "--model",
+                "model",
+                "--format",
+                format,
+                "--model-dir",
+            ])
             .arg(&bert)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let json: serde_json::Value = serde_json::from_str(&explain("json")).unwrap();
@@ -154,7 +180,10 @@ fn explanations_in_every_format() {
     }
     assert!(explain("dot").starts_with("digraph explanation {"));
     let html = explain("html");
-    assert!(html.contains("<svg") && html.contains("company 0") && html.contains("<mark>"), "{html}");
+    assert!(
+        html.contains("<svg") && html.contains("company 0") && html.contains("<mark>"),
+        "{html}"
+    );
     let turtle = ws.write("explanation.ttl", explain("turtle"));
     ws.kgfuse().arg("load").arg(&turtle).assert().success();
     ws.kgfuse()
@@ -174,14 +203,27 @@ fn bad_input_gives_clear_errors() {
     tiny_bert(&bert);
     let classify = |class: &str, label: &str| {
         ws.kgfuse()
-            .args(["train", "classify", "--class", class, "--label", label, "--epochs", "1", "--model-dir"])
+            .args([
+                "train",
+                "classify",
+                "--class",
+                class,
+                "--label",
+                label,
+                "--epochs",
+                "1",
+                "--model-dir",
+            ])
             .arg(&bert)
             .assert()
             .failure()
     };
-    classify("http://example.org/Nope", "http://example.org/risk").stderr(contains("no entity of class <http://example.org/Nope>"));
-    classify("http://example.org/Company", "http://example.org/nothing").stderr(contains("has a <http://example.org/nothing> value"));
-    classify("http://example.org/Flagged", "http://example.org/risk").stderr(contains("same <http://example.org/risk> value"));
+    classify("http://example.org/Nope", "http://example.org/risk")
+        .stderr(contains("no entity of class <http://example.org/Nope>"));
+    classify("http://example.org/Company", "http://example.org/nothing")
+        .stderr(contains("has a <http://example.org/nothing> value"));
+    classify("http://example.org/Flagged", "http://example.org/risk")
+        .stderr(contains("same <http://example.org/risk> value"));
     // A model trained here does not apply to a store with another schema.
     train(&ws, "model", &["--no-text", "--epochs", "2"]).success();
     let other = ws.write(
@@ -190,7 +232,9 @@ fn bad_input_gives_clear_errors() {
     );
     let other_store = || {
         let mut cmd = assert_cmd::Command::cargo_bin("kgfuse").unwrap();
-        cmd.current_dir(ws.dir.path()).env_remove("KGFUSE_STORE").args(["--store", "other-store"]);
+        cmd.current_dir(ws.dir.path())
+            .env_remove("KGFUSE_STORE")
+            .args(["--store", "other-store"]);
         cmd
     };
     other_store().arg("load").arg(other).assert().success();
@@ -199,4 +243,27 @@ fn bad_input_gives_clear_errors() {
         .assert()
         .failure()
         .stderr(contains("another schema"));
+}
+
+#[test]
+fn cross_validation_of_the_fused_model() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(
+        &ws,
+        "unused",
+        &[
+            "--cross-validate",
+            "--folds",
+            "2",
+            "--repeats",
+            "1",
+            "--bert-layers",
+            "0",
+        ],
+    )
+    .success()
+    .stdout(contains(
+        "accuracy 100.00 % ± 0.00 (mean ± std over 2 folds",
+    ));
 }

@@ -319,7 +319,8 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
     let model = common::shared_data().join("models/all-MiniLM-L6-v2");
     let quickstart = || {
         let mut cmd = ws.kgfuse();
-        cmd.env("KGFUSE_MODEL_DIR", &model).args(["quickstart", "--epochs", "8"]);
+        cmd.env("KGFUSE_MODEL_DIR", &model)
+            .args(["quickstart", "--epochs", "8"]);
         cmd
     };
     quickstart()
@@ -335,7 +336,12 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         .stdout(contains("macro-F1"))
         .stdout(contains("companies scored into"))
         .stdout(contains("path 1 ("));
-    for file in ["model/config.json", "model/model.safetensors", "explanation.html", "explanation.json"] {
+    for file in [
+        "model/config.json",
+        "model/model.safetensors",
+        "explanation.html",
+        "explanation.json",
+    ] {
         assert!(ws.path("kgfuse-quickstart").join(file).is_file(), "{file}");
     }
     // Scores go into a graph per model id; the rest must not grow.

@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use candle_core::Device;
 use common::tiny_bert;
 use kgfuse::text::{BertEncoder, SpanInput};

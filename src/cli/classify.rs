@@ -9,6 +9,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::model::NamedOrBlankNode;
 
+use candle_core::Device;
 use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
 use kgfuse::fusion::training::evaluate as evaluate_model;
 use kgfuse::fusion::{read_config, FusionConfig, FusionModel, TextLimits};
@@ -16,7 +17,7 @@ use kgfuse::store::terms::parse_iri;
 use kgfuse::store::Store;
 use kgfuse::tasks::metrics::ClassificationMetrics;
 use kgfuse::tasks::trainer::TrainerConfig;
-use kgfuse::text::parse_device;
+use kgfuse::text::{parse_device, BertEncoder};
 
 use super::embed::ModelArgs;
 use super::{Access, Context};
@@ -138,7 +139,11 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
 pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let options = options(c, a)?;
-    let bert = if a.no_text { None } else { Some(a.bert.load()?) };
+    let bert = if a.no_text {
+        None
+    } else {
+        Some(a.bert.load()?)
+    };
     let device = parse_device(&a.bert.device)?;
     let (model, summary) = train_with_progress(&store, &options, bert, &device)?;
     print_summary(&summary);
@@ -156,7 +161,11 @@ pub fn cross_validate_fused(
 ) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let options = options(c, a)?;
-    let bert = if a.no_text { None } else { Some(a.bert.load()?) };
+    let bert = if a.no_text {
+        None
+    } else {
+        Some(a.bert.load()?)
+    };
     let device = parse_device(&a.bert.device)?;
     let bar = super::train::progress(folds * repeats);
     let accuracies = kgfuse::fusion::pipeline::cross_validate(
@@ -168,7 +177,11 @@ pub fn cross_validate_fused(
         repeats,
         &mut |r, f, accuracy| {
             bar.inc(1);
-            bar.set_message(format!("repeat {} fold {}: accuracy {accuracy:.3}", r + 1, f + 1));
+            bar.set_message(format!(
+                "repeat {} fold {}: accuracy {accuracy:.3}",
+                r + 1,
+                f + 1
+            ));
         },
     )?;
     bar.finish_and_clear();
@@ -186,8 +199,8 @@ pub fn cross_validate_fused(
 pub fn train_with_progress(
     store: &Store,
     options: &TrainOptions,
-    bert: Option<kgfuse::text::BertEncoder>,
-    device: &candle_core::Device,
+    bert: Option<BertEncoder>,
+    device: &Device,
 ) -> Result<(FusionModel, kgfuse::fusion::pipeline::TrainSummary)> {
     let cache = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     cache.set_style(
@@ -209,9 +222,15 @@ pub fn train_with_progress(
             }
             bar.inc(1);
             let metric = record.metric.map_or(String::new(), |m| {
-                format!(", valid accuracy {m:.3}{}", if improved { " *" } else { "" })
+                format!(
+                    ", valid accuracy {m:.3}{}",
+                    if improved { " *" } else { "" }
+                )
             });
-            bar.set_message(format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds));
+            bar.set_message(format!(
+                "loss {:.4}{metric} ({:.1} s)",
+                record.loss, record.seconds
+            ));
             Ok(())
         },
     );
@@ -228,7 +247,11 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
         s.test,
         s.training.best_epoch,
         s.training.history.len(),
-        if s.training.stopped_early { " (stopped early)" } else { "" },
+        if s.training.stopped_early {
+            " (stopped early)"
+        } else {
+            ""
+        },
         s.seconds
     );
     let mut out = std::io::stdout().lock();
@@ -239,9 +262,17 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
 }
 
 /// One metrics table and the confusion matrix.
-pub fn print_metrics(name: &str, m: &ClassificationMetrics, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn print_metrics(
+    name: &str,
+    m: &ClassificationMetrics,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let optional = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
-    writeln!(out, "\n{name:<8} {:>8} {:>9} {:>8} {:>8} {:>8}", "n", "accuracy", "macro-F1", "ROC-AUC", "PR-AUC")?;
+    writeln!(
+        out,
+        "\n{name:<8} {:>8} {:>9} {:>8} {:>8} {:>8}",
+        "n", "accuracy", "macro-F1", "ROC-AUC", "PR-AUC"
+    )?;
     writeln!(
         out,
         "{:<8} {:>8} {:>9.4} {:>8.4} {:>8} {:>8}",
@@ -253,9 +284,17 @@ pub fn print_metrics(name: &str, m: &ClassificationMetrics, out: &mut dyn Write)
         optional(m.pr_auc)
     )?;
     if let Some(p) = &m.positive_class {
-        writeln!(out, "(positive class for the AUCs: {})", kgfuse::store::terms::compact_iri(p))?;
+        writeln!(
+            out,
+            "(positive class for the AUCs: {})",
+            kgfuse::store::terms::compact_iri(p)
+        )?;
     }
-    let names: Vec<String> = m.classes.iter().map(|c| kgfuse::store::terms::compact_iri(c)).collect();
+    let names: Vec<String> = m
+        .classes
+        .iter()
+        .map(|c| kgfuse::store::terms::compact_iri(c))
+        .collect();
     let width = names.iter().map(String::len).max().unwrap_or(4).max(6);
     writeln!(out, "confusion (rows: true, columns: predicted)")?;
     write!(out, "{:width$}", "")?;
@@ -315,8 +354,19 @@ pub fn load_model(
 ) -> Result<FusionModel> {
     let saved = read_config(dir)?;
     let device = parse_device(&bert.device)?;
-    let encoder = if saved.model.use_text { Some(bert.load()?) } else { None };
-    Ok(FusionModel::load(dir, store, entities, encoder, &device, |_| {})?)
+    let encoder = if saved.model.use_text {
+        Some(bert.load()?)
+    } else {
+        None
+    };
+    Ok(FusionModel::load(
+        dir,
+        store,
+        entities,
+        encoder,
+        &device,
+        |_| {},
+    )?)
 }
 
 /// `kgfuse evaluate explanations`.

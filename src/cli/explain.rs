@@ -46,8 +46,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let format = ExplanationFormat::parse(&args.format)?;
     let store = ctx.open(Access::ReadOnly)?;
     let entity = resolve_entity(&store, &args.entity)?;
-    let mut model = load_model(&args.model, &store, Some(std::slice::from_ref(&entity)), &args.bert)?;
-    let explanation = explain(&mut model, &store, &entity, &model_id(&args.model)?, args.top)?;
+    let mut model = load_model(
+        &args.model,
+        &store,
+        Some(std::slice::from_ref(&entity)),
+        &args.bert,
+    )?;
+    let explanation = explain(
+        &mut model,
+        &store,
+        &entity,
+        &model_id(&args.model)?,
+        args.top,
+    )?;
     let text = render(&explanation, format)?;
     match &args.out {
         Some(path) => std::fs::write(path, text).map_err(|e| kgfuse::Error::io(path, e))?,

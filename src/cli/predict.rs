@@ -42,7 +42,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
-    let access = if args.write_back { Access::ReadWrite } else { Access::ReadOnly };
+    let access = if args.write_back {
+        Access::ReadWrite
+    } else {
+        Access::ReadOnly
+    };
     let store = ctx.open(access)?;
     let entities = args
         .entities
@@ -56,7 +60,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     if args.format == "json" {
         writeln!(out, "{}", serde_json::to_string_pretty(&predictions)?)?;
     } else {
-        writeln!(out, "{:<40} {:<22} {:>11} {:>7}  actual", "entity", "predicted", "probability", "score")?;
+        writeln!(
+            out,
+            "{:<40} {:<22} {:>11} {:>7}  actual",
+            "entity", "predicted", "probability", "score"
+        )?;
         for p in &predictions {
             writeln!(
                 out,

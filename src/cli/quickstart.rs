@@ -11,13 +11,13 @@ use kgfuse::fusion::explain::explain;
 use kgfuse::fusion::pipeline::{predict, write_back, TrainOptions};
 use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::fusion::{model_id, FusionConfig, TextLimits};
-use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
-use kgfuse::store::Store;
-use kgfuse::tasks::trainer::TrainerConfig;
 use kgfuse::reason::{reason_over_store, write_inferred, ReasonOptions, INFERRED_GRAPH};
 use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
+use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
+use kgfuse::store::Store;
 use kgfuse::store::{LoadOptions, Loader, SparqlRunner, StoreStats};
+use kgfuse::tasks::trainer::TrainerConfig;
 
 use super::classify::{print_summary, train_with_progress};
 use super::embed::ModelArgs;
@@ -99,7 +99,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
 
 /// The fusion story on the sample: train, score, write back, explain.
 fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
-    println!("\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0");
+    println!(
+        "\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0"
+    );
     let options = TrainOptions {
         class: NamedNode::new(format!("{RISK_NS}Company"))?,
         label: NamedNode::new(format!("{RISK_NS}riskLabel"))?,
@@ -163,18 +165,35 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
     }
     let riskiest = &predictions[0].term;
     let explanation = explain(&mut model, store, riskiest, &id, 5)?;
-    println!("\n== kgfuse explain {} --model {}", display_term(&riskiest.clone().into()), model_dir.display());
+    println!(
+        "\n== kgfuse explain {} --model {}",
+        display_term(&riskiest.clone().into()),
+        model_dir.display()
+    );
     for path in explanation.paths.iter().take(3) {
         let steps: Vec<String> = path
             .steps
             .iter()
-            .map(|s| format!("{} {} {}", s.subject_label, display_term(&s.triple.predicate.clone().into()), s.object_label))
+            .map(|s| {
+                format!(
+                    "{} {} {}",
+                    s.subject_label,
+                    display_term(&s.triple.predicate.clone().into()),
+                    s.object_label
+                )
+            })
             .collect();
-        println!("  path {} ({:+.3}): {}", path.rank, path.attribution, steps.join(" ; "));
+        println!(
+            "  path {} ({:+.3}): {}",
+            path.rank,
+            path.attribution,
+            steps.join(" ; ")
+        );
     }
     for format in [ExplanationFormat::Html, ExplanationFormat::Json] {
         let path = args.out.join(format!("explanation.{}", format.extension()));
-        std::fs::write(&path, render(&explanation, format)?).map_err(|e| kgfuse::Error::io(&path, e))?;
+        std::fs::write(&path, render(&explanation, format)?)
+            .map_err(|e| kgfuse::Error::io(&path, e))?;
     }
     println!(
         "\nModel, explanation.html and explanation.json are in {}/",

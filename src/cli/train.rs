@@ -257,7 +257,9 @@ pub fn run_train(args: TrainArgs, ctx: &Context) -> Result<()> {
 fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
     if !a.graph_only {
         let class = a.class.as_deref().ok_or_else(|| {
-            anyhow::anyhow!("--class is required: the fused model classifies the entities of one class")
+            anyhow::anyhow!(
+                "--class is required: the fused model classifies the entities of one class"
+            )
         })?;
         let common = super::classify::CommonArgs {
             label: &a.label,
@@ -271,7 +273,13 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
             seed: a.seed,
         };
         if a.cv.cross_validate {
-            return super::classify::cross_validate_fused(&common, &a.fused, a.cv.folds, a.cv.repeats, ctx);
+            return super::classify::cross_validate_fused(
+                &common,
+                &a.fused,
+                a.cv.folds,
+                a.cv.repeats,
+                ctx,
+            );
         }
         return super::classify::train_fused(&common, &a.fused, ctx);
     }

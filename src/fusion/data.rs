@@ -171,7 +171,9 @@ impl Vocabulary {
         let mut values_per_predicate: HashMap<String, usize> = HashMap::new();
         for key in counts.keys().filter(|k| k.starts_with('<')) {
             let predicate = key.split_once("> ").map_or(key.as_str(), |(p, _)| p);
-            *values_per_predicate.entry(predicate.to_owned()).or_default() += 1;
+            *values_per_predicate
+                .entry(predicate.to_owned())
+                .or_default() += 1;
         }
         let categorical = |key: &str| match key.split_once("> ") {
             Some((p, _)) if key.starts_with('<') => values_per_predicate[p] <= MAX_CATEGORIES,
@@ -180,7 +182,9 @@ impl Vocabulary {
         let features = counts
             .into_iter()
             .filter(|(k, c)| {
-                k == NODE_FEATURE || k.starts_with("= ") || (*c >= MIN_FEATURE_COUNT && categorical(k))
+                k == NODE_FEATURE
+                    || k.starts_with("= ")
+                    || (*c >= MIN_FEATURE_COUNT && categorical(k))
             })
             .map(|(k, _)| k)
             .collect();
@@ -190,15 +194,22 @@ impl Vocabulary {
             classes,
             relations,
             features,
-            mentions_query: mentions_query
-                .unwrap_or_else(|| named_query("mentions").map(|q| q.text.to_owned()).unwrap_or_default()),
+            mentions_query: mentions_query.unwrap_or_else(|| {
+                named_query("mentions")
+                    .map(|q| q.text.to_owned())
+                    .unwrap_or_default()
+            }),
             limits,
         })
     }
 
     /// Reads the store through this vocabulary. `entities` restricts the
     /// targets (default: every entity of the class).
-    pub fn inputs(&self, store: &Store, entities: Option<&[NamedOrBlankNode]>) -> Result<FusionInputs> {
+    pub fn inputs(
+        &self,
+        store: &Store,
+        entities: Option<&[NamedOrBlankNode]>,
+    ) -> Result<FusionInputs> {
         let class = NamedNode::new(&self.class).map_err(|e| Error::Model(e.to_string()))?;
         let label = NamedNode::new(&self.label).map_err(|e| Error::Model(e.to_string()))?;
         let mut view = graph_view(store, &label)?;
@@ -251,7 +262,9 @@ impl Vocabulary {
             .iter()
             .map(|e| {
                 let node = view.node_id(e).expect("ensured above");
-                let label = labelled.get(e).and_then(|v| class_ids.get(v.as_str()).copied());
+                let label = labelled
+                    .get(e)
+                    .and_then(|v| class_ids.get(v.as_str()).copied());
                 (node, label)
             })
             .collect();
@@ -265,9 +278,8 @@ impl Vocabulary {
                 Some((view.node_id(e)?, value_node))
             })
             .collect();
-        let leaks = |s: u32, o: u32| {
-            label_nodes.get(&s) == Some(&o) || label_nodes.get(&o) == Some(&s)
-        };
+        let leaks =
+            |s: u32, o: u32| label_nodes.get(&s) == Some(&o) || label_nodes.get(&o) == Some(&s);
         let edges: Vec<(u32, u32, u32)> = view
             .edges()
             .filter_map(|e| {
@@ -313,7 +325,12 @@ impl Vocabulary {
                     source: ItemSource::Literal(t.predicate.as_str().to_owned()),
                 });
             }
-            for (text, start, end) in mentions.get(entity).into_iter().flatten().take(self.limits.mentions) {
+            for (text, start, end) in mentions
+                .get(entity)
+                .into_iter()
+                .flatten()
+                .take(self.limits.mentions)
+            {
                 let text = texts.intern(text);
                 used.insert(text);
                 items.push(TextItem {
@@ -378,7 +395,10 @@ impl Vocabulary {
     }
 
     /// Mentions per entity: `(text, start, end)` in characters.
-    fn mentions(&self, store: &Store) -> Result<HashMap<NamedOrBlankNode, Vec<(String, usize, usize)>>> {
+    fn mentions(
+        &self,
+        store: &Store,
+    ) -> Result<HashMap<NamedOrBlankNode, Vec<(String, usize, usize)>>> {
         let mut out: HashMap<NamedOrBlankNode, Vec<(String, usize, usize)>> = HashMap::new();
         if self.mentions_query.trim().is_empty() {
             return Ok(out);
@@ -485,7 +505,10 @@ fn feature_keys(view: &GraphView, id: u32) -> Vec<String> {
 
 /// Members of a class.
 fn class_members(store: &Store, class: &NamedNode) -> Result<Vec<NamedOrBlankNode>> {
-    let query = format!("SELECT DISTINCT ?e WHERE {{ ?e a <{}> }} ORDER BY ?e", class.as_str());
+    let query = format!(
+        "SELECT DISTINCT ?e WHERE {{ ?e a <{}> }} ORDER BY ?e",
+        class.as_str()
+    );
     let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
     Ok(rows
         .into_iter()

@@ -102,19 +102,31 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
         ..batch
     };
     let mut items = Vec::new();
-    let steps = if model.config().use_graph { steps.max(1) } else { 1 };
+    let steps = if model.config().use_graph {
+        steps.max(1)
+    } else {
+        1
+    };
     for step in 1..=steps {
         let alpha = step as f64 / steps as f64;
-        let mask = Var::from_tensor(&(Tensor::ones(e, DType::F32, &device).map_err(candle)? * alpha).map_err(candle)?)
-            .map_err(candle)?;
+        let mask = Var::from_tensor(
+            &(Tensor::ones(e, DType::F32, &device).map_err(candle)? * alpha).map_err(candle)?,
+        )
+        .map_err(candle)?;
         let run = || -> candle_core::Result<candle_core::backprop::GradStore> {
             let weights = mask.as_tensor();
-            let graph = model.graph.with_edge_weights(&Tensor::cat(&[weights, weights], 0)?)?;
+            let graph = model
+                .graph
+                .with_edge_weights(&Tensor::cat(&[weights, weights], 0)?)?;
             let nodes = model
                 .nodes(&graph, None)
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-            let output = model.network.forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))?;
-            let log_p = candle_nn::ops::log_softmax(&output.logits, 1)?.get(0)?.get(class)?;
+            let output = model
+                .network
+                .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))?;
+            let log_p = candle_nn::ops::log_softmax(&output.logits, 1)?
+                .get(0)?
+                .get(class)?;
             log_p.backward()
         };
         let grads = run().map_err(candle)?;
@@ -125,8 +137,14 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
         }
         if step == steps {
             if let Some(g) = grads.get(items_var.as_tensor()) {
-                let product = (g * items_var.as_tensor()).and_then(|p| p.sum(1)).and_then(|p| p.to_vec1::<f32>());
-                items = product.map_err(candle)?.into_iter().map(f64::from).collect();
+                let product = (g * items_var.as_tensor())
+                    .and_then(|p| p.sum(1))
+                    .and_then(|p| p.to_vec1::<f32>());
+                items = product
+                    .map_err(candle)?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect();
             }
         }
     }
@@ -147,8 +165,14 @@ fn argmax(p: &[f32]) -> usize {
 
 /// Paths of up to three edges from `start`, as edge indices, ranked by the
 /// sum of their attributions (highest first).
-pub fn top_paths(model: &FusionModel, start: u32, edge_scores: &[f64], k: usize) -> Vec<(f64, Vec<usize>)> {
-    let mut adjacency: std::collections::HashMap<u32, Vec<(u32, usize)>> = std::collections::HashMap::new();
+pub fn top_paths(
+    model: &FusionModel,
+    start: u32,
+    edge_scores: &[f64],
+    k: usize,
+) -> Vec<(f64, Vec<usize>)> {
+    let mut adjacency: std::collections::HashMap<u32, Vec<(u32, usize)>> =
+        std::collections::HashMap::new();
     for (i, &(s, _, o)) in model.inputs.edges.iter().enumerate() {
         if edge_scores[i] != 0.0 {
             adjacency.entry(s).or_default().push((o, i));
@@ -156,7 +180,12 @@ pub fn top_paths(model: &FusionModel, start: u32, edge_scores: &[f64], k: usize)
         }
     }
     for list in adjacency.values_mut() {
-        list.sort_by(|a, b| edge_scores[b.1].abs().total_cmp(&edge_scores[a.1].abs()).then(a.1.cmp(&b.1)));
+        list.sort_by(|a, b| {
+            edge_scores[b.1]
+                .abs()
+                .total_cmp(&edge_scores[a.1].abs())
+                .then(a.1.cmp(&b.1))
+        });
         list.truncate(BRANCHING);
     }
     let mut paths = Vec::new();
@@ -202,19 +231,31 @@ pub fn explain(
         .targets
         .iter()
         .position(|t| t.node == node)
-        .ok_or_else(|| Error::Model(format!("{entity} is not an entity of <{}>", model.vocab.class)))?;
+        .ok_or_else(|| {
+            Error::Model(format!(
+                "{entity} is not an entity of <{}>",
+                model.vocab.class
+            ))
+        })?;
     let attributions = attribute(model, target, IG_STEPS)?;
     let labels = Labels::new(store);
     let mut closure: Option<Closure> = None;
     let mut paths = Vec::new();
-    for (rank, (score, edges)) in top_paths(model, node, &attributions.edges, top_k).into_iter().enumerate() {
+    for (rank, (score, edges)) in top_paths(model, node, &attributions.edges, top_k)
+        .into_iter()
+        .enumerate()
+    {
         let mut steps = Vec::new();
         for &e in &edges {
             let (s, r, o) = model.inputs.edges[e];
             let subject = model.inputs.view.node(s).clone();
             let predicate = NamedNode::new_unchecked(&model.vocab.relations[r as usize]);
             let object = model.inputs.view.node(o).clone();
-            let triple = Triple::new(subject.clone(), predicate.clone(), Term::from(object.clone()));
+            let triple = Triple::new(
+                subject.clone(),
+                predicate.clone(),
+                Term::from(object.clone()),
+            );
             let inferred = is_inferred(store, &triple)?;
             let derivation = if inferred {
                 if closure.is_none() {
@@ -294,10 +335,12 @@ fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
     if !in_inferred {
         return Ok(false);
     }
-    for quad in store
-        .oxigraph()
-        .quads_for_pattern(Some((&triple.subject).into()), Some((&triple.predicate).into()), Some((&triple.object).into()), None)
-    {
+    for quad in store.oxigraph().quads_for_pattern(
+        Some((&triple.subject).into()),
+        Some((&triple.predicate).into()),
+        Some((&triple.object).into()),
+        None,
+    ) {
         if quad?.graph_name != GraphNameRef::NamedNode(inferred.as_ref()).into_owned() {
             return Ok(false);
         }
@@ -313,7 +356,14 @@ pub fn path_query(steps: &[PathStep]) -> String {
     };
     let patterns: Vec<String> = steps
         .iter()
-        .map(|s| format!("  {} {} {} .", term(&s.subject), s.predicate, term(&s.object)))
+        .map(|s| {
+            format!(
+                "  {} {} {} .",
+                term(&s.subject),
+                s.predicate,
+                term(&s.object)
+            )
+        })
         .collect();
     format!("ASK WHERE {{\n{}\n}}", patterns.join("\n"))
 }
@@ -354,7 +404,12 @@ impl<'a> Labels<'a> {
 }
 
 /// The probability of `class` for a target with some edges removed.
-pub fn probability_without(model: &mut FusionModel, target: usize, removed: &[usize], class: usize) -> Result<f64> {
+pub fn probability_without(
+    model: &mut FusionModel,
+    target: usize,
+    removed: &[usize],
+    class: usize,
+) -> Result<f64> {
     let e = model.inputs.edges.len();
     let mut keep = vec![1f32; e];
     for &r in removed {
@@ -393,7 +448,12 @@ pub struct Fidelity {
     pub mean_edges_removed: f64,
 }
 
-pub fn fidelity(model: &mut FusionModel, targets: &[usize], steps: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Fidelity> {
+pub fn fidelity(
+    model: &mut FusionModel,
+    targets: &[usize],
+    steps: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<Fidelity> {
     use rand::seq::IndexedRandom;
     let (mut top, mut random, mut removed) = (Vec::new(), Vec::new(), 0usize);
     for &t in targets {

@@ -84,12 +84,17 @@ impl FusionModel {
             (false, _) => None,
         };
         let config = FusionConfig {
-            text_dim: text.as_ref().map_or(config.text_dim.max(1), |t| t.feature_dim() / 2),
+            text_dim: text
+                .as_ref()
+                .map_or(config.text_dim.max(1), |t| t.feature_dim() / 2),
             ..config
         };
         let varmap = VarMap::new();
-        let network = FusedClassifier::load(VarBuilder::from_varmap(&varmap, DType::F32, device), &config)
-            .map_err(candle)?;
+        let network = FusedClassifier::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, device),
+            &config,
+        )
+        .map_err(candle)?;
         let (graph, features) = graph_tensors(&inputs, config.num_relations, device)?;
         Ok(Self {
             vocab,
@@ -118,9 +123,11 @@ impl FusionModel {
         }
         let p = self.config().dropout;
         let nodes = match rng {
-            Some(rng) => self.network.node_embeddings(&self.features, graph, &mut |x| {
-                dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
-            }),
+            Some(rng) => self
+                .network
+                .node_embeddings(&self.features, graph, &mut |x| {
+                    dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
+                }),
             None => self
                 .network
                 .node_embeddings(&self.features, graph, &mut |x| Ok(x.clone())),
@@ -134,7 +141,12 @@ impl FusionModel {
         let chosen: Vec<&data::Target> = targets.iter().map(|&t| &self.inputs.targets[t]).collect();
         let items: Vec<&TextItem> = chosen.iter().flat_map(|t| &t.items).collect();
         let item_count = items.len();
-        let width = chosen.iter().map(|t| t.items.len()).max().unwrap_or(0).max(1);
+        let width = chosen
+            .iter()
+            .map(|t| t.items.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let mut item_index = Vec::with_capacity(chosen.len() * width);
         let mut item_mask = Vec::with_capacity(chosen.len() * width);
         let mut next = 0u32;
@@ -150,7 +162,12 @@ impl FusionModel {
                 }
             }
         }
-        let k = chosen.iter().map(|t| t.neighbours.len()).max().unwrap_or(0).max(1);
+        let k = chosen
+            .iter()
+            .map(|t| t.neighbours.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let mut neighbour_index = Vec::with_capacity(chosen.len() * k);
         let mut neighbour_mask = Vec::with_capacity(chosen.len() * k);
         for t in &chosen {
@@ -163,8 +180,11 @@ impl FusionModel {
         let node_ids: Vec<u32> = chosen.iter().map(|t| t.node).collect();
         let items = match &mut self.text {
             Some(text) if item_count > 0 => text.features(&items)?,
-            Some(text) => Tensor::zeros((0, text.feature_dim()), DType::F32, &device).map_err(candle)?,
-            None => Tensor::zeros((0, 2 * self.config().text_dim), DType::F32, &device).map_err(candle)?,
+            Some(text) => {
+                Tensor::zeros((0, text.feature_dim()), DType::F32, &device).map_err(candle)?
+            }
+            None => Tensor::zeros((0, 2 * self.config().text_dim), DType::F32, &device)
+                .map_err(candle)?,
         };
         let build = || -> candle_core::Result<FusionBatch> {
             Ok(FusionBatch {
@@ -205,7 +225,12 @@ impl FusionModel {
     /// Writes the model folder: the fused network's weights and the
     /// fine-tuned BERT layers in `model.safetensors`, the vocabularies and
     /// hyper-parameters in `config.json`, and `metrics`.
-    pub fn save(&self, dir: &Path, trainer: &TrainerConfig, metrics: &impl Serialize) -> Result<()> {
+    pub fn save(
+        &self,
+        dir: &Path,
+        trainer: &TrainerConfig,
+        metrics: &impl Serialize,
+    ) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let saved = SavedModel {
             kind: KIND.to_owned(),
@@ -218,7 +243,13 @@ impl FusionModel {
         checkpoint::write_json(&dir.join("config.json"), &saved)?;
         checkpoint::write_json(&dir.join("metrics.json"), metrics)?;
         let mut tensors: HashMap<String, Tensor> = HashMap::new();
-        for (name, var) in self.varmap.data().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (name, var) in self
+            .varmap
+            .data()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             tensors.insert(name.clone(), var.as_tensor().clone());
         }
         if let Some(text) = &self.text {
@@ -244,7 +275,14 @@ impl FusionModel {
         let saved = read_config(dir)?;
         let inputs = saved.vocabulary.inputs(store, entities)?;
         let bert = if saved.model.use_text { bert } else { None };
-        let mut model = Self::new(saved.vocabulary, inputs, saved.model.clone(), bert, device, progress)?;
+        let mut model = Self::new(
+            saved.vocabulary,
+            inputs,
+            saved.model.clone(),
+            bert,
+            device,
+            progress,
+        )?;
         if model.config().text_dim != saved.model.text_dim {
             return Err(Error::Model(format!(
                 "{}: trained with a {}-wide BERT, given a {}-wide one (use the model it was trained with: {})",
@@ -259,7 +297,11 @@ impl FusionModel {
             .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
         let mut bert_tensors = Vec::new();
         {
-            let vars = model.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+            let vars = model
+                .varmap
+                .data()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             for (name, tensor) in &tensors {
                 if let Some(bert_name) = name.strip_prefix(BERT_PREFIX) {
                     bert_tensors.push((bert_name.to_owned(), tensor.clone()));

@@ -158,7 +158,11 @@ impl FusedClassifier {
         dropout: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
         let bag = self.features.forward(&features.ids)?;
-        let zeros = Tensor::zeros((features.num_nodes, self.config.dim), DType::F32, bag.device())?;
+        let zeros = Tensor::zeros(
+            (features.num_nodes, self.config.dim),
+            DType::F32,
+            bag.device(),
+        )?;
         let input = zeros
             .index_add(&features.nodes, &bag, 0)?
             .broadcast_mul(&features.inverse_counts)?;
@@ -203,7 +207,11 @@ impl FusedClassifier {
             }
             let query = match &h {
                 Some(h) => self.entity_query.forward(h)?,
-                None => self.text_query.unsqueeze(0)?.broadcast_as((b, d))?.contiguous()?,
+                None => self
+                    .text_query
+                    .unsqueeze(0)?
+                    .broadcast_as((b, d))?
+                    .contiguous()?,
             };
             let scores = (query.unsqueeze(1)?.matmul(&spans.transpose(1, 2)?)? * scale)?;
             let weights = masked_softmax(&scores, &batch.item_mask.unsqueeze(1)?)?;
@@ -212,14 +220,17 @@ impl FusedClassifier {
             items_out = Some(items);
             match &h {
                 Some(h) => {
-                    let g = candle_nn::ops::sigmoid(&self.gate.forward(&Tensor::cat(&[h, &t], 1)?)?)?;
+                    let g =
+                        candle_nn::ops::sigmoid(&self.gate.forward(&Tensor::cat(&[h, &t], 1)?)?)?;
                     let mixed = ((&g * h)? + ((1.0 - &g)? * &t)?)?;
                     Tensor::cat(&[&mixed, h, &t], 1)?
                 }
                 None => Tensor::cat(&[&t, &t.zeros_like()?, &t], 1)?,
             }
         } else {
-            let h = h.ok_or_else(|| candle_core::Error::Msg("the model uses neither text nor graph".into()))?;
+            let h = h.ok_or_else(|| {
+                candle_core::Error::Msg("the model uses neither text nor graph".into())
+            })?;
             Tensor::cat(&[&h, &h, &h.zeros_like()?], 1)?
         };
         let hidden = self.hidden.forward(&dropout(&z)?)?.relu()?;
@@ -232,7 +243,13 @@ impl FusedClassifier {
     }
 
     /// DistMult scores of `(head, relation, tail)` over node embeddings.
-    pub fn edge_scores(&self, nodes: &Tensor, heads: &Tensor, relations: &Tensor, tails: &Tensor) -> Result<Tensor> {
+    pub fn edge_scores(
+        &self,
+        nodes: &Tensor,
+        heads: &Tensor,
+        relations: &Tensor,
+        tails: &Tensor,
+    ) -> Result<Tensor> {
         self.distmult.score(nodes, heads, relations, tails)
     }
 }
@@ -248,6 +265,10 @@ fn masked_softmax(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
 
 /// L2-normalised rows.
 pub fn normalize_rows(x: &Tensor) -> Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
     x.broadcast_div(&norm)
 }

@@ -18,7 +18,9 @@ use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
 use crate::tasks::metrics::ClassificationMetrics;
-use crate::tasks::trainer::{seed_weights, train, EpochRecord, ParamGroup, TrainReport, TrainerConfig};
+use crate::tasks::trainer::{
+    seed_weights, train, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
+};
 use crate::text::BertEncoder;
 
 /// Everything `train classify` can set.
@@ -53,16 +55,15 @@ pub struct TrainSummary {
     pub seconds: f64,
 }
 
-/// Trains a fused classifier on the labelled entities of the store.
-pub fn train_classifier(
+/// A fresh network over the store's labelled entities of the class (BERT's
+/// texts encoded, `on_cache` told how many).
+fn untrained_model(
     store: &Store,
     options: &TrainOptions,
     bert: Option<BertEncoder>,
     device: &Device,
     on_cache: impl FnMut(usize),
-    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
-) -> Result<(FusionModel, TrainSummary)> {
-    let start = std::time::Instant::now();
+) -> Result<FusionModel> {
     let vocab = Vocabulary::from_store(
         store,
         &options.class,
@@ -78,25 +79,31 @@ pub fn train_classifier(
         num_classes: vocab.classes.len(),
         ..options.model.clone()
     };
-    let labelled: Vec<(usize, u32)> = inputs
+    FusionModel::new(vocab, inputs, config, bert, device, on_cache)
+}
+
+/// `(target index, class)` of every labelled target.
+fn labelled_targets(model: &FusionModel) -> Vec<(usize, u32)> {
+    model
+        .inputs
         .targets
         .iter()
         .enumerate()
         .filter_map(|(i, t)| t.label.map(|l| (i, l)))
-        .collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(options.trainer.seed);
-    let (train_set, valid_set, test_set) = match &options.split_property {
-        Some(property) => split_by_property(store, property, &inputs, &labelled)?,
-        None => stratified_split(&labelled, options.valid_fraction, options.test_fraction, &mut rng),
-    };
-    if train_set.is_empty() || valid_set.is_empty() {
-        return Err(Error::Model(format!(
-            "{} labelled entities are too few to split into training and validation sets",
-            labelled.len()
-        )));
-    }
-    let mut model = FusionModel::new(vocab, inputs, config, bert, device, on_cache)?;
-    seed_weights(&model.varmap, &mut rng)?;
+        .collect()
+}
+
+/// Seeds the network's weights, picks the positive class from the training
+/// labels, and trains (BERT's fine-tuned layers at their own learning rate).
+fn fit(
+    model: &mut FusionModel,
+    options: &TrainOptions,
+    train_set: &[usize],
+    valid_set: &[usize],
+    rng: &mut ChaCha8Rng,
+    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
+) -> Result<TrainReport> {
+    seed_weights(&model.varmap, rng)?;
     let train_labels: Vec<u32> = train_set
         .iter()
         .filter_map(|&t| model.inputs.targets[t].label)
@@ -110,12 +117,45 @@ pub fn train_classifier(
         });
     }
     let mut task = FusionTraining {
-        model: &mut model,
-        train: train_set.clone(),
-        valid: valid_set.clone(),
+        model,
+        train: train_set.to_vec(),
+        valid: valid_set.to_vec(),
         batch_size: options.batch_size,
     };
-    let report = train(&mut task, groups, &options.trainer, &mut rng, on_epoch)?;
+    train(&mut task, groups, &options.trainer, rng, on_epoch)
+}
+
+/// Trains a fused classifier on the labelled entities of the store.
+pub fn train_classifier(
+    store: &Store,
+    options: &TrainOptions,
+    bert: Option<BertEncoder>,
+    device: &Device,
+    on_cache: impl FnMut(usize),
+    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
+) -> Result<(FusionModel, TrainSummary)> {
+    let start = std::time::Instant::now();
+    let mut model = untrained_model(store, options, bert, device, on_cache)?;
+    let labelled = labelled_targets(&model);
+    let mut rng = ChaCha8Rng::seed_from_u64(options.trainer.seed);
+    let (train_set, valid_set, test_set) = match &options.split_property {
+        Some(property) => split_by_property(store, property, &model.inputs, &labelled)?,
+        None => stratified_split(
+            &labelled,
+            options.valid_fraction,
+            options.test_fraction,
+            &mut rng,
+        ),
+    };
+    if train_set.is_empty() || valid_set.is_empty() {
+        return Err(Error::Model(format!(
+            "{} labelled entities are too few to split into training and validation sets",
+            labelled.len()
+        )));
+    }
+    let report = fit(
+        &mut model, options, &train_set, &valid_set, &mut rng, on_epoch,
+    )?;
     let valid_metrics = evaluate(&mut model, &valid_set)?;
     let test_metrics = if test_set.is_empty() {
         None
@@ -138,10 +178,11 @@ pub fn train_classifier(
 fn labelled_members(store: &Store, vocab: &Vocabulary) -> Result<Vec<NamedOrBlankNode>> {
     let class = NamedNode::new(&vocab.class).map_err(|e| Error::Model(e.to_string()))?;
     let label = NamedNode::new(&vocab.label).map_err(|e| Error::Model(e.to_string()))?;
-    let mut members: Vec<(String, NamedOrBlankNode)> = super::data::labelled_entities(store, &class, &label)?
-        .into_keys()
-        .map(|e| (e.to_string(), e))
-        .collect();
+    let mut members: Vec<(String, NamedOrBlankNode)> =
+        super::data::labelled_entities(store, &class, &label)?
+            .into_keys()
+            .map(|e| (e.to_string(), e))
+            .collect();
     members.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(members.into_iter().map(|(_, e)| e).collect())
 }
@@ -159,33 +200,15 @@ pub fn cross_validate(
     repeats: usize,
     on_fold: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<Vec<f64>> {
-    let vocab = Vocabulary::from_store(
-        store,
-        &options.class,
-        &options.label,
-        options.mentions_query.clone(),
-        options.limits,
-    )?;
-    let labelled_entities = labelled_members(store, &vocab)?;
-    let inputs = vocab.inputs(store, Some(&labelled_entities))?;
-    let config = FusionConfig {
-        num_features: vocab.features.len(),
-        num_relations: vocab.relations.len(),
-        num_classes: vocab.classes.len(),
-        ..options.model.clone()
-    };
-    let mut model = FusionModel::new(vocab, inputs, config, bert, device, |_| {})?;
+    let mut model = untrained_model(store, options, bert, device, |_| {})?;
     let pristine_bert = model
         .text
         .as_ref()
         .map(|t| t.encoder().top_layer_tensors(options.model.bert_layers))
         .unwrap_or_default();
-    let labelled: Vec<(u32, u32)> = model
-        .inputs
-        .targets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| t.label.map(|l| (i as u32, l)))
+    let labelled: Vec<(u32, u32)> = labelled_targets(&model)
+        .into_iter()
+        .map(|(t, c)| (t as u32, c))
         .collect();
     let mut accuracies = Vec::new();
     for repeat in 0..repeats {
@@ -199,26 +222,17 @@ pub fn cross_validate(
                 .flat_map(|(_, p)| p.iter().map(|&(t, c)| (t as usize, c)))
                 .collect();
             let (train_set, valid_set, _) = stratified_split(&rest, 1.0 / 9.0, 0.0, &mut rng);
-            seed_weights(&model.varmap, &mut rng)?;
             if let Some(text) = &model.text {
                 text.encoder().set_tensors(&pristine_bert)?;
             }
-            let train_labels: Vec<u32> = train_set.iter().filter_map(|&t| model.inputs.targets[t].label).collect();
-            model.positive_class = minority_class(&train_labels, model.vocab.classes.len());
-            let mut groups = ParamGroup::new(model.varmap.all_vars());
-            if let Some(text) = &model.text {
-                groups.push(ParamGroup {
-                    vars: text.trainable_vars(),
-                    lr_scale: options.bert_lr_scale,
-                });
-            }
-            let mut task = FusionTraining {
-                model: &mut model,
-                train: train_set,
-                valid: valid_set,
-                batch_size: options.batch_size,
-            };
-            train(&mut task, groups, &options.trainer, &mut rng, &mut |_, _| Ok(()))?;
+            fit(
+                &mut model,
+                options,
+                &train_set,
+                &valid_set,
+                &mut rng,
+                &mut |_, _| Ok(()),
+            )?;
             let test: Vec<usize> = test.iter().map(|&(t, _)| t as usize).collect();
             let accuracy = evaluate(&mut model, &test)?.accuracy;
             on_fold(repeat, fold, accuracy);
@@ -234,7 +248,10 @@ fn split_by_property(
     inputs: &super::FusionInputs,
     labelled: &[(usize, u32)],
 ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
-    let query = format!("SELECT ?e ?split WHERE {{ ?e <{}> ?split }}", property.as_str());
+    let query = format!(
+        "SELECT ?e ?split WHERE {{ ?e <{}> ?split }}",
+        property.as_str()
+    );
     let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
     let mut splits: HashMap<u32, String> = HashMap::new();
     for row in rows {
@@ -339,7 +356,12 @@ pub fn write_back(store: &Store, model_id: &str, predictions: &[Prediction]) -> 
             (&predicted, label),
             (&scored_by, Term::from(model.clone())),
         ] {
-            transaction.insert(&Quad::new(p.term.clone(), predicate.clone(), object, name.clone()));
+            transaction.insert(&Quad::new(
+                p.term.clone(),
+                predicate.clone(),
+                object,
+                name.clone(),
+            ));
         }
     }
     transaction.commit()?;
@@ -357,5 +379,8 @@ pub fn score_function(predictions: &[Prediction]) -> (NamedNode, CustomFunction)
         let [entity] = args else { return None };
         scores.get(entity).map(|&s| Literal::from(s).into())
     });
-    (NamedNode::new_unchecked(format!("{KGFUSE_NS}score")), function)
+    (
+        NamedNode::new_unchecked(format!("{KGFUSE_NS}score")),
+        function,
+    )
 }

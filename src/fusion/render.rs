@@ -79,8 +79,14 @@ fn path_nodes(e: &Explanation) -> BTreeMap<String, (String, usize)> {
 fn path_edges(e: &Explanation) -> BTreeMap<(String, String, String), (f64, bool)> {
     let mut edges: BTreeMap<(String, String, String), (f64, bool)> = BTreeMap::new();
     for step in e.paths.iter().flat_map(|p| &p.steps) {
-        let key = (step.subject.clone(), step.predicate.clone(), step.object.clone());
-        let entry = edges.entry(key).or_insert((step.attribution, step.inferred));
+        let key = (
+            step.subject.clone(),
+            step.predicate.clone(),
+            step.object.clone(),
+        );
+        let entry = edges
+            .entry(key)
+            .or_insert((step.attribution, step.inferred));
         entry.0 = entry.0.max(step.attribution);
     }
     edges
@@ -92,11 +98,25 @@ fn short(iri: &str) -> String {
 
 fn dot(e: &Explanation) -> String {
     let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-    let mut out = String::from("digraph explanation {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
-    let ids: BTreeMap<String, usize> = path_nodes(e).keys().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+    let mut out =
+        String::from("digraph explanation {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
+    let ids: BTreeMap<String, usize> = path_nodes(e)
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), i))
+        .collect();
     for (node, (label, _)) in path_nodes(e) {
-        let extra = if node == e.entity { ", style=\"rounded,bold\"" } else { "" };
-        let _ = writeln!(out, "  n{} [label=\"{}\"{extra}];", ids[&node], escape(&label));
+        let extra = if node == e.entity {
+            ", style=\"rounded,bold\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  n{} [label=\"{}\"{extra}];",
+            ids[&node],
+            escape(&label)
+        );
     }
     for ((s, p, o), (attribution, inferred)) in path_edges(e) {
         let style = if inferred { ", style=dashed" } else { "" };
@@ -132,11 +152,23 @@ fn turtle(e: &Explanation) -> Result<String> {
     let mut triples = vec![
         Triple::new(root.clone(), rdf::TYPE, k("Explanation")),
         Triple::new(root.clone(), rdf::TYPE, prov("Entity")),
-        Triple::new(root.clone(), k("explains"), Term::from(parse_node(&e.entity))),
-        Triple::new(root.clone(), k("predictedLabel"), Literal::new_simple_literal(&e.predicted)),
+        Triple::new(
+            root.clone(),
+            k("explains"),
+            Term::from(parse_node(&e.entity)),
+        ),
+        Triple::new(
+            root.clone(),
+            k("predictedLabel"),
+            Literal::new_simple_literal(&e.predicted),
+        ),
         Triple::new(root.clone(), k("probability"), double(e.probability)),
         Triple::new(root.clone(), k("score"), double(e.score)),
-        Triple::new(root.clone(), k("attributionMethod"), Literal::new_simple_literal(&e.method)),
+        Triple::new(
+            root.clone(),
+            k("attributionMethod"),
+            Literal::new_simple_literal(&e.method),
+        ),
         Triple::new(root.clone(), prov("wasAttributedTo"), model.clone()),
         Triple::new(model.clone(), rdf::TYPE, prov("SoftwareAgent")),
     ];
@@ -144,25 +176,63 @@ fn turtle(e: &Explanation) -> Result<String> {
         let p = NamedNode::new_unchecked(format!("{base}#path{}", path.rank));
         triples.push(Triple::new(root.clone(), k("path"), p.clone()));
         triples.push(Triple::new(p.clone(), rdf::TYPE, k("ExplanationPath")));
-        triples.push(Triple::new(p.clone(), k("rank"), Literal::from(path.rank as i64)));
-        triples.push(Triple::new(p.clone(), k("attribution"), double(path.attribution)));
-        triples.push(Triple::new(p.clone(), k("sparql"), Literal::new_simple_literal(&path.sparql)));
+        triples.push(Triple::new(
+            p.clone(),
+            k("rank"),
+            Literal::from(path.rank as i64),
+        ));
+        triples.push(Triple::new(
+            p.clone(),
+            k("attribution"),
+            double(path.attribution),
+        ));
+        triples.push(Triple::new(
+            p.clone(),
+            k("sparql"),
+            Literal::new_simple_literal(&path.sparql),
+        ));
         for (i, step) in path.steps.iter().enumerate() {
             let s = NamedNode::new_unchecked(format!("{base}#path{}-step{}", path.rank, i + 1));
             triples.push(Triple::new(p.clone(), k("step"), s.clone()));
             triples.push(Triple::new(s.clone(), rdf::TYPE, rdf::STATEMENT));
-            triples.push(Triple::new(s.clone(), rdf::SUBJECT, Term::from(parse_node(&step.subject))));
+            triples.push(Triple::new(
+                s.clone(),
+                rdf::SUBJECT,
+                Term::from(parse_node(&step.subject)),
+            ));
             triples.push(Triple::new(
                 s.clone(),
                 rdf::PREDICATE,
-                NamedNode::new_unchecked(step.predicate.trim_start_matches('<').trim_end_matches('>')),
+                NamedNode::new_unchecked(
+                    step.predicate.trim_start_matches('<').trim_end_matches('>'),
+                ),
             ));
-            triples.push(Triple::new(s.clone(), rdf::OBJECT, Term::from(parse_node(&step.object))));
-            triples.push(Triple::new(s.clone(), k("position"), Literal::from((i + 1) as i64)));
-            triples.push(Triple::new(s.clone(), k("attribution"), double(step.attribution)));
-            triples.push(Triple::new(s.clone(), k("inferred"), Literal::from(step.inferred)));
+            triples.push(Triple::new(
+                s.clone(),
+                rdf::OBJECT,
+                Term::from(parse_node(&step.object)),
+            ));
+            triples.push(Triple::new(
+                s.clone(),
+                k("position"),
+                Literal::from((i + 1) as i64),
+            ));
+            triples.push(Triple::new(
+                s.clone(),
+                k("attribution"),
+                double(step.attribution),
+            ));
+            triples.push(Triple::new(
+                s.clone(),
+                k("inferred"),
+                Literal::from(step.inferred),
+            ));
             if let Some(rule) = step.derivation.as_ref().and_then(|d| d.rule) {
-                triples.push(Triple::new(s.clone(), k("derivedByRule"), Literal::new_simple_literal(rule)));
+                triples.push(Triple::new(
+                    s.clone(),
+                    k("derivedByRule"),
+                    Literal::new_simple_literal(rule),
+                ));
                 for premise in &step.derivation.as_ref().expect("checked").premises {
                     triples.push(Triple::new(
                         s.clone(),
@@ -177,11 +247,31 @@ fn turtle(e: &Explanation) -> Result<String> {
         let s = NamedNode::new_unchecked(format!("{base}#span{}", i + 1));
         triples.push(Triple::new(root.clone(), k("span"), s.clone()));
         triples.push(Triple::new(s.clone(), rdf::TYPE, k("TextSpan")));
-        triples.push(Triple::new(s.clone(), k("text"), Literal::new_simple_literal(&span.text)));
-        triples.push(Triple::new(s.clone(), k("startChar"), Literal::from(span.start as i64)));
-        triples.push(Triple::new(s.clone(), k("endChar"), Literal::from(span.end as i64)));
-        triples.push(Triple::new(s.clone(), k("source"), Literal::new_simple_literal(&span.source)));
-        triples.push(Triple::new(s.clone(), k("attribution"), double(span.attribution)));
+        triples.push(Triple::new(
+            s.clone(),
+            k("text"),
+            Literal::new_simple_literal(&span.text),
+        ));
+        triples.push(Triple::new(
+            s.clone(),
+            k("startChar"),
+            Literal::from(span.start as i64),
+        ));
+        triples.push(Triple::new(
+            s.clone(),
+            k("endChar"),
+            Literal::from(span.end as i64),
+        ));
+        triples.push(Triple::new(
+            s.clone(),
+            k("source"),
+            Literal::new_simple_literal(&span.source),
+        ));
+        triples.push(Triple::new(
+            s.clone(),
+            k("attribution"),
+            double(span.attribution),
+        ));
     }
     let mut serializer = RdfSerializer::from_format(RdfFormat::Turtle)
         .with_prefix("kgfuse", KGFUSE_NS)
@@ -189,14 +279,21 @@ fn turtle(e: &Explanation) -> Result<String> {
         .map_err(|e| Error::Model(e.to_string()))?
         .for_writer(Vec::new());
     for t in &triples {
-        serializer.serialize_triple(t).map_err(|e| Error::Model(e.to_string()))?;
+        serializer
+            .serialize_triple(t)
+            .map_err(|e| Error::Model(e.to_string()))?;
     }
-    let bytes = serializer.finish().map_err(|e| Error::Model(e.to_string()))?;
+    let bytes = serializer
+        .finish()
+        .map_err(|e| Error::Model(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| Error::Model(e.to_string()))
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// One page: the paths drawn as an SVG graph (columns by hop), a table of
@@ -217,9 +314,15 @@ fn html(e: &Explanation) -> String {
     }
     let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
     for ((s, p, o), (attribution, inferred)) in path_edges(e) {
-        let (Some(&(x1, y1)), Some(&(x2, y2))) = (at.get(&s), at.get(&o)) else { continue };
+        let (Some(&(x1, y1)), Some(&(x2, y2))) = (at.get(&s), at.get(&o)) else {
+            continue;
+        };
         let colour = if attribution >= 0.0 { "#2a7" } else { "#c33" };
-        let dash = if inferred { " stroke-dasharray=\"6 4\"" } else { "" };
+        let dash = if inferred {
+            " stroke-dasharray=\"6 4\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             svg,
             "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{colour}\" stroke-width=\"{:.1}\"{dash}/><text x=\"{}\" y=\"{}\" fill=\"#555\">{} ({attribution:+.3})</text>",
@@ -231,7 +334,11 @@ fn html(e: &Explanation) -> String {
     }
     for (node, (label, _)) in &nodes {
         let (x, y) = at[node];
-        let fill = if *node == e.entity { "#ffe9a8" } else { "#eef3fb" };
+        let fill = if *node == e.entity {
+            "#ffe9a8"
+        } else {
+            "#eef3fb"
+        };
         let _ = writeln!(
             svg,
             "<g class=\"node\"><title>{}</title><rect x=\"{x}\" y=\"{y}\" width=\"180\" height=\"30\" rx=\"8\" fill=\"{fill}\" stroke=\"#678\"/><text x=\"{}\" y=\"{}\">{}</text></g>",

@@ -61,7 +61,10 @@ impl TextSide {
         Ok(Self {
             encoder,
             split,
-            states: states.into_iter().map(|s| s.expect("every text cached")).collect(),
+            states: states
+                .into_iter()
+                .map(|s| s.expect("every text cached"))
+                .collect(),
             encodings,
             texts: texts.to_vec(),
             tokens: HashMap::new(),
@@ -104,7 +107,11 @@ impl TextSide {
             parts.push(self.compute(chunk)?);
         }
         let table = if parts.is_empty() {
-            Tensor::zeros((0, self.feature_dim()), candle_core::DType::F32, self.encoder.device())
+            Tensor::zeros(
+                (0, self.feature_dim()),
+                candle_core::DType::F32,
+                self.encoder.device(),
+            )
         } else {
             Tensor::cat(&parts, 0)
         }
@@ -174,7 +181,6 @@ impl TextSide {
         };
         run().map_err(candle)
     }
-
 }
 
 impl TextSide {
@@ -192,7 +198,8 @@ impl TextSide {
             Some((start, end)) => match span_tokens(encoding, text, start, end) {
                 Ok(span) => {
                     let (a, b) = sentence_around(text, start, end);
-                    let sentence = span_tokens(encoding, text, a, b).unwrap_or_else(|_| span.clone());
+                    let sentence =
+                        span_tokens(encoding, text, a, b).unwrap_or_else(|_| span.clone());
                     (span, sentence)
                 }
                 Err(_) => {
@@ -212,7 +219,9 @@ impl TextSide {
 /// previous `.`, `!` or `?` followed by a space to the next one.
 fn sentence_around(text: &str, start: usize, end: usize) -> (usize, usize) {
     let chars: Vec<char> = text.chars().collect();
-    let boundary = |i: usize| matches!(chars[i], '.' | '!' | '?') && chars.get(i + 1).is_none_or(|c| c.is_whitespace());
+    let boundary = |i: usize| {
+        matches!(chars[i], '.' | '!' | '?') && chars.get(i + 1).is_none_or(|c| c.is_whitespace())
+    };
     let mut a = start.min(chars.len());
     while a > 0 && !boundary(a - 1) {
         a -= 1;

@@ -42,7 +42,12 @@ impl FusionTraining<'_> {
         Tensor::from_vec(labels, targets.len(), device).map_err(candle)
     }
 
-    fn graph_loss(&self, nodes: &Tensor, targets: &[usize], rng: &mut ChaCha8Rng) -> Result<Option<Tensor>> {
+    fn graph_loss(
+        &self,
+        nodes: &Tensor,
+        targets: &[usize],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Option<Tensor>> {
         let inputs = &self.model.inputs;
         let mut edges: Vec<usize> = targets
             .iter()
@@ -59,7 +64,11 @@ impl FusionTraining<'_> {
         let (mut heads, mut relations, mut tails, mut truth) = (vec![], vec![], vec![], vec![]);
         for &e in &edges {
             let (s, r, o) = inputs.edges[e];
-            for (h, t, y) in [(s, o, 1f32), (rng.random_range(0..n), o, 0.0), (s, rng.random_range(0..n), 0.0)] {
+            for (h, t, y) in [
+                (s, o, 1f32),
+                (rng.random_range(0..n), o, 0.0),
+                (s, rng.random_range(0..n), 0.0),
+            ] {
                 heads.push(h);
                 relations.push(r);
                 tails.push(t);
@@ -80,7 +89,13 @@ impl FusionTraining<'_> {
         run().map(Some).map_err(candle)
     }
 
-    fn align_loss(&self, nodes: &Tensor, items: &Tensor, targets: &[usize], batch_targets: &Tensor) -> Result<Option<Tensor>> {
+    fn align_loss(
+        &self,
+        nodes: &Tensor,
+        items: &Tensor,
+        targets: &[usize],
+        batch_targets: &Tensor,
+    ) -> Result<Option<Tensor>> {
         if targets.len() < 2 {
             return Ok(None);
         }
@@ -103,7 +118,8 @@ impl FusionTraining<'_> {
         let temperature = self.model.config().temperature;
         let m = rows.len();
         let run = || -> candle_core::Result<Tensor> {
-            let spans = normalize_rows(&items.index_select(&Tensor::from_vec(rows, m, device)?, 0)?)?;
+            let spans =
+                normalize_rows(&items.index_select(&Tensor::from_vec(rows, m, device)?, 0)?)?;
             let keys = normalize_rows(&nodes.index_select(batch_targets, 0)?)?;
             let logits = (spans.matmul(&keys.t()?)? / temperature)?;
             candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(owners, m, device)?)
@@ -135,7 +151,8 @@ impl TrainingTask for FusionTraining<'_> {
                 })
                 .map_err(candle)?;
             let labels = self.labels(chunk)?;
-            let mut loss = candle_nn::loss::cross_entropy(&output.logits, &labels).map_err(candle)?;
+            let mut loss =
+                candle_nn::loss::cross_entropy(&output.logits, &labels).map_err(candle)?;
             if let Some(nodes) = &nodes {
                 if config.alpha > 0.0 {
                     if let Some(l) = self.graph_loss(nodes, chunk, rng)? {
@@ -163,7 +180,11 @@ impl TrainingTask for FusionTraining<'_> {
         let mut loss = 0.0;
         for (p, &t) in probabilities.iter().zip(&valid) {
             let y = self.model.inputs.targets[t].label.unwrap_or(0) as usize;
-            let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |b| b.0);
+            let best = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |b| b.0);
             right += usize::from(best == y);
             loss -= f64::from(p[y].max(1e-7)).ln();
         }

@@ -61,7 +61,8 @@ impl<'a> SparqlRunner<'a> {
         text: &str,
         bindings: &[(Variable, Term)],
     ) -> Result<QueryResults<'static>> {
-        let mut prepared = self.evaluator()
+        let mut prepared = self
+            .evaluator()
             .parse_query(text)
             .map_err(|e| Error::SparqlSyntax(e.to_string()))?;
         if prepared.dataset().is_default_dataset() {

@@ -302,9 +302,13 @@ pub fn train_and_test(
         train: train_part,
         valid,
     };
-    let report = train(&mut task, ParamGroup::new(varmap.all_vars()), trainer, rng, &mut |_, _| {
-        Ok(())
-    })?;
+    let report = train(
+        &mut task,
+        ParamGroup::new(varmap.all_vars()),
+        trainer,
+        rng,
+        &mut |_, _| Ok(()),
+    )?;
     Ok((accuracy_of(&model.logits(None)?, test)?, report.best_epoch))
 }
 

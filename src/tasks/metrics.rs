@@ -66,7 +66,12 @@ pub struct ClassificationMetrics {
 
 impl ClassificationMetrics {
     /// From class probabilities (one row per example) and true classes.
-    pub fn compute(probabilities: &[Vec<f32>], labels: &[u32], classes: &[String], positive: usize) -> Self {
+    pub fn compute(
+        probabilities: &[Vec<f32>],
+        labels: &[u32],
+        classes: &[String],
+        positive: usize,
+    ) -> Self {
         let k = classes.len();
         let mut confusion = vec![vec![0usize; k]; k];
         for (p, &y) in probabilities.iter().zip(labels) {
@@ -95,8 +100,16 @@ impl ClassificationMetrics {
             accuracy: right as f64 / n.max(1) as f64,
             macro_f1: f1s.iter().sum::<f64>() / k.max(1) as f64,
             positive_class: binary.then(|| classes[positive].clone()),
-            roc_auc: if binary { roc_auc(&scores, &truth) } else { None },
-            pr_auc: if binary { average_precision(&scores, &truth) } else { None },
+            roc_auc: if binary {
+                roc_auc(&scores, &truth)
+            } else {
+                None
+            },
+            pr_auc: if binary {
+                average_precision(&scores, &truth)
+            } else {
+                None
+            },
             confusion,
         }
     }
@@ -105,7 +118,13 @@ impl ClassificationMetrics {
 fn argmax(p: &[f32]) -> usize {
     p.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
         .0
 }
 
@@ -198,7 +217,12 @@ mod tests {
     #[test]
     fn confusion_accuracy_and_macro_f1() {
         let classes = vec!["a".to_owned(), "b".to_owned()];
-        let probs = vec![vec![0.9, 0.1], vec![0.2, 0.8], vec![0.6, 0.4], vec![0.3, 0.7]];
+        let probs = vec![
+            vec![0.9, 0.1],
+            vec![0.2, 0.8],
+            vec![0.6, 0.4],
+            vec![0.3, 0.7],
+        ];
         let m = ClassificationMetrics::compute(&probs, &[0, 1, 1, 1], &classes, 1);
         assert_eq!(m.confusion, vec![vec![1, 0], vec![1, 2]]);
         assert!((m.accuracy - 0.75).abs() < 1e-12);

@@ -121,9 +121,10 @@ impl BertEncoder {
             prefix,
             device: device.clone(),
             max_length,
-            name: dir
-                .file_name()
-                .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            name: dir.file_name().map_or_else(
+                || dir.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
         };
         encoder.set_max_length(max_length)?;
         Ok(encoder)
@@ -188,8 +189,18 @@ impl BertEncoder {
         let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<(String, Tensor)> = data
             .iter()
-            .filter(|(_, v)| vars.iter().any(|w| w.as_tensor().id() == v.as_tensor().id()))
-            .map(|(n, v)| (n.clone(), v.as_tensor().copy().unwrap_or_else(|_| v.as_tensor().clone())))
+            .filter(|(_, v)| {
+                vars.iter()
+                    .any(|w| w.as_tensor().id() == v.as_tensor().id())
+            })
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    v.as_tensor()
+                        .copy()
+                        .unwrap_or_else(|_| v.as_tensor().clone()),
+                )
+            })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -398,7 +409,10 @@ impl SplitBert {
     /// The trainable top layers over bottom states padded to the longest:
     /// `[batch, longest, hidden]`, and the mask `[batch, longest]`.
     pub fn top(&self, states: &[&Tensor]) -> candle_core::Result<(Tensor, Tensor)> {
-        let longest = states.iter().map(|s| s.dim(0)).collect::<candle_core::Result<Vec<_>>>()?;
+        let longest = states
+            .iter()
+            .map(|s| s.dim(0))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let longest = longest.into_iter().max().unwrap_or(0);
         let mut padded = Vec::with_capacity(states.len());
         let mut mask = Vec::with_capacity(states.len() * longest);
@@ -421,7 +435,10 @@ impl SplitBert {
 }
 
 /// Token ids, type ids and attention mask `[batch, longest]`, zero-padded.
-fn pad_batch(encodings: &[&Encoding], device: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+fn pad_batch(
+    encodings: &[&Encoding],
+    device: &Device,
+) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
     let n = encodings.len();
     let mut ids = vec![0u32; n * longest];

@@ -169,4 +169,3 @@ pub fn tiny_bert(dir: &Path) {
     });
     std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
 }
-
