@@ -227,9 +227,14 @@ pub fn stratified_split(
     let (mut train, mut valid, mut test) = (vec![], vec![], vec![]);
     for (_, mut members) in by_class {
         members.shuffle(rng);
+        // Every class with two members or more gets at least one held-out
+        // example in each non-empty part.
         let n = members.len() as f64;
-        let n_test = (n * test_fraction).round() as usize;
-        let n_valid = (n * valid_fraction).round() as usize;
+        let share = |fraction: f64| match (n * fraction).round() as usize {
+            0 if fraction > 0.0 && members.len() > 1 => 1,
+            k => k,
+        };
+        let (n_test, n_valid) = (share(test_fraction), share(valid_fraction));
         test.extend(members.drain(..n_test.min(members.len())));
         valid.extend(members.drain(..n_valid.min(members.len())));
         train.extend(members);
