@@ -53,6 +53,10 @@ pub struct FusedArgs {
     /// BERT's learning rate (the rest use --lr).
     #[arg(long, default_value_t = 3e-5)]
     bert_lr: f64,
+    /// An input embedding per entity IRI, as the original R-GCN: better on a
+    /// fixed graph (AIFB+), but the model then only knows this store's entities.
+    #[arg(long)]
+    node_ids: bool,
     /// R-GCN layers (1 to 3): the hops the graph side sees.
     #[arg(long, default_value_t = 2)]
     layers: usize,
@@ -106,6 +110,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         test_fraction: a.test_fraction,
         mentions_query,
         limits: TextLimits::default(),
+        node_ids: a.node_ids,
         model: FusionConfig {
             dim: c.dim,
             layers: a.layers,

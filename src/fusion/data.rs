@@ -69,6 +69,10 @@ pub struct Vocabulary {
     /// The query that finds mentions (`?entity ?text ?start ?end`).
     pub mentions_query: String,
     pub limits: TextLimits,
+    /// Every IRI gets a feature of its own (transductive: the model then
+    /// knows this store's entities by name, as the original R-GCN does).
+    #[serde(default)]
+    pub node_ids: bool,
 }
 
 /// Where a text item comes from.
@@ -128,6 +132,7 @@ impl Vocabulary {
         label: &NamedNode,
         mentions_query: Option<String>,
         limits: TextLimits,
+        node_ids: bool,
     ) -> Result<Self> {
         let view = graph_view(store, label)?;
         let labelled = labelled_entities(store, class, label)?;
@@ -162,7 +167,7 @@ impl Vocabulary {
         relations.sort();
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for id in 0..view.node_count() as u32 {
-            for key in feature_keys(&view, id) {
+            for key in feature_keys(&view, id, node_ids) {
                 *counts.entry(key).or_default() += 1;
             }
         }
@@ -200,6 +205,7 @@ impl Vocabulary {
                     .unwrap_or_default()
             }),
             limits,
+            node_ids,
         })
     }
 
@@ -293,7 +299,7 @@ impl Vocabulary {
             .collect();
         let node_features: Vec<Vec<u32>> = (0..view.node_count() as u32)
             .map(|id| {
-                feature_keys(&view, id)
+                feature_keys(&view, id, self.node_ids)
                     .iter()
                     .filter_map(|k| feature_ids.get(k.as_str()).copied())
                     .collect()
@@ -471,8 +477,9 @@ fn graph_view(store: &Store, label: &NamedNode) -> Result<GraphView> {
 /// Feature keys of a node: its classes, its short literals, and its IRI
 /// when it is a reference hub (the object of one relation from many
 /// subjects: a jurisdiction, a regulator, a lender). Entities that merely
-/// have many edges get no identity feature, or the model would memorise them.
-fn feature_keys(view: &GraphView, id: u32) -> Vec<String> {
+/// have many edges get no identity feature, or the model would memorise them
+/// (unless `node_ids` asks for every IRI's identity).
+fn feature_keys(view: &GraphView, id: u32, node_ids: bool) -> Vec<String> {
     let mut keys = vec![NODE_FEATURE.to_owned()];
     let node = view.node(id);
     if matches!(node, NamedOrBlankNode::NamedNode(_)) {
@@ -482,7 +489,7 @@ fn feature_keys(view: &GraphView, id: u32) -> Vec<String> {
                 *incoming.entry(relation).or_default() += 1;
             }
         }
-        if incoming.values().any(|&n| n >= HUB_DEGREE) {
+        if node_ids || incoming.values().any(|&n| n >= HUB_DEGREE) {
             keys.push(format!("= {node}"));
         }
     }

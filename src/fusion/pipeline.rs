@@ -35,6 +35,8 @@ pub struct TrainOptions {
     pub test_fraction: f64,
     pub mentions_query: Option<String>,
     pub limits: TextLimits,
+    /// Learn an input per entity IRI (transductive; see `Vocabulary::node_ids`).
+    pub node_ids: bool,
     /// The network; the `num_*` and `text_dim` fields are filled in here.
     pub model: FusionConfig,
     pub trainer: TrainerConfig,
@@ -70,6 +72,7 @@ fn untrained_model(
         &options.label,
         options.mentions_query.clone(),
         options.limits,
+        options.node_ids,
     )?;
     let labelled_entities = labelled_members(store, &vocab)?;
     let inputs = vocab.inputs(store, Some(&labelled_entities))?;
