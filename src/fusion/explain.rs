@@ -3,8 +3,8 @@
 //! Edges are scored by integrated gradients on an edge mask: every message of
 //! the R-GCN is scaled by a weight per edge, and the attribution of an edge
 //! is the mean, over weights scaled from 0 to 1 for all edges together, of
-//! the gradient of the predicted class's log-probability with respect to
-//! that edge's weight (Sundararajan et al. 2017, with the all-zero mask as
+//! the gradient of the predicted class's log-odds with respect to that
+//! edge's weight (Sundararajan et al. 2017, with the all-zero mask as
 //! baseline). Paths of up to three edges from the entity are ranked by the
 //! sum of their edges' attributions. Text items are scored by gradient ×
 //! input on their BERT features.
@@ -124,10 +124,7 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
             let output = model
                 .network
                 .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))?;
-            let log_p = candle_nn::ops::log_softmax(&output.logits, 1)?
-                .get(0)?
-                .get(class)?;
-            log_p.backward()
+            log_odds(&output.logits.get(0)?, class)?.backward()
         };
         let grads = run().map_err(candle)?;
         if let Some(g) = grads.get(mask.as_tensor()) {
@@ -154,6 +151,17 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
         class,
         probabilities,
     })
+}
+
+/// `z_c − log Σ_{j≠c} exp z_j`: the log-odds of class `c`. Unlike its
+/// log-probability, its gradient does not vanish when the model is sure.
+fn log_odds(logits: &Tensor, class: usize) -> candle_core::Result<Tensor> {
+    let classes = logits.dim(0)?;
+    let others: Vec<u32> = (0..classes as u32)
+        .filter(|&j| j as usize != class)
+        .collect();
+    let others = Tensor::from_vec(others, classes - 1, logits.device())?;
+    logits.get(class)? - logits.index_select(&others, 0)?.log_sum_exp(0)?
 }
 
 fn argmax(p: &[f32]) -> usize {
