@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use candle_core::Device;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::model::NamedOrBlankNode;
 
-use candle_core::Device;
 use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
 use kgfuse::fusion::training::evaluate as evaluate_model;
 use kgfuse::fusion::{read_config, FusionConfig, FusionModel, TextLimits};
@@ -141,7 +141,12 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
     Ok(options)
 }
 
-pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
+/// The store, options, BERT (unless --no-text) and device of a fused run.
+fn setup(
+    c: &CommonArgs,
+    a: &FusedArgs,
+    ctx: &Context,
+) -> Result<(Store, TrainOptions, Option<BertEncoder>, Device)> {
     let store = ctx.open(Access::ReadOnly)?;
     let options = options(c, a)?;
     let bert = if a.no_text {
@@ -149,7 +154,11 @@ pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
     } else {
         Some(a.bert.load()?)
     };
-    let device = parse_device(&a.bert.device)?;
+    Ok((store, options, bert, parse_device(&a.bert.device)?))
+}
+
+pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
+    let (store, options, bert, device) = setup(c, a, ctx)?;
     let (model, summary) = train_with_progress(&store, &options, bert, &device)?;
     print_summary(&summary);
     model.save(&a.out, &options.trainer, &summary)?;
@@ -164,14 +173,7 @@ pub fn cross_validate_fused(
     repeats: usize,
     ctx: &Context,
 ) -> Result<()> {
-    let store = ctx.open(Access::ReadOnly)?;
-    let options = options(c, a)?;
-    let bert = if a.no_text {
-        None
-    } else {
-        Some(a.bert.load()?)
-    };
-    let device = parse_device(&a.bert.device)?;
+    let (store, options, bert, device) = setup(c, a, ctx)?;
     let bar = super::train::progress(folds * repeats);
     let accuracies = kgfuse::fusion::pipeline::cross_validate(
         &store,
