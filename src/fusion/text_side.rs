@@ -148,9 +148,9 @@ impl TextSide {
             });
         }
         let states: Vec<&Tensor> = texts.iter().map(|&t| &self.states[t]).collect();
-        let (hidden, mask) = self.split.top(&states).map_err(candle)?;
+        // Padding is never pooled: items only name real tokens.
+        let (hidden, _mask) = self.split.top(&states).map_err(candle)?;
         let (n, longest, width) = hidden.dims3().map_err(candle)?;
-        drop(mask);
         // Each item pools two token sets: its span, and the sentence around it.
         let mut pools: [(Vec<u32>, Vec<u32>, Vec<f32>); 2] = Default::default();
         for (position, item) in items.iter().enumerate() {
@@ -181,9 +181,7 @@ impl TextSide {
         };
         run().map_err(candle)
     }
-}
 
-impl TextSide {
     /// Token positions of an item's span and of the sentence around it
     /// (cached; for whole literals both are the whole text). A span without
     /// tokens falls back to the whole text and is counted in `span_issues`.
