@@ -23,11 +23,10 @@ relation (no bases), a self-loop weight and bias, mean over each relation's neig
   --store S train classify --graph-only --label swrc:employs --folds 10 --repeats 1 --epochs E``
   with E = ``--aifb-epochs`` (default 50) and E = 1.  One kgfuse epoch is a training step plus a
   forward pass on the fold's validation people (kgfuse validates every epoch, early stopping,
-  keeping a copy of the best weights).  The ``--metrics`` JSON of this version has no per-epoch
-  times, so seconds per epoch = (wall(E) - wall(1)) / (10 folds x (E - 1)): start-up, loading
-  the store, building the graph and the models and testing each fold cancel out.  This is a mean
-  over 10 x (E - 1) epochs, not a median.  (If a later version writes per-fold ``history``
-  entries with ``seconds``, the script takes their median instead and says so.)
+  keeping a copy of the best weights).  Seconds per epoch: the median of the per-epoch
+  ``seconds`` in every fold's ``history`` of the ``--metrics`` JSON.  (Versions before that
+  field: (wall(E) - wall(1)) / (10 folds x (E - 1)), a mean in which start-up, loading the
+  store, building the graph and models and testing each fold cancel out; the script says which.)
 * PyG: the same model with ``torch_geometric.nn.RGCNConv`` (``aggr='mean'``, root weight and
   bias: the self loop), the same graph parsed from the same file, a random (not stratified) split
   of the 140 people into 113 train / 13 validation / 14 test (kgfuse's fold sizes).  One epoch =

@@ -14,7 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::trainer::{
-    candle, dropout, seed_weights, train, ParamGroup, TrainerConfig, TrainingTask,
+    candle, dropout, seed_weights, train, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
+    TrainingTask,
 };
 use crate::error::{Error, Result};
 use crate::gnn::{Decomposition, MessageGraph, RgcnConfig, RgcnEncoder};
@@ -274,6 +275,8 @@ pub struct FoldResult {
     pub fold: usize,
     pub accuracy: f64,
     pub best_epoch: usize,
+    /// Loss, metric and seconds of every epoch.
+    pub history: Vec<EpochRecord>,
 }
 
 /// Trains on `train` (holding out a stratified tenth for early stopping)
@@ -285,7 +288,7 @@ pub fn train_and_test(
     train_examples: &[(u32, u32)],
     test: &[(u32, u32)],
     rng: &mut ChaCha8Rng,
-) -> Result<(f64, usize)> {
+) -> Result<(f64, TrainReport)> {
     let inner = stratified_folds(train_examples, 10, rng);
     let valid = inner[0].clone();
     let train_part: Vec<(u32, u32)> = inner[1..].concat();
@@ -309,7 +312,7 @@ pub fn train_and_test(
         rng,
         &mut |_, _| Ok(()),
     )?;
-    Ok((accuracy_of(&model.logits(None)?, test)?, report.best_epoch))
+    Ok((accuracy_of(&model.logits(None)?, test)?, report))
 }
 
 /// Repeated stratified k-fold cross-validation; `on_fold` sees each result.
@@ -332,7 +335,7 @@ pub fn cross_validate(
                 .filter(|(i, _)| *i != fold)
                 .flat_map(|(_, f)| f.iter().copied())
                 .collect();
-            let (accuracy, best_epoch) = train_and_test(
+            let (accuracy, report) = train_and_test(
                 data,
                 config,
                 trainer,
@@ -344,7 +347,8 @@ pub fn cross_validate(
                 repeat,
                 fold,
                 accuracy,
-                best_epoch,
+                best_epoch: report.best_epoch,
+                history: report.history,
             };
             on_fold(&result);
             results.push(result);
