@@ -6,7 +6,7 @@ mod common;
 use candle_core::Device;
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
-use kgfuse::tasks::linkpred::{new_model, LinkData, LinkPredConfig, LinkPredTraining};
+use kgfuse::tasks::linkpred::{new_model, DecoderKind, LinkData, LinkPredConfig, LinkPredTraining};
 use kgfuse::tasks::trainer::{train, ParamGroup, TrainerConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -40,6 +40,7 @@ fn config() -> (LinkPredConfig, TrainerConfig) {
         label_smoothing: 0.0,
         batch_size: 8,
         residual: true,
+        decoder: DecoderKind::DistMult,
     };
     let trainer = TrainerConfig {
         epochs: 60,
@@ -52,8 +53,13 @@ fn config() -> (LinkPredConfig, TrainerConfig) {
 }
 
 fn trained(seed: u64) -> (candle_nn::VarMap, Vec<f32>, f64) {
+    trained_with(seed, DecoderKind::DistMult)
+}
+
+fn trained_with(seed: u64, decoder: DecoderKind) -> (candle_nn::VarMap, Vec<f32>, f64) {
     let data = groups();
-    let (model_config, trainer) = config();
+    let (mut model_config, trainer) = config();
+    model_config.decoder = decoder;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu).unwrap();
     let mut task = LinkPredTraining::new(&model, &data);
@@ -82,6 +88,12 @@ fn training_is_deterministic_for_a_seed_and_learns_the_groups() {
     assert_eq!(first, second, "same seed, same weights");
     let (_, other, _) = trained(8);
     assert_ne!(first, other);
+    assert!(mrr > 0.5, "validation MRR {mrr}");
+}
+
+#[test]
+fn complex_decoder_learns_the_groups() {
+    let (_, _, mrr) = trained_with(7, DecoderKind::ComplEx);
     assert!(mrr > 0.5, "validation MRR {mrr}");
 }
 

@@ -14,7 +14,8 @@ use kgfuse::store::terms::parse_iri;
 use kgfuse::tasks::checkpoint;
 use kgfuse::tasks::classify::{cross_validate, mean_and_std, ClassifyConfig, ClassifyData};
 use kgfuse::tasks::linkpred::{
-    new_model, read_tsv, triples_from_graph, LinkData, LinkPredConfig, LinkPredTraining,
+    new_model, read_tsv, triples_from_graph, DecoderKind, LinkData, LinkPredConfig,
+    LinkPredTraining,
 };
 
 use super::{Access, Context};
@@ -147,6 +148,9 @@ struct LinkPredArgs {
     /// Skip connections around the R-GCN layers.
     #[arg(long)]
     residual: bool,
+    /// Decoder: distmult (symmetric per direction) or complex (ComplEx).
+    #[arg(long, default_value = "distmult", value_parser = ["distmult", "complex"])]
+    decoder: String,
     #[arg(long, default_value_t = 0.1)]
     label_smoothing: f64,
     #[arg(long, default_value_t = 128)]
@@ -366,6 +370,10 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
         label_smoothing: a.label_smoothing,
         batch_size: a.batch_size,
         residual: a.residual,
+        decoder: match a.decoder.as_str() {
+            "complex" => DecoderKind::ComplEx,
+            _ => DecoderKind::DistMult,
+        },
     };
     let trainer = TrainerConfig {
         epochs: a.epochs,

@@ -1,11 +1,13 @@
 //! The graph-neural stage: message graphs built from edge lists, the R-GCN
-//! encoder and the DistMult decoder. Models take tensors and index lists,
+//! encoder and the DistMult and ComplEx decoders. Models take tensors and index lists,
 //! never the store.
 
+pub mod complex;
 pub mod distmult;
 pub mod graph;
 pub mod rgcn;
 
+pub use complex::ComplEx;
 pub use distmult::DistMult;
 pub use graph::MessageGraph;
 pub use rgcn::{Decomposition, RgcnConfig, RgcnEncoder, RgcnLayer};

@@ -1,5 +1,5 @@
 //! Link prediction: an R-GCN encoder over the training graph (with inverse
-//! edges) and a DistMult decoder with one relation vector per direction
+//! edges) and a DistMult (or ComplEx) decoder with one relation vector per direction
 //! (queries `(h, r, ?)` use `r`, queries `(?, r, t)` use `r⁻¹`). Training
 //! scores every node for each query (1-N scoring) with binary cross-entropy
 //! and label smoothing; evaluation is the filtered realistic rank in both
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::{realistic_rank, RankMetrics};
 use super::trainer::{bce_with_logits, candle, dropout, TrainingTask};
 use crate::error::{Error, Result};
-use crate::gnn::{Decomposition, DistMult, MessageGraph, RgcnConfig, RgcnEncoder};
+use crate::gnn::{ComplEx, Decomposition, DistMult, MessageGraph, RgcnConfig, RgcnEncoder};
 
 /// Triples as dense ids with their vocabularies.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -113,6 +113,50 @@ pub struct LinkPredConfig {
     /// Skip connections around the R-GCN layers.
     #[serde(default)]
     pub residual: bool,
+    #[serde(default)]
+    pub decoder: DecoderKind,
+}
+
+/// Which decoder scores triples from node embeddings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecoderKind {
+    #[default]
+    DistMult,
+    ComplEx,
+}
+
+/// The decoder, one relation vector per relation and direction.
+pub enum Decoder {
+    DistMult(DistMult),
+    ComplEx(ComplEx),
+}
+
+impl Decoder {
+    fn load(
+        vb: VarBuilder,
+        kind: DecoderKind,
+        relations: usize,
+        dim: usize,
+    ) -> candle_core::Result<Self> {
+        Ok(match kind {
+            DecoderKind::DistMult => Self::DistMult(DistMult::load(vb, relations, dim)?),
+            DecoderKind::ComplEx => Self::ComplEx(ComplEx::load(vb, relations, dim)?),
+        })
+    }
+
+    /// Scores of every node as the answer of each query `(node, relation)`.
+    pub fn score_all(
+        &self,
+        nodes: &Tensor,
+        known: &Tensor,
+        relations: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        match self {
+            Self::DistMult(d) => d.score_all(nodes, known, relations),
+            Self::ComplEx(c) => c.score_all(nodes, known, relations),
+        }
+    }
 }
 
 impl Default for LinkPredConfig {
@@ -125,6 +169,7 @@ impl Default for LinkPredConfig {
             label_smoothing: 0.1,
             batch_size: 128,
             residual: false,
+            decoder: DecoderKind::DistMult,
         }
     }
 }
@@ -132,7 +177,7 @@ impl Default for LinkPredConfig {
 /// The model: encoder, decoder and the training graph it passes messages on.
 pub struct LinkPredictor {
     pub encoder: RgcnEncoder,
-    pub decoder: DistMult,
+    pub decoder: Decoder,
     pub graph: MessageGraph,
     pub config: LinkPredConfig,
     num_relations: usize,
@@ -164,8 +209,13 @@ impl LinkPredictor {
             residual: config.residual,
         };
         let encoder = RgcnEncoder::load(vb.pp("encoder"), &rgcn).map_err(candle)?;
-        let decoder =
-            DistMult::load(vb.pp("decoder"), 2 * r, encoder.output_dim()).map_err(candle)?;
+        let decoder = Decoder::load(
+            vb.pp("decoder"),
+            config.decoder,
+            2 * r,
+            encoder.output_dim(),
+        )
+        .map_err(candle)?;
         Ok(Self {
             encoder,
             decoder,
