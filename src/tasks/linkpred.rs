@@ -119,7 +119,7 @@ pub struct LinkPredConfig {
 
 /// Which decoder scores triples from node embeddings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "lowercase")]
 pub enum DecoderKind {
     #[default]
     DistMult,
