@@ -74,7 +74,19 @@ fn labels_stay_out_of_the_graph_and_are_learned() {
     let mean = results.iter().map(|r| r.accuracy).sum::<f64>() / 3.0;
     assert!(mean > 0.9, "accuracy {mean}");
     let again = cross_validate(&data, &config, &trainer, 3, 1, &mut |_| {}).unwrap();
-    assert_eq!(results, again, "seeded, so repeatable");
+    // Everything but the wall-clock seconds repeats.
+    let outcome = |rs: &[kgfuse::tasks::classify::FoldResult]| -> Vec<(f64, usize, Vec<f64>)> {
+        rs.iter()
+            .map(|r| {
+                (
+                    r.accuracy,
+                    r.best_epoch,
+                    r.history.iter().map(|e| e.loss).collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(outcome(&results), outcome(&again), "seeded, so repeatable");
 }
 
 #[test]
