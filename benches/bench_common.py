@@ -1,5 +1,7 @@
-"""What the benchmark scripts share: where the repository and the kgfuse binary are."""
+"""What the benchmark scripts share: where the repository and the kgfuse binary are, and the
+check for their Python packages."""
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -22,3 +24,12 @@ def kgfuse_binary():
     tried = ", ".join(str(p) for p in candidates)
     sys.exit(f"error: kgfuse binary not found (tried {tried}); build it with "
              "`cargo build --release` or set KGFUSE_BIN")
+
+
+def require(script, pip_hint, *modules):
+    """Exit with the pip command if one of the named modules cannot be found."""
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            sys.exit(f"error: missing Python package `{name}` for {sys.executable}; "
+                     f"install it with: {pip_hint}\n(see the setup in {Path(script).name}'s "
+                     "docstring)")

@@ -75,7 +75,6 @@ threads ``--repeats 5`` took 3 minutes here (the default 3 repeats, about 2).
 
 import argparse
 import gzip
-import importlib.util
 import json
 import math
 import os
@@ -87,7 +86,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import REPO_ROOT, kgfuse_binary
+from bench_common import REPO_ROOT, kgfuse_binary, require
 
 PIP_HINT = "pip install torch==2.15.0 torch_geometric==2.8.1 numpy==2.4.6"
 SWRC = "http://swrc.ontoware.org/ontology#"
@@ -97,15 +96,6 @@ NT_RE = re.compile(r'^(<[^>]*>|_:\S+)\s+<([^>]*)>\s+(.*?)\s*\.\s*$')
 GRAPH_RE = re.compile(r"(\d+) nodes, (\d+) relations \(with inverses\), (\d+) edges; "
                       r"(\d+) labelled entities in (\d+) classes")
 AIFB_WARMUP = 3
-
-
-def require(*modules):
-    """Exit with the pip command if one of the named modules cannot be found."""
-    for name in modules:
-        if importlib.util.find_spec(name) is None:
-            sys.exit(f"error: missing Python package `{name}` for {sys.executable}; "
-                     f"install it with: {PIP_HINT}\n(see the setup in {Path(__file__).name}'s "
-                     "docstring)")
 
 
 # ---------------------------------------------------------------- data, as kgfuse builds it
@@ -518,7 +508,7 @@ def main():
     if args.aifb_epochs < 2:
         sys.exit("error: --aifb-epochs must be at least 2")
 
-    require("numpy", "torch", "torch_geometric")
+    require(__file__, PIP_HINT, "numpy", "torch", "torch_geometric")
     binary = kgfuse_binary()
     args.data_dir = shared_data()
     version = subprocess.run([sys.executable, "-c", "import torch, torch_geometric; "

@@ -63,7 +63,6 @@ The binary is ``$KGFUSE_BIN`` if set, else ``$CARGO_TARGET_DIR/release/kgfuse``,
 
 import argparse
 import gzip
-import importlib.util
 import json
 import os
 import re
@@ -73,7 +72,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import REPO_ROOT, kgfuse_binary
+from bench_common import REPO_ROOT, kgfuse_binary, require
 PIP_HINT = ("pip install torch==2.15.0 sentence-transformers==6.2.0 transformers==5.24.0 "
             "tokenizers==0.23.3 numpy==2.4.6")
 RATE_RE = re.compile(r"embedded (\d+) texts in ([0-9.]+) s \(([0-9.]+) sentences/s\)")
@@ -87,15 +86,6 @@ WARMUP_TEXTS = 8
 # MiniLM-L6: 6 layers, hidden 384, intermediate 1536.
 LAYERS, HIDDEN, INTERMEDIATE = 6, 384, 1536
 MATMUL_WEIGHTS = LAYERS * (4 * HIDDEN * HIDDEN + 2 * HIDDEN * INTERMEDIATE)
-
-
-def require(*modules):
-    """Exit with the pip command if one of the named modules cannot be found."""
-    for name in modules:
-        if importlib.util.find_spec(name) is None:
-            sys.exit(f"error: missing Python package `{name}` for {sys.executable}; "
-                     f"install it with: {PIP_HINT}\n(see the setup in {Path(__file__).name}'s "
-                     "docstring)")
 
 
 # ---------------------------------------------------------------- PyTorch worker (child process)
@@ -347,7 +337,7 @@ def main():
         print(json.dumps(worker_torch(args)))
         return
 
-    require("numpy", "torch", "sentence_transformers")
+    require(__file__, PIP_HINT, "numpy", "torch", "sentence_transformers")
     import numpy as np
 
     binary = kgfuse_binary()

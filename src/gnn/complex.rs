@@ -4,7 +4,7 @@
 //! symmetric in head and tail.
 
 use candle_core::{Result, Tensor, D};
-use candle_nn::{Init, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// One complex relation vector per relation.
 pub struct ComplEx {
@@ -17,16 +17,9 @@ impl ComplEx {
         if dim % 2 != 0 {
             candle_core::bail!("ComplEx needs an even embedding width, not {dim}");
         }
-        let bound = (6.0 / (num_relations + dim) as f64).sqrt();
-        let relations = vb.get_with_hints(
-            (num_relations, dim),
-            "relations",
-            Init::Uniform {
-                lo: -bound,
-                up: bound,
-            },
-        )?;
-        Ok(Self { relations })
+        Ok(Self {
+            relations: super::distmult::relation_table(vb, num_relations, dim)?,
+        })
     }
 
     /// `h ∘ r` as `[re; im]`, so that the score against `t = [re; im]` is a dot product.

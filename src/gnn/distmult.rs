@@ -3,6 +3,19 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+/// A `[relations, dim]` table named `relations`, Glorot-uniform.
+pub(crate) fn relation_table(vb: VarBuilder, num_relations: usize, dim: usize) -> Result<Tensor> {
+    let bound = (6.0 / (num_relations + dim) as f64).sqrt();
+    vb.get_with_hints(
+        (num_relations, dim),
+        "relations",
+        Init::Uniform {
+            lo: -bound,
+            up: bound,
+        },
+    )
+}
+
 /// One diagonal relation matrix per relation.
 pub struct DistMult {
     relations: Tensor,
@@ -10,16 +23,9 @@ pub struct DistMult {
 
 impl DistMult {
     pub fn load(vb: VarBuilder, num_relations: usize, dim: usize) -> Result<Self> {
-        let bound = (6.0 / (num_relations + dim) as f64).sqrt();
-        let relations = vb.get_with_hints(
-            (num_relations, dim),
-            "relations",
-            Init::Uniform {
-                lo: -bound,
-                up: bound,
-            },
-        )?;
-        Ok(Self { relations })
+        Ok(Self {
+            relations: relation_table(vb, num_relations, dim)?,
+        })
     }
 
     /// Scores of every node as the missing end of each query `(node, relation)`:
