@@ -260,3 +260,45 @@ fn loads_aifb() {
         .stdout(contains("loaded 29043 quads"));
     assert_eq!(ws.count(), 29_043);
 }
+
+#[test]
+fn pipe_separated_kb_loads_with_labels() {
+    let ws = Workspace::new();
+    let kb = shared_data().join("metaqa/kb.txt");
+    let text = std::fs::read_to_string(&kb).unwrap();
+    let distinct: std::collections::HashSet<&str> =
+        text.lines().filter(|l| !l.trim().is_empty()).collect();
+    ws.kgfuse()
+        .args([
+            "load",
+            "--format",
+            "pipe",
+            "--base",
+            "https://example.org/movies/",
+        ])
+        .arg(&kb)
+        .assert()
+        .success();
+    let rows = ws.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o FILTER(?p != rdfs:label) }");
+    assert_eq!(common::parse_count(&rows[0]), distinct.len() as u64);
+    let rows = ws.select(
+        "SELECT ?film WHERE { ?film rdfs:label \"The Ice Storm\" ; ?directed ?who . ?directed rdfs:label \"directed_by\" . ?who rdfs:label \"Ang Lee\" }",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+
+    let bad = ws.write("bad.txt", "a|b|c\nd|e\n");
+    ws.kgfuse()
+        .args([
+            "load",
+            "--format",
+            "pipe",
+            "--base",
+            "https://example.org/movies/",
+        ])
+        .arg(&bad)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "bad.txt:2:1: expected head|relation|tail, found 2 field(s)",
+        ));
+}

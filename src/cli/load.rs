@@ -21,13 +21,15 @@ use super::{Access, Context};
   kgfuse load fibo/                       # every RDF file under the folder
   kgfuse load kb.nt.gz --graph https://example.org/kb
   kgfuse load dump.txt --format ntriples
-  kgfuse load --format tsv --base https://example.org/umls/ --graph https://example.org/umls/train train.txt")]
+  kgfuse load --format tsv --base https://example.org/umls/ --graph https://example.org/umls/train train.txt
+  kgfuse load --format pipe --base https://example.org/movies/ ../shared/data/metaqa/kb.txt")]
 pub struct Args {
     /// Files or folders to load.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Syntax of every input, overriding extensions: turtle, ntriples, nquads, trig, rdfxml, jsonld, n3,
-    /// or tsv (head<TAB>relation<TAB>tail lines; names become IRIs under --base and get rdfs:labels).
+    /// or tsv / pipe (head<TAB>relation<TAB>tail or head|relation|tail lines; names become IRIs
+    /// under --base and get rdfs:labels).
     #[arg(long)]
     format: Option<String>,
     /// Named graph that receives the triples of the inputs' default graph.

@@ -9,14 +9,16 @@ use crate::error::{Error, Result};
 
 /// Format names accepted by `--format`, for help and error texts.
 pub const FORMAT_NAMES: &str =
-    "turtle (ttl), ntriples (nt), nquads (nq), trig, rdfxml (rdf, owl, xml), jsonld, n3, tsv (load only)";
+    "turtle (ttl), ntriples (nt), nquads (nq), trig, rdfxml (rdf, owl, xml), jsonld, n3, tsv and pipe (load only)";
 
-/// What a file holds: an RDF syntax, or `head<TAB>relation<TAB>tail` lines
-/// (link-prediction data sets) that become triples under a base IRI.
+/// What a file holds: an RDF syntax, or `head SEP relation SEP tail` lines
+/// of plain names that become triples under a base IRI: tab-separated
+/// (`tsv`, link-prediction data sets) or `|`-separated (`pipe`, e.g. MetaQA's
+/// `kb.txt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
     Rdf(RdfFormat),
-    Tsv,
+    Names { separator: char },
 }
 
 /// How to read one file: its syntax and whether it is gzip-compressed.
@@ -38,15 +40,17 @@ pub fn parse_format_name(name: &str) -> Result<Syntax> {
 pub fn parse_rdf_format_name(name: &str) -> Result<RdfFormat> {
     match parse_format_name(name)? {
         Syntax::Rdf(format) => Ok(format),
-        Syntax::Tsv => Err(Error::UnsupportedOutput(format!(
+        Syntax::Names { .. } => Err(Error::UnsupportedOutput(format!(
             "{name} is an input-only format; write an RDF syntax"
         ))),
     }
 }
 
 fn syntax_from_name(name: &str) -> Option<Syntax> {
-    if name == "tsv" {
-        return Some(Syntax::Tsv);
+    match name {
+        "tsv" => return Some(Syntax::Names { separator: '\t' }),
+        "pipe" => return Some(Syntax::Names { separator: '|' }),
+        _ => {}
     }
     rdf_syntax_from_name(name).map(Syntax::Rdf)
 }
@@ -124,7 +128,14 @@ mod tests {
             parse_format_name("TTL").unwrap(),
             Syntax::Rdf(RdfFormat::Turtle)
         );
-        assert_eq!(parse_format_name("tsv").unwrap(), Syntax::Tsv);
+        assert_eq!(
+            parse_format_name("tsv").unwrap(),
+            Syntax::Names { separator: '\t' }
+        );
+        assert_eq!(
+            parse_format_name("pipe").unwrap(),
+            Syntax::Names { separator: '|' }
+        );
         assert!(parse_rdf_format_name("tsv").is_err());
         assert!(matches!(
             parse_format_name("csv"),

@@ -226,12 +226,17 @@ impl<'a> Loader<'a> {
                     quads.map(|quad| counted(quad.map_err(|e| self.parse_error(source, e)))),
                 )?;
             }
-            Syntax::Tsv => {
+            Syntax::Names { separator } => {
                 let base = self.options.base_iri.clone().ok_or_else(|| {
-                    Error::InvalidTerm("--format tsv needs --base IRI: the namespace that the names in the file become IRIs in".into())
+                    Error::InvalidTerm("--format tsv and pipe need --base IRI: the namespace that the names in the file become IRIs in".into())
                 })?;
-                let quads =
-                    TsvTriples::new(reader, source.name(), base, self.options.graph.clone());
+                let quads = NameTriples::new(
+                    reader,
+                    source.name(),
+                    separator,
+                    base,
+                    self.options.graph.clone(),
+                );
                 loader.load_ok_quads::<Error, Error>(quads.map(&mut counted))?;
             }
         }
@@ -287,12 +292,13 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// Quads from `head<TAB>relation<TAB>tail` lines: each name becomes an IRI
+/// Quads from `head SEP relation SEP tail` lines: each name becomes an IRI
 /// under the base, and each entity and relation gets its name as `rdfs:label`
 /// once per file.
-struct TsvTriples<R> {
+struct NameTriples<R> {
     lines: io::Lines<BufReader<R>>,
     path: PathBuf,
+    separator: char,
     base: String,
     graph: GraphName,
     line: u64,
@@ -300,12 +306,19 @@ struct TsvTriples<R> {
     pending: Vec<Quad>,
 }
 
-impl<R: Read> TsvTriples<R> {
-    fn new(reader: R, path: PathBuf, base: String, graph: Option<NamedNode>) -> Self {
+impl<R: Read> NameTriples<R> {
+    fn new(
+        reader: R,
+        path: PathBuf,
+        separator: char,
+        base: String,
+        graph: Option<NamedNode>,
+    ) -> Self {
         use std::io::BufRead;
         Self {
             lines: BufReader::new(reader).lines(),
             path,
+            separator,
             base,
             graph: graph.map_or(GraphName::DefaultGraph, GraphName::NamedNode),
             line: 0,
@@ -328,7 +341,7 @@ impl<R: Read> TsvTriples<R> {
     }
 }
 
-impl<R: Read> Iterator for TsvTriples<R> {
+impl<R: Read> Iterator for NameTriples<R> {
     type Item = Result<Quad>;
 
     fn next(&mut self) -> Option<Result<Quad>> {
@@ -344,21 +357,26 @@ impl<R: Read> Iterator for TsvTriples<R> {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
-            let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+            let fields: Vec<&str> = line.split(self.separator).map(str::trim).collect();
             let [head, relation, tail] = fields.as_slice() else {
                 return Some(Err(Error::Syntax {
                     path: self.path.clone(),
                     line: self.line,
                     column: 1,
                     message: format!(
-                        "expected head<TAB>relation<TAB>tail, found {} field(s)",
-                        fields.len()
+                        "expected head{sep}relation{sep}tail, found {} field(s)",
+                        fields.len(),
+                        sep = if self.separator == '\t' {
+                            "<TAB>".to_owned()
+                        } else {
+                            self.separator.to_string()
+                        }
                     ),
                 }));
             };
             if let Some(empty) = fields.iter().position(|f| f.is_empty()) {
                 let column = line
-                    .split('\t')
+                    .split(self.separator)
                     .take(empty)
                     .map(|f| f.chars().count() + 1)
                     .sum::<usize>()
