@@ -243,7 +243,18 @@ pub fn train_with_progress(
     );
     cache.finish_and_clear();
     bar.finish_and_clear();
-    Ok(result?)
+    let (model, summary) = result?;
+    if let Some(text) = model
+        .text
+        .as_ref()
+        .filter(|t| t.truncated + t.span_issues > 0)
+    {
+        eprintln!(
+            "warning: {} text(s) were cut at BERT's maximum length; {} span(s) had no tokens there and used their whole text",
+            text.truncated, text.span_issues
+        );
+    }
+    Ok((model, summary))
 }
 
 pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {

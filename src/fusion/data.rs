@@ -12,7 +12,7 @@ use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::graph::{GraphView, GraphViewOptions};
+use crate::graph::{labelled_entities, GraphView, GraphViewOptions};
 use crate::store::named_queries::named_query;
 use crate::store::terms::KGFUSE_NS;
 use crate::store::{SparqlRunner, Store};
@@ -135,7 +135,7 @@ impl Vocabulary {
         node_ids: bool,
     ) -> Result<Self> {
         let view = graph_view(store, label)?;
-        let labelled = labelled_entities(store, class, label)?;
+        let labelled = labelled_entities(store, label, Some(class))?;
         if labelled.is_empty() {
             return Err(Error::Model(format!(
                 "no entity of class <{}> has a <{}> value; check `--class` and `--label` (e.g. `kgfuse query --named stats-classes`)",
@@ -219,7 +219,7 @@ impl Vocabulary {
         let class = NamedNode::new(&self.class).map_err(|e| Error::Model(e.to_string()))?;
         let label = NamedNode::new(&self.label).map_err(|e| Error::Model(e.to_string()))?;
         let mut view = graph_view(store, &label)?;
-        let labelled = labelled_entities(store, &class, &label)?;
+        let labelled = labelled_entities(store, &label, Some(&class))?;
         let members = class_members(store, &class)?;
         let wanted: Vec<NamedOrBlankNode> = match entities {
             Some(list) => list.to_vec(),
@@ -525,40 +525,4 @@ fn class_members(store: &Store, class: &NamedNode) -> Result<Vec<NamedOrBlankNod
             _ => None,
         })
         .collect())
-}
-
-/// The label value (IRI or lexical form) of every member of the class that has one.
-pub fn labelled_entities(
-    store: &Store,
-    class: &NamedNode,
-    label: &NamedNode,
-) -> Result<HashMap<NamedOrBlankNode, String>> {
-    let query = format!(
-        "SELECT DISTINCT ?e ?v WHERE {{ ?e a <{}> ; <{}> ?v }}",
-        class.as_str(),
-        label.as_str()
-    );
-    let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let entity: NamedOrBlankNode = match &row[0] {
-            Some(Term::NamedNode(n)) => n.clone().into(),
-            Some(Term::BlankNode(b)) => b.clone().into(),
-            _ => continue,
-        };
-        let value = match &row[1] {
-            Some(Term::NamedNode(n)) => n.as_str().to_owned(),
-            Some(Term::Literal(l)) => l.value().to_owned(),
-            _ => continue,
-        };
-        if let Some(previous) = out.insert(entity.clone(), value.clone()) {
-            if previous != value {
-                return Err(Error::Model(format!(
-                    "{entity} has two <{}> values: {previous} and {value}",
-                    label.as_str()
-                )));
-            }
-        }
-    }
-    Ok(out)
 }

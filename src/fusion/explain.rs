@@ -16,8 +16,10 @@ use serde::Serialize;
 use super::data::ItemSource;
 use super::FusionModel;
 use crate::error::{Error, Result};
+use crate::graph::display_label;
 use crate::reason::{reason_over_store, Closure, DerivationTree, ReasonOptions, INFERRED_GRAPH};
 use crate::store::Store;
+use crate::tasks::metrics::argmax;
 use crate::tasks::trainer::candle;
 
 /// Integration steps of the edge attributions.
@@ -93,7 +95,7 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
     let probabilities = model.probabilities(&[target])?.remove(0);
     let class = argmax(&probabilities);
     let e = model.inputs.edges.len();
-    let device = model.features.ids.device().clone();
+    let device = model.device();
     let mut edges = vec![0f64; e];
     let batch = model.batch(&[target])?;
     let items_var = Var::from_tensor(&batch.items.detach()).map_err(candle)?;
@@ -114,17 +116,8 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
         )
         .map_err(candle)?;
         let run = || -> candle_core::Result<candle_core::backprop::GradStore> {
-            let weights = mask.as_tensor();
-            let graph = model
-                .graph
-                .with_edge_weights(&Tensor::cat(&[weights, weights], 0)?)?;
-            let nodes = model
-                .nodes(&graph, None)
-                .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-            let output = model
-                .network
-                .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))?;
-            log_odds(&output.logits.get(0)?, class)?.backward()
+            let logits = logits_with_edge_weights(model, &batch, mask.as_tensor())?;
+            log_odds(&logits.get(0)?, class)?.backward()
         };
         let grads = run().map_err(candle)?;
         if let Some(g) = grads.get(mask.as_tensor()) {
@@ -162,13 +155,6 @@ fn log_odds(logits: &Tensor, class: usize) -> candle_core::Result<Tensor> {
         .collect();
     let others = Tensor::from_vec(others, classes - 1, logits.device())?;
     logits.get(class)? - logits.index_select(&others, 0)?.log_sum_exp(0)?
-}
-
-fn argmax(p: &[f32]) -> usize {
-    p.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i)
 }
 
 /// Paths of up to three edges from `start`, as edge indices, ranked by the
@@ -246,7 +232,6 @@ pub fn explain(
             ))
         })?;
     let attributions = attribute(model, target, IG_STEPS)?;
-    let labels = Labels::new(store);
     let mut closure: Option<Closure> = None;
     let mut paths = Vec::new();
     for (rank, (score, edges)) in top_paths(model, node, &attributions.edges, top_k)
@@ -277,8 +262,8 @@ pub fn explain(
                 subject: subject.to_string(),
                 predicate: predicate.to_string(),
                 object: object.to_string(),
-                subject_label: labels.of(&subject),
-                object_label: labels.of(&object),
+                subject_label: display_label(store, &subject)?,
+                object_label: display_label(store, &object)?,
                 attribution: attributions.edges[e],
                 inferred,
                 derivation,
@@ -318,7 +303,7 @@ pub fn explain(
     let probabilities = &attributions.probabilities;
     Ok(Explanation {
         entity: entity.to_string(),
-        entity_label: labels.of(entity),
+        entity_label: display_label(store, entity)?,
         model_id: model_id.to_owned(),
         predicted: model.vocab.classes[attributions.class].clone(),
         probability: f64::from(probabilities[attributions.class]),
@@ -376,39 +361,23 @@ pub fn path_query(steps: &[PathStep]) -> String {
     format!("ASK WHERE {{\n{}\n}}", patterns.join("\n"))
 }
 
-/// Display labels (`rdfs:label`, `skos:prefLabel`, `schema:name`), looked up once each.
-struct Labels<'a> {
-    store: &'a Store,
-}
-
-impl<'a> Labels<'a> {
-    fn new(store: &'a Store) -> Self {
-        Self { store }
-    }
-
-    fn of(&self, node: &NamedOrBlankNode) -> String {
-        for predicate in [
-            "http://www.w3.org/2000/01/rdf-schema#label",
-            "http://www.w3.org/2004/02/skos/core#prefLabel",
-            "http://schema.org/name",
-        ] {
-            let p = NamedNode::new_unchecked(predicate);
-            if let Some(Ok(quad)) = self
-                .store
-                .oxigraph()
-                .quads_for_pattern(Some(node.as_ref()), Some(p.as_ref()), None, None)
-                .next()
-            {
-                if let Term::Literal(l) = quad.object {
-                    return l.value().to_owned();
-                }
-            }
-        }
-        match node {
-            NamedOrBlankNode::NamedNode(n) => crate::store::terms::compact_iri(n.as_str()),
-            NamedOrBlankNode::BlankNode(b) => b.to_string(),
-        }
-    }
+/// Class scores of a batch with every forward edge's messages (and its
+/// inverse's) scaled by `weights` (`[edges]`).
+fn logits_with_edge_weights(
+    model: &FusionModel,
+    batch: &super::FusionBatch,
+    weights: &Tensor,
+) -> candle_core::Result<Tensor> {
+    let graph = model
+        .graph
+        .with_edge_weights(&Tensor::cat(&[weights, weights], 0)?)?;
+    let nodes = model
+        .nodes(&graph, None)
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    Ok(model
+        .network
+        .forward(batch, nodes.as_ref(), &mut |x| Ok(x.clone()))?
+        .logits)
 }
 
 /// The probability of `class` for a target with some edges removed.
@@ -423,19 +392,10 @@ pub fn probability_without(
     for &r in removed {
         keep[r] = 0.0;
     }
-    let device = model.features.ids.device().clone();
-    let keep = Tensor::from_vec(keep, e, &device).map_err(candle)?;
-    let graph = model
-        .graph
-        .with_edge_weights(&Tensor::cat(&[&keep, &keep], 0).map_err(candle)?)
-        .map_err(candle)?;
-    let nodes = model.nodes(&graph, None)?;
+    let keep = Tensor::from_vec(keep, e, &model.device()).map_err(candle)?;
     let batch = model.batch(&[target])?;
-    let output = model
-        .network
-        .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))
-        .map_err(candle)?;
-    let p = candle_nn::ops::softmax_last_dim(&output.logits)
+    let p = logits_with_edge_weights(model, &batch, &keep)
+        .and_then(|l| candle_nn::ops::softmax_last_dim(&l))
         .and_then(|p| p.get(0)?.get(class)?.to_scalar::<f32>())
         .map_err(candle)?;
     Ok(f64::from(p))

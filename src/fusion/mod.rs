@@ -137,7 +137,7 @@ impl FusionModel {
 
     /// The tensors of a batch of targets (indices into `inputs.targets`).
     pub fn batch(&mut self, targets: &[usize]) -> Result<FusionBatch> {
-        let device = self.graph_device();
+        let device = self.device();
         let chosen: Vec<&data::Target> = targets.iter().map(|&t| &self.inputs.targets[t]).collect();
         let items: Vec<&TextItem> = chosen.iter().flat_map(|t| &t.items).collect();
         let item_count = items.len();
@@ -199,7 +199,8 @@ impl FusionModel {
         build().map_err(candle)
     }
 
-    fn graph_device(&self) -> Device {
+    /// The device the network and its inputs live on.
+    pub fn device(&self) -> Device {
         self.features.ids.device().clone()
     }
 

@@ -68,8 +68,6 @@ pub struct FusionBatch {
 pub struct FusionOutput {
     /// Class scores `[B, C]`.
     pub logits: Tensor,
-    /// Node embeddings `[nodes, dim]` (graph side only).
-    pub nodes: Option<Tensor>,
     /// Projected items `[items, dim]` (text side only).
     pub items: Option<Tensor>,
     /// Node-to-span attention `[B, M]` (text side only).
@@ -236,7 +234,6 @@ impl FusedClassifier {
         let hidden = self.hidden.forward(&dropout(&z)?)?.relu()?;
         Ok(FusionOutput {
             logits: self.out.forward(&hidden)?,
-            nodes: nodes.cloned(),
             items: items_out,
             attention,
         })

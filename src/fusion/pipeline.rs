@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
-use crate::tasks::metrics::ClassificationMetrics;
+use crate::tasks::metrics::{argmax, ClassificationMetrics};
 use crate::tasks::trainer::{
     seed_weights, train, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
 };
@@ -182,7 +182,7 @@ fn labelled_members(store: &Store, vocab: &Vocabulary) -> Result<Vec<NamedOrBlan
     let class = NamedNode::new(&vocab.class).map_err(|e| Error::Model(e.to_string()))?;
     let label = NamedNode::new(&vocab.label).map_err(|e| Error::Model(e.to_string()))?;
     let mut members: Vec<(String, NamedOrBlankNode)> =
-        super::data::labelled_entities(store, &class, &label)?
+        crate::graph::labelled_entities(store, &label, Some(&class))?
             .into_keys()
             .map(|e| (e.to_string(), e))
             .collect();
@@ -314,11 +314,7 @@ pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
         .iter()
         .zip(probabilities)
         .map(|(t, p)| {
-            let best = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
+            let best = argmax(&p);
             let term = model.inputs.view.node(t.node).clone();
             Prediction {
                 entity: term.to_string(),

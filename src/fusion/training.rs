@@ -18,7 +18,7 @@ use super::data::ItemSource;
 use super::model::normalize_rows;
 use super::FusionModel;
 use crate::error::Result;
-use crate::tasks::metrics::ClassificationMetrics;
+use crate::tasks::metrics::{argmax, ClassificationMetrics};
 use crate::tasks::trainer::{bce_with_logits, candle, dropout, TrainingTask};
 
 /// Edges of the batch's targets scored per step for `L_graph`.
@@ -38,8 +38,7 @@ impl FusionTraining<'_> {
             .iter()
             .map(|&t| self.model.inputs.targets[t].label.unwrap_or(0))
             .collect();
-        let device = self.model.features.ids.device();
-        Tensor::from_vec(labels, targets.len(), device).map_err(candle)
+        Tensor::from_vec(labels, targets.len(), &self.model.device()).map_err(candle)
     }
 
     fn graph_loss(
@@ -180,12 +179,7 @@ impl TrainingTask for FusionTraining<'_> {
         let mut loss = 0.0;
         for (p, &t) in probabilities.iter().zip(&valid) {
             let y = self.model.inputs.targets[t].label.unwrap_or(0) as usize;
-            let best = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |b| b.0);
-            right += usize::from(best == y);
+            right += usize::from(argmax(p) == y);
             loss -= f64::from(p[y].max(1e-7)).ln();
         }
         let n = valid.len().max(1) as f64;

@@ -6,6 +6,6 @@ pub mod entity;
 pub mod subgraph;
 pub mod view;
 
-pub use entity::resolve_entity;
+pub use entity::{display_label, labelled_entities, resolve_entity};
 pub use subgraph::{Subgraph, SubgraphEdge, SubgraphNode, SubgraphOptions, SubgraphRetriever};
 pub use view::{Edge, GraphView, GraphViewOptions, NodeText};

@@ -3,11 +3,11 @@
 //! the labelled entities, and evaluated by repeated stratified k-fold
 //! cross-validation, since benchmark label sets are small (AIFB+: 140 people).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
+use oxigraph::model::NamedNode;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -19,8 +19,8 @@ use super::trainer::{
 };
 use crate::error::{Error, Result};
 use crate::gnn::{Decomposition, MessageGraph, RgcnConfig, RgcnEncoder};
-use crate::graph::{GraphView, GraphViewOptions};
-use crate::store::{SparqlRunner, Store};
+use crate::graph::{labelled_entities, GraphView, GraphViewOptions};
+use crate::store::Store;
 
 /// The graph and the labelled entities, as ids.
 #[derive(Debug, Clone)]
@@ -43,48 +43,19 @@ impl ClassifyData {
             exclude_predicates: vec![label.clone()],
         };
         let view = GraphView::from_store(store, &options)?;
-        let filter = class.map_or(String::new(), |c| format!("?entity a <{}> .", c.as_str()));
-        let query = format!(
-            "SELECT DISTINCT ?entity ?label WHERE {{ ?entity <{}> ?label . {filter} }}",
-            label.as_str()
-        );
-        let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
-        let mut class_ids: BTreeMap<String, u32> = BTreeMap::new();
-        let mut labelled: Vec<(NamedOrBlankNode, String)> = Vec::new();
-        for row in rows {
-            let entity = match &row[0] {
-                Some(Term::NamedNode(n)) => NamedOrBlankNode::from(n.clone()),
-                Some(Term::BlankNode(b)) => NamedOrBlankNode::from(b.clone()),
-                _ => continue,
-            };
-            let value = match &row[1] {
-                Some(Term::NamedNode(n)) => n.as_str().to_owned(),
-                Some(Term::Literal(l)) => l.value().to_owned(),
-                Some(other) => other.to_string(),
-                None => continue,
-            };
-            class_ids.entry(value.clone()).or_insert(0);
-            labelled.push((entity, value));
-        }
-        for (i, id) in class_ids.values_mut().enumerate() {
-            *id = i as u32;
-        }
-        let mut examples: Vec<(u32, u32)> = Vec::new();
-        let mut seen = HashMap::new();
-        for (entity, value) in labelled {
-            let Some(node) = view.node_id(&entity) else {
-                continue;
-            };
-            if let Some(previous) = seen.insert(node, value.clone()) {
-                if previous != value {
-                    return Err(Error::Model(format!(
-                        "{entity} has two labels: {previous} and {value}"
-                    )));
-                }
-                continue;
-            }
-            examples.push((node, class_ids[&value]));
-        }
+        let labelled = labelled_entities(store, label, class)?;
+        let class_ids: BTreeMap<&str, u32> = labelled
+            .values()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (v, i as u32))
+            .collect();
+        let mut examples: Vec<(u32, u32)> = labelled
+            .iter()
+            .filter_map(|(entity, value)| Some((view.node_id(entity)?, class_ids[value.as_str()])))
+            .collect();
         examples.sort_unstable();
         if examples.is_empty() {
             return Err(Error::Model(format!(
@@ -100,7 +71,7 @@ impl ClassifyData {
                 .map(|e| (e.source, e.relation, e.target))
                 .collect(),
             examples,
-            classes: class_ids.into_keys().collect(),
+            classes: class_ids.into_keys().map(str::to_owned).collect(),
         })
     }
 }

@@ -115,7 +115,8 @@ impl ClassificationMetrics {
     }
 }
 
-fn argmax(p: &[f32]) -> usize {
+/// Index of the largest score (the first on a tie).
+pub fn argmax(p: &[f32]) -> usize {
     p.iter()
         .enumerate()
         .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
