@@ -7,7 +7,7 @@ use candle_core::Device;
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
 use kgfuse::tasks::linkpred::{new_model, DecoderKind, LinkData, LinkPredConfig, LinkPredTraining};
-use kgfuse::tasks::trainer::{train, ParamGroup, TrainerConfig};
+use kgfuse::tasks::trainer::{train, Checkpointing, ParamGroup, TrainerConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -57,6 +57,16 @@ fn trained(seed: u64) -> (candle_nn::VarMap, Vec<f32>, f64) {
 }
 
 fn trained_with(seed: u64, decoder: DecoderKind) -> (candle_nn::VarMap, Vec<f32>, f64) {
+    trained_with_checkpointing(seed, decoder, Checkpointing::default())
+}
+
+/// A fresh model and generator trained for the configured 60 epochs (or
+/// what is left of them after the run it resumes).
+fn trained_with_checkpointing(
+    seed: u64,
+    decoder: DecoderKind,
+    checkpointing: Checkpointing,
+) -> (candle_nn::VarMap, Vec<f32>, f64) {
     let data = groups();
     let (mut model_config, trainer) = config();
     model_config.decoder = decoder;
@@ -65,9 +75,10 @@ fn trained_with(seed: u64, decoder: DecoderKind) -> (candle_nn::VarMap, Vec<f32>
     let mut task = LinkPredTraining::new(&model, &data);
     let report = train(
         &mut task,
-        ParamGroup::new(varmap.all_vars()),
+        ParamGroup::all(&varmap),
         &trainer,
         &mut rng,
+        checkpointing,
         &mut |_, _| Ok(()),
     )
     .unwrap();
@@ -89,6 +100,48 @@ fn training_is_deterministic_for_a_seed_and_learns_the_groups() {
     let (_, other, _) = trained(8);
     assert_ne!(first, other);
     assert!(mrr > 0.5, "validation MRR {mrr}");
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_weights() {
+    let (_, straight, _) = trained(5);
+    let dir = tempfile::tempdir().unwrap();
+    let save = Checkpointing {
+        resume_from: None,
+        save_to: Some(dir.path()),
+    };
+    let resume = Checkpointing {
+        resume_from: Some(dir.path()),
+        save_to: Some(dir.path()),
+    };
+    let data = groups();
+    let (model_config, trainer) = config();
+    // The same run, cut at epoch 30 by a failing callback; its last saved
+    // state is from epoch 20 (it validates every 10).
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu).unwrap();
+    let mut task = LinkPredTraining::new(&model, &data);
+    let interrupted = train(
+        &mut task,
+        ParamGroup::all(&varmap),
+        &trainer,
+        &mut rng,
+        save,
+        &mut |record, _| {
+            if record.epoch == 30 {
+                Err(kgfuse::error::Error::Model("interrupted".into()))
+            } else {
+                Ok(())
+            }
+        },
+    );
+    assert!(interrupted.is_err());
+    assert!(dir.path().join("trainer_state.json").is_file());
+    let (_, resumed, _) = trained_with_checkpointing(5, DecoderKind::DistMult, resume);
+    assert_eq!(
+        straight, resumed,
+        "resumed run differs from the straight one"
+    );
 }
 
 #[test]
@@ -163,9 +216,55 @@ fn cli_trains_and_evaluates() {
         .assert()
         .success()
         .stdout(predicates::str::contains("test   MRR"));
-    for file in ["config.json", "model.safetensors", "metrics.json"] {
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "metrics.json",
+        "trainer_state.json",
+    ] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // Three more epochs on top of the five.
+    ws.kgfuse()
+        .args([
+            "train",
+            "linkpred",
+            "--dim",
+            "8",
+            "--epochs",
+            "8",
+            "--validate-every",
+            "1",
+        ])
+        .arg("--train")
+        .arg(&train)
+        .arg("--valid")
+        .arg(&valid)
+        .arg("--test")
+        .arg(&test)
+        .arg("--resume")
+        .arg(&out)
+        .arg("--out")
+        .arg(ws.path("model2"))
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("of 8 (early stop: false)"));
+    ws.kgfuse()
+        .args([
+            "train", "linkpred", "--dim", "8", "--epochs", "8", "--train",
+        ])
+        .arg(&train)
+        .arg("--valid")
+        .arg(&valid)
+        .arg("--test")
+        .arg(&test)
+        .arg("--resume")
+        .arg(&train)
+        .arg("--out")
+        .arg(ws.path("model3"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no trainer_state.json"));
     ws.kgfuse()
         .args(["evaluate", "linkpred", "--model"])
         .arg(&out)

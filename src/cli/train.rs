@@ -20,7 +20,7 @@ use kgfuse::tasks::linkpred::{
 
 use super::{Access, Context};
 use kgfuse::tasks::metrics::RankMetrics;
-use kgfuse::tasks::trainer::{train, ParamGroup, TrainReport, TrainerConfig};
+use kgfuse::tasks::trainer::{train, Checkpointing, ParamGroup, TrainReport, TrainerConfig};
 
 /// Train a model.
 #[derive(Debug, clap::Args)]
@@ -129,7 +129,9 @@ struct LinkPredArgs {
     /// Model folder to write.
     #[arg(long)]
     out: PathBuf,
-    /// Start from this model folder's weights (same data and sizes).
+    /// Continue the run saved in this model folder (weights, optimizer
+    /// moments, random generator), with the same data and sizes; raise
+    /// --epochs to train on after a finished run.
     #[arg(long)]
     resume: Option<PathBuf>,
     #[arg(long, default_value_t = 200)]
@@ -393,17 +395,18 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
         data.test.len()
     );
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let (mut varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu)?;
-    if let Some(dir) = &a.resume {
-        checkpoint::load_weights(dir, &mut varmap)?;
-    }
+    let (varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu)?;
     let bar = progress(a.epochs);
     let mut task = LinkPredTraining::new(&model, &data);
     let report = train(
         &mut task,
-        ParamGroup::new(varmap.all_vars()),
+        ParamGroup::all(&varmap),
         &trainer,
         &mut rng,
+        Checkpointing {
+            resume_from: a.resume.as_deref(),
+            save_to: Some(&a.out),
+        },
         &mut |record, improved| {
             bar.inc(1);
             let metric = record.metric.map_or(String::new(), |m| {

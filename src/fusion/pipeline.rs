@@ -19,7 +19,7 @@ use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
 use crate::tasks::metrics::{argmax, ClassificationMetrics};
 use crate::tasks::trainer::{
-    seed_weights, train, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
+    seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
 };
 use crate::text::BertEncoder;
 
@@ -112,7 +112,7 @@ fn fit(
         .filter_map(|&t| model.inputs.targets[t].label)
         .collect();
     model.positive_class = minority_class(&train_labels, model.vocab.classes.len());
-    let mut groups = ParamGroup::new(model.varmap.all_vars());
+    let mut groups = ParamGroup::all(&model.varmap);
     if let Some(text) = &model.text {
         groups.push(ParamGroup {
             vars: text.trainable_vars(),
@@ -125,7 +125,14 @@ fn fit(
         valid: valid_set.to_vec(),
         batch_size: options.batch_size,
     };
-    train(&mut task, groups, &options.trainer, rng, on_epoch)
+    train(
+        &mut task,
+        groups,
+        &options.trainer,
+        rng,
+        Checkpointing::default(),
+        on_epoch,
+    )
 }
 
 /// Trains a fused classifier on the labelled entities of the store.

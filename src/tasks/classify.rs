@@ -14,8 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::trainer::{
-    candle, dropout, seed_weights, train, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
-    TrainingTask,
+    candle, dropout, seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport,
+    TrainerConfig, TrainingTask,
 };
 use crate::error::{Error, Result};
 use crate::gnn::{Decomposition, MessageGraph, RgcnConfig, RgcnEncoder};
@@ -278,9 +278,10 @@ pub fn train_and_test(
     };
     let report = train(
         &mut task,
-        ParamGroup::new(varmap.all_vars()),
+        ParamGroup::all(&varmap),
         trainer,
         rng,
+        Checkpointing::default(),
         &mut |_, _| Ok(()),
     )?;
     Ok((accuracy_of(&model.logits(None)?, test)?, report))

@@ -5,4 +5,5 @@ pub mod checkpoint;
 pub mod classify;
 pub mod linkpred;
 pub mod metrics;
+pub mod optimizer;
 pub mod trainer;

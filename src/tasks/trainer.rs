@@ -2,16 +2,22 @@
 //! warm-up then cosine decay of the learning rate, global gradient-norm
 //! clipping, early stopping on a validation metric with patience, and the
 //! best weights restored at the end. Everything random is drawn from one
-//! seeded generator, so a run on CPU is reproducible.
+//! seeded generator, so a run on CPU is reproducible; with a checkpoint
+//! folder the loop's whole state (weights, optimizer moments, generator,
+//! history) is saved after every validation, and a resumed run continues
+//! exactly as the uninterrupted one would have.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use candle_core::{Device, Tensor, Var};
+use candle_nn::VarMap;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::optimizer::AdamW;
 use crate::error::{Error, Result};
 
 /// Every hyper-parameter of the loop.
@@ -160,18 +166,89 @@ pub(crate) fn candle(e: candle_core::Error) -> Error {
 
 /// Weights trained at their own learning rate: `lr_scale` times the
 /// schedule's (e.g. a pretrained BERT's top layers at a tenth of the rest).
+/// The order of `vars` must be the same in every run (checkpoints and the
+/// gradient-norm sum follow it).
 pub struct ParamGroup {
     pub vars: Vec<Var>,
     pub lr_scale: f64,
 }
 
 impl ParamGroup {
-    /// Weights trained at the schedule's learning rate.
-    pub fn new(vars: Vec<Var>) -> Vec<Self> {
+    /// All of a map's weights, by name, at the schedule's learning rate.
+    pub fn all(varmap: &VarMap) -> Vec<Self> {
+        let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
         vec![Self {
-            vars,
+            vars: names.into_iter().map(|n| data[n].clone()).collect(),
             lr_scale: 1.0,
         }]
+    }
+}
+
+/// Where the loop saves its state, and where a resumed run reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checkpointing<'a> {
+    pub resume_from: Option<&'a Path>,
+    pub save_to: Option<&'a Path>,
+}
+
+const STATE_JSON: &str = "trainer_state.json";
+const STATE_TENSORS: &str = "trainer_state.safetensors";
+
+/// The loop's state between two epochs; its tensors (the weights, the best
+/// weights so far and each group's moments) go to a safetensors file.
+#[derive(Debug, Serialize, Deserialize)]
+struct LoopState {
+    next_epoch: usize,
+    best: Option<(usize, f64)>,
+    since_best: usize,
+    optimizer_steps: Vec<usize>,
+    /// The generator's seed, stream and position (a `u128` as text).
+    rng: ([u8; 32], u64, String),
+    history: Vec<EpochRecord>,
+}
+
+impl LoopState {
+    fn save(
+        &self,
+        dir: &Path,
+        vars: &[Var],
+        best: Option<&[Tensor]>,
+        optimizers: &[AdamW],
+    ) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut tensors: HashMap<String, Tensor> = HashMap::new();
+        for (i, var) in vars.iter().enumerate() {
+            tensors.insert(format!("weight.{i}"), var.as_tensor().clone());
+        }
+        for (i, t) in best.unwrap_or_default().iter().enumerate() {
+            tensors.insert(format!("best.{i}"), t.clone());
+        }
+        for (g, optimizer) in optimizers.iter().enumerate() {
+            tensors.extend(optimizer.state(&format!("group{g}")));
+        }
+        let path = dir.join(STATE_TENSORS);
+        candle_core::safetensors::save(&tensors, &path)
+            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        super::checkpoint::write_json(&dir.join(STATE_JSON), self)
+    }
+
+    fn load(dir: &Path) -> Result<(Self, HashMap<String, Tensor>)> {
+        let path = dir.join(STATE_JSON);
+        if !path.is_file() {
+            return Err(Error::Model(format!(
+                "{}: no {STATE_JSON}; only folders written by a training run with this version can be resumed",
+                dir.display()
+            )));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let state: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        let tensors_path = dir.join(STATE_TENSORS);
+        let tensors = candle_core::safetensors::load(&tensors_path, &Device::Cpu)
+            .map_err(|e| Error::Model(format!("{}: {e}", tensors_path.display())))?;
+        Ok((state, tensors))
     }
 }
 
@@ -183,6 +260,7 @@ pub fn train(
     groups: Vec<ParamGroup>,
     config: &TrainerConfig,
     rng: &mut ChaCha8Rng,
+    checkpointing: Checkpointing,
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<TrainReport> {
     let groups: Vec<ParamGroup> = groups.into_iter().filter(|g| !g.vars.is_empty()).collect();
@@ -190,23 +268,82 @@ pub fn train(
     let mut optimizers = groups
         .iter()
         .map(|g| {
-            let params = ParamsAdamW {
-                lr: config.learning_rate_at(0) * g.lr_scale,
-                weight_decay: config.weight_decay,
-                ..ParamsAdamW::default()
-            };
-            AdamW::new(g.vars.clone(), params).map_err(candle)
+            AdamW::new(
+                g.vars.clone(),
+                config.learning_rate_at(0) * g.lr_scale,
+                config.weight_decay,
+            )
+            .map_err(candle)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
-    let mut stopped_early = false;
-    for epoch in 0..config.epochs {
+    let mut first_epoch = 0;
+    if let Some(dir) = checkpointing.resume_from {
+        let (state, tensors) = LoopState::load(dir)?;
+        let get = |name: &str| -> candle_core::Result<Tensor> {
+            tensors.get(name).cloned().ok_or_else(|| {
+                candle_core::Error::Msg(format!(
+                    "{}: no tensor {name}",
+                    dir.join(STATE_TENSORS).display()
+                ))
+            })
+        };
+        let restore = || -> candle_core::Result<Option<Vec<Tensor>>> {
+            for (i, var) in vars.iter().enumerate() {
+                var.set(&get(&format!("weight.{i}"))?)?;
+            }
+            if state.best.is_none() {
+                return Ok(None);
+            }
+            (0..vars.len())
+                .map(|i| get(&format!("best.{i}")))
+                .collect::<candle_core::Result<Vec<_>>>()
+                .map(Some)
+        };
+        let best_weights = restore().map_err(|e| {
+            Error::Model(format!(
+                "cannot resume from {}: {e} (another model or other sizes?)",
+                dir.display()
+            ))
+        })?;
+        if optimizers.len() != state.optimizer_steps.len() {
+            return Err(Error::Model(format!(
+                "cannot resume from {}: it trained {} weight groups, this run has {}",
+                dir.display(),
+                state.optimizer_steps.len(),
+                optimizers.len()
+            )));
+        }
+        for (g, optimizer) in optimizers.iter_mut().enumerate() {
+            optimizer
+                .restore(state.optimizer_steps[g], &format!("group{g}"), &get)
+                .map_err(candle)?;
+        }
+        let (seed, stream, position) = state.rng;
+        *rng = <ChaCha8Rng as rand::SeedableRng>::from_seed(seed);
+        rng.set_stream(stream);
+        rng.set_word_pos(position.parse().map_err(|_| {
+            Error::Model(format!(
+                "{}: bad generator position {position}",
+                dir.join(STATE_JSON).display()
+            ))
+        })?);
+        best = state.best.zip(best_weights).map(|((e, m), w)| (e, m, w));
+        history = state.history;
+        since_best = state.since_best;
+        first_epoch = state.next_epoch;
+    }
+    let mut stopped_early = since_best >= config.patience && first_epoch > 0;
+    for epoch in first_epoch..config.epochs {
+        if stopped_early {
+            break;
+        }
         let start = Instant::now();
         let learning_rate = config.learning_rate_at(epoch);
         for (optimizer, group) in optimizers.iter_mut().zip(&groups) {
-            optimizer.set_learning_rate(learning_rate * group.lr_scale);
+            optimizer.learning_rate = learning_rate * group.lr_scale;
         }
         let mut step = |loss: &Tensor| -> Result<f64> {
             let mut grads = loss.backward().map_err(candle)?;
@@ -255,9 +392,26 @@ pub fn train(
         };
         on_epoch(&record, improved)?;
         history.push(record);
-        if since_best >= config.patience {
-            stopped_early = true;
-            break;
+        stopped_early = since_best >= config.patience;
+        if let (Some(dir), true) = (checkpointing.save_to, validate) {
+            let state = LoopState {
+                next_epoch: epoch + 1,
+                best: best.as_ref().map(|(e, m, _)| (*e, *m)),
+                since_best,
+                optimizer_steps: optimizers.iter().map(AdamW::steps).collect(),
+                rng: (
+                    rng.get_seed(),
+                    rng.get_stream(),
+                    rng.get_word_pos().to_string(),
+                ),
+                history: history.clone(),
+            };
+            state.save(
+                dir,
+                &vars,
+                best.as_ref().map(|b| b.2.as_slice()),
+                &optimizers,
+            )?;
         }
     }
     let (best_epoch, best_metric, snapshot) =
