@@ -10,6 +10,7 @@ pub mod fusion;
 pub mod generate;
 pub mod gnn;
 pub mod graph;
+pub mod qa;
 pub mod reason;
 pub mod store;
 pub mod tasks;

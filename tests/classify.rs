@@ -90,6 +90,44 @@ fn labels_stay_out_of_the_graph_and_are_learned() {
 }
 
 #[test]
+fn neighbour_sampled_mini_batches_learn_the_labels_too() {
+    let store = store();
+    let label = NamedNode::new("http://example.com/group").unwrap();
+    let data = ClassifyData::from_store(&store, &label, None).unwrap();
+    let config = ClassifyConfig {
+        embedding_dim: 8,
+        hidden_dim: 8,
+        dropout: 0.5,
+        fanouts: vec![3, 3],
+        batch_size: 4,
+        ..ClassifyConfig::default()
+    };
+    let trainer = TrainerConfig {
+        epochs: 40,
+        learning_rate: 0.05,
+        patience: 40,
+        warmup_epochs: 0,
+        ..TrainerConfig::default()
+    };
+    let results = cross_validate(&data, &config, &trainer, 3, 1, &mut |_| {}).unwrap();
+    let mean = results.iter().map(|r| r.accuracy).sum::<f64>() / 3.0;
+    assert!(mean > 0.9, "accuracy {mean}");
+    let wrong = ClassifyConfig {
+        fanouts: vec![3],
+        ..config
+    };
+    let Err(error) = cross_validate(&data, &wrong, &trainer, 3, 1, &mut |_| {}) else {
+        panic!("one fan-out for two layers")
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("one fan-out per R-GCN layer (2)"),
+        "{error}"
+    );
+}
+
+#[test]
 fn missing_labels_are_an_error() {
     let store = store();
     let label = NamedNode::new("http://example.com/nope").unwrap();

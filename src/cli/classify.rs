@@ -62,7 +62,7 @@ pub struct FusedArgs {
     layers: usize,
     /// Targets per optimisation step.
     #[arg(long, default_value_t = 32)]
-    batch_size: usize,
+    pub batch_size: usize,
     /// Epochs without a better validation accuracy before stopping.
     #[arg(long, default_value_t = 10)]
     patience: usize,

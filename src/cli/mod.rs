@@ -18,6 +18,7 @@ mod generate;
 mod load;
 mod model;
 mod predict;
+mod qa;
 mod query;
 mod quickstart;
 mod reason;
@@ -38,7 +39,8 @@ const EXAMPLES: &str = "Examples:
   kgfuse query --named high-risk-companies --format csv
   kgfuse stats
   kgfuse subgraph 'Halvorsen Maritime Holdings AS' --hops 2
-  kgfuse reason && kgfuse check";
+  kgfuse reason && kgfuse check
+  kgfuse ask --model kgfuse-quickstart/qa 'who controls [Halvorsen Maritime Holdings AS]'";
 
 #[derive(Debug, Parser)]
 #[command(name = "kgfuse", version, about = ABOUT, after_help = EXAMPLES)]
@@ -73,6 +75,7 @@ enum Command {
     Evaluate(train::EvaluateArgs),
     Predict(predict::Args),
     Explain(explain::Args),
+    Ask(qa::AskArgs),
 }
 
 /// How a command wants the store.
@@ -120,6 +123,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evaluate(args) => train::run_evaluate(args, &ctx),
         Command::Predict(args) => predict::run(args, &ctx),
         Command::Explain(args) => explain::run(args, &ctx),
+        Command::Ask(args) => qa::ask(args, &ctx),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -47,8 +47,17 @@ enum TrainTask {
   kgfuse quickstart   # loads and reasons over the sample finance graph
   kgfuse train classify --class risk:Company --label risk:riskLabel --out models/risk
   kgfuse train classify --class risk:Company --label risk:riskLabel --no-text --out models/risk-graph
-  kgfuse train classify --graph-only --label http://swrc.ontoware.org/ontology#employs   # AIFB+ benchmark")]
+  kgfuse train classify --graph-only --label http://swrc.ontoware.org/ontology#employs   # AIFB+ benchmark
+  kgfuse train classify --graph-only --class risk:Company --label risk:riskLabel --fanouts 25,10 --batch-size 256")]
     Classify(ClassifyArgs),
+    /// Question answering: a question-conditioned GNN over each question's
+    /// retrieved subgraph, trained on MetaQA-format questions against the
+    /// store's KB; writes a model folder for `kgfuse ask`.
+    #[command(after_help = "Example (MetaQA, 1- and 2-hop together):
+  kgfuse --store metaqa load --format pipe --base http://example.org/metaqa/ ../shared/data/metaqa/kb.txt
+  kgfuse --store metaqa train qa --questions ../shared/data/metaqa/qa_1hop.txt \\
+      --questions ../shared/data/metaqa/qa_2hop.txt --out models/metaqa")]
+    Qa(super::qa::TrainQaArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,6 +110,11 @@ struct CrossValidationArgs {
     /// Hidden width of the two-layer R-GCN.
     #[arg(long, default_value_t = 16)]
     hidden: usize,
+    /// Mini-batches of --batch-size people with neighbour sampling: incoming
+    /// edges kept per node for layer 1, 2 (e.g. 25,10); for graphs whose
+    /// full-batch training does not fit.
+    #[arg(long, value_delimiter = ',')]
+    fanouts: Vec<usize>,
     /// Write every fold's result and the summary as JSON here.
     #[arg(long)]
     metrics: Option<PathBuf>,
@@ -208,6 +222,11 @@ enum EvaluateTask {
     #[command(after_help = "Example:
   kgfuse evaluate explanations --model models/risk --count 100")]
     Explanations(super::classify::FidelityArgs),
+    /// Hits@1 (over all questions and over those with a reachable answer),
+    /// the reachable share, and answer-set precision/recall/F1.
+    #[command(after_help = "Example:
+  kgfuse --store metaqa evaluate qa --model models/metaqa --questions ../shared/data/metaqa/qa_2hop.txt --valid-only")]
+    Qa(super::qa::EvaluateQaArgs),
     /// Filtered MRR and Hits@1/3/10 (both directions, realistic ranks).
     Linkpred {
         /// Model folder from `kgfuse train linkpred`.
@@ -257,6 +276,7 @@ pub fn run_train(args: TrainArgs, ctx: &Context) -> Result<()> {
     match args.task {
         TrainTask::Linkpred(a) => train_linkpred(a, ctx),
         TrainTask::Classify(a) => train_classify(a, ctx),
+        TrainTask::Qa(a) => super::qa::train_qa(a, ctx),
     }
 }
 
@@ -311,6 +331,8 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
             Decomposition::Basis { bases: a.bases }
         },
         dropout: a.dropout.unwrap_or(0.3),
+        fanouts: a.cv.fanouts.clone(),
+        batch_size: a.fused.batch_size,
     };
     let epochs = a.epochs.unwrap_or(100);
     let trainer = TrainerConfig {
@@ -452,6 +474,7 @@ pub fn run_evaluate(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     let (dir, triples) = match args.task {
         EvaluateTask::Classify(a) => return super::classify::evaluate(&a, ctx),
         EvaluateTask::Explanations(a) => return super::classify::evaluate_fidelity(&a, ctx),
+        EvaluateTask::Qa(a) => return super::qa::evaluate_qa(a, ctx),
         EvaluateTask::Linkpred { model, triples } => (model, triples),
     };
     let folder: LinkPredFolder = checkpoint::load_config(&dir)?;

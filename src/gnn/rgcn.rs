@@ -226,6 +226,15 @@ impl RgcnEncoder {
             .map_or(self.config.input_dim, |l| l.out_dim)
     }
 
+    /// The learned input rows of `nodes` (global ids, `u32`), for a
+    /// sampled subgraph whose local node `i` is `nodes[i]`.
+    pub fn learned_input(&self, nodes: &Tensor) -> Result<Tensor> {
+        match &self.input {
+            Some(table) => table.embeddings().index_select(nodes, 0),
+            None => candle_core::bail!("this R-GCN has no learned input: pass node features"),
+        }
+    }
+
     /// Node representations `[nodes, out]`. `features` replaces the learned
     /// input; `dropout` (one mask per layer input, drawn by the caller so
     /// training stays seeded) is applied when given.

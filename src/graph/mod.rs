@@ -7,5 +7,7 @@ pub mod subgraph;
 pub mod view;
 
 pub use entity::{display_label, labelled_entities, resolve_entity};
-pub use subgraph::{Subgraph, SubgraphEdge, SubgraphNode, SubgraphOptions, SubgraphRetriever};
+pub use subgraph::{
+    resource_predicates, Subgraph, SubgraphEdge, SubgraphNode, SubgraphOptions, SubgraphRetriever,
+};
 pub use view::{Edge, GraphView, GraphViewOptions, NodeText};

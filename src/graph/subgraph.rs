@@ -2,7 +2,8 @@
 //! breadth-first with the named query `queries/subgraph.rq`, at most
 //! `fanout` neighbours per expanded node so that hubs (a country, a year)
 //! do not swallow the graph. The order is deterministic: seeds as given,
-//! neighbours in the query's ORDER BY.
+//! neighbours in the store's index order (the query is read lazily and only
+//! its first `fanout` rows, so a hub costs no more than any node).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -118,8 +119,10 @@ impl<'a> SubgraphRetriever<'a> {
                     seed_var.clone(),
                     Term::from(subgraph.nodes[node].term.clone()),
                 )];
-                let (_, rows) = self.runner.select(query, &binding)?;
-                for row in rows.into_iter().take(self.options.fanout) {
+                for row in self
+                    .runner
+                    .select_first(query, &binding, self.options.fanout)?
+                {
                     // Columns: ?seed ?direction ?predicate ?neighbour.
                     let (
                         Some(Term::Literal(direction)),
@@ -157,6 +160,22 @@ impl<'a> SubgraphRetriever<'a> {
         }
         Ok(subgraph)
     }
+}
+
+/// Every predicate that links two resources (the edges a retrieval can
+/// return), sorted.
+pub fn resource_predicates(store: &Store) -> Result<Vec<NamedNode>> {
+    let (_, rows) = SparqlRunner::new(store).select(
+        "SELECT DISTINCT ?p WHERE { ?s ?p ?o FILTER(!isLiteral(?o)) } ORDER BY ?p",
+        &[],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| match r.into_iter().next().flatten() {
+            Some(Term::NamedNode(p)) => Some(p),
+            _ => None,
+        })
+        .collect())
 }
 
 fn show(term: &NamedOrBlankNode) -> String {

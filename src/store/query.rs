@@ -84,11 +84,31 @@ impl<'a> SparqlRunner<'a> {
         text: &str,
         bindings: &[(Variable, Term)],
     ) -> Result<(Vec<Variable>, Vec<Vec<Option<Term>>>)> {
+        self.solutions(text, bindings, usize::MAX)
+    }
+
+    /// Like [`SparqlRunner::select`], but reads only the first `limit`
+    /// solutions (without an ORDER BY the rest are never computed).
+    pub fn select_first(
+        &self,
+        text: &str,
+        bindings: &[(Variable, Term)],
+        limit: usize,
+    ) -> Result<Vec<Vec<Option<Term>>>> {
+        Ok(self.solutions(text, bindings, limit)?.1)
+    }
+
+    fn solutions(
+        &self,
+        text: &str,
+        bindings: &[(Variable, Term)],
+        limit: usize,
+    ) -> Result<(Vec<Variable>, Vec<Vec<Option<Term>>>)> {
         match self.query(text, bindings)? {
             QueryResults::Solutions(solutions) => {
                 let variables = solutions.variables().to_vec();
                 let mut rows = Vec::new();
-                for solution in solutions {
+                for solution in solutions.take(limit) {
                     let solution = solution.map_err(|e| Error::SparqlEvaluation(e.to_string()))?;
                     rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
                 }

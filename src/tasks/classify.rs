@@ -18,7 +18,9 @@ use super::trainer::{
     TrainerConfig, TrainingTask,
 };
 use crate::error::{Error, Result};
-use crate::gnn::{Decomposition, MessageGraph, RgcnConfig, RgcnEncoder};
+use crate::gnn::{
+    Decomposition, MessageGraph, NeighbourSampler, RgcnConfig, RgcnEncoder, SampledGraph,
+};
 use crate::graph::{labelled_entities, GraphView, GraphViewOptions};
 use crate::store::Store;
 
@@ -83,6 +85,17 @@ pub struct ClassifyConfig {
     pub hidden_dim: usize,
     pub decomposition: Decomposition,
     pub dropout: f64,
+    /// Mini-batches with neighbour sampling: incoming edges kept per node
+    /// and layer, from the targets outwards (empty: full-batch training).
+    #[serde(default)]
+    pub fanouts: Vec<usize>,
+    /// Targets per mini-batch when sampling.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+fn default_batch_size() -> usize {
+    64
 }
 
 impl Default for ClassifyConfig {
@@ -92,6 +105,8 @@ impl Default for ClassifyConfig {
             hidden_dim: 16,
             decomposition: Decomposition::None,
             dropout: 0.3,
+            fanouts: Vec::new(),
+            batch_size: default_batch_size(),
         }
     }
 }
@@ -100,6 +115,8 @@ impl Default for ClassifyConfig {
 pub struct NodeClassifier {
     encoder: RgcnEncoder,
     graph: MessageGraph,
+    /// Present when training samples neighbourhoods.
+    sampler: Option<NeighbourSampler>,
     dropout: f64,
 }
 
@@ -122,11 +139,45 @@ impl NodeClassifier {
             learned_input: true,
             residual: false,
         };
+        if !config.fanouts.is_empty() && config.fanouts.len() != rgcn.layer_dims.len() {
+            return Err(Error::Model(format!(
+                "give one fan-out per R-GCN layer ({}), not {}",
+                rgcn.layer_dims.len(),
+                config.fanouts.len()
+            )));
+        }
+        let sampler = (!config.fanouts.is_empty())
+            .then(|| NeighbourSampler::new(data.num_nodes, &data.edges, config.fanouts.clone()));
         Ok(Self {
             encoder: RgcnEncoder::load(vb, &rgcn).map_err(candle)?,
             graph,
+            sampler,
             dropout: config.dropout,
         })
+    }
+
+    /// Class scores of the local nodes of a sampled subgraph, with dropout.
+    fn sampled_logits(&self, sampled: &SampledGraph, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+        let device = self
+            .graph
+            .relations
+            .first()
+            .map_or(Device::Cpu, |r| r.src.device().clone());
+        let graph = MessageGraph::new(
+            sampled.nodes.len(),
+            self.graph.num_relations,
+            &sampled.edges,
+            &device,
+        )
+        .map_err(candle)?;
+        let nodes = Tensor::new(sampled.nodes.as_slice(), &device).map_err(candle)?;
+        let input = self.encoder.learned_input(&nodes).map_err(candle)?;
+        let p = self.dropout;
+        self.encoder
+            .forward(Some(&input), &graph, &mut |x| {
+                dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
+            })
+            .map_err(candle)
     }
 
     /// Class scores of every node `[nodes, classes]`; dropout when `rng` is given.
@@ -153,6 +204,7 @@ struct ClassifyTraining<'a> {
     model: &'a NodeClassifier,
     train: Vec<(u32, u32)>,
     valid: Vec<(u32, u32)>,
+    batch_size: usize,
 }
 
 impl TrainingTask for ClassifyTraining<'_> {
@@ -161,8 +213,27 @@ impl TrainingTask for ClassifyTraining<'_> {
         rng: &mut ChaCha8Rng,
         step: &mut dyn FnMut(&Tensor) -> Result<f64>,
     ) -> Result<f64> {
-        let logits = self.model.logits(Some(rng))?;
-        step(&cross_entropy(&logits, &self.train)?)
+        let Some(sampler) = &self.model.sampler else {
+            let logits = self.model.logits(Some(rng))?;
+            return step(&cross_entropy(&logits, &self.train)?);
+        };
+        let mut order = self.train.clone();
+        order.shuffle(rng);
+        let (mut total, mut batches) = (0.0, 0);
+        for batch in order.chunks(self.batch_size.max(1)) {
+            let seeds: Vec<u32> = batch.iter().map(|e| e.0).collect();
+            let sampled = sampler.sample(&seeds, rng);
+            let logits = self.model.sampled_logits(&sampled, rng)?;
+            // The seeds are the subgraph's first nodes, in their order.
+            let local: Vec<(u32, u32)> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i as u32, e.1))
+                .collect();
+            total += step(&cross_entropy(&logits, &local)?)?;
+            batches += 1;
+        }
+        Ok(total / f64::from(batches.max(1)))
     }
 
     /// Accuracy, with the cross-entropy as a small tie-breaker: on the few
@@ -275,6 +346,7 @@ pub fn train_and_test(
         model: &model,
         train: train_part,
         valid,
+        batch_size: config.batch_size,
     };
     let report = train(
         &mut task,

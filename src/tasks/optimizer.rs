@@ -123,7 +123,8 @@ mod tests {
     fn weight_decay_shrinks_without_gradient_signal() {
         let var = Var::new(&[10f32], &Device::Cpu).unwrap();
         let mut adam = AdamW::new(vec![var.clone()], 0.1, 0.5).unwrap();
-        let loss = (var.as_tensor() * 0.0).unwrap().sum_all().unwrap();
+        let zero = Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let loss = (var.as_tensor() * &zero).unwrap().sum_all().unwrap();
         adam.step(&loss.backward().unwrap()).unwrap();
         // 10 · (1 - 0.1 · 0.5); the zero gradient gives a zero Adam update.
         let after = var.as_tensor().to_vec1::<f32>().unwrap()[0];

@@ -1,0 +1,421 @@
+//! `kgfuse ask`, `kgfuse train qa` and `kgfuse evaluate qa`: questions in
+//! natural language answered from the store, with paths and SPARQL.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use kgfuse::qa::training::{evaluate, fit, node_scores, split, QaMetrics};
+use kgfuse::qa::{
+    read_questions, AnswerSet, EntityLinker, PreparedQuestion, QaModel, Question, Retrieval,
+};
+use kgfuse::store::Store;
+use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
+
+use super::embed::ModelArgs;
+use super::{Access, Context};
+
+/// Answer questions from the store with a trained QA model.
+///
+/// The entity is the bracketed span if there is one, else the longest label
+/// of the store found in the question (case- and accent-insensitive). Each
+/// answer comes with the relation paths that support it and, for each, the
+/// SPARQL query that returns it.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  kgfuse ask --model kgfuse-quickstart/qa 'who controls [Halvorsen Maritime Holdings AS]'
+  kgfuse --store metaqa ask --model models/metaqa 'who directed The Ice Storm'
+  kgfuse --store metaqa ask --model models/metaqa --file questions.txt --format json")]
+pub struct AskArgs {
+    /// Questions (or use --file).
+    questions: Vec<String>,
+    /// One question a line (a tab and anything after it is ignored, so
+    /// MetaQA files work); prints latency percentiles at the end.
+    #[arg(long, conflicts_with = "questions")]
+    file: Option<PathBuf>,
+    /// Model folder from `kgfuse train qa`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Supporting paths shown per answer.
+    #[arg(long, default_value_t = 3)]
+    paths: usize,
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
+
+pub fn ask(args: AskArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    let model = QaModel::load(&args.model, args.bert.load()?, &store)?;
+    let linker = EntityLinker::from_store(&store)?;
+    let questions: Vec<String> = match &args.file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| kgfuse::Error::io(path, e))?
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or_default().trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        None => args.questions.clone(),
+    };
+    if questions.is_empty() {
+        bail!("no question given: pass one or more, or --file FILE");
+    }
+    let mut latencies = Vec::new();
+    let mut failures = 0usize;
+    let started = Instant::now();
+    for question in &questions {
+        let start = Instant::now();
+        let result = model.answer(&store, &linker, question, args.paths);
+        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+        match result {
+            Ok(set) if args.format == "json" => println!("{}", serde_json::to_string(&set)?),
+            Ok(set) => print_answers(&set),
+            Err(e) if questions.len() == 1 => return Err(e.into()),
+            Err(e) => {
+                failures += 1;
+                eprintln!("error: {question}: {e}");
+            }
+        }
+    }
+    if questions.len() > 1 {
+        latencies.sort_by(f64::total_cmp);
+        let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+        eprintln!(
+            "{} questions in {:.1} s ({:.1} questions/s); latency p50 {:.1} ms, p99 {:.1} ms; {} not answerable",
+            questions.len(),
+            started.elapsed().as_secs_f64(),
+            questions.len() as f64 / started.elapsed().as_secs_f64(),
+            at(0.5),
+            at(0.99),
+            failures
+        );
+    }
+    if failures > 0 {
+        bail!(
+            "{failures} of {} questions had no linkable entity",
+            questions.len()
+        );
+    }
+    Ok(())
+}
+
+pub fn print_answers(set: &AnswerSet) {
+    println!("Q: {}", set.question);
+    for m in &set.mentions {
+        let note = if m.candidates > 1 {
+            format!(" (chosen by BERT among {} with this label)", m.candidates)
+        } else {
+            String::new()
+        };
+        println!("   entity {:?} -> {}{note}", m.text, m.entity);
+    }
+    if set.answers.is_empty() {
+        println!(
+            "   no answer: the subgraph ({} nodes) holds no candidate",
+            set.subgraph_nodes
+        );
+    }
+    for (i, a) in set.answers.iter().enumerate() {
+        println!("{:>3}. {}  (score {:.3})", i + 1, a.label, a.score);
+        for p in &a.paths {
+            let mut line = format!("       {}", p.labels[0]);
+            for (step, label) in p.path.steps.iter().zip(&p.labels[1..]) {
+                let name = kgfuse::store::terms::compact_iri(step.predicate.as_str());
+                if step.forward {
+                    line.push_str(&format!(" --{name}--> {label}"));
+                } else {
+                    line.push_str(&format!(" <--{name}-- {label}"));
+                }
+            }
+            println!("{line}   (weight {:.3})", p.path.weight);
+            println!("       SPARQL: {}", p.path.sparql);
+        }
+    }
+}
+
+/// Arguments of `kgfuse train qa`.
+#[derive(Debug, clap::Args)]
+pub struct TrainQaArgs {
+    /// Question files, `question with the [topic]<TAB>answer1|answer2` (MetaQA
+    /// format); repeat for several (e.g. 1-hop and 2-hop): one model learns all.
+    #[arg(long, required = true)]
+    questions: Vec<PathBuf>,
+    /// Model folder to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Share of each file held out for validation (early stopping, the
+    /// answer threshold, and the metrics printed at the end).
+    #[arg(long, default_value_t = 0.1)]
+    valid_fraction: f64,
+    /// Use only the first N questions of each file.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Hops retrieved around the topic entity (1 to 3), and the most hops of an answer.
+    #[arg(long, default_value_t = 2)]
+    hops: usize,
+    /// Neighbours taken per expanded node, so hubs (a genre, a year) stay small.
+    #[arg(long, default_value_t = 100)]
+    fanout: usize,
+    #[arg(long, default_value_t = 12)]
+    epochs: usize,
+    #[arg(long, default_value_t = 0.003)]
+    lr: f64,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Width between a hop's instruction and its relation scores.
+    #[arg(long, default_value_t = 256)]
+    inner_dim: usize,
+    /// Epochs without a better validation Hits@1 before stopping.
+    #[arg(long, default_value_t = 3)]
+    patience: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Continue the run saved in this model folder.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
+
+/// One question file, split.
+struct QuestionFile {
+    name: String,
+    questions: Vec<Question>,
+    train: Vec<usize>,
+    valid: Vec<usize>,
+}
+
+fn read_files(
+    paths: &[PathBuf],
+    limit: Option<usize>,
+    valid_fraction: f64,
+    seed: u64,
+) -> Result<Vec<QuestionFile>> {
+    paths
+        .iter()
+        .map(|path| {
+            let mut questions = read_questions(path)?;
+            if let Some(n) = limit {
+                questions.truncate(n);
+            }
+            let (train, valid) = split(questions.len(), valid_fraction, seed);
+            Ok(QuestionFile {
+                name: file_name(path),
+                questions,
+                train,
+                valid,
+            })
+        })
+        .collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Links, retrieves and reads questions with a progress bar.
+fn prepare(
+    model: &QaModel,
+    store: &Store,
+    linker: &EntityLinker,
+    questions: &[Question],
+) -> Result<Vec<Option<PreparedQuestion>>> {
+    let bar =
+        ProgressBar::with_draw_target(Some(questions.len() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} preparing questions {pos}/{len} [{wide_bar}] {eta}",
+        )
+        .expect("valid template"),
+    );
+    let start = Instant::now();
+    let (prepared, failed) = model.prepare(store, linker, questions, &|n| bar.inc(n as u64))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "prepared {} questions in {:.1} s (link, retrieve, BERT); {} not linkable{}",
+        questions.len(),
+        start.elapsed().as_secs_f64(),
+        failed.len(),
+        failed.first().map_or(String::new(), |f| format!(
+            ", e.g. line {}: {}",
+            f.index + 1,
+            f.reason
+        ))
+    );
+    Ok(prepared)
+}
+
+pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    if store.is_empty()? {
+        bail!("the store is empty: load a knowledge base first (e.g. kgfuse load --format pipe --base IRI kb.txt)");
+    }
+    let files = read_files(&a.questions, a.limit, a.valid_fraction, a.seed)?;
+    let linker = EntityLinker::from_store(&store)?;
+    let relations = kgfuse::graph::resource_predicates(&store)?;
+    eprintln!(
+        "{} labels, {} relations in the store",
+        linker.label_count(),
+        relations.len()
+    );
+    let trainer = TrainerConfig {
+        epochs: a.epochs,
+        learning_rate: a.lr,
+        patience: a.patience,
+        warmup_epochs: 1,
+        seed: a.seed,
+        ..TrainerConfig::default()
+    };
+    let retrieval = Retrieval {
+        hops: a.hops,
+        fanout: a.fanout,
+    };
+    let mut model = QaModel::new(relations, a.bert.load()?, retrieval, a.inner_dim, trainer)?;
+    model.valid_fraction = a.valid_fraction;
+    let all: Vec<Question> = files.iter().flat_map(|f| f.questions.clone()).collect();
+    let prepared = prepare(&model, &store, &linker, &all)?;
+    // Global indexes of each file's train and validation questions.
+    let mut offset = 0;
+    let (mut train_ids, mut valid_ids) = (Vec::new(), Vec::new());
+    let mut per_file = Vec::new();
+    for f in &files {
+        train_ids.extend(f.train.iter().map(|i| offset + i));
+        let valid: Vec<usize> = f.valid.iter().map(|i| offset + i).collect();
+        valid_ids.extend(valid.iter().copied());
+        per_file.push((f.name.clone(), valid));
+        offset += f.questions.len();
+    }
+    let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
+        ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
+    };
+    let (train_set, valid_set) = (pick(&train_ids), pick(&valid_ids));
+    eprintln!(
+        "{} training questions ({} with an answer in their subgraph), {} validation",
+        train_set.len(),
+        train_set.iter().filter(|q| !q.gold.is_empty()).count(),
+        valid_set.len()
+    );
+    let bar = super::train::progress(a.epochs);
+    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
+    let start = Instant::now();
+    let report = fit(
+        &mut model,
+        &train_set,
+        &valid_set,
+        a.batch_size,
+        &mut rng,
+        Checkpointing {
+            resume_from: a.resume.as_deref(),
+            save_to: Some(&a.out),
+        },
+        &mut |record, improved| {
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.4}, valid Hits@1 {:.4}{}",
+                record.loss,
+                record.metric.unwrap_or(f64::NAN),
+                if improved { " *" } else { "" }
+            ));
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "trained in {seconds:.1} s ({:.1} s/epoch, {} epochs, best {}); answer threshold {:.2}",
+        seconds / report.history.len().max(1) as f64,
+        report.history.len(),
+        report.best_epoch,
+        model.threshold
+    );
+    let mut metrics = Vec::new();
+    for (name, ids) in &per_file {
+        let m = measure(&model, ids.iter().map(|&i| prepared[i].as_ref()).collect())?;
+        print_metrics(&format!("{name} (validation)"), &m);
+        metrics.push((name.clone(), m));
+    }
+    model.save(
+        &a.out,
+        &serde_json::json!({ "validation": metrics, "training": report }),
+    )?;
+    println!("model written to {}", a.out.display());
+    Ok(())
+}
+
+fn measure(model: &QaModel, questions: Vec<Option<&PreparedQuestion>>) -> Result<QaMetrics> {
+    let present: Vec<&PreparedQuestion> = questions.iter().flatten().copied().collect();
+    let mut scores = node_scores(model, &present, 256)?.into_iter();
+    let aligned: Vec<Option<Vec<f32>>> = questions
+        .iter()
+        .map(|q| q.and_then(|_| scores.next()))
+        .collect();
+    Ok(evaluate(&questions, &aligned, model.threshold))
+}
+
+fn print_metrics(name: &str, m: &QaMetrics) {
+    println!(
+        "{name}: {} questions  Hits@1 {:.2} %  (reachable {:.2} %, Hits@1 over reachable {:.2} %)  answer set P {:.3} R {:.3} F1 {:.3}",
+        m.questions,
+        100.0 * m.hits_at_1,
+        100.0 * m.reachable,
+        100.0 * m.hits_at_1_reachable,
+        m.precision,
+        m.recall,
+        m.f1
+    );
+}
+
+/// Arguments of `kgfuse evaluate qa`.
+#[derive(Debug, clap::Args)]
+pub struct EvaluateQaArgs {
+    /// Model folder from `kgfuse train qa`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Question files (MetaQA format); one line of metrics each.
+    #[arg(long, required = true)]
+    questions: Vec<PathBuf>,
+    /// Only the validation share the model was trained without (same split,
+    /// same --limit as in training).
+    #[arg(long)]
+    valid_only: bool,
+    #[arg(long)]
+    limit: Option<usize>,
+    #[command(flatten)]
+    bert: ModelArgs,
+}
+
+pub fn evaluate_qa(a: EvaluateQaArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    let model = QaModel::load(&a.model, a.bert.load()?, &store)?;
+    let linker = EntityLinker::from_store(&store)?;
+    for f in read_files(
+        &a.questions,
+        a.limit,
+        model.valid_fraction,
+        model.trainer.seed,
+    )? {
+        let chosen: Vec<Question> = if a.valid_only {
+            f.valid.iter().map(|&i| f.questions[i].clone()).collect()
+        } else {
+            f.questions.clone()
+        };
+        let start = Instant::now();
+        let prepared = prepare(&model, &store, &linker, &chosen)?;
+        let m = measure(&model, prepared.iter().map(Option::as_ref).collect())?;
+        let seconds = start.elapsed().as_secs_f64();
+        print_metrics(&f.name, &m);
+        println!(
+            "   {:.1} questions/s end to end ({seconds:.1} s)",
+            chosen.len() as f64 / seconds
+        );
+    }
+    Ok(())
+}

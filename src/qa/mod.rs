@@ -1,0 +1,625 @@
+//! Question answering over the store: a question's entities are linked
+//! (`linking`), their k-hop subgraph retrieved with the named query
+//! `subgraph` (`graph::SubgraphRetriever`, fan-out capped), and the
+//! `RelationFollower` (`model`), conditioned on the question's BERT token
+//! states, scores the subgraph's nodes; answers above a calibrated threshold
+//! come back with their relation paths and the SPARQL that returns them
+//! (`path`). `training` fits and evaluates; `questions` reads and generates
+//! question sets.
+
+pub mod linking;
+pub mod model;
+pub mod path;
+pub mod questions;
+pub mod training;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use oxigraph::model::{NamedNode, NamedOrBlankNode, Term, Variable};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use linking::{normalize, EntityLinker, Mention};
+pub use model::{QuestionBatch, RelationFollower, RelationFollowerConfig};
+pub use path::{answer_query, Step};
+pub use questions::{generate_questions, read_questions, Question};
+
+use crate::error::{Error, Result};
+use crate::graph::{display_label, Subgraph, SubgraphOptions, SubgraphRetriever};
+use crate::store::query::SparqlRunner;
+use crate::store::Store;
+use crate::tasks::checkpoint;
+use crate::tasks::trainer::{candle, TrainerConfig};
+use crate::text::BertEncoder;
+
+const KIND: &str = "kgfuse-qa";
+/// What replaces a linked mention in the text BERT reads: the model learns
+/// the question's shape, not the entity's name.
+const MENTION_MASK: &str = "[MASK]";
+
+/// What `config.json` of a QA model folder holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedQaModel {
+    pub kind: String,
+    /// Predicates the model follows; id `i` reads forward, `i + n` backward.
+    pub relations: Vec<String>,
+    pub model: RelationFollowerConfig,
+    pub retrieval: Retrieval,
+    /// Nodes scoring at least this are answers (calibrated on validation).
+    pub threshold: f64,
+    pub trainer: TrainerConfig,
+    /// Share of each question file held out for validation (seeded by the trainer's seed).
+    pub valid_fraction: f64,
+    /// Name of the BERT checkpoint folder whose token states the model reads.
+    pub bert: String,
+}
+
+/// Retrieval limits, saved with the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retrieval {
+    pub hops: usize,
+    pub fanout: usize,
+}
+
+/// A question linked, retrieved and read, ready for the model.
+pub struct PreparedQuestion {
+    pub mentions: Vec<Mention>,
+    /// The linked entity of each mention (the BERT-chosen one if ambiguous).
+    pub topics: Vec<NamedOrBlankNode>,
+    pub subgraph: Subgraph,
+    /// `(source, relation id, target)` in subgraph node indexes, both directions.
+    pub edges: Vec<(u32, u32, u32)>,
+    /// Subgraph indexes of the gold answers found in it (none when asked).
+    pub gold: Vec<usize>,
+    /// How many distinct gold answers the question has.
+    pub gold_total: usize,
+    /// BERT token states `[tokens, hidden]` of the masked question.
+    pub tokens: Tensor,
+}
+
+impl PreparedQuestion {
+    /// Subgraph indexes of the topic entities.
+    pub fn topic_indexes(&self) -> Vec<usize> {
+        self.topics
+            .iter()
+            .filter_map(|t| self.subgraph.index_of(t))
+            .collect()
+    }
+}
+
+/// A linking or retrieval failure of one question in a question set.
+#[derive(Debug, Clone)]
+pub struct Unprepared {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// The network, its relation vocabulary and the BERT that reads questions.
+pub struct QaModel {
+    pub relations: Vec<NamedNode>,
+    relation_ids: HashMap<NamedNode, u32>,
+    pub network: RelationFollower,
+    pub varmap: VarMap,
+    pub bert: BertEncoder,
+    pub retrieval: Retrieval,
+    pub threshold: f64,
+    pub trainer: TrainerConfig,
+    pub valid_fraction: f64,
+    pub config: RelationFollowerConfig,
+}
+
+impl QaModel {
+    /// A fresh network over these relations.
+    pub fn new(
+        relations: Vec<NamedNode>,
+        bert: BertEncoder,
+        retrieval: Retrieval,
+        inner_dim: usize,
+        trainer: TrainerConfig,
+    ) -> Result<Self> {
+        let config = RelationFollowerConfig {
+            text_dim: bert.hidden_size(),
+            relations: 2 * relations.len(),
+            hops: retrieval.hops,
+            inner_dim,
+        };
+        let varmap = VarMap::new();
+        let network = RelationFollower::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, bert.device()),
+            &config,
+        )
+        .map_err(candle)?;
+        let relation_ids = relations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.clone(), i as u32))
+            .collect();
+        Ok(Self {
+            relations,
+            relation_ids,
+            network,
+            varmap,
+            bert,
+            retrieval,
+            threshold: 0.5,
+            trainer,
+            valid_fraction: 0.1,
+            config,
+        })
+    }
+
+    /// Loads a model folder; `bert` must be the checkpoint it was trained with
+    /// (same width). Fails if none of its relations occur in `store`.
+    pub fn load(dir: &Path, bert: BertEncoder, store: &Store) -> Result<Self> {
+        let saved: SavedQaModel = checkpoint::load_config(dir)?;
+        if saved.kind != KIND {
+            return Err(Error::Model(format!(
+                "{} holds a {} model, not a question answerer",
+                dir.display(),
+                saved.kind
+            )));
+        }
+        if bert.hidden_size() != saved.model.text_dim {
+            return Err(Error::Model(format!(
+                "{} was trained on {}-wide BERT states ({}); this BERT ({}) is {} wide",
+                dir.display(),
+                saved.model.text_dim,
+                saved.bert,
+                bert.name(),
+                bert.hidden_size()
+            )));
+        }
+        let relations = saved
+            .relations
+            .iter()
+            .map(|r| NamedNode::new(r).map_err(|e| Error::Model(format!("{}: {e}", dir.display()))))
+            .collect::<Result<Vec<_>>>()?;
+        let present = relations.iter().any(|p| {
+            store
+                .oxigraph()
+                .quads_for_pattern(None, Some(p.as_ref()), None, None)
+                .next()
+                .is_some()
+        });
+        if !present {
+            return Err(Error::Model(format!(
+                "none of the model's {} relations occur in this store: {} was trained on another graph",
+                relations.len(),
+                dir.display()
+            )));
+        }
+        let mut model = Self::new(
+            relations,
+            bert,
+            saved.retrieval,
+            saved.model.inner_dim,
+            saved.trainer,
+        )?;
+        checkpoint::load_weights(dir, &mut model.varmap)?;
+        model.threshold = saved.threshold;
+        model.valid_fraction = saved.valid_fraction;
+        Ok(model)
+    }
+
+    pub fn save(&self, dir: &Path, metrics: &impl Serialize) -> Result<()> {
+        let saved = SavedQaModel {
+            kind: KIND.into(),
+            relations: self
+                .relations
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+            model: self.config.clone(),
+            retrieval: self.retrieval,
+            threshold: self.threshold,
+            trainer: self.trainer.clone(),
+            valid_fraction: self.valid_fraction,
+            bert: self.bert.name().to_owned(),
+        };
+        checkpoint::save(dir, &saved, &self.varmap, metrics)
+    }
+
+    /// Links, retrieves and reads every question (in parallel for the store
+    /// work); questions that cannot be linked come back as `Unprepared`.
+    pub fn prepare(
+        &self,
+        store: &Store,
+        linker: &EntityLinker,
+        questions: &[Question],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(Vec<Option<PreparedQuestion>>, Vec<Unprepared>)> {
+        let linked: Vec<Result<(Vec<Mention>, Vec<NamedOrBlankNode>, Subgraph, Vec<usize>)>> =
+            questions
+                .par_iter()
+                .map(|q| {
+                    let mentions = linker.mentions(&q.text)?;
+                    let topics = self.choose_topics(store, &q.text, &mentions)?;
+                    let subgraph = self.retrieve(store, &topics)?;
+                    let mut gold = Vec::new();
+                    for answer in &q.answers {
+                        for entity in linker.lookup(answer) {
+                            if let Some(i) = subgraph.index_of(&entity) {
+                                if !topics.contains(&entity) && !gold.contains(&i) {
+                                    gold.push(i);
+                                }
+                            }
+                        }
+                    }
+                    progress(1);
+                    Ok((mentions, topics, subgraph, gold))
+                })
+                .collect();
+        let mut failed = Vec::new();
+        let mut ready: Vec<Option<(Vec<Mention>, Vec<NamedOrBlankNode>, Subgraph, Vec<usize>)>> =
+            Vec::new();
+        for (index, result) in linked.into_iter().enumerate() {
+            match result {
+                Ok(r) => ready.push(Some(r)),
+                Err(e) => {
+                    failed.push(Unprepared {
+                        index,
+                        reason: e.to_string(),
+                    });
+                    ready.push(None);
+                }
+            }
+        }
+        let texts: Vec<Option<String>> = ready
+            .iter()
+            .zip(questions)
+            .map(|(r, q)| r.as_ref().map(|(m, ..)| masked_text(&q.text, m)))
+            .collect();
+        let mut tokens = self.read_questions(&texts)?;
+        let prepared = ready
+            .into_iter()
+            .zip(questions)
+            .enumerate()
+            .map(|(i, (r, q))| {
+                r.map(|(mentions, topics, subgraph, gold)| PreparedQuestion {
+                    edges: self.local_edges(&subgraph),
+                    mentions,
+                    topics,
+                    subgraph,
+                    gold,
+                    gold_total: q.answers.len(),
+                    tokens: tokens[i].take().expect("read with its question"),
+                })
+            })
+            .collect();
+        Ok((prepared, failed))
+    }
+
+    /// The topic entity of each mention; an ambiguous label goes to the
+    /// candidate whose description (label, comment, classes) BERT finds
+    /// closest to the question.
+    fn choose_topics(
+        &self,
+        store: &Store,
+        question: &str,
+        mentions: &[Mention],
+    ) -> Result<Vec<NamedOrBlankNode>> {
+        let mut topics = Vec::new();
+        for mention in mentions {
+            let chosen = if mention.candidates.len() == 1 {
+                mention.candidates[0].clone()
+            } else {
+                self.disambiguate(store, question, &mention.candidates)?
+            };
+            if !topics.contains(&chosen) {
+                topics.push(chosen);
+            }
+        }
+        Ok(topics)
+    }
+
+    fn disambiguate(
+        &self,
+        store: &Store,
+        question: &str,
+        candidates: &[NamedOrBlankNode],
+    ) -> Result<NamedOrBlankNode> {
+        // Its comment, its classes' labels and the names of its relations.
+        let describe = "SELECT ?e (GROUP_CONCAT(DISTINCT ?text; separator=\", \") AS ?d) WHERE {
+            { ?e rdfs:comment ?text } UNION { ?e a ?c . ?c rdfs:label ?text }
+            UNION { ?e ?p ?o . FILTER(!isLiteral(?o) && ?p != rdf:type) BIND(REPLACE(STR(?p), \"^.*[/#]\", \"\") AS ?text) }
+            UNION { ?s ?p ?e . BIND(REPLACE(STR(?p), \"^.*[/#]\", \"\") AS ?text) }
+          } GROUP BY ?e";
+        let runner = SparqlRunner::new(store);
+        let mut texts = vec![crate::text::SpanInput {
+            text: question.to_owned(),
+            spans: Vec::new(),
+        }];
+        for candidate in candidates {
+            let bound = [(Variable::new_unchecked("e"), Term::from(candidate.clone()))];
+            let (_, rows) = runner.select(describe, &bound)?;
+            let extra = match rows.first().and_then(|r| r[1].clone()) {
+                Some(Term::Literal(l)) => l.value().to_owned(),
+                _ => String::new(),
+            };
+            texts.push(crate::text::SpanInput {
+                text: format!("{}. {extra}", display_label(store, candidate)?),
+                spans: Vec::new(),
+            });
+        }
+        let embedded = self.bert.embed(&texts, 16, |_| {})?.sentences;
+        let cosine = |v: &[f32]| -> f32 { v.iter().zip(&embedded[0]).map(|(a, b)| a * b).sum() };
+        let best = (1..embedded.len())
+            .max_by(|&a, &b| cosine(&embedded[a]).total_cmp(&cosine(&embedded[b])))
+            .expect("at least two candidates");
+        Ok(candidates[best - 1].clone())
+    }
+
+    fn retrieve(&self, store: &Store, topics: &[NamedOrBlankNode]) -> Result<Subgraph> {
+        SubgraphRetriever::new(
+            store,
+            SubgraphOptions {
+                hops: self.retrieval.hops,
+                fanout: self.retrieval.fanout,
+            },
+        )?
+        .retrieve(topics)
+    }
+
+    /// The subgraph's edges whose predicate the model knows, with inverses.
+    fn local_edges(&self, subgraph: &Subgraph) -> Vec<(u32, u32, u32)> {
+        let n = self.relations.len() as u32;
+        let mut edges = Vec::new();
+        for e in &subgraph.edges {
+            if let Some(&r) = self.relation_ids.get(&e.predicate) {
+                edges.push((e.source as u32, r, e.target as u32));
+                edges.push((e.target as u32, r + n, e.source as u32));
+            }
+        }
+        edges
+    }
+
+    /// BERT token states of each text, in length-sorted batches.
+    fn read_questions(&self, texts: &[Option<String>]) -> Result<Vec<Option<Tensor>>> {
+        let present: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_some()).collect();
+        let strings: Vec<&str> = present
+            .iter()
+            .map(|&i| texts[i].as_deref().unwrap_or_default())
+            .collect();
+        let encodings = self.bert.tokenize(&strings)?;
+        let mut order: Vec<usize> = (0..present.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out: Vec<Option<Tensor>> = vec![None; texts.len()];
+        for chunk in order.chunks(64) {
+            let batch: Vec<&tokenizers::Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+            let (hidden, _) = self.bert.forward(&batch)?;
+            for (row, &i) in chunk.iter().enumerate() {
+                let length = encodings[i].len();
+                let states = hidden
+                    .get(row)
+                    .and_then(|h| h.narrow(0, 0, length))
+                    .and_then(|h| h.contiguous())
+                    .map_err(candle)?;
+                out[present[i]] = Some(states);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds the disjoint union of the questions' subgraphs.
+    pub fn batch(&self, questions: &[&PreparedQuestion]) -> Result<QuestionBatch> {
+        let device = self.bert.device();
+        let longest = questions
+            .iter()
+            .map(|q| q.tokens.dims()[0])
+            .max()
+            .unwrap_or(1);
+        let relations = self.config.relations as u32;
+        let (mut src, mut dst, mut rel, mut node_question, mut topic) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut tokens = Vec::new();
+        let mut masks = Vec::new();
+        let mut offset = 0u32;
+        for (qi, q) in questions.iter().enumerate() {
+            let n = q.subgraph.nodes.len();
+            for &(s, r, t) in &q.edges {
+                src.push(offset + s);
+                dst.push(offset + t);
+                rel.push(qi as u32 * relations + r);
+            }
+            node_question.extend(std::iter::repeat_n(qi as u32, n));
+            let topics = q.topic_indexes();
+            topic.extend((0..n).map(|i| if topics.contains(&i) { 1f32 } else { 0.0 }));
+            let length = q.tokens.dims()[0];
+            tokens.push(
+                q.tokens
+                    .pad_with_zeros(0, 0, longest - length)
+                    .map_err(candle)?,
+            );
+            let mut mask = vec![1f32; length];
+            mask.resize(longest, 0.0);
+            masks.push(Tensor::new(mask.as_slice(), device).map_err(candle)?);
+            offset += n as u32;
+        }
+        let u32s = |v: Vec<u32>| Tensor::new(v.as_slice(), device).map_err(candle);
+        Ok(QuestionBatch {
+            tokens: Tensor::stack(&tokens, 0).map_err(candle)?,
+            token_mask: Tensor::stack(&masks, 0).map_err(candle)?,
+            edge_source: u32s(src)?,
+            edge_target: u32s(dst)?,
+            edge_relation: u32s(rel)?,
+            node_question: u32s(node_question)?,
+            topic: Tensor::new(topic.as_slice(), device).map_err(candle)?,
+        })
+    }
+
+    /// The step a relation id stands for.
+    pub fn step(&self, relation: u32) -> Step {
+        let n = self.relations.len() as u32;
+        Step {
+            predicate: self.relations[(relation % n) as usize].clone(),
+            forward: relation < n,
+        }
+    }
+
+    /// Answers one question: links it, retrieves its subgraph, scores it,
+    /// and explains each answer with up to `paths` relation paths.
+    pub fn answer(
+        &self,
+        store: &Store,
+        linker: &EntityLinker,
+        question: &str,
+        paths: usize,
+    ) -> Result<AnswerSet> {
+        let asked = [Question {
+            text: question.to_owned(),
+            answers: Vec::new(),
+        }];
+        let (mut prepared, failed) = self.prepare(store, linker, &asked, &|_| {})?;
+        if let Some(failure) = failed.into_iter().next() {
+            return Err(Error::InvalidTerm(failure.reason));
+        }
+        let q = prepared.remove(0).expect("prepared or failed");
+        let out = self.network.forward(&self.batch(&[&q])?).map_err(candle)?;
+        let read = || -> candle_core::Result<(Vec<f32>, Vec<Vec<f32>>, Vec<f32>)> {
+            Ok((
+                out.scores.to_vec1()?,
+                out.relation_probs.get(0)?.to_vec2()?,
+                out.hop_probs.get(0)?.to_vec1()?,
+            ))
+        };
+        let (scores, relation_probs, hop_probs) = read().map_err(candle)?;
+        let chosen = training::answer_nodes(&q, &scores, self.threshold);
+        let mut found =
+            training::answer_paths(self, &q, &chosen, &relation_probs, &hop_probs, paths);
+        let label = |i: usize| display_label(store, &q.subgraph.nodes[i].term);
+        let mut answers = Vec::new();
+        for i in chosen {
+            answers.push(Answer {
+                entity: q.subgraph.nodes[i].term.to_string(),
+                label: label(i)?,
+                score: f64::from(scores[i]),
+                paths: found
+                    .remove(&i)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| {
+                        Ok(ExplainedPath {
+                            labels: p.nodes.iter().map(|&n| label(n)).collect::<Result<_>>()?,
+                            path: p,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            });
+        }
+        Ok(AnswerSet {
+            question: question.to_owned(),
+            mentions: q
+                .mentions
+                .iter()
+                .zip(&q.topics)
+                .map(|(m, t)| LinkedMention {
+                    text: m.text.clone(),
+                    start: m.start,
+                    end: m.end,
+                    entity: t.to_string(),
+                    candidates: m.candidates.len(),
+                })
+                .collect(),
+            subgraph_nodes: q.subgraph.nodes.len(),
+            subgraph_edges: q.subgraph.edges.len(),
+            hop_probs,
+            answers,
+        })
+    }
+
+    /// A device for tensors built outside the model.
+    pub fn device(&self) -> &Device {
+        self.bert.device()
+    }
+}
+
+/// What `answer` returns: the linked mentions, the answers best first, and
+/// the paths that support each.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerSet {
+    pub question: String,
+    pub mentions: Vec<LinkedMention>,
+    pub subgraph_nodes: usize,
+    pub subgraph_edges: usize,
+    /// The model's weight on answers 1, 2, … hops away.
+    pub hop_probs: Vec<f32>,
+    pub answers: Vec<Answer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkedMention {
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+    /// The linked entity in N-Triples syntax.
+    pub entity: String,
+    /// Entities with this label (more than 1: chosen by BERT similarity).
+    pub candidates: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// The entity in N-Triples syntax.
+    pub entity: String,
+    pub label: String,
+    pub score: f64,
+    pub paths: Vec<ExplainedPath>,
+}
+
+/// A supporting path with the labels of its entities, topic first.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainedPath {
+    pub labels: Vec<String>,
+    #[serde(flatten)]
+    pub path: training::AnswerPath,
+}
+
+/// The question with each mention (and its brackets) replaced by the mask.
+fn masked_text(question: &str, mentions: &[Mention]) -> String {
+    let chars: Vec<char> = question.chars().collect();
+    let mut out = String::new();
+    let mut at = 0;
+    for m in mentions {
+        let start = if m.start > 0 && chars[m.start - 1] == '[' {
+            m.start - 1
+        } else {
+            m.start
+        };
+        let end = if chars.get(m.end) == Some(&']') {
+            m.end + 1
+        } else {
+            m.end
+        };
+        out.extend(&chars[at..start.max(at)]);
+        out.push_str(MENTION_MASK);
+        at = end.max(at);
+    }
+    out.extend(&chars[at.min(chars.len())..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_masked_with_their_brackets() {
+        let m = |start, end| Mention {
+            start,
+            end,
+            text: String::new(),
+            candidates: Vec::new(),
+        };
+        assert_eq!(
+            masked_text("who directed [The Ice Storm]?", &[m(14, 27)]),
+            "who directed [MASK]?"
+        );
+        assert_eq!(
+            masked_text("who directed Heat", &[m(13, 17)]),
+            "who directed [MASK]"
+        );
+    }
+}
