@@ -222,7 +222,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Links, retrieves and reads questions with a progress bar.
-fn prepare(
+pub(super) fn prepare(
     model: &QaModel,
     store: &Store,
     linker: &EntityLinker,
@@ -350,7 +350,10 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn measure(model: &QaModel, questions: Vec<Option<&PreparedQuestion>>) -> Result<QaMetrics> {
+pub(super) fn measure(
+    model: &QaModel,
+    questions: Vec<Option<&PreparedQuestion>>,
+) -> Result<QaMetrics> {
     let present: Vec<&PreparedQuestion> = questions.iter().flatten().copied().collect();
     let mut scores = node_scores(model, &present, 256)?.into_iter();
     let aligned: Vec<Option<Vec<f32>>> = questions
@@ -360,13 +363,14 @@ fn measure(model: &QaModel, questions: Vec<Option<&PreparedQuestion>>) -> Result
     Ok(evaluate(&questions, &aligned, model.threshold))
 }
 
-fn print_metrics(name: &str, m: &QaMetrics) {
+pub(super) fn print_metrics(name: &str, m: &QaMetrics) {
     println!(
-        "{name}: {} questions  Hits@1 {:.2} %  (reachable {:.2} %, Hits@1 over reachable {:.2} %)  answer set P {:.3} R {:.3} F1 {:.3}",
+        "{name}: {} questions  Hits@1 {:.2} %  (reachable {:.2} %, Hits@1 over reachable {:.2} %, missed on a tie {:.2} %)  answer set P {:.3} R {:.3} F1 {:.3}",
         m.questions,
         100.0 * m.hits_at_1,
         100.0 * m.reachable,
         100.0 * m.hits_at_1_reachable,
+        100.0 * m.tied_misses,
         m.precision,
         m.recall,
         m.f1

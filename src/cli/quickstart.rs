@@ -11,13 +11,21 @@ use kgfuse::fusion::explain::explain;
 use kgfuse::fusion::pipeline::{predict, write_back, TrainOptions};
 use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::fusion::{model_id, FusionConfig, TextLimits};
+use kgfuse::graph::resource_predicates;
+use kgfuse::qa::training::{fit, split};
+use kgfuse::qa::{
+    generate_questions, EntityLinker, GenerateOptions, PreparedQuestion, QaModel, Question,
+    Retrieval,
+};
 use kgfuse::reason::{reason_over_store, write_inferred, ReasonOptions, INFERRED_GRAPH};
 use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
 use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
 use kgfuse::store::Store;
 use kgfuse::store::{LoadOptions, Loader, SparqlRunner, StoreStats};
-use kgfuse::tasks::trainer::TrainerConfig;
+use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use super::classify::{print_summary, train_with_progress};
 use super::embed::ModelArgs;
@@ -27,8 +35,10 @@ use super::{Access, Context};
 /// graphs, replacing earlier copies), materialise their OWL 2 RL
 /// entailments, print store statistics, run two named queries, then train
 /// the fused text+graph risk classifier briefly, print its held-out metrics,
-/// score every company (written back into the store) and export the
-/// explanation of the riskiest company as HTML and JSON.
+/// score every company (written back into the store), export the
+/// explanation of the riskiest company as HTML and JSON, and finally train
+/// a question answerer on questions generated from the sample graph and
+/// answer a few with paths and SPARQL.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Folder for the model and the exported explanation.
@@ -86,12 +96,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         write_table(&header, shown, rows.len(), &mut stdout().lock())?;
     }
     classify_and_explain(&store, &args)?;
+    question_answering(&store, &args)?;
     if let Some(dir) = store.location() {
         println!(
             "\nThe store is in {}; next: `kgfuse query --list`, `kgfuse subgraph ENTITY`, \
-             `kgfuse explain ENTITY --model {}`.",
+             `kgfuse explain ENTITY --model {}`, `kgfuse ask --model {} QUESTION`.",
             dir.display(),
-            args.out.join("model").display()
+            args.out.join("model").display(),
+            args.out.join("qa").display()
         );
     }
     Ok(())
@@ -200,5 +212,95 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         "\nModel, explanation.html and explanation.json are in {}/",
         args.out.display()
     );
+    Ok(())
+}
+
+/// The question-answering story on the sample: questions generated from its
+/// own relations (templates, as MetaQA was made), a model trained on them,
+/// its held-out metrics, and a few answers with paths and SPARQL.
+fn question_answering(store: &Store, args: &Args) -> Result<()> {
+    println!("\n== kgfuse train qa, on questions generated from the sample graph");
+    let generated = generate_questions(
+        store,
+        GenerateOptions {
+            per_path: 12,
+            max_answers: 10,
+            two_hop_paths: 40,
+            seed: 42,
+        },
+    )?;
+    let questions: Vec<Question> = generated.iter().map(|(_, q)| q.clone()).collect();
+    let (train_ids, valid_ids) = split(questions.len(), 0.2, 42);
+    let linker = EntityLinker::from_store(store)?;
+    let trainer = TrainerConfig {
+        epochs: 20,
+        learning_rate: 0.003,
+        patience: 5,
+        warmup_epochs: 1,
+        ..TrainerConfig::default()
+    };
+    let retrieval = Retrieval {
+        hops: 2,
+        fanout: 100,
+    };
+    let mut model = QaModel::new(
+        resource_predicates(store)?,
+        args.bert.load()?,
+        retrieval,
+        256,
+        trainer.clone(),
+    )?;
+    let prepared = super::qa::prepare(&model, store, &linker, &questions)?;
+    let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
+        ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
+    };
+    let bar = super::train::progress(trainer.epochs);
+    let mut rng = ChaCha8Rng::seed_from_u64(trainer.seed);
+    fit(
+        &mut model,
+        &pick(&train_ids),
+        &pick(&valid_ids),
+        64,
+        &mut rng,
+        Checkpointing::default(),
+        &mut |record, _| {
+            bar.inc(1);
+            bar.set_message(format!("loss {:.4}", record.loss));
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    let mut metrics = Vec::new();
+    for hops in [1, 2] {
+        let ids: Vec<usize> = valid_ids
+            .iter()
+            .copied()
+            .filter(|&i| generated[i].0 == hops)
+            .collect();
+        let m = super::qa::measure(&model, ids.iter().map(|&i| prepared[i].as_ref()).collect())?;
+        super::qa::print_metrics(&format!("{hops}-hop (held out)"), &m);
+        metrics.push((hops, m));
+    }
+    let dir = args.out.join("qa");
+    model.save(&dir, &serde_json::json!({ "validation": metrics }))?;
+    // Three held-out questions: one about control, one about directors, one more.
+    let mut shown: Vec<usize> = Vec::new();
+    for wanted in ["controls", "director", ""] {
+        if let Some(&i) = valid_ids
+            .iter()
+            .find(|&&i| questions[i].text.contains(wanted) && !shown.contains(&i))
+        {
+            shown.push(i);
+        }
+    }
+    for i in shown {
+        println!(
+            "\n== kgfuse ask --model {} {:?}\n(gold: {})",
+            dir.display(),
+            questions[i].text,
+            questions[i].answers.join(" | ")
+        );
+        super::qa::print_answers(&model.answer(store, &linker, &questions[i].text, 2)?);
+    }
     Ok(())
 }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use linking::{normalize, EntityLinker, Mention};
 pub use model::{QuestionBatch, RelationFollower, RelationFollowerConfig};
 pub use path::{answer_query, Step};
-pub use questions::{generate_questions, read_questions, Question};
+pub use questions::{generate_questions, read_questions, GenerateOptions, Question};
 
 use crate::error::{Error, Result};
 use crate::graph::{display_label, Subgraph, SubgraphOptions, SubgraphRetriever};

@@ -95,19 +95,30 @@ fn phrase(steps: &[(Step, String)], variant: usize, topic: &str) -> String {
     x
 }
 
-/// Generates 1- and 2-hop questions over the store's labelled relations:
-/// for every relation path (each direction, and each pair that meets at a
-/// node), up to `per_path` topic entities, with every entity the path
-/// reaches as the answers (at most `max_answers`; the topic itself never).
+/// How many questions to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateOptions {
+    /// Topic entities per relation path.
+    pub per_path: usize,
+    /// Paths whose topics have more answers are skipped for those topics.
+    pub max_answers: usize,
+    /// 2-hop paths drawn from all pairs of relations that meet.
+    pub two_hop_paths: usize,
+    pub seed: u64,
+}
+
+/// Generates 1- and 2-hop questions over the store's labelled relations
+/// (kgfuse's own prediction triples and `rdf:type` left out): for every
+/// relation in each direction and for a sample of pairs that meet at a node,
+/// up to `per_path` topic entities, with every entity the path reaches as
+/// the answers (the topic itself never). Returns `(hops, question)`.
 pub fn generate_questions(
     store: &Store,
-    per_path: usize,
-    max_answers: usize,
-    seed: u64,
+    options: GenerateOptions,
 ) -> Result<Vec<(usize, Question)>> {
     let runner = SparqlRunner::new(store);
     let relations_query = "SELECT ?p (SAMPLE(?l) AS ?label) WHERE {
-        ?s ?p ?o . FILTER(isIRI(?o) && isIRI(?s) && ?p != rdf:type)
+        ?s ?p ?o . FILTER(isIRI(?o) && isIRI(?s) && ?p != rdf:type && !STRSTARTS(STR(?p), STR(kgfuse:)))
         ?s rdfs:label ?sl . ?o rdfs:label ?ol .
         OPTIONAL { ?p rdfs:label ?l }
       } GROUP BY ?p ORDER BY ?p";
@@ -134,19 +145,24 @@ pub fn generate_questions(
             )]);
         }
     }
-    let one_hop = paths.clone();
-    for first in &one_hop {
-        for second in &one_hop {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut pairs = Vec::new();
+    for first in &paths {
+        for second in &paths {
             let same_edge_back = first[0].0.predicate == second[0].0.predicate
                 && first[0].0.forward != second[0].0.forward;
             if !same_edge_back {
-                paths.push(vec![first[0].clone(), second[0].clone()]);
+                pairs.push(vec![first[0].clone(), second[0].clone()]);
             }
         }
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    pairs.shuffle(&mut rng);
     let mut questions = Vec::new();
-    for (variant, path) in paths.iter().enumerate() {
+    let mut two_hop_paths = 0;
+    for path in paths.clone().into_iter().chain(pairs) {
+        if path.len() == 2 && two_hop_paths == options.two_hop_paths {
+            break;
+        }
         let steps: Vec<Step> = path.iter().map(|s| s.0.clone()).collect();
         let query = format!(
             "SELECT ?topic ?tl ?al WHERE {{ {{ {} }} ?topic rdfs:label ?tl . ?answer rdfs:label ?al . FILTER(?answer != ?topic) }}",
@@ -164,15 +180,20 @@ pub fn generate_questions(
         }
         let mut topics: Vec<(String, Vec<String>)> = by_topic
             .into_iter()
-            .filter(|(_, a)| a.len() <= max_answers)
+            .filter(|(_, a)| a.len() <= options.max_answers)
             .collect();
+        if topics.is_empty() {
+            continue;
+        }
+        two_hop_paths += usize::from(path.len() == 2);
         topics.shuffle(&mut rng);
-        for (topic, mut answers) in topics.into_iter().take(per_path) {
+        for (variant, (topic, mut answers)) in topics.into_iter().take(options.per_path).enumerate()
+        {
             answers.sort();
             questions.push((
                 path.len(),
                 Question {
-                    text: phrase(path, variant, &topic),
+                    text: phrase(&path, variant, &topic),
                     answers,
                 },
             ));

@@ -156,6 +156,9 @@ pub struct QaMetrics {
     pub reachable: f64,
     /// Hits@1 over the reachable questions only.
     pub hits_at_1_reachable: f64,
+    /// Share of questions missed although a gold answer tied the top score
+    /// (e.g. two films of one title merged into one node).
+    pub tied_misses: f64,
     /// Answer-set precision, recall and F1 at the threshold, averaged over questions.
     pub precision: f64,
     pub recall: f64,
@@ -180,7 +183,13 @@ pub fn evaluate(
         let (Some(q), Some(s)) = (q, s) else {
             continue;
         };
-        let hit = top_node(q, s).is_some_and(|n| q.gold.contains(&n));
+        let top = top_node(q, s);
+        let hit = top.is_some_and(|n| q.gold.contains(&n));
+        if let (false, Some(t)) = (hit, top) {
+            if q.gold.iter().any(|&g| s[g] == s[t]) {
+                m.tied_misses += 1.0;
+            }
+        }
         if !q.gold.is_empty() {
             reachable += 1;
             hits_reachable += usize::from(hit);
@@ -198,6 +207,7 @@ pub fn evaluate(
     }
     let n = m.questions.max(1) as f64;
     m.hits_at_1 /= n;
+    m.tied_misses /= n;
     m.precision /= n;
     m.recall /= n;
     m.f1 /= n;
@@ -289,6 +299,9 @@ pub fn answer_paths(
     }
     for paths in found.values_mut() {
         paths.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        // Paths the model barely follows are not support.
+        let floor = paths.first().map_or(0.0, |p| p.weight / 10.0);
+        paths.retain(|p| p.weight >= floor);
         paths.truncate(limit);
     }
     found

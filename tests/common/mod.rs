@@ -127,6 +127,11 @@ pub const VOCAB: &[&str] = &[
     "zurich",
     "ltd",
     ".",
+    "who",
+    "directed",
+    "which",
+    "films",
+    "starred",
 ];
 
 /// A 2-layer, 16-wide BERT with random weights and a WordPiece tokenizer,

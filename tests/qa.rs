@@ -1,0 +1,333 @@
+//! Question answering on a tiny hand-written movie KB: entity linking (with
+//! and without brackets, accents, case), retrieval caps, training on a tiny
+//! random BERT to perfect accuracy, answers whose paths and SPARQL hold in
+//! the store, and the errors a user can run into.
+
+mod common;
+
+use common::{tiny_bert, Workspace};
+use kgfuse::graph::{SubgraphOptions, SubgraphRetriever};
+use kgfuse::qa::EntityLinker;
+use kgfuse::store::Store;
+use predicates::str::contains;
+
+const BASE: &str = "http://example.org/movies/";
+
+/// Six films with directors and actors, and a genre every film shares with
+/// twenty filler films (a hub).
+fn movie_kb(ws: &Workspace) {
+    let mut kb = String::from(
+        "The Ice Storm|directed_by|Ang Lee
+The Ice Storm|starred_actors|Christina Ricci
+The Ice Storm|starred_actors|Kevin Kline
+Sleepy Hollow|directed_by|Tim Burton
+Sleepy Hollow|starred_actors|Christina Ricci
+Sleepy Hollow|starred_actors|Johnny Depp
+Ed Wood|directed_by|Tim Burton
+Ed Wood|starred_actors|Johnny Depp
+Amélie|directed_by|Jean-Pierre Jeunet
+Amélie|starred_actors|Audrey Tautou
+Delicatessen|directed_by|Jean-Pierre Jeunet
+Delicatessen|starred_actors|Dominique Pinon
+Lust Caution|directed_by|Ang Lee
+Lust Caution|starred_actors|Tang Wei
+",
+    );
+    for film in [
+        "The Ice Storm",
+        "Sleepy Hollow",
+        "Ed Wood",
+        "Amélie",
+        "Delicatessen",
+        "Lust Caution",
+    ] {
+        kb.push_str(&format!("{film}|has_genre|Drama\n"));
+    }
+    for i in 0..20 {
+        kb.push_str(&format!("Filler {i}|has_genre|Drama\n"));
+    }
+    let path = ws.write("kb.txt", kb);
+    ws.kgfuse()
+        .args(["load", "--format", "pipe", "--base", BASE])
+        .arg(path)
+        .assert()
+        .success();
+}
+
+/// Questions of two shapes; every film and actor appears in both splits.
+fn questions(ws: &Workspace) -> std::path::PathBuf {
+    let directed = [
+        ("The Ice Storm", "Ang Lee"),
+        ("Sleepy Hollow", "Tim Burton"),
+        ("Ed Wood", "Tim Burton"),
+        ("Amélie", "Jean-Pierre Jeunet"),
+        ("Delicatessen", "Jean-Pierre Jeunet"),
+        ("Lust Caution", "Ang Lee"),
+    ];
+    let starred = [
+        ("Christina Ricci", "The Ice Storm|Sleepy Hollow"),
+        ("Johnny Depp", "Sleepy Hollow|Ed Wood"),
+        ("Kevin Kline", "The Ice Storm"),
+        ("Audrey Tautou", "Amélie"),
+        ("Dominique Pinon", "Delicatessen"),
+        ("Tang Wei", "Lust Caution"),
+    ];
+    let mut lines = String::new();
+    for _ in 0..4 {
+        for (film, director) in directed {
+            lines.push_str(&format!("who directed [{film}]\t{director}\n"));
+        }
+        for (actor, films) in starred {
+            lines.push_str(&format!("which films starred [{actor}]\t{films}\n"));
+        }
+    }
+    ws.write("questions.txt", lines)
+}
+
+fn bert(ws: &Workspace) -> std::path::PathBuf {
+    let dir = ws.path("bert");
+    std::fs::create_dir_all(&dir).unwrap();
+    tiny_bert(&dir);
+    dir
+}
+
+fn train(ws: &Workspace, out: &str) -> assert_cmd::assert::Assert {
+    let questions = questions(ws);
+    ws.kgfuse()
+        .args([
+            "train",
+            "qa",
+            "--epochs",
+            "60",
+            "--lr",
+            "0.02",
+            "--patience",
+            "60",
+        ])
+        .args([
+            "--valid-fraction",
+            "0.25",
+            "--inner-dim",
+            "32",
+            "--batch-size",
+            "8",
+        ])
+        .arg("--questions")
+        .arg(questions)
+        .arg("--model-dir")
+        .arg(bert(ws))
+        .arg("--out")
+        .arg(ws.path(out))
+        .assert()
+}
+
+#[test]
+fn linking_by_brackets_and_by_labels_ignores_case_and_accents() {
+    let ws = Workspace::new();
+    movie_kb(&ws);
+    let store = Store::open_read_only(&ws.store()).unwrap();
+    let linker = EntityLinker::from_store(&store).unwrap();
+    let iri = |name: &str| format!("<{BASE}{}>", name.replace(' ', "%20"));
+    let linked = |q: &str| -> Vec<(String, Vec<String>)> {
+        linker
+            .mentions(q)
+            .unwrap()
+            .into_iter()
+            .map(|m| {
+                (
+                    m.text,
+                    m.candidates.iter().map(ToString::to_string).collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        linked("who directed [The Ice Storm]"),
+        vec![("The Ice Storm".to_owned(), vec![iri("The Ice Storm")])]
+    );
+    // No brackets: the longest label wins over the shorter ones inside it.
+    assert_eq!(
+        linked("who directed THE ICE STORM?"),
+        vec![("THE ICE STORM".to_owned(), vec![iri("The Ice Storm")])]
+    );
+    assert_eq!(
+        linked("who directed amelie"),
+        vec![("amelie".to_owned(), vec![format!("<{BASE}Am%C3%A9lie>")])]
+    );
+    // Labels inside words do not count ("Ed Wood" is not in "Edwoodian").
+    let error = linker
+        .mentions("who liked Edwoodian films")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no entity of the store is named"), "{error}");
+    let error = linker
+        .mentions("who directed [Sleepy Hollw]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("\"sleepy hollow\""),
+        "suggests the close label: {error}"
+    );
+}
+
+#[test]
+fn retrieval_caps_hub_fanout() {
+    let ws = Workspace::new();
+    movie_kb(&ws);
+    let store = Store::open_read_only(&ws.store()).unwrap();
+    let linker = EntityLinker::from_store(&store).unwrap();
+    let drama = linker.lookup("Drama");
+    let capped = SubgraphRetriever::new(&store, SubgraphOptions { hops: 1, fanout: 5 })
+        .unwrap()
+        .retrieve(&drama)
+        .unwrap();
+    assert_eq!(capped.nodes.len(), 6, "the hub and 5 of its 26 films");
+    let whole = SubgraphRetriever::new(
+        &store,
+        SubgraphOptions {
+            hops: 1,
+            fanout: 100,
+        },
+    )
+    .unwrap()
+    .retrieve(&drama)
+    .unwrap();
+    assert_eq!(whole.nodes.len(), 27);
+}
+
+#[test]
+fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
+    let ws = Workspace::new();
+    movie_kb(&ws);
+    train(&ws, "qa").success().stdout(contains(
+        "questions.txt (validation): 12 questions  Hits@1 100.00 %",
+    ));
+    let model = ws.path("qa");
+    for file in ["config.json", "model.safetensors", "metrics.json"] {
+        assert!(model.join(file).is_file(), "{file}");
+    }
+    let out = ws
+        .kgfuse()
+        .args(["ask", "--format", "json", "--model"])
+        .arg(&model)
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .arg("which films starred christina ricci")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let set: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut labels: Vec<&str> = set["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["label"].as_str().unwrap())
+        .collect();
+    labels.sort();
+    assert_eq!(labels, vec!["Sleepy Hollow", "The Ice Storm"]);
+    for answer in set["answers"].as_array().unwrap() {
+        let path = &answer["paths"][0];
+        assert_eq!(path["labels"][0], "Christina Ricci");
+        // The path's SPARQL, run on the store, returns this answer.
+        let rows = ws.select(path["sparql"].as_str().unwrap());
+        let entity = answer["entity"].as_str().unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r.contains(entity.trim_matches(|c| c == '<' || c == '>'))),
+            "{rows:?} lacks {entity}"
+        );
+    }
+    // Text output names the entity, the answer and the SPARQL.
+    ws.kgfuse()
+        .args(["ask", "--model"])
+        .arg(&model)
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .arg("who directed [Ed Wood]")
+        .assert()
+        .success()
+        .stdout(contains("1. Tim Burton"))
+        .stdout(contains("SPARQL: SELECT DISTINCT ?answer"));
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let ws = Workspace::new();
+    // An empty store cannot train.
+    let empty = Workspace::new();
+    empty
+        .kgfuse()
+        .args(["load"])
+        .arg(empty.write("e.ttl", ""))
+        .assert()
+        .success();
+    let questions = questions(&ws);
+    empty
+        .kgfuse()
+        .args(["train", "qa", "--questions"])
+        .arg(&questions)
+        .arg("--model-dir")
+        .arg(bert(&ws))
+        .arg("--out")
+        .arg(empty.path("m"))
+        .assert()
+        .failure()
+        .stderr(contains("the store is empty"));
+    movie_kb(&ws);
+    train(&ws, "qa").success();
+    let ask = |ws: &Workspace, question: &str| {
+        ws.kgfuse()
+            .args(["ask", "--model"])
+            .arg(ws.path("qa"))
+            .arg("--model-dir")
+            .arg(ws.path("bert"))
+            .arg(question)
+            .assert()
+    };
+    ask(&ws, "who directed Heat")
+        .failure()
+        .code(1)
+        .stderr(contains(
+            "no entity of the store is named in \"who directed Heat\"",
+        ));
+    // A model on a store of another graph.
+    let other = Workspace::new();
+    other
+        .kgfuse()
+        .args([
+            "load",
+            "--format",
+            "pipe",
+            "--base",
+            "http://example.org/other/",
+        ])
+        .arg(other.write("kb.txt", "a|knows|b\n"))
+        .assert()
+        .success();
+    other
+        .kgfuse()
+        .args(["ask", "--model"])
+        .arg(ws.path("qa"))
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .arg("who knows [a]")
+        .assert()
+        .failure()
+        .stderr(contains("trained on another graph"));
+    // A malformed question file names its line.
+    let bad = ws.write("bad.txt", "who directed [Ed Wood]\tTim Burton\nno tab\n");
+    ws.kgfuse()
+        .args(["train", "qa", "--questions"])
+        .arg(bad)
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .arg("--out")
+        .arg(ws.path("m2"))
+        .assert()
+        .failure()
+        .stderr(contains("bad.txt:2:7"));
+}
