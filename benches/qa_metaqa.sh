@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Question answering on MetaQA (issue 7): load the KB, train one model on the
+# 1-hop and 2-hop questions together (a seeded tenth of each held out), then
+# print the held-out metrics per file, the batch-evaluation throughput, and
+# the latency of `kgfuse ask` (one question at a time, store and model warm)
+# over 1,000 held-out-style questions. Also prints training time and peak
+# memory, and the same for a quarter of the questions (how training scales).
+#
+# Usage: benches/qa_metaqa.sh [WORK_DIR]   (run from the repository root after
+# `cargo build --release`; needs GNU time at /usr/bin/time)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="${1:-$(mktemp -d)}"
+K="${KGFUSE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/kgfuse}"
+data="${KGFUSE_SHARED_DATA:-$root/../shared/data}/metaqa"
+export KGFUSE_MODEL_DIR="${KGFUSE_MODEL_DIR:-$root/../shared/data/models/all-MiniLM-L6-v2}"
+cd "$work"
+if [ ! -d metaqa-store ]; then
+  "$K" --store metaqa-store load --format pipe --base http://example.org/metaqa/ "$data/kb.txt" >/dev/null 2>&1
+fi
+files="--questions $data/qa_1hop.txt --questions $data/qa_2hop.txt"
+for run in "quarter:--limit 2500" "full:"; do
+  name=${run%%:*}; flags=${run#*:}
+  # shellcheck disable=SC2086
+  /usr/bin/time -f "$name: wall %e s, peak %M KB" "$K" --store metaqa-store train qa $files $flags --out "qa-$name" 2>&1 \
+    | grep -E "^(prepared|trained|qa_|[a-z]+: wall)" | sed "s/^/$name: /"
+done
+# shellcheck disable=SC2086
+"$K" --store metaqa-store evaluate qa --model qa-full --valid-only $files 2>/dev/null
+# Latency: 500 questions of each file, asked one by one.
+{ head -500 "$data/qa_1hop.txt"; head -500 "$data/qa_2hop.txt"; } > ask.txt
+"$K" --store metaqa-store ask --model qa-full --file ask.txt --format json 2>&1 >/dev/null | tail -1
