@@ -9,6 +9,7 @@ use common::{tiny_bert, Workspace};
 use kgfuse::graph::{SubgraphOptions, SubgraphRetriever};
 use kgfuse::qa::EntityLinker;
 use kgfuse::store::Store;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 const BASE: &str = "http://example.org/movies/";
@@ -252,6 +253,33 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         .success()
         .stdout(contains("1. Tim Burton"))
         .stdout(contains("SPARQL: SELECT DISTINCT ?answer"));
+    // The fusion exporters explain an answer; the Turtle loads back.
+    let why = ws.path("why.ttl");
+    ws.kgfuse()
+        .args(["ask", "--format", "turtle", "--model"])
+        .arg(&model)
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .arg("--out")
+        .arg(&why)
+        .arg("who directed [Ed Wood]")
+        .assert()
+        .success();
+    ws.kgfuse().arg("load").arg(&why).assert().success();
+    let explained = ws.select("SELECT ?a WHERE { ?x kgfuse:explains ?a ; kgfuse:path ?p }");
+    assert!(
+        explained.iter().any(|r| r.contains("Tim%20Burton")),
+        "{explained:?}"
+    );
+    ws.kgfuse()
+        .args(["ask", "--format", "html", "--model"])
+        .arg(&model)
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .arg("who directed [Ed Wood]")
+        .assert()
+        .success()
+        .stdout(contains("<html").and(contains("Tim Burton")));
 }
 
 #[test]

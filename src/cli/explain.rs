@@ -59,8 +59,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         &model_id(&args.model)?,
         args.top,
     )?;
-    let text = render(&explanation, format)?;
-    match &args.out {
+    write_output(&render(&explanation, format)?, args.out.as_deref())
+}
+
+/// A rendered explanation to the file, or to standard output.
+pub(super) fn write_output(text: &str, out: Option<&std::path::Path>) -> Result<()> {
+    match out {
         Some(path) => std::fs::write(path, text).map_err(|e| kgfuse::Error::io(path, e))?,
         None => print!("{text}"),
     }

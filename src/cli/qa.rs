@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::qa::training::{evaluate, fit, node_scores, split, QaMetrics};
 use kgfuse::qa::{
     read_questions, AnswerSet, EntityLinker, PreparedQuestion, QaModel, Question, Retrieval,
@@ -29,7 +30,8 @@ use super::{Access, Context};
 #[command(after_help = "Examples:
   kgfuse ask --model kgfuse-quickstart/qa 'who controls [Halvorsen Maritime Holdings AS]'
   kgfuse --store metaqa ask --model models/metaqa 'who directed The Ice Storm'
-  kgfuse --store metaqa ask --model models/metaqa --file questions.txt --format json")]
+  kgfuse --store metaqa ask --model models/metaqa --file questions.txt --format json
+  kgfuse --store metaqa ask --model models/metaqa 'who directed [Heat]' --format html --out why.html")]
 pub struct AskArgs {
     /// Questions (or use --file).
     questions: Vec<String>,
@@ -43,8 +45,16 @@ pub struct AskArgs {
     /// Supporting paths shown per answer.
     #[arg(long, default_value_t = 3)]
     paths: usize,
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    /// text or json: every answer; dot, turtle (PROV-O) or html: the
+    /// explanation of one answer (--answer), as `kgfuse explain` writes them.
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "dot", "turtle", "html"])]
     format: String,
+    /// Which answer (1 = the best) the dot, turtle and html formats explain.
+    #[arg(long, default_value_t = 1)]
+    answer: usize,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
     #[command(flatten)]
     bert: ModelArgs,
 }
@@ -64,6 +74,23 @@ pub fn ask(args: AskArgs, ctx: &Context) -> Result<()> {
     };
     if questions.is_empty() {
         bail!("no question given: pass one or more, or --file FILE");
+    }
+    if !matches!(args.format.as_str(), "text" | "json") {
+        if questions.len() != 1 {
+            bail!(
+                "--format {} explains one answer of one question; ask one question",
+                args.format
+            );
+        }
+        let set = model.answer(&store, &linker, &questions[0], args.paths)?;
+        let explanation = kgfuse::qa::explanation(
+            &store,
+            &set,
+            args.answer.saturating_sub(1),
+            &kgfuse::fusion::model_id(&args.model)?,
+        )?;
+        let text = render(&explanation, ExplanationFormat::parse(&args.format)?)?;
+        return super::explain::write_output(&text, args.out.as_deref());
     }
     let mut latencies = Vec::new();
     let mut failures = 0usize;

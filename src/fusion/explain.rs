@@ -317,7 +317,7 @@ pub fn explain(
 }
 
 /// True when the triple is only in kgfuse's inferred graph.
-fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
+pub(crate) fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
     let inferred = NamedNode::new_unchecked(INFERRED_GRAPH);
     let in_inferred = store.oxigraph().contains(QuadRef::new(
         &triple.subject,

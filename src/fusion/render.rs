@@ -143,7 +143,9 @@ fn parse_node(text: &str) -> NamedOrBlankNode {
 fn turtle(e: &Explanation) -> Result<String> {
     let k = |local: &str| NamedNode::new_unchecked(format!("{KGFUSE_NS}{local}"));
     let prov = |local: &str| NamedNode::new_unchecked(format!("http://www.w3.org/ns/prov#{local}"));
-    let digest = Sha256::digest(e.entity.as_bytes());
+    // The prediction is part of the name: one entity can be explained as
+    // the answer to several questions.
+    let digest = Sha256::digest(format!("{} {}", e.entity, e.predicted).as_bytes());
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let base = format!("urn:kgfuse:explanation:{}:{hash}", e.model_id);
     let root = NamedNode::new_unchecked(&base);

@@ -503,6 +503,11 @@ impl QaModel {
                     .map(|p| {
                         Ok(ExplainedPath {
                             labels: p.nodes.iter().map(|&n| label(n)).collect::<Result<_>>()?,
+                            terms: p
+                                .nodes
+                                .iter()
+                                .map(|&n| q.subgraph.nodes[n].term.clone())
+                                .collect(),
                             path: p,
                         })
                     })
@@ -573,8 +578,100 @@ pub struct Answer {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplainedPath {
     pub labels: Vec<String>,
+    #[serde(skip)]
+    pub terms: Vec<NamedOrBlankNode>,
     #[serde(flatten)]
     pub path: training::AnswerPath,
+}
+
+/// One answer as an explanation for the fusion exporters (JSON, DOT, Turtle
+/// with PROV-O, HTML): its paths run from the answer back to the topic, each
+/// step an edge of the store (inferred ones with their derivation), each path
+/// with the SELECT that returns the answer; the question's mentions are the
+/// spans.
+pub fn explanation(
+    store: &Store,
+    set: &AnswerSet,
+    answer: usize,
+    model_id: &str,
+) -> Result<crate::fusion::explain::Explanation> {
+    use crate::fusion::explain::{
+        is_inferred, ExplainedPath as FusionPath, ExplainedSpan, PathStep,
+    };
+    use crate::reason::{reason_over_store, ReasonOptions};
+    use oxigraph::model::Triple;
+    let chosen = set.answers.get(answer).ok_or_else(|| {
+        Error::InvalidTerm(format!(
+            "answer {} asked for, the question has {}",
+            answer + 1,
+            set.answers.len()
+        ))
+    })?;
+    let mut closure = None;
+    let mut paths = Vec::new();
+    for (rank, p) in chosen.paths.iter().enumerate() {
+        let mut steps = Vec::new();
+        for (i, step) in p.path.steps.iter().enumerate().rev() {
+            let (a, b) = (&p.terms[i], &p.terms[i + 1]);
+            let (subject, object, subject_label, object_label) = if step.forward {
+                (a, b, &p.labels[i], &p.labels[i + 1])
+            } else {
+                (b, a, &p.labels[i + 1], &p.labels[i])
+            };
+            let triple = Triple::new(
+                subject.clone(),
+                step.predicate.clone(),
+                Term::from(object.clone()),
+            );
+            let inferred = is_inferred(store, &triple)?;
+            let derivation = if inferred {
+                if closure.is_none() {
+                    closure = Some(reason_over_store(store, ReasonOptions::default(), |_| {})?);
+                }
+                closure.as_ref().and_then(|c| c.explain(&triple))
+            } else {
+                None
+            };
+            steps.push(PathStep {
+                subject: subject.to_string(),
+                predicate: step.predicate.to_string(),
+                object: object.to_string(),
+                subject_label: subject_label.clone(),
+                object_label: object_label.clone(),
+                attribution: p.path.step_weights[i],
+                inferred,
+                derivation,
+                triple,
+            });
+        }
+        paths.push(FusionPath {
+            rank: rank + 1,
+            attribution: p.path.weight,
+            steps,
+            sparql: p.path.sparql.clone(),
+        });
+    }
+    Ok(crate::fusion::explain::Explanation {
+        entity: chosen.entity.clone(),
+        entity_label: chosen.label.clone(),
+        model_id: model_id.to_owned(),
+        predicted: format!("answer to: {}", set.question),
+        probability: chosen.score,
+        score: chosen.score,
+        method: "relation-following GNN: each step weighs its relation's probability at its hop (from the question's BERT states); a path weighs their product times its hop weight".into(),
+        paths,
+        spans: set
+            .mentions
+            .iter()
+            .map(|m| ExplainedSpan {
+                text: set.question.clone(),
+                start: m.start,
+                end: m.end,
+                source: format!("mention of {}", m.entity),
+                attribution: 1.0,
+            })
+            .collect(),
+    })
 }
 
 /// The question with each mention (and its brackets) replaced by the mask.

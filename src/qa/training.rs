@@ -240,6 +240,8 @@ pub struct AnswerPath {
     #[serde(skip)]
     pub nodes: Vec<usize>,
     pub steps: Vec<Step>,
+    /// The model's probability of each step's relation at its hop.
+    pub step_weights: Vec<f64>,
     /// Product of the relation probabilities along it, times its hop weight.
     pub weight: f64,
     /// SELECT returning every answer of this relation path from the topic.
@@ -270,6 +272,7 @@ pub fn answer_paths(
         .into_iter()
         .map(|t| (vec![t], Vec::new(), 1.0))
         .collect();
+    let probability = |hop: usize, r: u32| f64::from(relation_probs[hop][r as usize]);
     while let Some((nodes, relations, weight)) = stack.pop() {
         let hop = relations.len();
         let last = *nodes.last().expect("paths start at a topic");
@@ -278,6 +281,11 @@ pub fn answer_paths(
             let topic: &NamedOrBlankNode = &question.subgraph.nodes[nodes[0]].term;
             found.entry(last).or_default().push(AnswerPath {
                 sparql: answer_query(topic, &steps),
+                step_weights: relations
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &r)| probability(t, r))
+                    .collect(),
                 nodes: nodes.clone(),
                 steps,
                 weight: weight * f64::from(hop_probs[hop - 1]),
@@ -287,7 +295,7 @@ pub fn answer_paths(
             continue;
         }
         for &(r, next) in outgoing.get(&(last as u32)).map_or(&[][..], Vec::as_slice) {
-            let w = weight * f64::from(relation_probs[hop][r as usize]);
+            let w = weight * probability(hop, r);
             if w >= 1e-4 && !nodes.contains(&(next as usize)) {
                 let mut more = nodes.clone();
                 more.push(next as usize);
