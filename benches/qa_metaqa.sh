@@ -22,11 +22,12 @@ files="--questions $data/qa_1hop.txt --questions $data/qa_2hop.txt"
 for run in "quarter:--limit 2500" "full:"; do
   name=${run%%:*}; flags=${run#*:}
   # shellcheck disable=SC2086
-  /usr/bin/time -f "$name: wall %e s, peak %M KB" "$K" --store metaqa-store train qa $files $flags --out "qa-$name" 2>&1 \
-    | grep -E "^(prepared|trained|qa_|[a-z]+: wall)" | sed "s/^/$name: /"
+  /usr/bin/time -f "wall %e s, peak %M KB" "$K" --store metaqa-store train qa $files $flags --out "qa-$name" 2>&1 \
+    | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r//g' | grep -E "^(prepared|trained|qa_|wall)" | sed "s/^/$name: /"
 done
 # shellcheck disable=SC2086
 "$K" --store metaqa-store evaluate qa --model qa-full --valid-only $files 2>/dev/null
 # Latency: 500 questions of each file, asked one by one.
 { head -500 "$data/qa_1hop.txt"; head -500 "$data/qa_2hop.txt"; } > ask.txt
-"$K" --store metaqa-store ask --model qa-full --file ask.txt --format json 2>&1 >/dev/null | tail -1
+# (a few topic entities are missing from this KB: ask reports them and exits 1)
+"$K" --store metaqa-store ask --model qa-full --file ask.txt --format json 2>&1 >/dev/null | grep latency || true

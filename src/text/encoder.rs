@@ -1,6 +1,6 @@
-//! `BertEncoder`: any BERT checkpoint folder, loaded through
-//! `candle_transformers::models::bert` with its weights in a `VarMap` (so
-//! later stages can fine-tune them), and the `tokenizers` tokenizer.
+//! `BertEncoder`: any BERT checkpoint folder, loaded into our `bert::Bert`
+//! with its weights in a `VarMap` (so later stages can fine-tune them), and
+//! the `tokenizers` tokenizer.
 //! Sentence embeddings are the attention-masked mean of the last hidden
 //! states, L2-normalised (as sentence-transformers does); span embeddings pool
 //! the tokens that overlap a character span the same way.
@@ -9,16 +9,17 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{VarBuilder, VarMap};
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use serde::Serialize;
 use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use super::bert::Bert;
 use super::model_files::verify;
 use crate::error::{Error, Result};
 
 /// A loaded BERT with its tokenizer.
 pub struct BertEncoder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     varmap: VarMap,
     config: Config,
@@ -104,7 +105,7 @@ impl BertEncoder {
             vb = vb.pp(prefix.trim_end_matches('.'));
         }
         let model =
-            BertModel::load(vb, &config).map_err(|e| model_error(dir, "building the model", e))?;
+            Bert::load(vb, &config).map_err(|e| model_error(dir, "building the model", e))?;
         let mut loaded = varmap.clone();
         loaded
             .load(&weights)
@@ -231,7 +232,7 @@ impl BertEncoder {
     pub fn forward(&self, encodings: &[&Encoding]) -> Result<(Tensor, Tensor)> {
         let run = || -> candle_core::Result<(Tensor, Tensor)> {
             let (ids, types, mask) = pad_batch(encodings, &self.device)?;
-            let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+            let hidden = self.model.forward(&ids, &types, &mask)?;
             Ok((hidden, mask))
         };
         run().map_err(|e| Error::Model(format!("BERT forward: {e}")))
@@ -246,29 +247,12 @@ impl BertEncoder {
                 "cannot fine-tune {trainable} layers of a {layers}-layer BERT"
             )));
         }
-        let mut vb = VarBuilder::from_varmap(&self.varmap, DType::F32, &self.device);
-        if !self.prefix.is_empty() {
-            vb = vb.pp(self.prefix.trim_end_matches('.'));
-        }
-        let bottom_config = Config {
-            num_hidden_layers: layers - trainable,
-            ..self.config.clone()
-        };
-        let build = || -> candle_core::Result<SplitBert> {
-            let bottom = BertModel::load(vb.clone(), &bottom_config)?;
-            let mut top = candle_transformers::models::bert::BertEncoder::load(
-                vb.pp("encoder"),
-                &self.config,
-            )?;
-            top.layers.drain(..layers - trainable);
-            Ok(SplitBert {
-                bottom,
-                top,
-                trainable,
-                device: self.device.clone(),
-            })
-        };
-        build().map_err(|e| Error::Model(format!("splitting BERT: {e}")))
+        Ok(SplitBert {
+            model: self.model.clone(),
+            first_trainable: layers - trainable,
+            trainable,
+            device: self.device.clone(),
+        })
     }
 
     /// Sentence and span embeddings. Texts are sorted by length and batched
@@ -379,8 +363,9 @@ pub fn span_tokens(
 
 /// A BERT cut in two (see [`BertEncoder::split`]).
 pub struct SplitBert {
-    bottom: BertModel,
-    top: candle_transformers::models::bert::BertEncoder,
+    /// Shares its weights with the encoder's.
+    model: Bert,
+    first_trainable: usize,
     trainable: usize,
     device: Device,
 }
@@ -396,7 +381,11 @@ impl SplitBert {
     pub fn bottom(&self, encodings: &[&Encoding]) -> Result<Vec<Tensor>> {
         let run = || -> candle_core::Result<Vec<Tensor>> {
             let (ids, types, mask) = pad_batch(encodings, &self.device)?;
-            let hidden = self.bottom.forward(&ids, &types, Some(&mask))?.detach();
+            let embedded = self.model.embed(&ids, &types)?;
+            let hidden = self
+                .model
+                .encode(&embedded, &mask, 0..self.first_trainable)?
+                .detach();
             encodings
                 .iter()
                 .enumerate()
@@ -423,14 +412,8 @@ impl SplitBert {
         }
         let hidden = Tensor::stack(&padded, 0)?;
         let mask = Tensor::from_vec(mask, (states.len(), longest), &self.device)?;
-        if self.trainable == 0 {
-            return Ok((hidden, mask));
-        }
-        // BERT's additive mask: 0 where attended, the most negative float elsewhere.
-        let additive = ((mask.to_dtype(DType::F32)? - 1.0)? * f64::from(f32::MAX))?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
-        Ok((self.top.forward(&hidden, &additive)?, mask))
+        let top = self.first_trainable..self.model.num_layers();
+        Ok((self.model.encode(&hidden, &mask, top)?, mask))
     }
 }
 

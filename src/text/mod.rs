@@ -1,6 +1,8 @@
 //! The text stage: BERT checkpoints (locate, fetch, verify) and the
-//! `BertEncoder` that turns texts and character spans into embeddings.
+//! `BertEncoder` that turns texts and character spans into embeddings with
+//! our BERT forward (`bert`).
 
+pub mod bert;
 pub mod encoder;
 pub mod model_files;
 
