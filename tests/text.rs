@@ -222,3 +222,51 @@ fn embed_command_writes_json_and_npy() {
         .failure()
         .stderr(predicates::str::contains("config.json is missing"));
 }
+
+/// The frozen encoder's projections run on the system BLAS when one is
+/// installed (`KGFUSE_BLAS`); its vectors must equal candle's matmul path.
+#[test]
+fn blas_and_candle_matmul_paths_agree() {
+    let model = common::shared_data().join("models/all-MiniLM-L6-v2");
+    let ws = common::Workspace::new();
+    let file = ws.write(
+        "texts.txt",
+        "what movies did Temuera Morrison act in\nAcme Holdings defaulted on its loan\n",
+    );
+    let run = |blas: Option<&str>| -> Vec<Vec<f64>> {
+        let mut cmd = ws.kgfuse();
+        cmd.args(["--memory", "embed", "--file"])
+            .arg(&file)
+            .arg("--model-dir")
+            .arg(&model);
+        if let Some(value) = blas {
+            cmd.env("KGFUSE_BLAS", value);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let candle = run(Some("off"));
+    let default = run(None);
+    for (a, b) in candle.iter().zip(&default) {
+        let a32: Vec<f32> = a.iter().map(|x| *x as f32).collect();
+        let b32: Vec<f32> = b.iter().map(|x| *x as f32).collect();
+        assert!(cosine(&a32, &b32) > 0.99999);
+    }
+}

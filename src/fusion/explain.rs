@@ -249,26 +249,14 @@ pub fn explain(
                 predicate.clone(),
                 Term::from(object.clone()),
             );
-            let inferred = is_inferred(store, &triple)?;
-            let derivation = if inferred {
-                if closure.is_none() {
-                    closure = Some(reason_over_store(store, ReasonOptions::default(), |_| {})?);
-                }
-                closure.as_ref().and_then(|c| c.explain(&triple))
-            } else {
-                None
-            };
-            steps.push(PathStep {
-                subject: subject.to_string(),
-                predicate: predicate.to_string(),
-                object: object.to_string(),
-                subject_label: display_label(store, &subject)?,
-                object_label: display_label(store, &object)?,
-                attribution: attributions.edges[e],
-                inferred,
-                derivation,
+            steps.push(path_step(
+                store,
                 triple,
-            });
+                display_label(store, &subject)?,
+                display_label(store, &object)?,
+                attributions.edges[e],
+                &mut closure,
+            )?);
         }
         let sparql = path_query(&steps);
         paths.push(ExplainedPath {
@@ -316,8 +304,41 @@ pub fn explain(
     })
 }
 
+/// One step of an explanation path: the triple, whether only the reasoner
+/// has it and, if so, its derivation (the closure is computed on first need
+/// and kept in `closure` for the other steps).
+pub(crate) fn path_step(
+    store: &Store,
+    triple: Triple,
+    subject_label: String,
+    object_label: String,
+    attribution: f64,
+    closure: &mut Option<Closure>,
+) -> Result<PathStep> {
+    let inferred = is_inferred(store, &triple)?;
+    let derivation = if inferred {
+        if closure.is_none() {
+            *closure = Some(reason_over_store(store, ReasonOptions::default(), |_| {})?);
+        }
+        closure.as_ref().and_then(|c| c.explain(&triple))
+    } else {
+        None
+    };
+    Ok(PathStep {
+        subject: triple.subject.to_string(),
+        predicate: triple.predicate.to_string(),
+        object: triple.object.to_string(),
+        subject_label,
+        object_label,
+        attribution,
+        inferred,
+        derivation,
+        triple,
+    })
+}
+
 /// True when the triple is only in kgfuse's inferred graph.
-pub(crate) fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
+fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
     let inferred = NamedNode::new_unchecked(INFERRED_GRAPH);
     let in_inferred = store.oxigraph().contains(QuadRef::new(
         &triple.subject,

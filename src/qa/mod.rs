@@ -595,10 +595,7 @@ pub fn explanation(
     answer: usize,
     model_id: &str,
 ) -> Result<crate::fusion::explain::Explanation> {
-    use crate::fusion::explain::{
-        is_inferred, ExplainedPath as FusionPath, ExplainedSpan, PathStep,
-    };
-    use crate::reason::{reason_over_store, ReasonOptions};
+    use crate::fusion::explain::{path_step, ExplainedPath as FusionPath, ExplainedSpan};
     use oxigraph::model::Triple;
     let chosen = set.answers.get(answer).ok_or_else(|| {
         Error::InvalidTerm(format!(
@@ -623,26 +620,14 @@ pub fn explanation(
                 step.predicate.clone(),
                 Term::from(object.clone()),
             );
-            let inferred = is_inferred(store, &triple)?;
-            let derivation = if inferred {
-                if closure.is_none() {
-                    closure = Some(reason_over_store(store, ReasonOptions::default(), |_| {})?);
-                }
-                closure.as_ref().and_then(|c| c.explain(&triple))
-            } else {
-                None
-            };
-            steps.push(PathStep {
-                subject: subject.to_string(),
-                predicate: step.predicate.to_string(),
-                object: object.to_string(),
-                subject_label: subject_label.clone(),
-                object_label: object_label.clone(),
-                attribution: p.path.step_weights[i],
-                inferred,
-                derivation,
+            steps.push(path_step(
+                store,
                 triple,
-            });
+                subject_label.clone(),
+                object_label.clone(),
+                p.path.step_weights[i],
+                &mut closure,
+            )?);
         }
         paths.push(FusionPath {
             rank: rank + 1,

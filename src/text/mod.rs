@@ -3,6 +3,7 @@
 //! our BERT forward (`bert`).
 
 pub mod bert;
+pub mod blas;
 pub mod encoder;
 pub mod model_files;
 
