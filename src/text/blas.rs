@@ -62,8 +62,8 @@ fn symbol(handle: *mut c_void, name: &str) -> *mut c_void {
 
 /// OpenBLAS 0.3.21 (Debian 12's) does not recognise recent Xeons and falls
 /// back to its AVX2 kernels; on a CPU with the AVX-512 subsets its SkylakeX
-/// kernels need, ask for those (25 % faster on long texts here), unless the
-/// user chose a core type.
+/// kernels need, ask for those (25 % faster on long texts here), unless
+/// `OPENBLAS_CORETYPE` already says which (as on our CI machines: Haswell).
 fn prefer_avx512_kernels() {
     #[cfg(target_arch = "x86_64")]
     {
