@@ -122,6 +122,17 @@ fn train(ws: &Workspace, out: &str) -> assert_cmd::assert::Assert {
         .assert()
 }
 
+/// `kgfuse ask` with the model folder `qa` and the tiny BERT, then `extra`.
+fn ask(ws: &Workspace, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = ws.kgfuse();
+    cmd.args(["ask", "--model"])
+        .arg(ws.path("qa"))
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .args(extra);
+    cmd
+}
+
 #[test]
 fn linking_by_brackets_and_by_labels_ignores_case_and_accents() {
     let ws = Workspace::new();
@@ -207,15 +218,12 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
     for file in ["config.json", "model.safetensors", "metrics.json"] {
         assert!(model.join(file).is_file(), "{file}");
     }
-    let out = ws
-        .kgfuse()
-        .args(["ask", "--format", "json", "--model"])
-        .arg(&model)
-        .arg("--model-dir")
-        .arg(ws.path("bert"))
-        .arg("which films starred christina ricci")
-        .output()
-        .unwrap();
+    let out = ask(
+        &ws,
+        &["--format", "json", "which films starred christina ricci"],
+    )
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -243,26 +251,16 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         );
     }
     // Text output names the entity, the answer and the SPARQL.
-    ws.kgfuse()
-        .args(["ask", "--model"])
-        .arg(&model)
-        .arg("--model-dir")
-        .arg(ws.path("bert"))
-        .arg("who directed [Ed Wood]")
+    ask(&ws, &["who directed [Ed Wood]"])
         .assert()
         .success()
         .stdout(contains("1. Tim Burton"))
         .stdout(contains("SPARQL: SELECT DISTINCT ?answer"));
     // The fusion exporters explain an answer; the Turtle loads back.
     let why = ws.path("why.ttl");
-    ws.kgfuse()
-        .args(["ask", "--format", "turtle", "--model"])
-        .arg(&model)
-        .arg("--model-dir")
-        .arg(ws.path("bert"))
+    ask(&ws, &["--format", "turtle", "who directed [Ed Wood]"])
         .arg("--out")
         .arg(&why)
-        .arg("who directed [Ed Wood]")
         .assert()
         .success();
     ws.kgfuse().arg("load").arg(&why).assert().success();
@@ -271,12 +269,7 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         explained.iter().any(|r| r.contains("Tim%20Burton")),
         "{explained:?}"
     );
-    ws.kgfuse()
-        .args(["ask", "--format", "html", "--model"])
-        .arg(&model)
-        .arg("--model-dir")
-        .arg(ws.path("bert"))
-        .arg("who directed [Ed Wood]")
+    ask(&ws, &["--format", "html", "who directed [Ed Wood]"])
         .assert()
         .success()
         .stdout(contains("<html").and(contains("Tim Burton")));
@@ -307,16 +300,8 @@ fn errors_name_the_problem() {
         .stderr(contains("the store is empty"));
     movie_kb(&ws);
     train(&ws, "qa").success();
-    let ask = |ws: &Workspace, question: &str| {
-        ws.kgfuse()
-            .args(["ask", "--model"])
-            .arg(ws.path("qa"))
-            .arg("--model-dir")
-            .arg(ws.path("bert"))
-            .arg(question)
-            .assert()
-    };
-    ask(&ws, "who directed Heat")
+    ask(&ws, &["who directed Heat"])
+        .assert()
         .failure()
         .code(1)
         .stderr(contains(
