@@ -96,11 +96,7 @@ fn load(library: &str) -> Option<Blas> {
     if !set_threads.is_null() {
         // SAFETY: OpenBLAS's `void openblas_set_num_threads(int)`.
         let set: unsafe extern "C" fn(c_int) = unsafe { std::mem::transmute(set_threads) };
-        let threads = std::env::var("KGFUSE_BLAS_THREADS")
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(rayon::current_num_threads());
-        unsafe { set(threads as c_int) };
+        unsafe { set(rayon::current_num_threads() as c_int) };
     }
     Some(Blas {
         // SAFETY: the symbol is CBLAS's sgemm, whose signature `Sgemm` is.
