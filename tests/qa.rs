@@ -344,3 +344,54 @@ fn errors_name_the_problem() {
         .failure()
         .stderr(contains("bad.txt:2:7"));
 }
+
+/// Two entities share the label "Mercury"; the real all-MiniLM-L6-v2 picks
+/// the one whose description fits the question.
+#[test]
+fn ambiguous_labels_are_linked_by_bert_similarity() {
+    use kgfuse::qa::{QaModel, Question, Retrieval};
+    use kgfuse::tasks::trainer::TrainerConfig;
+    let ws = Workspace::new();
+    let ttl = ws.write(
+        "mercury.ttl",
+        r#"@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:planet rdfs:label "Mercury" ; rdfs:comment "the smallest planet of the solar system, closest to the sun" ; ex:orbits ex:sun .
+ex:element rdfs:label "Mercury" ; rdfs:comment "a chemical element, a liquid metal once used in thermometers" ; ex:usedIn ex:thermometer .
+ex:sun rdfs:label "the Sun" .
+ex:thermometer rdfs:label "thermometer" .
+"#,
+    );
+    ws.kgfuse().arg("load").arg(ttl).assert().success();
+    let store = Store::open_read_only(&ws.store()).unwrap();
+    let linker = EntityLinker::from_store(&store).unwrap();
+    let bert = kgfuse::text::BertEncoder::load(
+        &common::shared_data().join("models/all-MiniLM-L6-v2"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let model = QaModel::new(
+        kgfuse::graph::resource_predicates(&store).unwrap(),
+        bert,
+        Retrieval {
+            hops: 1,
+            fanout: 10,
+        },
+        8,
+        TrainerConfig::default(),
+    )
+    .unwrap();
+    let question = |text: &str| Question {
+        text: text.to_owned(),
+        answers: Vec::new(),
+    };
+    let asked = [
+        question("how far from the sun does the planet [Mercury] orbit"),
+        question("which chemical element is the liquid metal [Mercury]"),
+    ];
+    let (prepared, failed) = model.prepare(&store, &linker, &asked, &|_| {}).unwrap();
+    assert!(failed.is_empty());
+    let topic = |i: usize| prepared[i].as_ref().unwrap().topics[0].to_string();
+    assert_eq!(topic(0), "<http://example.org/planet>");
+    assert_eq!(topic(1), "<http://example.org/element>");
+}
