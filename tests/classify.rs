@@ -45,17 +45,8 @@ fn store() -> Store {
     store
 }
 
-#[test]
-fn labels_stay_out_of_the_graph_and_are_learned() {
-    let store = store();
-    let label = NamedNode::new("http://example.com/group").unwrap();
-    let data = ClassifyData::from_store(&store, &label, None).unwrap();
-    assert_eq!(data.examples.len(), 24);
-    assert_eq!(data.classes, vec!["R", "S"]);
-    assert_eq!(
-        data.num_relations, 4,
-        "worksIn and knows, with inverses; the label property is left out"
-    );
+/// An 8-wide R-GCN and 40 epochs without early stopping: enough for the toy graph.
+fn small_model() -> (ClassifyConfig, TrainerConfig) {
     let config = ClassifyConfig {
         embedding_dim: 8,
         hidden_dim: 8,
@@ -69,6 +60,21 @@ fn labels_stay_out_of_the_graph_and_are_learned() {
         warmup_epochs: 0,
         ..TrainerConfig::default()
     };
+    (config, trainer)
+}
+
+#[test]
+fn labels_stay_out_of_the_graph_and_are_learned() {
+    let store = store();
+    let label = NamedNode::new("http://example.com/group").unwrap();
+    let data = ClassifyData::from_store(&store, &label, None).unwrap();
+    assert_eq!(data.examples.len(), 24);
+    assert_eq!(data.classes, vec!["R", "S"]);
+    assert_eq!(
+        data.num_relations, 4,
+        "worksIn and knows, with inverses; the label property is left out"
+    );
+    let (config, trainer) = small_model();
     let results = cross_validate(&data, &config, &trainer, 3, 1, &mut |_| {}).unwrap();
     assert_eq!(results.len(), 3);
     let mean = results.iter().map(|r| r.accuracy).sum::<f64>() / 3.0;
@@ -94,20 +100,11 @@ fn neighbour_sampled_mini_batches_learn_the_labels_too() {
     let store = store();
     let label = NamedNode::new("http://example.com/group").unwrap();
     let data = ClassifyData::from_store(&store, &label, None).unwrap();
+    let (small, trainer) = small_model();
     let config = ClassifyConfig {
-        embedding_dim: 8,
-        hidden_dim: 8,
-        dropout: 0.5,
         fanouts: vec![3, 3],
         batch_size: 4,
-        ..ClassifyConfig::default()
-    };
-    let trainer = TrainerConfig {
-        epochs: 40,
-        learning_rate: 0.05,
-        patience: 40,
-        warmup_epochs: 0,
-        ..TrainerConfig::default()
+        ..small
     };
     let results = cross_validate(&data, &config, &trainer, 3, 1, &mut |_| {}).unwrap();
     let mean = results.iter().map(|r| r.accuracy).sum::<f64>() / 3.0;

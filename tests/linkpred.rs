@@ -194,23 +194,19 @@ fn cli_trains_and_evaluates() {
     let valid = ws.write("valid.tsv", "n3\tnext\tn4\n");
     let test = ws.write("test.tsv", "n5\tnext\tn6\n");
     let out = ws.path("model");
-    ws.kgfuse()
-        .args([
-            "train",
-            "linkpred",
-            "--dim",
-            "8",
-            "--epochs",
-            "5",
-            "--validate-every",
-            "1",
-            "--train",
-        ])
-        .arg(&train)
-        .arg("--valid")
-        .arg(&valid)
-        .arg("--test")
-        .arg(&test)
+    // `train linkpred` on these splits, 8 wide, validating every epoch.
+    let train_cmd = |epochs: &str| {
+        let mut cmd = ws.kgfuse();
+        cmd.args(["train", "linkpred", "--dim", "8", "--validate-every", "1"])
+            .args(["--epochs", epochs, "--train"])
+            .arg(&train)
+            .arg("--valid")
+            .arg(&valid)
+            .arg("--test")
+            .arg(&test);
+        cmd
+    };
+    train_cmd("5")
         .arg("--out")
         .arg(&out)
         .assert()
@@ -225,23 +221,7 @@ fn cli_trains_and_evaluates() {
         assert!(out.join(file).is_file(), "{file}");
     }
     // Three more epochs on top of the five.
-    ws.kgfuse()
-        .args([
-            "train",
-            "linkpred",
-            "--dim",
-            "8",
-            "--epochs",
-            "8",
-            "--validate-every",
-            "1",
-        ])
-        .arg("--train")
-        .arg(&train)
-        .arg("--valid")
-        .arg(&valid)
-        .arg("--test")
-        .arg(&test)
+    train_cmd("8")
         .arg("--resume")
         .arg(&out)
         .arg("--out")
@@ -249,15 +229,7 @@ fn cli_trains_and_evaluates() {
         .assert()
         .success()
         .stdout(predicates::str::contains("of 8 (early stop: false)"));
-    ws.kgfuse()
-        .args([
-            "train", "linkpred", "--dim", "8", "--epochs", "8", "--train",
-        ])
-        .arg(&train)
-        .arg("--valid")
-        .arg(&valid)
-        .arg("--test")
-        .arg(&test)
+    train_cmd("8")
         .arg("--resume")
         .arg(&train)
         .arg("--out")

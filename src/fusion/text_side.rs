@@ -48,23 +48,11 @@ impl TextSide {
             .iter()
             .filter(|e| !e.get_overflowing().is_empty())
             .count();
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encodings[i].len());
-        let mut states: Vec<Option<Tensor>> = vec![None; texts.len()];
-        for chunk in order.chunks(CACHE_BATCH) {
-            let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
-            for (&i, state) in chunk.iter().zip(split.bottom(&batch)?) {
-                states[i] = Some(state);
-            }
-            progress(chunk.len());
-        }
+        let states = split.bottom_all(&encodings, CACHE_BATCH, &mut progress)?;
         Ok(Self {
             encoder,
             split,
-            states: states
-                .into_iter()
-                .map(|s| s.expect("every text cached"))
-                .collect(),
+            states,
             encodings,
             texts: texts.to_vec(),
             tokens: HashMap::new(),

@@ -81,12 +81,10 @@ pub struct PreparedQuestion {
 }
 
 impl PreparedQuestion {
-    /// Subgraph indexes of the topic entities.
-    pub fn topic_indexes(&self) -> Vec<usize> {
-        self.topics
-            .iter()
-            .filter_map(|t| self.subgraph.index_of(t))
-            .collect()
+    /// Subgraph indexes of the topic entities: the retriever lists its
+    /// (distinct) seeds first, in order.
+    pub fn topic_indexes(&self) -> std::ops::Range<usize> {
+        0..self.topics.len()
     }
 }
 
@@ -376,31 +374,19 @@ impl QaModel {
         edges
     }
 
-    /// BERT token states of each text, in length-sorted batches.
+    /// BERT's last token states of each text that is there (all layers frozen).
     fn read_questions(&self, texts: &[Option<String>]) -> Result<Vec<Option<Tensor>>> {
-        let present: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_some()).collect();
-        let strings: Vec<&str> = present
+        let present: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
+        let encodings = self.bert.tokenize(&present)?;
+        let mut states = self
+            .bert
+            .split(0)?
+            .bottom_all(&encodings, 64, |_| {})?
+            .into_iter();
+        Ok(texts
             .iter()
-            .map(|&i| texts[i].as_deref().unwrap_or_default())
-            .collect();
-        let encodings = self.bert.tokenize(&strings)?;
-        let mut order: Vec<usize> = (0..present.len()).collect();
-        order.sort_by_key(|&i| encodings[i].len());
-        let mut out: Vec<Option<Tensor>> = vec![None; texts.len()];
-        for chunk in order.chunks(64) {
-            let batch: Vec<&tokenizers::Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
-            let (hidden, _) = self.bert.forward(&batch)?;
-            for (row, &i) in chunk.iter().enumerate() {
-                let length = encodings[i].len();
-                let states = hidden
-                    .get(row)
-                    .and_then(|h| h.narrow(0, 0, length))
-                    .and_then(|h| h.contiguous())
-                    .map_err(candle)?;
-                out[present[i]] = Some(states);
-            }
-        }
-        Ok(out)
+            .map(|t| t.as_ref().and_then(|_| states.next()))
+            .collect())
     }
 
     /// Builds the disjoint union of the questions' subgraphs.

@@ -343,20 +343,10 @@ struct Head {
 
 /// One head of one sequence: `[tokens, width]` rows of `softmax_j(q_i · k_j) v_j`.
 fn attend(q: &[f32], k: &[f32], v: &[f32], head: Head) -> Vec<f32> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { attend_avx2(q, k, v, head) };
-        }
-    }
-    attend_loop(q, k, v, head)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn attend_avx2(q: &[f32], k: &[f32], v: &[f32], head: Head) -> Vec<f32> {
-    attend_loop(q, k, v, head)
+    vectorised(
+        #[inline(always)]
+        || attend_loop(q, k, v, head),
+    )
 }
 
 #[inline(always)]
@@ -419,7 +409,8 @@ fn sum(values: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+/// The elements of a contiguous f32 CPU tensor.
+pub(super) fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     match (storage, layout.contiguous_offsets()) {
         (CpuStorage::F32(d), Some((a, b))) => Ok(&d[a..b]),
         _ => candle_core::bail!("expected a contiguous f32 tensor"),
@@ -462,21 +453,29 @@ impl CustomOp1 for FastGeluErf {
 }
 
 fn gelu_slice(input: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has the features the function is compiled for.
-            unsafe { gelu_slice_avx2(input, out) };
-            return;
-        }
-    }
-    gelu_loop(input, out);
+    vectorised(
+        #[inline(always)]
+        || gelu_loop(input, out),
+    );
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gelu_slice_avx2(input: &[f32], out: &mut [f32]) {
-    gelu_loop(input, out);
+/// Runs `work` compiled for AVX2 and FMA when the CPU has them (the
+/// `#[inline(always)]` loops it calls are inlined and vectorised for those
+/// features), else as built.
+#[inline(always)]
+fn vectorised<R>(work: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn with_avx2<R>(work: impl FnOnce() -> R) -> R {
+            work()
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { with_avx2(work) };
+        }
+    }
+    work()
 }
 
 /// Branch-free, so the compiler vectorises it for the enabled features.
@@ -521,6 +520,16 @@ fn exp(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Largest absolute difference of two tensors of one shape.
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.flatten_all())
+            .and_then(|d| d.max(0))
+            .and_then(|d| d.to_scalar::<f32>())
+            .unwrap()
+    }
 
     #[test]
     fn fast_erf_matches_libm() {
@@ -583,12 +592,7 @@ mod tests {
             .and_then(|c| c.transpose(1, 2))
             .and_then(|c| c.reshape((batch, tokens, heads * d)))
             .unwrap();
-        let diff = (fast - slow)
-            .and_then(|x| x.abs())
-            .and_then(|x| x.flatten_all())
-            .and_then(|x| x.max(0))
-            .and_then(|x| x.to_scalar::<f32>())
-            .unwrap();
+        let diff = max_abs_diff(&fast, &slow);
         assert!(diff < 1e-5, "{diff}");
     }
 
@@ -599,27 +603,13 @@ mod tests {
         let x = candle_core::Var::new(values.as_slice(), &device).unwrap();
         let fast = gelu_erf(x.as_tensor()).unwrap();
         let reference = x.as_tensor().gelu_erf().unwrap();
-        let diff = (&fast - &reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&fast, &reference);
         assert!(diff < 1e-6, "{diff}");
         let g_fast = fast.sum_all().unwrap().backward().unwrap();
         let g_ref = reference.sum_all().unwrap().backward().unwrap();
         let a = g_fast.get(x.as_tensor()).unwrap();
         let b = g_ref.get(x.as_tensor()).unwrap();
-        let diff = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(a, b);
         assert!(diff < 1e-5, "{diff}");
     }
 }

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape};
 
+use super::bert::f32_slice;
+
 /// `cblas_sgemm` (CBLAS, row-major).
 type Sgemm = unsafe extern "C" fn(
     layout: c_int,
@@ -120,22 +122,12 @@ impl CustomOp2 for BlasMatmulTransposed {
         w: &CpuStorage,
         w_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let slice = |s: &'_ CpuStorage, l: &Layout| -> Result<(usize, usize)> {
-            match (s, l.contiguous_offsets()) {
-                (CpuStorage::F32(_), Some(range)) => Ok(range),
-                _ => candle_core::bail!("the BLAS matmul takes contiguous f32 tensors"),
-            }
-        };
-        let ((xa, xb), (wa, wb)) = (slice(x, x_layout)?, slice(w, w_layout)?);
-        let (CpuStorage::F32(xd), CpuStorage::F32(wd)) = (x, w) else {
-            unreachable!("checked above")
-        };
+        let (x, w) = (f32_slice(x, x_layout)?, f32_slice(w, w_layout)?);
         let (m, k) = x_layout.shape().dims2()?;
         let (n, k2) = w_layout.shape().dims2()?;
         if k != k2 {
             candle_core::bail!("BLAS matmul: [{m}, {k}] by [{n}, {k2}]^T");
         }
-        let (x, w) = (&xd[xa..xb], &wd[wa..wb]);
         let mut out = vec![0f32; m * n];
         // SAFETY: the slices hold m*k, n*k and m*n floats as the call reads and writes.
         unsafe {

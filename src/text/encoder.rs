@@ -397,6 +397,31 @@ impl SplitBert {
         run().map_err(|e| Error::Model(format!("BERT forward: {e}")))
     }
 
+    /// [`SplitBert::bottom`] of every encoding, in length-sorted batches of
+    /// `batch_size` (so little padding is run), in the encodings' order;
+    /// `progress` gets texts done.
+    pub fn bottom_all(
+        &self,
+        encodings: &[Encoding],
+        batch_size: usize,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<Tensor>> {
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut states: Vec<Option<Tensor>> = vec![None; encodings.len()];
+        for chunk in order.chunks(batch_size.max(1)) {
+            let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+            for (&i, state) in chunk.iter().zip(self.bottom(&batch)?) {
+                states[i] = Some(state);
+            }
+            progress(chunk.len());
+        }
+        Ok(states
+            .into_iter()
+            .map(|s| s.expect("every text run"))
+            .collect())
+    }
+
     /// The trainable top layers over bottom states padded to the longest:
     /// `[batch, longest, hidden]`, and the mask `[batch, longest]`.
     pub fn top(&self, states: &[&Tensor]) -> candle_core::Result<(Tensor, Tensor)> {
