@@ -5,7 +5,7 @@ Model: all-MiniLM-L6-v2 from the shared data folder (``<shared data>/models/all-
 a sentence-transformers folder), max length 256 tokens, mean pooling, L2-normalised, on the CPU
 with the same number of threads for both sides (``--threads``, default ``os.cpu_count()``):
 ``RAYON_NUM_THREADS`` for kgfuse, ``torch.set_num_threads()`` for PyTorch (both children also
-get ``RAYON_NUM_THREADS`` and ``OMP_NUM_THREADS`` set to it; OPENBLAS_* are left as they are).
+get ``RAYON_NUM_THREADS`` and ``OMP_NUM_THREADS`` set to it).
 
 Texts (``--texts``):
 

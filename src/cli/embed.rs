@@ -155,12 +155,8 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     if args.file.is_some() {
-        let matmul = match kgfuse::text::blas::system_blas() {
-            Some(blas) if encoder.device().is_cpu() => blas.name.as_str(),
-            _ => "candle",
-        };
         eprintln!(
-            "embedded {} texts in {seconds:.2} s ({:.1} sentences/s); matmul: {matmul}",
+            "embedded {} texts in {seconds:.2} s ({:.1} sentences/s)",
             inputs.len(),
             inputs.len() as f64 / seconds
         );

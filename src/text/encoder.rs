@@ -93,8 +93,6 @@ impl BertEncoder {
     /// `max_seq_length` when present, else the model's position limit.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         verify(dir)?;
-        // Load the optional BLAS now, on this thread, before any forward pass.
-        super::blas::system_blas();
         let config_text = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|e| Error::io(dir.join("config.json"), e))?;
         let config: Config =

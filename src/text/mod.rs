@@ -3,8 +3,9 @@
 //! our BERT forward (`bert`).
 
 pub mod bert;
-pub mod blas;
+mod cpu_forward;
 pub mod encoder;
+mod kernels;
 pub mod model_files;
 
 pub use encoder::{
