@@ -33,12 +33,14 @@ interpreter, torch and transformers; "wall s" is the child's whole run (start-up
 loading included).  "kgfuse/PyTorch" is the ratio of the rates (above 1: kgfuse is faster).
 "cos mean/min" compares each kgfuse row with PyTorch's row for the same text and batch size.
 
-The script also measures the machine's f32 matmul rate with torch (1024x1024x1024, the same
-thread count) and estimates the GFLOP/s each side achieves: 2 x 10.6M matmul weights per
-(padded) token (6 layers x (4 x 384^2 + 2 x 384 x 1536); the 11.7M-entry embedding table is a
-lookup, not a matmul) plus 4 x 384 x L per token and layer for attention scores and context,
-counted on the padded batches of texts sorted by token length.  That estimate is the same for
-both sides, so it only rescales the rates.
+The script also measures the machine's f32 matmul peak with ``gemm``, the library kgfuse's
+forward calls (``cargo run --release --example matmul_peak``, same thread count: one 1024^3
+matmul over all threads, and the forward's own shapes one call per thread), and torch's 1024^3
+matmul for comparison, then estimates the GFLOP/s of useful work each side achieves: 2 x 10.6M
+matmul weights per real token (6 layers x (4 x 384^2 + 2 x 384 x 1536); the 11.7M-entry
+embedding table is a lookup, not a matmul) plus 4 x 384 x L per token and layer for attention
+scores and context, L being the text's own token count.  Padding is not counted: kgfuse does not
+compute it, PyTorch does (that is part of its cost).
 
 Setup (tested with these versions; PyPI's Linux torch wheel needs its nvidia-* / cuda-toolkit
 dependencies at import time even on the CPU (libtorch_cpu.so links libcudart and libcupti), so
@@ -239,15 +241,22 @@ TEXT_SETS = {"metaqa": metaqa_texts, "aifb": aifb_texts}
 
 # ---------------------------------------------------------------- FLOP estimate
 
-def padded_flops(lengths, batch):
-    """Model FLOPs for the texts sorted by token length, each batch padded to its longest."""
-    ordered = sorted(lengths, reverse=True)
-    total = 0
-    for start in range(0, len(ordered), batch):
-        longest = ordered[start]
-        tokens = longest * len(ordered[start:start + batch])
-        total += tokens * (2 * MATMUL_WEIGHTS + LAYERS * 4 * HIDDEN * longest)
-    return total
+def useful_flops(lengths):
+    """Model FLOPs over the texts' real tokens (no padding)."""
+    return sum(length * (2 * MATMUL_WEIGHTS + LAYERS * 4 * HIDDEN * length)
+               for length in lengths)
+
+
+def gemm_peak(threads):
+    """GFLOP/s of gemm, kgfuse's matmul (the matmul_peak example), or None if it cannot run."""
+    command = ["cargo", "run", "--release", "--quiet", "--example", "matmul_peak", "--",
+               "--threads", str(threads), "--json"]
+    try:
+        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as failed:
+        print(f"warning: no gemm peak ({' '.join(command)}: {failed})")
+        return None
 
 
 # ---------------------------------------------------------------- report
@@ -286,15 +295,24 @@ def print_table(label, texts, rows, threads, stats):
               f"{ours['rss_mib'] / theirs['rss_mib']:.2f}x peak RSS "
               f"({ours['rss_mib']:.0f} vs {theirs['rss_mib']:.0f} MiB)")
     if stats and stats.get("token_lengths"):
-        peak = stats["matmul_gflops"]
-        print(f"\nf32 matmul, torch 1024x1024x1024, {threads} thread(s): {peak:.1f} GFLOP/s")
+        flops = useful_flops(stats["token_lengths"])
+        print(f"\nf32 matmul, {threads} thread(s): torch 1024^3 {stats['matmul_gflops']:.1f} GFLOP/s",
+              end="")
+        peak = stats.get("gemm")
+        if peak:
+            forward = peak["forward"].values()
+            print(f"; gemm 1024^3 {peak['square_1024']:.1f}, gemm on the forward's shapes "
+                  f"{min(forward):.1f}-{max(forward):.1f} (kgfuse's matmul)")
+        else:
+            print()
+        reference = peak["square_1024"] if peak else stats["matmul_gflops"]
+        print(f"useful work: ~{flops / len(texts) / 1e6:.0f} MFLOP/text (real tokens only); "
+              f"percentages are of {reference:.1f} GFLOP/s")
         for batch, ours, theirs, _ in rows:
-            flops = padded_flops(stats["token_lengths"], batch)
-            print(f"batch {batch:>3}: ~{flops / len(texts) / 1e6:.0f} MFLOP/text (padded), "
-                  f"kgfuse {flops / ours['seconds'] / 1e9:.1f} GFLOP/s "
-                  f"({100 * flops / ours['seconds'] / 1e9 / peak:.0f}% of that matmul), "
+            print(f"batch {batch:>3}: kgfuse {flops / ours['seconds'] / 1e9:.1f} GFLOP/s "
+                  f"({100 * flops / ours['seconds'] / 1e9 / reference:.0f}%), "
                   f"PyTorch {flops / theirs['seconds'] / 1e9:.1f} GFLOP/s "
-                  f"({100 * flops / theirs['seconds'] / 1e9 / peak:.0f}%)")
+                  f"({100 * flops / theirs['seconds'] / 1e9 / reference:.0f}%)")
 
 
 # ---------------------------------------------------------------- main
@@ -351,6 +369,7 @@ def main():
     if busy > 0.5:
         print(f"warning: load average {busy:.2f} before starting: other processes compete for "
               "the cores (PyTorch at small batches suffers most)")
+    peak = gemm_peak(args.threads)
     sets = ["metaqa", "aifb"] if args.texts == "both" else [args.texts]
     with tempfile.TemporaryDirectory(prefix="kgfuse-text-bench-") as tmp:
         workdir = Path(tmp)
@@ -376,6 +395,7 @@ def main():
                         stats = {key: theirs_runs[-1].pop(key)
                                  for key in ("token_lengths", "matmul_gflops")}
                         stats["torch"] = theirs_runs[-1]["torch"]
+                        stats["gemm"] = peak
                     print(f" {theirs_runs[-1]['rate']:.1f}/s", flush=True)
                 ours, theirs = best_of(ours_runs), best_of(theirs_runs)
                 if ours["rows"] != len(texts) or theirs["rows"] != len(texts):

@@ -100,7 +100,7 @@ fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
 impl Bert {
     pub fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
         let h = config.hidden_size;
-        if h % config.num_attention_heads != 0 {
+        if !h.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!(
                 "hidden size {h} is not a multiple of {} heads",
                 config.num_attention_heads

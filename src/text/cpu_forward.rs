@@ -402,7 +402,7 @@ mod tests {
     fn chunks_cover_rows_evenly() {
         for rows in [1, 12, 256, 300, 16_384] {
             let chunk = chunk_rows(rows);
-            assert!(chunk <= MAX_CHUNK_ROWS && chunk >= 1);
+            assert!((1..=MAX_CHUNK_ROWS).contains(&chunk));
             assert!(rows.div_ceil(chunk) * chunk >= rows);
         }
     }

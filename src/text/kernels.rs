@@ -75,7 +75,7 @@ pub fn softmax_rows(rows: &mut [f32], width: usize) {
         #[inline(always)]
         || {
             for row in rows.chunks_exact_mut(width) {
-                let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                let max = max(row);
                 // Two loops: the first vectorises, a running sum would not.
                 for s in row.iter_mut() {
                     *s = exp(*s - max);
@@ -138,6 +138,24 @@ fn sum(values: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// The largest value, in eight independent lanes (a single running
+/// maximum does not vectorise).
+#[inline(always)]
+fn max(values: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(x);
+        }
+    }
+    lanes.iter().fold(tail, |m, &x| m.max(x))
+}
+
 /// `sum(x²)` in eight independent lanes.
 #[inline(always)]
 fn sum_of_squares(values: &[f32]) -> f32 {
@@ -177,17 +195,24 @@ fn tanh(x: f32) -> f32 {
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     let x = x.max(-87.0);
-    // Round to nearest by the 1.5 * 2^23 trick: `round()` is a libm call
-    // that would stop the loop from vectorising.
+    // Adding 1.5 * 2^23 rounds to an integer n that then sits in the low
+    // mantissa bits, so 2^n is built with integer arithmetic on the bits:
+    // `round()` is a libm call and `as i32` a saturating cast, and either
+    // would stop the loop from vectorising.
     const SHIFT: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
-    let r = x - n * std::f32::consts::LN_2;
+    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = shifted - SHIFT;
+    // ln 2 in two parts (Cody & Waite), so that r stays exact for large |x|.
+    let r = (x - n * 0.693_145_75) - n * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    p * scale
+    let biased = shifted
+        .to_bits()
+        .wrapping_sub(SHIFT.to_bits())
+        .wrapping_add(127);
+    p * f32::from_bits(biased << 23)
 }
 
 #[cfg(test)]
@@ -218,6 +243,15 @@ mod tests {
         }
         // The formula's 1.5e-7 plus f32 rounding.
         assert!(worst < 1e-6, "max error {worst}");
+    }
+
+    #[test]
+    fn fast_exp_matches_std_to_underflow() {
+        for i in 0..=87_000 {
+            let x = -(i as f32) / 1000.0;
+            let relative = ((exp(x) - x.exp()) / x.exp()).abs();
+            assert!(relative < 1e-6, "exp({x}): {} vs {}", exp(x), x.exp());
+        }
     }
 
     #[test]
