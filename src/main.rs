@@ -34,7 +34,8 @@ fn restore_sigpipe() {
 /// candle's elementwise thread pool spins 25,000 times before parking a
 /// worker; on two cores the spinning worker steals the core that the matmul
 /// needs. 5,000 measured +20 % sentences/s at batch 16 and +15 % at batch 64
-/// (`kgfuse embed`, 2,000 MetaQA questions). A value set by the user wins.
+/// when `kgfuse embed` still ran on candle's ops (2,000 MetaQA questions);
+/// training still does. A value set by the user wins.
 fn shorten_candle_spin() {
     const VAR: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
     if std::env::var_os(VAR).is_none() {

@@ -1,14 +1,15 @@
 //! The BERT forward for inference on CPU (f32, no gradients), on flat
-//! buffers instead of candle tensors, because the CPU time goes elsewhere
-//! than the flops:
+//! buffers instead of candle tensors: with one candle op per step, the time
+//! went to padding, thread hand-offs and memory traffic between ops rather
+//! than to the flops.
 //!
 //! - Sequences are **packed**: only real tokens are stored and run, one
 //!   sequence after another, so padding costs nothing.
 //! - Everything but attention is row-local, so a layer is two parallel
 //!   passes over **row chunks** (projections, bias, residual, layer norm,
 //!   GELU, all while the chunk is in cache) around one pass over
-//!   (sequence, head) pairs for attention. That is two synchronisations per
-//!   layer instead of one per operation, and no thread spins between them.
+//!   (sequence, head) pairs for attention. That is three synchronisations
+//!   per layer instead of one per operation.
 //! - Each matmul is one single-threaded `gemm` call (the chunk is the unit
 //!   of parallelism), with weights stored `[in, out]`: gemm runs them
 //!   1.1–3x faster than the checkpoint's `[out, in]`. gemm picks AVX-512
