@@ -74,12 +74,6 @@ struct Layer {
     cpu: Arc<OnceLock<CpuLayer>>,
 }
 
-impl std::fmt::Debug for CpuLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CpuLayer")
-    }
-}
-
 /// The BERT encoder.
 #[derive(Debug, Clone)]
 pub struct Bert {

@@ -123,6 +123,13 @@ pub(super) struct LayerTensors<'a> {
     pub heads: usize,
 }
 
+/// Shown by name only: `Bert` derives `Debug`, and the weights are not worth printing.
+impl std::fmt::Debug for CpuLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CpuLayer")
+    }
+}
+
 impl CpuLayer {
     pub fn new(t: LayerTensors) -> Result<Self> {
         Ok(Self {
