@@ -144,26 +144,19 @@ fn explanations_in_every_format() {
     train(&ws, "model", &[]).success();
     let bert = ws.path("bert");
     let explain = |format: &str| -> String {
-        let out = ws
-            .kgfuse()
-            .args([
-                "explain",
-                "http://example.org/c0",
-                "--model",
-                "model",
-                "--format",
-                format,
-                "--model-dir",
-            ])
-            .arg(&bert)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::stdout_of(
+            ws.kgfuse()
+                .args([
+                    "explain",
+                    "http://example.org/c0",
+                    "--model",
+                    "model",
+                    "--format",
+                    format,
+                    "--model-dir",
+                ])
+                .arg(&bert),
+        )
     };
     let json: serde_json::Value = serde_json::from_str(&explain("json")).unwrap();
     let paths = json["paths"].as_array().unwrap();

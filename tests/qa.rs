@@ -218,18 +218,11 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
     for file in ["config.json", "model.safetensors", "metrics.json"] {
         assert!(model.join(file).is_file(), "{file}");
     }
-    let out = ask(
+    let out = common::stdout_of(&mut ask(
         &ws,
         &["--format", "json", "which films starred christina ricci"],
-    )
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let set: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    ));
+    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
     let mut labels: Vec<&str> = set["answers"]
         .as_array()
         .unwrap()

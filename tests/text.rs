@@ -163,25 +163,19 @@ fn embed_command_writes_json_and_npy() {
     let model = ws.path("tiny-bert");
     std::fs::create_dir_all(&model).unwrap();
     tiny_bert(&model);
-    let out = ws
-        .kgfuse()
-        .args([
-            "embed",
-            "Acme Holdings defaulted",
-            "the bank",
-            "--spans",
-            "0:4",
-            "--model-dir",
-        ])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::stdout_of(
+        ws.kgfuse()
+            .args([
+                "embed",
+                "Acme Holdings defaulted",
+                "the bank",
+                "--spans",
+                "0:4",
+                "--model-dir",
+            ])
+            .arg(&model),
     );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     assert_eq!(json[0]["embedding"].as_array().unwrap().len(), 16);
     assert_eq!(json[0]["spans"][0]["start"], 0);

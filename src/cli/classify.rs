@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use candle_core::Device;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::model::NamedOrBlankNode;
 
 use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
@@ -209,10 +208,9 @@ pub fn train_with_progress(
     bert: Option<BertEncoder>,
     device: &Device,
 ) -> Result<(FusionModel, kgfuse::fusion::pipeline::TrainSummary)> {
-    let cache = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    cache.set_style(
-        ProgressStyle::with_template("{spinner} encoding texts with BERT: {pos} [{elapsed}]")
-            .expect("valid template"),
+    let cache = super::progress_bar(
+        None,
+        "{spinner} encoding texts with BERT: {pos} [{elapsed}]",
     );
     let bar = super::train::progress(options.trainer.epochs);
     let mut started = false;

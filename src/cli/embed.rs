@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 
 use kgfuse::text::{model_files, parse_device, BertEncoder, SpanInput};
 
@@ -137,16 +137,10 @@ pub fn run(args: Args) -> Result<()> {
         encoder.set_max_length(max)?;
     }
     let bar = if args.file.is_some() {
-        let bar =
-            ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
-        // A constant template always parses.
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} texts {per_sec}",
-            )
-            .expect("valid template"),
-        );
-        bar
+        super::progress_bar(
+            Some(inputs.len()),
+            "{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} texts {per_sec}",
+        )
     } else {
         ProgressBar::hidden()
     };

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use kgfuse::store::{Store, DEFAULT_STORE_DIR};
 
@@ -126,6 +127,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ask(args) => qa::ask(args, &ctx),
     }?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on standard error (`len` None: a counter without a
+/// total) drawn with `template`, one of our constant templates.
+fn progress_bar(len: Option<usize>, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(len.map(|n| n as u64), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar
 }
 
 /// Reads a query or update given inline, from a file, or from stdin (`-f -`).

@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use kgfuse::fusion::render::{render, ExplanationFormat};
-use kgfuse::qa::training::{evaluate, fit, node_scores, split, QaMetrics};
+use kgfuse::qa::training::{fit, measure, split, QaMetrics};
 use kgfuse::qa::{
     read_questions, AnswerSet, EntityLinker, PreparedQuestion, QaModel, Question, Retrieval,
 };
@@ -255,13 +254,9 @@ pub(super) fn prepare(
     linker: &EntityLinker,
     questions: &[Question],
 ) -> Result<Vec<Option<PreparedQuestion>>> {
-    let bar =
-        ProgressBar::with_draw_target(Some(questions.len() as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} preparing questions {pos}/{len} [{wide_bar}] {eta}",
-        )
-        .expect("valid template"),
+    let bar = super::progress_bar(
+        Some(questions.len()),
+        "{spinner} preparing questions {pos}/{len} [{wide_bar}] {eta}",
     );
     let start = Instant::now();
     let (prepared, failed) = model.prepare(store, linker, questions, &|n| bar.inc(n as u64))?;
@@ -365,7 +360,12 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
     );
     let mut metrics = Vec::new();
     for (name, ids) in &per_file {
-        let m = measure(&model, ids.iter().map(|&i| prepared[i].as_ref()).collect())?;
+        let m = measure(
+            &model,
+            &ids.iter()
+                .map(|&i| prepared[i].as_ref())
+                .collect::<Vec<_>>(),
+        )?;
         print_metrics(&format!("{name} (validation)"), &m);
         metrics.push((name.clone(), m));
     }
@@ -375,19 +375,6 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
     )?;
     println!("model written to {}", a.out.display());
     Ok(())
-}
-
-pub(super) fn measure(
-    model: &QaModel,
-    questions: Vec<Option<&PreparedQuestion>>,
-) -> Result<QaMetrics> {
-    let present: Vec<&PreparedQuestion> = questions.iter().flatten().copied().collect();
-    let mut scores = node_scores(model, &present, 256)?.into_iter();
-    let aligned: Vec<Option<Vec<f32>>> = questions
-        .iter()
-        .map(|q| q.and_then(|_| scores.next()))
-        .collect();
-    Ok(evaluate(&questions, &aligned, model.threshold))
 }
 
 pub(super) fn print_metrics(name: &str, m: &QaMetrics) {
@@ -440,7 +427,10 @@ pub fn evaluate_qa(a: EvaluateQaArgs, ctx: &Context) -> Result<()> {
         };
         let start = Instant::now();
         let prepared = prepare(&model, &store, &linker, &chosen)?;
-        let m = measure(&model, prepared.iter().map(Option::as_ref).collect())?;
+        let m = measure(
+            &model,
+            &prepared.iter().map(Option::as_ref).collect::<Vec<_>>(),
+        )?;
         let seconds = start.elapsed().as_secs_f64();
         print_metrics(&f.name, &m);
         println!(

@@ -12,7 +12,7 @@ use kgfuse::fusion::pipeline::{predict, write_back, TrainOptions};
 use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::fusion::{model_id, FusionConfig, TextLimits};
 use kgfuse::graph::resource_predicates;
-use kgfuse::qa::training::{fit, split};
+use kgfuse::qa::training::{fit, measure, split};
 use kgfuse::qa::{
     generate_questions, EntityLinker, GenerateOptions, PreparedQuestion, QaModel, Question,
     Retrieval,
@@ -277,7 +277,12 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
             .copied()
             .filter(|&i| generated[i].0 == hops)
             .collect();
-        let m = super::qa::measure(&model, ids.iter().map(|&i| prepared[i].as_ref()).collect())?;
+        let m = measure(
+            &model,
+            &ids.iter()
+                .map(|&i| prepared[i].as_ref())
+                .collect::<Vec<_>>(),
+        )?;
         super::qa::print_metrics(&format!("{hops}-hop (held out)"), &m);
         metrics.push((hops, m));
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use candle_core::Device;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -239,13 +239,10 @@ enum EvaluateTask {
 }
 
 pub(super) fn progress(epochs: usize) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(epochs as u64), ProgressDrawTarget::stderr());
-    // A constant template always parses.
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} epoch {pos}/{len} [{wide_bar}] {msg}")
-            .expect("valid template"),
-    );
-    bar
+    super::progress_bar(
+        Some(epochs),
+        "{spinner} epoch {pos}/{len} [{wide_bar}] {msg}",
+    )
 }
 
 fn print_metrics(name: &str, m: &RankMetrics) {

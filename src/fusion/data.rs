@@ -416,10 +416,8 @@ impl Vocabulary {
             else {
                 continue;
             };
-            let entity = match entity {
-                Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
-                Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
-                _ => continue,
+            let Ok(entity) = NamedOrBlankNode::try_from(entity.clone()) else {
+                continue;
             };
             let (Ok(start), Ok(end)) = (start.value().parse(), end.value().parse()) else {
                 continue;
@@ -519,10 +517,6 @@ fn class_members(store: &Store, class: &NamedNode) -> Result<Vec<NamedOrBlankNod
     let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| match row.into_iter().next().flatten()? {
-            Term::NamedNode(n) => Some(n.into()),
-            Term::BlankNode(b) => Some(b.into()),
-            _ => None,
-        })
+        .filter_map(|row| NamedOrBlankNode::try_from(row.into_iter().next().flatten()?).ok())
         .collect())
 }

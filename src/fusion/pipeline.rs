@@ -268,10 +268,8 @@ fn split_by_property(
         let (Some(entity), Some(Term::Literal(value))) = (&row[0], &row[1]) else {
             continue;
         };
-        let entity = match entity {
-            Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
-            Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
-            _ => continue,
+        let Ok(entity) = NamedOrBlankNode::try_from(entity.clone()) else {
+            continue;
         };
         if let Some(node) = inputs.view.node_id(&entity) {
             splits.insert(node, value.value().to_lowercase());

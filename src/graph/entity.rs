@@ -44,10 +44,8 @@ pub fn resolve_entity(store: &Store, text: &str) -> Result<NamedOrBlankNode> {
     let (_, rows) = runner.select(BY_LABEL, &wanted)?;
     let mut found: Vec<NamedOrBlankNode> = Vec::new();
     for row in rows {
-        let node = match &row[0] {
-            Some(Term::NamedNode(n)) => NamedOrBlankNode::from(n.clone()),
-            Some(Term::BlankNode(b)) => NamedOrBlankNode::from(b.clone()),
-            _ => continue,
+        let Some(Ok(node)) = row[0].clone().map(NamedOrBlankNode::try_from) else {
+            continue;
         };
         if !found.contains(&node) {
             found.push(node);
@@ -105,10 +103,8 @@ pub fn labelled_entities(
     let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
     let mut out = HashMap::new();
     for row in rows {
-        let entity: NamedOrBlankNode = match &row[0] {
-            Some(Term::NamedNode(n)) => n.clone().into(),
-            Some(Term::BlankNode(b)) => b.clone().into(),
-            _ => continue,
+        let Some(Ok(entity)) = row[0].clone().map(NamedOrBlankNode::try_from) else {
+            continue;
         };
         let value = match &row[1] {
             Some(Term::NamedNode(n)) => n.as_str().to_owned(),

@@ -132,10 +132,8 @@ impl<'a> SubgraphRetriever<'a> {
                     else {
                         continue;
                     };
-                    let neighbour = match neighbour {
-                        Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
-                        Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
-                        _ => continue,
+                    let Ok(neighbour) = NamedOrBlankNode::try_from(neighbour.clone()) else {
+                        continue;
                     };
                     let (other, new) = add_node(&mut subgraph, neighbour, hop);
                     if new {

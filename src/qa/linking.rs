@@ -56,10 +56,8 @@ impl EntityLinker {
             let (Some(entity), Some(Term::Literal(label))) = (&row[0], &row[1]) else {
                 continue;
             };
-            let entity = match entity {
-                Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
-                Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
-                _ => continue,
+            let Ok(entity) = NamedOrBlankNode::try_from(entity.clone()) else {
+                continue;
             };
             let key = normalize(label.value());
             if key.is_empty() {

@@ -95,6 +95,14 @@ pub struct Unprepared {
     pub reason: String,
 }
 
+/// A question linked and retrieved, before BERT reads it.
+struct Linked {
+    mentions: Vec<Mention>,
+    topics: Vec<NamedOrBlankNode>,
+    subgraph: Subgraph,
+    gold: Vec<usize>,
+}
+
 /// The network, its relation vocabulary and the BERT that reads questions.
 pub struct QaModel {
     pub relations: Vec<NamedNode>,
@@ -229,65 +237,72 @@ impl QaModel {
         questions: &[Question],
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(Vec<Option<PreparedQuestion>>, Vec<Unprepared>)> {
-        let linked: Vec<Result<(Vec<Mention>, Vec<NamedOrBlankNode>, Subgraph, Vec<usize>)>> =
-            questions
-                .par_iter()
-                .map(|q| {
-                    let mentions = linker.mentions(&q.text)?;
-                    let topics = self.choose_topics(store, &q.text, &mentions)?;
-                    let subgraph = self.retrieve(store, &topics)?;
-                    let mut gold = Vec::new();
-                    for answer in &q.answers {
-                        for entity in linker.lookup(answer) {
-                            if let Some(i) = subgraph.index_of(&entity) {
-                                if !topics.contains(&entity) && !gold.contains(&i) {
-                                    gold.push(i);
-                                }
-                            }
-                        }
-                    }
-                    progress(1);
-                    Ok((mentions, topics, subgraph, gold))
-                })
-                .collect();
+        let linked: Vec<Result<Linked>> = questions
+            .par_iter()
+            .map(|q| self.link(store, linker, q).inspect(|_| progress(1)))
+            .collect();
         let mut failed = Vec::new();
-        let mut ready: Vec<Option<(Vec<Mention>, Vec<NamedOrBlankNode>, Subgraph, Vec<usize>)>> =
-            Vec::new();
-        for (index, result) in linked.into_iter().enumerate() {
-            match result {
-                Ok(r) => ready.push(Some(r)),
-                Err(e) => {
-                    failed.push(Unprepared {
-                        index,
-                        reason: e.to_string(),
-                    });
-                    ready.push(None);
-                }
-            }
-        }
-        let texts: Vec<Option<String>> = ready
+        let linked: Vec<Option<Linked>> = linked
+            .into_iter()
+            .enumerate()
+            .map(|(index, result)| {
+                result
+                    .map_err(|e| {
+                        failed.push(Unprepared {
+                            index,
+                            reason: e.to_string(),
+                        })
+                    })
+                    .ok()
+            })
+            .collect();
+        let texts: Vec<Option<String>> = linked
             .iter()
             .zip(questions)
-            .map(|(r, q)| r.as_ref().map(|(m, ..)| masked_text(&q.text, m)))
+            .map(|(l, q)| l.as_ref().map(|l| masked_text(&q.text, &l.mentions)))
             .collect();
         let mut tokens = self.read_questions(&texts)?;
-        let prepared = ready
+        let prepared = linked
             .into_iter()
             .zip(questions)
             .enumerate()
-            .map(|(i, (r, q))| {
-                r.map(|(mentions, topics, subgraph, gold)| PreparedQuestion {
-                    edges: self.local_edges(&subgraph),
-                    mentions,
-                    topics,
-                    subgraph,
-                    gold,
+            .map(|(i, (l, q))| {
+                l.map(|l| PreparedQuestion {
+                    edges: self.local_edges(&l.subgraph),
+                    mentions: l.mentions,
+                    topics: l.topics,
+                    subgraph: l.subgraph,
+                    gold: l.gold,
                     gold_total: q.answers.len(),
                     tokens: tokens[i].take().expect("read with its question"),
                 })
             })
             .collect();
         Ok((prepared, failed))
+    }
+
+    /// Links one question, retrieves its subgraph and finds its gold
+    /// answers there (never a topic entity).
+    fn link(&self, store: &Store, linker: &EntityLinker, question: &Question) -> Result<Linked> {
+        let mentions = linker.mentions(&question.text)?;
+        let topics = self.choose_topics(store, &question.text, &mentions)?;
+        let subgraph = self.retrieve(store, &topics)?;
+        let mut gold = Vec::new();
+        for answer in &question.answers {
+            for entity in linker.lookup(answer) {
+                if let Some(i) = subgraph.index_of(&entity) {
+                    if !topics.contains(&entity) && !gold.contains(&i) {
+                        gold.push(i);
+                    }
+                }
+            }
+        }
+        Ok(Linked {
+            mentions,
+            topics,
+            subgraph,
+            gold,
+        })
     }
 
     /// The topic entity of each mention; an ambiguous label goes to the

@@ -159,7 +159,7 @@ pub fn generate_questions(
     pairs.shuffle(&mut rng);
     let mut questions = Vec::new();
     let mut two_hop_paths = 0;
-    for path in paths.clone().into_iter().chain(pairs) {
+    for path in paths.into_iter().chain(pairs) {
         if path.len() == 2 && two_hop_paths == options.two_hop_paths {
             break;
         }

@@ -216,6 +216,18 @@ pub fn evaluate(
     m
 }
 
+/// [`evaluate`] at the model's threshold, scoring the questions that were
+/// prepared (`None`: not linkable, a miss).
+pub fn measure(model: &QaModel, questions: &[Option<&PreparedQuestion>]) -> Result<QaMetrics> {
+    let present: Vec<&PreparedQuestion> = questions.iter().flatten().copied().collect();
+    let mut scores = node_scores(model, &present, 256)?.into_iter();
+    let aligned: Vec<Option<Vec<f32>>> = questions
+        .iter()
+        .map(|q| q.and_then(|_| scores.next()))
+        .collect();
+    Ok(evaluate(questions, &aligned, model.threshold))
+}
+
 /// The threshold in 0.05 … 0.95 with the best mean answer-set F1.
 pub fn calibrate_threshold(questions: &[&PreparedQuestion], scores: &[Vec<f32>]) -> f64 {
     let wrapped: Vec<Option<&PreparedQuestion>> = questions.iter().map(|q| Some(*q)).collect();
@@ -269,7 +281,6 @@ pub fn answer_paths(
     // the model gives almost no weight.
     let mut stack: Vec<(Vec<usize>, Vec<u32>, f64)> = question
         .topic_indexes()
-        .into_iter()
         .map(|t| (vec![t], Vec::new(), 1.0))
         .collect();
     let probability = |hop: usize, r: u32| f64::from(relation_probs[hop][r as usize]);

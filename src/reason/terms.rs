@@ -64,11 +64,7 @@ impl Interner {
     /// The triple of an id triple; `None` if it is not valid RDF (a literal
     /// subject or a non-IRI predicate), which rules may produce and we drop.
     pub fn triple(&self, ids: Ids) -> Option<Triple> {
-        let subject = match self.term(ids[0]) {
-            Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
-            Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
-            _ => return None,
-        };
+        let subject = NamedOrBlankNode::try_from(self.term(ids[0]).clone()).ok()?;
         let Term::NamedNode(predicate) = self.term(ids[1]) else {
             return None;
         };

@@ -250,37 +250,15 @@ impl LoopState {
             .map_err(|e| Error::Model(format!("{}: {e}", tensors_path.display())))?;
         Ok((state, tensors))
     }
-}
 
-/// Trains the groups' weights (a subset of a model's, or all of them) on
-/// `task`; calls `on_epoch` after each epoch (for progress bars and
-/// checkpoints, with `true` when the epoch set a new best).
-pub fn train(
-    task: &mut dyn TrainingTask,
-    groups: Vec<ParamGroup>,
-    config: &TrainerConfig,
-    rng: &mut ChaCha8Rng,
-    checkpointing: Checkpointing,
-    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
-) -> Result<TrainReport> {
-    let groups: Vec<ParamGroup> = groups.into_iter().filter(|g| !g.vars.is_empty()).collect();
-    let vars: Vec<Var> = groups.iter().flat_map(|g| g.vars.clone()).collect();
-    let mut optimizers = groups
-        .iter()
-        .map(|g| {
-            AdamW::new(
-                g.vars.clone(),
-                config.learning_rate_at(0) * g.lr_scale,
-                config.weight_decay,
-            )
-            .map_err(candle)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
-    let mut history = Vec::new();
-    let mut since_best = 0;
-    let mut first_epoch = 0;
-    if let Some(dir) = checkpointing.resume_from {
+    /// Restores the weights, optimizer moments and generator saved in `dir`,
+    /// and returns where the loop stands.
+    fn resume(
+        dir: &Path,
+        vars: &[Var],
+        optimizers: &mut [AdamW],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Resumed> {
         let (state, tensors) = LoopState::load(dir)?;
         let get = |name: &str| -> candle_core::Result<Tensor> {
             tensors.get(name).cloned().ok_or_else(|| {
@@ -330,11 +308,58 @@ pub fn train(
                 dir.join(STATE_JSON).display()
             ))
         })?);
-        best = state.best.zip(best_weights).map(|((e, m), w)| (e, m, w));
-        history = state.history;
-        since_best = state.since_best;
-        first_epoch = state.next_epoch;
+        Ok(Resumed {
+            best: state.best.zip(best_weights).map(|((e, m), w)| (e, m, w)),
+            history: state.history,
+            since_best: state.since_best,
+            next_epoch: state.next_epoch,
+        })
     }
+}
+
+/// Where a loop stands: its best epoch, metric and weights so far, its
+/// history, the epochs since the best, and the next epoch.
+#[derive(Default)]
+struct Resumed {
+    best: Option<(usize, f64, Vec<Tensor>)>,
+    history: Vec<EpochRecord>,
+    since_best: usize,
+    next_epoch: usize,
+}
+
+/// Trains the groups' weights (a subset of a model's, or all of them) on
+/// `task`; calls `on_epoch` after each epoch (for progress bars and
+/// checkpoints, with `true` when the epoch set a new best).
+pub fn train(
+    task: &mut dyn TrainingTask,
+    groups: Vec<ParamGroup>,
+    config: &TrainerConfig,
+    rng: &mut ChaCha8Rng,
+    checkpointing: Checkpointing,
+    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
+) -> Result<TrainReport> {
+    let groups: Vec<ParamGroup> = groups.into_iter().filter(|g| !g.vars.is_empty()).collect();
+    let vars: Vec<Var> = groups.iter().flat_map(|g| g.vars.clone()).collect();
+    let mut optimizers = groups
+        .iter()
+        .map(|g| {
+            AdamW::new(
+                g.vars.clone(),
+                config.learning_rate_at(0) * g.lr_scale,
+                config.weight_decay,
+            )
+            .map_err(candle)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let Resumed {
+        mut best,
+        mut history,
+        mut since_best,
+        next_epoch: first_epoch,
+    } = match checkpointing.resume_from {
+        Some(dir) => LoopState::resume(dir, &vars, &mut optimizers, rng)?,
+        None => Resumed::default(),
+    };
     let mut stopped_early = since_best >= config.patience && first_epoch > 0;
     for epoch in first_epoch..config.epochs {
         if stopped_early {

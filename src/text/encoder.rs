@@ -265,8 +265,6 @@ impl BertEncoder {
     ) -> Result<Embeddings> {
         let texts: Vec<&str> = inputs.iter().map(|i| i.text.as_str()).collect();
         let encodings = self.tokenize(&texts)?;
-        let mut order: Vec<usize> = (0..inputs.len()).collect();
-        order.sort_by_key(|&i| encodings[i].len());
         let mut out = Embeddings {
             sentences: vec![Vec::new(); inputs.len()],
             spans: inputs.iter().map(|i| vec![None; i.spans.len()]).collect(),
@@ -276,7 +274,7 @@ impl BertEncoder {
                 .filter(|e| !e.get_overflowing().is_empty())
                 .count(),
         };
-        for chunk in order.chunks(batch_size.max(1)) {
+        for chunk in length_sorted_batches(&encodings, batch_size) {
             let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
             let (hidden, mask) = self.forward(&batch)?;
             let pooled =
@@ -404,10 +402,8 @@ impl SplitBert {
         batch_size: usize,
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<Tensor>> {
-        let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&i| encodings[i].len());
         let mut states: Vec<Option<Tensor>> = vec![None; encodings.len()];
-        for chunk in order.chunks(batch_size.max(1)) {
+        for chunk in length_sorted_batches(encodings, batch_size) {
             let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
             for (&i, state) in chunk.iter().zip(self.bottom(&batch)?) {
                 states[i] = Some(state);
@@ -440,6 +436,17 @@ impl SplitBert {
         let top = self.first_trainable..self.model.num_layers();
         Ok((self.model.encode(&hidden, &mask, top)?, mask))
     }
+}
+
+/// Indexes of `encodings` sorted by token count, `batch_size` at a time, so
+/// that each batch pads to its own longest text only.
+fn length_sorted_batches(encodings: &[Encoding], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..encodings.len()).collect();
+    order.sort_by_key(|&i| encodings[i].len());
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
 }
 
 /// Token ids, type ids and attention mask `[batch, longest]`, zero-padded.

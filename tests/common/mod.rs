@@ -59,18 +59,7 @@ impl Workspace {
 
     /// Runs a SELECT and returns its TSV rows without the header.
     pub fn select(&self, query: &str) -> Vec<String> {
-        let out = self
-            .kgfuse()
-            .args(["query", "--format", "tsv", query])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "query failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
+        stdout_of(self.kgfuse().args(["query", "--format", "tsv", query]))
             .lines()
             .skip(1)
             .map(str::to_owned)
@@ -82,6 +71,18 @@ impl Workspace {
         let rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }");
         parse_count(&rows[0])
     }
+}
+
+/// Runs a command that must succeed (its stderr is the failure message)
+/// and returns its standard output.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Parses a TSV cell holding an xsd:integer (`42` or `"42"^^<…integer>`).
