@@ -360,12 +360,7 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
     );
     let mut metrics = Vec::new();
     for (name, ids) in &per_file {
-        let m = measure(
-            &model,
-            &ids.iter()
-                .map(|&i| prepared[i].as_ref())
-                .collect::<Vec<_>>(),
-        )?;
+        let m = measure(&model, ids.iter().map(|&i| prepared[i].as_ref()))?;
         print_metrics(&format!("{name} (validation)"), &m);
         metrics.push((name.clone(), m));
     }
@@ -427,10 +422,7 @@ pub fn evaluate_qa(a: EvaluateQaArgs, ctx: &Context) -> Result<()> {
         };
         let start = Instant::now();
         let prepared = prepare(&model, &store, &linker, &chosen)?;
-        let m = measure(
-            &model,
-            &prepared.iter().map(Option::as_ref).collect::<Vec<_>>(),
-        )?;
+        let m = measure(&model, prepared.iter().map(Option::as_ref))?;
         let seconds = start.elapsed().as_secs_f64();
         print_metrics(&f.name, &m);
         println!(

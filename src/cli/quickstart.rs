@@ -277,12 +277,7 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
             .copied()
             .filter(|&i| generated[i].0 == hops)
             .collect();
-        let m = measure(
-            &model,
-            &ids.iter()
-                .map(|&i| prepared[i].as_ref())
-                .collect::<Vec<_>>(),
-        )?;
+        let m = measure(&model, ids.iter().map(|&i| prepared[i].as_ref()))?;
         super::qa::print_metrics(&format!("{hops}-hop (held out)"), &m);
         metrics.push((hops, m));
     }

@@ -218,14 +218,18 @@ pub fn evaluate(
 
 /// [`evaluate`] at the model's threshold, scoring the questions that were
 /// prepared (`None`: not linkable, a miss).
-pub fn measure(model: &QaModel, questions: &[Option<&PreparedQuestion>]) -> Result<QaMetrics> {
+pub fn measure<'a>(
+    model: &QaModel,
+    questions: impl IntoIterator<Item = Option<&'a PreparedQuestion>>,
+) -> Result<QaMetrics> {
+    let questions: Vec<Option<&PreparedQuestion>> = questions.into_iter().collect();
     let present: Vec<&PreparedQuestion> = questions.iter().flatten().copied().collect();
     let mut scores = node_scores(model, &present, 256)?.into_iter();
     let aligned: Vec<Option<Vec<f32>>> = questions
         .iter()
         .map(|q| q.and_then(|_| scores.next()))
         .collect();
-    Ok(evaluate(questions, &aligned, model.threshold))
+    Ok(evaluate(&questions, &aligned, model.threshold))
 }
 
 /// The threshold in 0.05 … 0.95 with the best mean answer-set F1.
