@@ -158,12 +158,14 @@ fn model_folder_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     checkpoint::save(
         dir.path(),
-        &model_config,
+        &serde_json::json!({"task": "linkpred", "model": model_config}),
         &varmap,
         &serde_json::json!({"ok": true}),
     )
     .unwrap();
-    let loaded_config: LinkPredConfig = checkpoint::load_config(dir.path()).unwrap();
+    let folder: serde_json::Value =
+        checkpoint::load_config(dir.path(), checkpoint::ModelKind::LinkPredictor).unwrap();
+    let loaded_config: LinkPredConfig = serde_json::from_value(folder["model"].clone()).unwrap();
     assert_eq!(loaded_config, model_config);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let (mut fresh, model) = new_model(&data, &loaded_config, &mut rng, &Device::Cpu).unwrap();

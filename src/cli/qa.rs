@@ -27,7 +27,7 @@ use super::{Access, Context};
 /// SPARQL query that returns it.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  kgfuse ask --model kgfuse-quickstart/qa 'who controls [Halvorsen Maritime Holdings AS]'
+  kgfuse ask --model kgfuse-quickstart/qa 'who controls [Driftwood Digital Holdings AG]'
   kgfuse --store metaqa ask --model models/metaqa 'who directed The Ice Storm'
   kgfuse --store metaqa ask --model models/metaqa --file questions.txt --format json
   kgfuse --store metaqa ask --model models/metaqa 'who directed [Heat]' --format html --out why.html")]

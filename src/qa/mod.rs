@@ -31,11 +31,10 @@ use crate::error::{Error, Result};
 use crate::graph::{display_label, Subgraph, SubgraphOptions, SubgraphRetriever};
 use crate::store::query::SparqlRunner;
 use crate::store::Store;
-use crate::tasks::checkpoint;
+use crate::tasks::checkpoint::{self, ModelKind};
 use crate::tasks::trainer::{candle, TrainerConfig};
 use crate::text::BertEncoder;
 
-const KIND: &str = "kgfuse-qa";
 /// What replaces a linked mention in the text BERT reads: the model learns
 /// the question's shape, not the entity's name.
 const MENTION_MASK: &str = "[MASK]";
@@ -160,14 +159,7 @@ impl QaModel {
     /// Loads a model folder; `bert` must be the checkpoint it was trained with
     /// (same width). Fails if none of its relations occur in `store`.
     pub fn load(dir: &Path, bert: BertEncoder, store: &Store) -> Result<Self> {
-        let saved: SavedQaModel = checkpoint::load_config(dir)?;
-        if saved.kind != KIND {
-            return Err(Error::Model(format!(
-                "{} holds a {} model, not a question answerer",
-                dir.display(),
-                saved.kind
-            )));
-        }
+        let saved: SavedQaModel = checkpoint::load_config(dir, ModelKind::QuestionAnswerer)?;
         if bert.hidden_size() != saved.model.text_dim {
             return Err(Error::Model(format!(
                 "{} was trained on {}-wide BERT states ({}); this BERT ({}) is {} wide",
@@ -212,7 +204,7 @@ impl QaModel {
 
     pub fn save(&self, dir: &Path, metrics: &impl Serialize) -> Result<()> {
         let saved = SavedQaModel {
-            kind: KIND.into(),
+            kind: ModelKind::QuestionAnswerer.tag().into(),
             relations: self
                 .relations
                 .iter()
