@@ -14,8 +14,8 @@ use kgfuse::fusion::{model_id, FusionConfig, TextLimits};
 use kgfuse::graph::resource_predicates;
 use kgfuse::qa::training::{fit, measure, split};
 use kgfuse::qa::{
-    generate_questions, EntityLinker, GenerateOptions, PreparedQuestion, QaModel, Question,
-    Retrieval,
+    generate_questions, strip_brackets, EntityLinker, GenerateOptions, PreparedQuestion, QaModel,
+    Question, Retrieval,
 };
 use kgfuse::reason::{reason_over_store, write_inferred, ReasonOptions, INFERRED_GRAPH};
 use kgfuse::store::named_queries::named_query;
@@ -217,7 +217,7 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
 
 /// The question-answering story on the sample: questions generated from its
 /// own relations (templates, as MetaQA was made), a model trained on them,
-/// its held-out metrics, and a few answers with paths and SPARQL.
+/// its validation metrics, and a few answers with paths and SPARQL.
 fn question_answering(store: &Store, args: &Args) -> Result<()> {
     println!("\n== kgfuse train qa, on questions generated from the sample graph");
     let generated = generate_questions(
@@ -250,6 +250,7 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
         256,
         trainer.clone(),
     )?;
+    model.learn_question_words(&linker, train_ids.iter().map(|&i| &questions[i]));
     let prepared = super::qa::prepare(&model, store, &linker, &questions)?;
     let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
         ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
@@ -278,12 +279,12 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
             .filter(|&i| generated[i].0 == hops)
             .collect();
         let m = measure(&model, ids.iter().map(|&i| prepared[i].as_ref()))?;
-        super::qa::print_metrics(&format!("{hops}-hop (held out)"), &m);
+        super::qa::print_metrics(&format!("{hops}-hop (validation)"), &m);
         metrics.push((hops, m));
     }
     let dir = args.out.join("qa");
     model.save(&dir, &serde_json::json!({ "validation": metrics }))?;
-    // Three held-out questions: one about control, one about directors, one more.
+    // Three validation questions: one about control, one about directors, one more.
     let mut shown: Vec<usize> = Vec::new();
     for wanted in ["controls", "director", ""] {
         if let Some(&i) = valid_ids
@@ -294,13 +295,17 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
         }
     }
     for i in shown {
+        // Asked as a user types it: the generated brackets removed.
+        let asked = strip_brackets(&questions[i].text);
         println!(
-            "\n== kgfuse ask --model {} {:?}\n(gold: {})",
+            "\n== kgfuse ask --model {} {asked:?}\n(gold: {})",
             dir.display(),
-            questions[i].text,
             questions[i].answers.join(" | ")
         );
-        super::qa::print_answers(&model.answer(store, &linker, &questions[i].text, 2)?);
+        match model.answer(store, &linker, &asked, 2) {
+            Ok(set) => super::qa::print_answers(&set),
+            Err(e) => println!("   {e}"),
+        }
     }
     Ok(())
 }
