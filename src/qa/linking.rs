@@ -350,15 +350,24 @@ impl EntityLinker {
             .collect()
     }
 
-    /// The error for text that names no entity (no instance unless
-    /// `bracketed`), with the labels closest to a run of its words.
+    /// The error for text that names no entity, with the closest labels:
+    /// to the whole of a bracketed text (any label), else to a run of the
+    /// question's words (instance labels).
     fn unknown(&self, text: &str, bracketed: bool) -> Error {
-        let words: Vec<String> = normalize(text).split(' ').map(str::to_owned).collect();
+        let wanted = normalize(text);
+        let words: Vec<String> = wanted.split(' ').map(str::to_owned).collect();
         let mut close: Vec<(f64, &Label)> = self
             .labels
             .iter()
             .filter(|l| bracketed || l.names_instance())
-            .map(|l| (closeness(&words, &l.key), l))
+            .map(|l| {
+                let score = if bracketed {
+                    strsim::normalized_levenshtein(&wanted, &l.key)
+                } else {
+                    closeness(&words, &l.key)
+                };
+                (score, l)
+            })
             .filter(|(score, _)| *score > 0.5)
             .collect();
         close.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.key.len().cmp(&a.1.key.len())));
