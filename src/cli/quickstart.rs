@@ -14,8 +14,8 @@ use kgfuse::fusion::{model_id, FusionConfig, FusionModel, TextLimits};
 use kgfuse::graph::resource_predicates;
 use kgfuse::qa::training::{fit, measure, split};
 use kgfuse::qa::{
-    generate_questions, EntityLinker, GenerateOptions, PreparedQuestion, QaModel, Question,
-    Retrieval,
+    generate_questions, strip_brackets, EntityLinker, GenerateOptions, PreparedQuestion, QaModel,
+    Question, Retrieval,
 };
 use kgfuse::reason::{reason_over_store, write_inferred, ReasonOptions, INFERRED_GRAPH};
 use kgfuse::store::named_queries::named_query;
@@ -266,6 +266,7 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
         256,
         trainer.clone(),
     )?;
+    model.learn_question_words(&linker, train_ids.iter().map(|&i| &questions[i]));
     let prepared = super::qa::prepare(&model, store, &linker, &questions)?;
     let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
         ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
@@ -310,13 +311,17 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
         }
     }
     for i in shown {
+        // Asked as a user types it: the generated brackets removed.
+        let asked = strip_brackets(&questions[i].text);
         println!(
-            "\n== kgfuse ask --model {} {:?}\n(gold: {})",
+            "\n== kgfuse ask --model {} {asked:?}\n(gold: {})",
             dir.display(),
-            questions[i].text,
             questions[i].answers.join(" | ")
         );
-        super::qa::print_answers(&model.answer(store, &linker, &questions[i].text, 2)?);
+        match model.answer(store, &linker, &asked, 2) {
+            Ok(set) => super::qa::print_answers(&set),
+            Err(e) => println!("   {e}"),
+        }
     }
     Ok(())
 }
