@@ -469,6 +469,10 @@ fn sparql_mistakes_are_named_on_one_line() {
     ]));
     assert!(stderr.contains("use one of table, json, csv, tsv, xml"), "{stderr}");
     assert!(!stderr.contains("xml, turtle"), "{stderr}");
+    // `export` offers only the syntaxes it can write.
+    let stderr = one_line_failure(ws.kgfuse().args(["export", "--format", "csv"]));
+    assert!(stderr.contains("unknown format \"csv\""), "{stderr}");
+    assert!(!stderr.contains("pipe"), "{stderr}");
 }
 
 #[test]

@@ -7,6 +7,10 @@ use oxigraph::io::RdfFormat;
 
 use crate::error::{Error, Result};
 
+/// The syntaxes that can be written, for `export --format` errors.
+pub const RDF_FORMAT_NAMES: &str =
+    "turtle (ttl), ntriples (nt), nquads (nq), trig, rdfxml (rdf, owl, xml), jsonld, n3";
+
 /// Format names accepted by `--format`, for help and error texts.
 pub const FORMAT_NAMES: &str =
     "turtle (ttl), ntriples (nt), nquads (nq), trig, rdfxml (rdf, owl, xml), jsonld, n3, tsv and pipe (load only)";
@@ -38,7 +42,13 @@ pub fn parse_format_name(name: &str) -> Result<Syntax> {
 
 /// Parses the name of an RDF syntax that can be written.
 pub fn parse_rdf_format_name(name: &str) -> Result<RdfFormat> {
-    match parse_format_name(name)? {
+    let syntax = syntax_from_name(&name.to_ascii_lowercase()).ok_or_else(|| {
+        Error::UnknownFormatName {
+            name: name.to_owned(),
+            known: RDF_FORMAT_NAMES,
+        }
+    })?;
+    match syntax {
         Syntax::Rdf(format) => Ok(format),
         Syntax::Names { .. } => Err(Error::UnsupportedOutput(format!(
             "{name} is an input-only format; write an RDF syntax"
