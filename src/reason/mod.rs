@@ -21,8 +21,8 @@ use oxigraph::model::{NamedNodeRef, Triple};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::terms::display_term;
 use crate::store::graphs::{quads_outside, replace_graph, GraphDiff};
+use crate::store::terms::display_term;
 use crate::store::Store;
 use engine::Engine;
 pub use engine::RoundProgress;

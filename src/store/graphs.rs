@@ -2,12 +2,12 @@
 //! entailments): read everything except that graph, and replace its contents
 //! atomically while writing only what changed.
 
-use oxigraph::model::{GraphNameRef, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, TripleRef};
+use oxigraph::model::{GraphNameRef, NamedNodeRef, NamedOrBlankNode, Quad, Term, TripleRef};
 use rustc_hash::FxHashSet;
 use serde::Serialize;
 
-use super::Store;
-use crate::error::Result;
+use super::{SparqlRunner, Store};
+use crate::error::{Error, Result};
 
 /// What [`replace_graph`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -69,36 +69,41 @@ pub fn replace_graph<'a>(
     graph: NamedNodeRef<'_>,
     triples: impl IntoIterator<Item = TripleRef<'a>>,
 ) -> Result<GraphDiff> {
-    let old = store
-        .inner
-        .quads_for_pattern(None, None, None, Some(graph.into()))
-        .collect::<std::result::Result<Vec<Quad>, _>>()?;
-    fn as_triple(q: &Quad) -> TripleRef<'_> {
-        TripleRef::new(q.subject.as_ref(), q.predicate.as_ref(), q.object.as_ref())
+    let wanted: FxHashSet<TripleRef<'a>> = triples.into_iter().collect();
+    // Membership tests and a count run on encoded terms; reading the graph
+    // itself would decode every term (a lookup each), several times slower.
+    let old_len = graph_len(store, graph)?;
+    let mut transaction = store.inner.start_transaction()?;
+    let mut added = Vec::new();
+    for triple in &wanted {
+        let quad = triple.in_graph(graph);
+        if old_len == 0 || !transaction.contains(quad)? {
+            added.push(quad);
+        }
     }
-    let old_set: FxHashSet<TripleRef<'_>> = old.iter().map(as_triple).collect();
-    let new_set: FxHashSet<TripleRef<'_>> = triples.into_iter().collect();
-    let stale: Vec<&Quad> = old
-        .iter()
-        .filter(|q| !new_set.contains(&as_triple(q)))
-        .collect();
-    let added: Vec<QuadRef<'_>> = new_set
-        .iter()
-        .filter(|t| !old_set.contains(*t))
-        .map(|t| t.in_graph(graph))
-        .collect();
+    let kept = wanted.len() - added.len();
+    let stale = if old_len > kept {
+        stale_quads(&transaction, graph, &wanted)?
+    } else {
+        Vec::new()
+    };
     let diff = GraphDiff {
         added: added.len(),
         removed: stale.len(),
-        kept: old.len() - stale.len(),
+        kept,
     };
     if stale.is_empty() && added.len() >= BULK_ADDITIONS {
-        let mut loader = store.inner.bulk_loader();
+        drop(transaction);
+        // The loader cuts its input into batches of `megabytes * 1000 /
+        // threads` quads, one thread each: this size gives every thread one.
+        let mut loader = store
+            .inner
+            .bulk_loader()
+            .with_max_memory_size_in_megabytes(added.len() / 1000 + 1);
         loader.load_quads(added.iter().map(|q| q.into_owned()))?;
         loader.commit()?;
     } else if !stale.is_empty() || !added.is_empty() {
-        let mut transaction = store.inner.start_transaction()?;
-        for quad in stale {
+        for quad in &stale {
             transaction.remove(quad);
         }
         for quad in added {
@@ -109,11 +114,45 @@ pub fn replace_graph<'a>(
     Ok(diff)
 }
 
+/// The quads of `graph` whose triple is not `wanted`.
+fn stale_quads(
+    transaction: &oxigraph::store::Transaction<'_>,
+    graph: NamedNodeRef<'_>,
+    wanted: &FxHashSet<TripleRef<'_>>,
+) -> Result<Vec<Quad>> {
+    let mut stale = Vec::new();
+    for quad in transaction.quads_for_pattern(None, None, None, Some(graph.into())) {
+        let quad = quad?;
+        let triple = TripleRef::new(
+            quad.subject.as_ref(),
+            quad.predicate.as_ref(),
+            quad.object.as_ref(),
+        );
+        if !wanted.contains(&triple) {
+            stale.push(quad);
+        }
+    }
+    Ok(stale)
+}
+
+/// The number of quads in `graph`, counted without decoding them.
+fn graph_len(store: &Store, graph: NamedNodeRef<'_>) -> Result<usize> {
+    let query = format!("SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}");
+    let rows = SparqlRunner::new(store).select_first(&query, &[], 1)?;
+    match rows.first().and_then(|row| row.first()) {
+        Some(Some(Term::Literal(n))) => n
+            .value()
+            .parse()
+            .map_err(|_| Error::SparqlEvaluation(format!("COUNT returned {n}"))),
+        other => Err(Error::SparqlEvaluation(format!("COUNT returned {other:?}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
-    use oxigraph::model::{Literal, NamedNode, Triple};
+    use oxigraph::model::{Literal, NamedNode, QuadRef, Triple};
 
     use super::*;
 
