@@ -2,7 +2,10 @@
 //! entailments): read everything except that graph, and replace its contents
 //! atomically while writing only what changed.
 
-use oxigraph::model::{GraphNameRef, NamedNodeRef, NamedOrBlankNode, Quad, Term, TripleRef};
+use oxigraph::model::{
+    GraphNameRef, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, TripleRef,
+};
+use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use serde::Serialize;
 
@@ -72,15 +75,24 @@ pub fn replace_graph<'a>(
     let wanted: FxHashSet<TripleRef<'a>> = triples.into_iter().collect();
     // Membership tests and a count run on encoded terms; reading the graph
     // itself would decode every term (a lookup each), several times slower.
+    // The lookups run on every core (we hold the store's write lock, so
+    // nothing changes between them).
     let old_len = graph_len(store, graph)?;
+    let candidates: Vec<QuadRef<'_>> = wanted.iter().map(|t| t.in_graph(graph)).collect();
+    let added: Vec<QuadRef<'_>> = if old_len == 0 {
+        candidates
+    } else {
+        let present = candidates
+            .par_iter()
+            .map(|&quad| store.inner.contains(quad))
+            .collect::<std::result::Result<Vec<bool>, _>>()?;
+        candidates
+            .into_iter()
+            .zip(present)
+            .filter_map(|(quad, present)| (!present).then_some(quad))
+            .collect()
+    };
     let mut transaction = store.inner.start_transaction()?;
-    let mut added = Vec::new();
-    for triple in &wanted {
-        let quad = triple.in_graph(graph);
-        if old_len == 0 || !transaction.contains(quad)? {
-            added.push(quad);
-        }
-    }
     let kept = wanted.len() - added.len();
     let stale = if old_len > kept {
         stale_quads(&transaction, graph, &wanted)?
@@ -152,7 +164,7 @@ fn graph_len(store: &Store, graph: NamedNodeRef<'_>) -> Result<usize> {
 mod tests {
     use std::collections::BTreeSet;
 
-    use oxigraph::model::{Literal, NamedNode, QuadRef, Triple};
+    use oxigraph::model::{Literal, NamedNode, Triple};
 
     use super::*;
 
