@@ -76,7 +76,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         );
     }
     let closure = reason_over_store(&store, ReasonOptions::default(), |_| {})?;
-    let written = write_inferred(&store, &closure)?;
+    let written = write_inferred(&store, &closure)?.total();
     let summary = closure.summary();
     println!(
         "reasoned (OWL 2 RL): {written} triples inferred into <{INFERRED_GRAPH}> in {:.2} s, {} inconsistencies",

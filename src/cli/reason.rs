@@ -1,6 +1,7 @@
 //! `kgfuse reason`: materialise RDFS / OWL 2 RL entailments, or explain one.
 
 use std::io::Write;
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 
@@ -81,7 +82,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         Access::ReadOnly
     })?;
     let wanted = args.why.as_deref().map(parse_triple).transpose()?;
+    let started = Instant::now();
     let closure = reason_over_store(&store, args.options.options(), report_round)?;
+    let read_and_reason = started.elapsed();
     for warning in closure.warnings() {
         eprintln!("warning: {warning}");
     }
@@ -99,7 +102,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         }
         return Ok(());
     }
+    let expanding = Instant::now();
     let summary = closure.summary();
+    let expanded = expanding.elapsed();
     if let Some(path) = &args.output {
         let file = std::fs::File::create(path).map_err(|e| kgfuse::Error::io(path.clone(), e))?;
         let mut out = std::io::BufWriter::new(file);
@@ -120,9 +125,25 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             &mut std::io::stdout().lock(),
         )?;
     } else {
-        let written = write_inferred(&store, &closure)?;
+        let writing = Instant::now();
+        let diff = write_inferred(&store, &closure)?;
         store.flush()?;
-        println!("wrote {written} inferred triples to <{INFERRED_GRAPH}>");
+        let written = writing.elapsed();
+        println!(
+            "{} inferred triples in <{INFERRED_GRAPH}>: {} added, {} removed, {} unchanged",
+            diff.total(),
+            diff.added,
+            diff.removed,
+            diff.kept
+        );
+        eprintln!(
+            "time: read {:.2} s, reason {:.2} s, expand {:.2} s, write {:.2} s, total {:.2} s",
+            (read_and_reason.as_secs_f64() - summary.seconds).max(0.0),
+            summary.seconds,
+            expanded.as_secs_f64(),
+            written.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
     }
     println!(
         "asserted {}, inferred {}, {} rounds, {:.2} s; {} inconsistenc{} (see `kgfuse check`)",

@@ -17,10 +17,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, QuadRef, Triple};
+use oxigraph::model::{NamedNodeRef, Triple};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::store::graphs::{quads_outside, replace_graph, GraphDiff};
 use crate::store::terms::display_term;
 use crate::store::Store;
 use engine::Engine;
@@ -389,29 +390,22 @@ pub fn reason_over_store(
     options: ReasonOptions,
     progress: impl FnMut(RoundProgress),
 ) -> Result<Closure> {
-    let inferred = NamedNodeRef::new_unchecked(INFERRED_GRAPH);
     let mut reasoner = Reasoner::new(options);
-    for quad in store.oxigraph().iter() {
-        let quad = quad?;
-        if quad.graph_name.as_ref() != GraphNameRef::NamedNode(inferred) {
-            reasoner.engine.assert(Triple::from(quad));
-        }
+    for quad in quads_outside(store, NamedNodeRef::new_unchecked(INFERRED_GRAPH))? {
+        reasoner.engine.assert(Triple::from(quad?));
     }
     reasoner.run(progress)
 }
 
-/// Replaces the inferred graph with the closure's inferred triples, in one
-/// transaction; returns how many were written.
-pub fn write_inferred(store: &Store, closure: &Closure) -> Result<usize> {
-    let graph = NamedNode::new_unchecked(INFERRED_GRAPH);
-    let inferred = closure.inferred();
-    let mut transaction = store.oxigraph().start_transaction()?;
-    transaction.clear_graph(&graph)?;
-    for (t, _) in inferred {
-        transaction.insert(QuadRef::new(&t.subject, &t.predicate, &t.object, &graph));
-    }
-    transaction.commit()?;
-    Ok(inferred.len())
+/// Makes the inferred graph hold exactly the closure's inferred triples, in
+/// one atomic write of the difference to what it held (nothing, when the
+/// closure is unchanged); a failure keeps the old graph whole.
+pub fn write_inferred(store: &Store, closure: &Closure) -> Result<GraphDiff> {
+    replace_graph(
+        store,
+        NamedNodeRef::new_unchecked(INFERRED_GRAPH),
+        closure.inferred().iter().map(|(t, _)| t.as_ref()),
+    )
 }
 
 fn triple_as_string<S: serde::Serializer>(

@@ -2,10 +2,12 @@
 //! operations kgfuse offers on it: loading, SPARQL, statistics and export.
 //!
 //! Parsing lives in `format` and `load`, query evaluation in `query`, result
-//! rendering in `results`; nothing here knows about the command line.
+//! rendering in `results`, whole-graph reads and atomic replacement in
+//! `graphs`; nothing here knows about the command line.
 
 pub mod export;
 pub mod format;
+pub mod graphs;
 pub mod load;
 pub mod named_queries;
 pub mod query;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+pub use graphs::GraphDiff;
 pub use load::{LoadOptions, LoadReport, Loader};
 pub use query::{QueryOutcome, SparqlRunner};
 pub use stats::StoreStats;
