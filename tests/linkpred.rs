@@ -3,7 +3,6 @@
 
 mod common;
 
-use candle_core::Device;
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
 use kgfuse::tasks::linkpred::{new_model, DecoderKind, LinkData, LinkPredConfig, LinkPredTraining};
@@ -71,7 +70,7 @@ fn trained_with_checkpointing(
     let (mut model_config, trainer) = config();
     model_config.decoder = decoder;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu).unwrap();
+    let (varmap, model) = new_model(&data, &model_config, &mut rng, &common::device()).unwrap();
     let mut task = LinkPredTraining::new(&model, &data);
     let report = train(
         &mut task,
@@ -119,7 +118,7 @@ fn an_interrupted_run_resumes_to_the_same_weights() {
     // The same run, cut at epoch 30 by a failing callback; its last saved
     // state is from epoch 20 (it validates every 10).
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let (varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu).unwrap();
+    let (varmap, model) = new_model(&data, &model_config, &mut rng, &common::device()).unwrap();
     let mut task = LinkPredTraining::new(&model, &data);
     let interrupted = train(
         &mut task,
@@ -166,7 +165,7 @@ fn model_folder_round_trip() {
     let loaded_config: LinkPredConfig = checkpoint::load_config(dir.path()).unwrap();
     assert_eq!(loaded_config, model_config);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
-    let (mut fresh, model) = new_model(&data, &loaded_config, &mut rng, &Device::Cpu).unwrap();
+    let (mut fresh, model) = new_model(&data, &loaded_config, &mut rng, &common::device()).unwrap();
     checkpoint::load_weights(dir.path(), &mut fresh).unwrap();
     let again = model
         .nodes(None)
