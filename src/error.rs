@@ -42,6 +42,9 @@ pub enum Error {
     /// A read-only command was pointed at a folder that holds no store.
     #[error("no store at {}; load data first (`kgfuse load FILE…`) or point --store / KGFUSE_STORE at an existing store", path.display())]
     NoStore { path: PathBuf },
+    /// A store was to be created in a folder that already holds other files.
+    #[error("{} is not empty and holds no kgfuse store; give --store an empty or new folder (or an existing store)", path.display())]
+    NotAStore { path: PathBuf },
     /// The embedded store failed.
     #[error("store error: {0}")]
     Storage(#[from] oxigraph::store::StorageError),

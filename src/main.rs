@@ -10,14 +10,41 @@ mod cli;
 fn main() -> ExitCode {
     restore_sigpipe();
     shorten_candle_spin();
+    unset_empty_settings();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line: a cause whose text the message
+/// already carries is left out (library errors quote their I/O cause), and
+/// line breaks from user input (an IRI, a query) are shown escaped.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+        .chars()
+        .flat_map(|c| match c {
+            '\n' => "\\n".chars().collect::<Vec<_>>(),
+            '\r' => "\\r".chars().collect(),
+            c if c.is_control() => c.escape_default().collect(),
+            c => vec![c],
+        })
+        .collect()
 }
 
 /// Rust ignores SIGPIPE, which turns `kgfuse query … | head` into a panic
@@ -28,6 +55,17 @@ fn restore_sigpipe() {
     // any other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// `KGFUSE_STORE=` or `KGFUSE_MODEL_DIR=` (set but empty) mean "not set",
+/// as an empty `PATH` entry does, rather than a folder named "".
+fn unset_empty_settings() {
+    for var in ["KGFUSE_STORE", "KGFUSE_MODEL_DIR"] {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            // Edition 2021: safe; we are still single-threaded here.
+            std::env::remove_var(var);
+        }
     }
 }
 

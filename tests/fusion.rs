@@ -260,3 +260,85 @@ fn cross_validation_of_the_fused_model() {
         "accuracy 100.00 % ± 0.00 (mean ± std over 2 folds",
     ));
 }
+
+#[test]
+fn scoring_some_entities_keeps_every_other_score() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(&ws, "model", &["--no-text", "--epochs", "5"]).success();
+    let predict = |entities: &[&str]| {
+        ws.kgfuse()
+            .args(["predict", "--model", "model", "--write-back"])
+            .args(entities)
+            .assert()
+            .success();
+    };
+    let scored = || {
+        ws.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?c kgfuse:score ?s } }")[0]
+            .clone()
+    };
+    predict(&[]);
+    assert_eq!(common::parse_count(&scored()), 16);
+    predict(&["http://example.org/c3"]);
+    assert_eq!(
+        common::parse_count(&scored()),
+        16,
+        "re-scoring one entity must not drop the others"
+    );
+    // The re-scored entity has one score, label and model, not two.
+    let triples = ws.select(
+        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { <http://example.org/c3> ?p ?o } }",
+    );
+    assert_eq!(common::parse_count(&triples[0]), 3);
+}
+
+#[test]
+fn a_model_folder_of_another_kind_is_named_with_its_command() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    let fake = |name: &str, kind: &str| {
+        ws.write(&format!("{name}/config.json"), format!("{{\"kind\": \"{kind}\"}}"));
+    };
+    fake("qa", "kgfuse-qa");
+    ws.kgfuse()
+        .args(["predict", "--model", "qa"])
+        .assert()
+        .failure()
+        .stderr(contains("holds a question answerer"))
+        .stderr(contains("`ask`"));
+    fake("classifier", "kgfuse-fused-classifier");
+    let bert = ws.path("bert");
+    std::fs::create_dir_all(&bert).unwrap();
+    tiny_bert(&bert);
+    ws.kgfuse()
+        .args(["ask", "--model", "classifier", "--model-dir"])
+        .arg(&bert)
+        .arg("who controls [company 1]")
+        .assert()
+        .failure()
+        .stderr(contains("holds a fused classifier"))
+        .stderr(contains("`predict`"));
+}
+
+#[test]
+fn truncated_weights_fail_before_any_work() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(&ws, "model", &["--epochs", "2"]).success();
+    let weights = ws.path("model").join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    ws.kgfuse()
+        .args(["predict", "--model", "model", "--model-dir"])
+        .arg(ws.path("bert"))
+        .assert()
+        .failure()
+        .stderr(contains("model.safetensors: truncated"));
+    std::fs::remove_file(&weights).unwrap();
+    ws.kgfuse()
+        .args(["predict", "--model", "model", "--model-dir"])
+        .arg(ws.path("bert"))
+        .assert()
+        .failure()
+        .stderr(contains("model.safetensors"));
+}

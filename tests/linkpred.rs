@@ -6,7 +6,9 @@ mod common;
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
 use kgfuse::tasks::linkpred::{new_model, DecoderKind, LinkData, LinkPredConfig, LinkPredTraining};
-use kgfuse::tasks::trainer::{train, Checkpointing, ParamGroup, TrainerConfig};
+use kgfuse::tasks::trainer::{
+    train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -56,29 +58,39 @@ fn trained(seed: u64) -> (candle_nn::VarMap, Vec<f32>, f64) {
 }
 
 fn trained_with(seed: u64, decoder: DecoderKind) -> (candle_nn::VarMap, Vec<f32>, f64) {
-    trained_with_checkpointing(seed, decoder, Checkpointing::default())
+    let run = run(seed, decoder, Checkpointing::default(), &Device::Cpu);
+    (run.varmap, run.nodes, run.report.best_metric)
 }
 
-/// A fresh model and generator trained for the configured 60 epochs (or
-/// what is left of them after the run it resumes).
-fn trained_with_checkpointing(
-    seed: u64,
-    decoder: DecoderKind,
-    checkpointing: Checkpointing,
-) -> (candle_nn::VarMap, Vec<f32>, f64) {
+/// What a training run left: its weights, node embeddings, report, and the
+/// epochs it ran itself (a resumed run skips those it resumed past).
+struct Run {
+    varmap: candle_nn::VarMap,
+    nodes: Vec<f32>,
+    report: TrainReport,
+    epochs_run: Vec<usize>,
+}
+
+/// A fresh model and generator from `seed`, trained for the configured 60
+/// epochs (or what is left of them after the run it resumes).
+fn run(seed: u64, decoder: DecoderKind, checkpointing: Checkpointing, device: &Device) -> Run {
     let data = groups();
     let (mut model_config, trainer) = config();
     model_config.decoder = decoder;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (varmap, model) = new_model(&data, &model_config, &mut rng, &common::device()).unwrap();
+    let (varmap, model) = new_model(&data, &model_config, &mut rng, device).unwrap();
     let mut task = LinkPredTraining::new(&model, &data);
+    let mut epochs_run = Vec::new();
     let report = train(
         &mut task,
         ParamGroup::all(&varmap),
         &trainer,
         &mut rng,
         checkpointing,
-        &mut |_, _| Ok(()),
+        &mut |record, _| {
+            epochs_run.push(record.epoch);
+            Ok(())
+        },
     )
     .unwrap();
     let nodes = model
@@ -88,37 +100,28 @@ fn trained_with_checkpointing(
         .unwrap()
         .to_vec1::<f32>()
         .unwrap();
-    (varmap, nodes, report.best_metric)
+    Run {
+        varmap,
+        nodes,
+        report,
+        epochs_run,
+    }
 }
 
-#[test]
-fn training_is_deterministic_for_a_seed_and_learns_the_groups() {
-    let (_, first, mrr) = trained(7);
-    let (_, second, _) = trained(7);
-    assert_eq!(first, second, "same seed, same weights");
-    let (_, other, _) = trained(8);
-    assert_ne!(first, other);
-    assert!(mrr > 0.5, "validation MRR {mrr}");
-}
-
-#[test]
-fn an_interrupted_run_resumes_to_the_same_weights() {
-    let (_, straight, _) = trained(5);
+/// The run of seed 5 cut at epoch 30 by a failing callback (its last saved
+/// state is from epoch 20: it validates every 10), then resumed by a run
+/// whose own model and generator come from another seed, so that only what
+/// the checkpoint restores can make it continue the first.
+fn interrupted_and_resumed(device: &Device) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let save = Checkpointing {
         resume_from: None,
         save_to: Some(dir.path()),
     };
-    let resume = Checkpointing {
-        resume_from: Some(dir.path()),
-        save_to: Some(dir.path()),
-    };
     let data = groups();
     let (model_config, trainer) = config();
-    // The same run, cut at epoch 30 by a failing callback; its last saved
-    // state is from epoch 20 (it validates every 10).
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let (varmap, model) = new_model(&data, &model_config, &mut rng, &common::device()).unwrap();
+    let (varmap, model) = new_model(&data, &model_config, &mut rng, device).unwrap();
     let mut task = LinkPredTraining::new(&model, &data);
     let interrupted = train(
         &mut task,
@@ -136,11 +139,73 @@ fn an_interrupted_run_resumes_to_the_same_weights() {
     );
     assert!(interrupted.is_err());
     assert!(dir.path().join("trainer_state.json").is_file());
-    let (_, resumed, _) = trained_with_checkpointing(5, DecoderKind::DistMult, resume);
+    let resume = Checkpointing {
+        resume_from: Some(dir.path()),
+        save_to: Some(dir.path()),
+    };
+    run(6, DecoderKind::DistMult, resume, device)
+}
+
+/// Epoch, loss and metric of each record (the seconds differ between runs).
+fn losses(history: &[EpochRecord]) -> Vec<(usize, f64, Option<f64>)> {
+    history
+        .iter()
+        .map(|r| (r.epoch, r.loss, r.metric))
+        .collect()
+}
+
+#[test]
+fn training_is_deterministic_for_a_seed_and_learns_the_groups() {
+    let (_, first, mrr) = trained(7);
+    let (_, second, _) = trained(7);
+    assert_eq!(first, second, "same seed, same weights");
+    let (_, other, _) = trained(8);
+    assert_ne!(first, other);
+    assert!(mrr > 0.5, "validation MRR {mrr}");
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_weights() {
+    let straight = run(
+        5,
+        DecoderKind::DistMult,
+        Checkpointing::default(),
+        &Device::Cpu,
+    );
+    let resumed = interrupted_and_resumed(&Device::Cpu);
     assert_eq!(
-        straight, resumed,
+        resumed.epochs_run,
+        (21..=60).collect::<Vec<_>>(),
+        "the resumed run starts after the last checkpoint"
+    );
+    assert_eq!(
+        losses(&resumed.report.history),
+        losses(&straight.report.history),
+        "the history holds the interrupted run's first 20 epochs, then the same ones as the straight run"
+    );
+    assert_eq!(
+        straight.nodes, resumed.nodes,
         "resumed run differs from the straight one"
     );
+}
+
+/// Saved state must be loaded onto the model's device (it was read onto the
+/// CPU, and setting a CUDA weight from a CPU tensor fails).
+#[cfg(feature = "cuda")]
+#[test]
+fn a_run_on_cuda_resumes_on_cuda() {
+    let Ok(device) = Device::new_cuda(0) else {
+        eprintln!("no CUDA device: skipped");
+        return;
+    };
+    let resumed = interrupted_and_resumed(&device);
+    assert_eq!(resumed.epochs_run, (21..=60).collect::<Vec<_>>());
+    assert_eq!(resumed.report.history.len(), 60);
+    assert!(resumed
+        .varmap
+        .all_vars()
+        .iter()
+        .all(|v| v.device().is_cuda()));
 }
 
 #[test]
@@ -157,12 +222,14 @@ fn model_folder_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     checkpoint::save(
         dir.path(),
-        &model_config,
+        &serde_json::json!({"task": "linkpred", "model": model_config}),
         &varmap,
         &serde_json::json!({"ok": true}),
     )
     .unwrap();
-    let loaded_config: LinkPredConfig = checkpoint::load_config(dir.path()).unwrap();
+    let folder: serde_json::Value =
+        checkpoint::load_config(dir.path(), checkpoint::ModelKind::LinkPredictor).unwrap();
+    let loaded_config: LinkPredConfig = serde_json::from_value(folder["model"].clone()).unwrap();
     assert_eq!(loaded_config, model_config);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let (mut fresh, model) = new_model(&data, &loaded_config, &mut rng, &common::device()).unwrap();

@@ -302,3 +302,115 @@ fn pipe_separated_kb_loads_with_labels() {
             "bad.txt:2:1: expected head|relation|tail, found 2 field(s)",
         ));
 }
+
+#[test]
+fn standard_input_loads_streamed_and_all_or_nothing() {
+    let ws = Workspace::new();
+    ws.kgfuse()
+        .args(["load", "--format", "turtle", "-"])
+        .write_stdin(TURTLE)
+        .assert()
+        .success()
+        .stdout(contains("loaded 3 quads"));
+    assert_eq!(ws.count(), 3);
+    ws.kgfuse()
+        .args(["load", "--format", "ntriples", "-"])
+        .write_stdin("<http://example.com/a> <http://example.com/b> .\n")
+        .assert()
+        .failure()
+        .stderr(contains("<stdin>:1:"));
+    ws.kgfuse()
+        .args(["load", "-"])
+        .write_stdin(TURTLE)
+        .assert()
+        .failure()
+        .stderr(contains("needs --format"));
+    assert_eq!(ws.count(), 3);
+}
+
+#[test]
+fn a_foreign_folder_is_not_turned_into_a_store() {
+    let ws = Workspace::new();
+    let notes = ws.write("notes/todo.txt", "my own file");
+    let good = ws.write("good.ttl", TURTLE);
+    assert_cmd::Command::cargo_bin("kgfuse")
+        .unwrap()
+        .arg("--store")
+        .arg(ws.path("notes"))
+        .arg("load")
+        .arg(&good)
+        .assert()
+        .failure()
+        .stderr(contains("notes is not empty and holds no kgfuse store"));
+    let left: Vec<_> = std::fs::read_dir(ws.path("notes")).unwrap().collect();
+    assert_eq!(left.len(), 1, "nothing was written beside {}", notes.display());
+}
+
+#[test]
+fn leftovers_of_interrupted_loads_and_old_logs_are_removed_on_open() {
+    let ws = Workspace::new();
+    let good = ws.write("good.ttl", TURTLE);
+    ws.kgfuse().arg("load").arg(&good).assert().success();
+    // What a killed bulk load and many runs leave behind.
+    let stale = ws.store().join("bulk-1234567890.sst");
+    std::fs::write(&stale, vec![0u8; 4096]).unwrap();
+    for i in 0..6 {
+        std::fs::write(ws.store().join(format!("LOG.old.170000000000000{i}")), "x").unwrap();
+    }
+    ws.kgfuse()
+        .args(["update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }"])
+        .assert()
+        .success();
+    assert!(!stale.exists(), "bulk-*.sst left behind");
+    let old_logs = std::fs::read_dir(ws.store())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("LOG.old.")
+        })
+        .count();
+    assert!(old_logs <= 2, "{old_logs} old logs kept");
+    assert_eq!(ws.count(), 4);
+}
+
+/// Blank nodes are named from the document's content, so the same files
+/// give the same store (down to the order of its index) and the same model.
+#[test]
+fn the_same_files_give_the_same_store_and_the_same_model() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ws = Workspace::new();
+    let run = |store: &str| -> (String, Vec<u8>) {
+        let kgfuse = || {
+            let mut cmd = assert_cmd::Command::cargo_bin("kgfuse").unwrap();
+            cmd.current_dir(ws.dir.path())
+                .env_remove("KGFUSE_STORE")
+                .arg("--store")
+                .arg(ws.path(store));
+            cmd
+        };
+        kgfuse()
+            .arg("load")
+            .arg(root.join("ontologies/risk.ttl"))
+            .arg(root.join("data/finance.ttl"))
+            .assert()
+            .success();
+        kgfuse().arg("reason").assert().success();
+        let export = common::stdout_of(kgfuse().args(["export", "--format", "nquads"]));
+        let out = ws.path(&format!("{store}-model"));
+        kgfuse()
+            .args(["train", "classify", "--class", "risk:Company", "--label", "risk:riskLabel"])
+            .args(["--no-text", "--epochs", "3", "--dim", "16", "--out"])
+            .arg(&out)
+            .assert()
+            .success();
+        (export, std::fs::read(out.join("model.safetensors")).unwrap())
+    };
+    let (export_a, weights_a) = run("a");
+    let (export_b, weights_b) = run("b");
+    assert!(export_a.contains("_:"), "the ontology has blank nodes");
+    assert!(export_a == export_b, "two loads of the same files differ");
+    assert!(weights_a == weights_b, "the same store and seed gave other weights");
+}

@@ -172,12 +172,26 @@ fn linking_by_brackets_and_by_labels_ignores_case_and_accents() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("no entity of the store is named"), "{error}");
+    // Linking without brackets is scored against the bracketed form.
+    let ed_wood = linker.lookup("Ed Wood");
+    assert_eq!(
+        linker.agrees_with_brackets("who directed [Ed Wood]", &ed_wood),
+        Some(true)
+    );
+    assert_eq!(
+        linker.agrees_with_brackets("who directed [Ed Wood]", &linker.lookup("Drama")),
+        Some(false)
+    );
+    assert_eq!(
+        linker.agrees_with_brackets("who directed [Heat]", &ed_wood),
+        None
+    );
     let error = linker
         .mentions("who directed [Sleepy Hollw]")
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("\"sleepy hollow\""),
+        error.contains("closest labels: \"Sleepy Hollow\""),
         "suggests the close label: {error}"
     );
 }
@@ -243,6 +257,22 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
             "{rows:?} lacks {entity}"
         );
     }
+    // Asked without brackets, every validation question links its entity.
+    ws.kgfuse()
+        .args(["evaluate", "qa", "--valid-only", "--strip-brackets", "--model"])
+        .arg(&model)
+        .arg("--questions")
+        .arg(ws.path("questions.txt"))
+        .arg("--model-dir")
+        .arg(ws.path("bert"))
+        .assert()
+        .success()
+        .stdout(contains(
+            "questions.txt (brackets removed): 12 questions  Hits@1 100.00 %",
+        ))
+        .stdout(contains(
+            "linking accuracy 100.00 % (12 of 12 questions linked to exactly their bracketed entity)",
+        ));
     // Text output names the entity, the answer and the SPARQL.
     ask(&ws, &["who directed [Ed Wood]"])
         .assert()
@@ -387,4 +417,143 @@ ex:thermometer rdfs:label "thermometer" .
     let topic = |i: usize| prepared[i].as_ref().unwrap().topics[0].to_string();
     assert_eq!(topic(0), "<http://example.org/planet>");
     assert_eq!(topic(1), "<http://example.org/element>");
+}
+
+/// The quickstart's sample graph (the risk ontology and the finance sample,
+/// reasoned over as `kgfuse quickstart` does) and an untrained QA model on
+/// the tiny BERT in `qa`: enough for `kgfuse ask` to link questions.
+fn sample_graph_with_model(ws: &Workspace) {
+    use kgfuse::qa::{QaModel, Retrieval};
+    use kgfuse::tasks::trainer::TrainerConfig;
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    ws.kgfuse()
+        .arg("load")
+        .arg(repo.join("ontologies/risk.ttl"))
+        .arg(repo.join("data/finance.ttl"))
+        .assert()
+        .success();
+    ws.kgfuse().arg("reason").assert().success();
+    let store = Store::open_read_only(&ws.store()).unwrap();
+    let bert = kgfuse::text::BertEncoder::load(&bert(ws), &candle_core::Device::Cpu).unwrap();
+    let model = QaModel::new(
+        kgfuse::graph::resource_predicates(&store).unwrap(),
+        bert,
+        Retrieval {
+            hops: 2,
+            fanout: 100,
+        },
+        8,
+        TrainerConfig::default(),
+    )
+    .unwrap();
+    model.save(&ws.path("qa"), &serde_json::json!({})).unwrap();
+}
+
+/// Without brackets a property's label ("controls") is a word of the
+/// question, not its topic: only the company is linked.
+#[test]
+fn property_labels_are_not_topics() {
+    let ws = Workspace::new();
+    sample_graph_with_model(&ws);
+    let out = common::stdout_of(&mut ask(
+        &ws,
+        &[
+            "--format",
+            "json",
+            "which entities does Driftwood Capital AS controls",
+        ],
+    ));
+    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let linked: Vec<(&str, &str)> = set["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["text"].as_str().unwrap(), m["entity"].as_str().unwrap()))
+        .collect();
+    let driftwood = ws.select("SELECT ?c WHERE { ?c rdfs:label \"Driftwood Capital AS\" }");
+    assert_eq!(
+        linked,
+        vec![("Driftwood Capital AS", driftwood[0].as_str())],
+        "{out}"
+    );
+    // A bracket still names any labelled term, a property included.
+    let out = common::stdout_of(&mut ask(&ws, &["--format", "json", "what is [controls]"]));
+    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        set["mentions"][0]["entity"],
+        "<https://w3id.org/kgfuse/risk#controls>"
+    );
+}
+
+/// A misspelt name links nothing (not the property "controls"): the error
+/// names the instance it is closest to.
+#[test]
+fn a_misspelt_name_is_an_error_that_suggests_the_instance() {
+    let ws = Workspace::new();
+    sample_graph_with_model(&ws);
+    let out = ask(&ws, &["who controls Driftwood Capitol AS"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("no entity of the store is named in \"who controls Driftwood Capitol AS\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("closest labels: \"Driftwood Capital AS\", "),
+        "the closest instance label first: {stderr}"
+    );
+}
+
+#[test]
+fn empty_brackets_are_an_error() {
+    let ws = Workspace::new();
+    sample_graph_with_model(&ws);
+    ask(&ws, &["who controls []"])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(contains(
+            "empty brackets at character 14 of \"who controls []\": write the entity's name inside them",
+        ));
+}
+
+/// MetaQA has a film called "Director": questions use the word, so linking
+/// without brackets passes over it when the question names another film.
+#[test]
+fn labels_used_as_question_words_yield_to_other_mentions() {
+    let ws = Workspace::new();
+    let kb = ws.write(
+        "kb.txt",
+        "Director|directed_by|Lee Mann\nHeat|directed_by|Michael Mann\nEd Wood|directed_by|Tim Burton\n",
+    );
+    ws.kgfuse()
+        .args(["load", "--format", "pipe", "--base", BASE])
+        .arg(kb)
+        .assert()
+        .success();
+    let store = Store::open_read_only(&ws.store()).unwrap();
+    let linker = EntityLinker::from_store(&store).unwrap();
+    let words = linker.question_words([
+        "which films share the director of [Heat]",
+        "the director of [Ed Wood] also directed which films",
+        "who directed [Director]",
+    ]);
+    assert_eq!(words, vec!["director".to_owned()]);
+    let words: std::collections::HashSet<String> = words.into_iter().collect();
+    let linked = |q: &str, words: &std::collections::HashSet<String>| -> String {
+        let mentions = linker.mentions_skipping(q, words).unwrap();
+        assert_eq!(mentions.len(), 1, "{mentions:?}");
+        mentions[0].text.clone()
+    };
+    let question = "which films share the director of Heat";
+    assert_eq!(
+        linked(question, &Default::default()),
+        "director",
+        "the longest"
+    );
+    assert_eq!(linked(question, &words), "Heat");
+    // The only instance named is taken even if it is a question word.
+    assert_eq!(linked("who directed Director", &words), "Director");
 }

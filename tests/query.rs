@@ -341,8 +341,54 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         "model/model.safetensors",
         "explanation.html",
         "explanation.json",
+        "qa/metrics.json",
     ] {
         assert!(ws.path("kgfuse-quickstart").join(file).is_file(), "{file}");
+    }
+    let json = |file: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(ws.path("kgfuse-quickstart").join(file)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    // The classifier: 300 labelled companies split 60/20/20; its test share
+    // chose nothing.
+    let metrics = json("model/metrics.json");
+    let test = &metrics["test_metrics"];
+    assert_eq!(test["support"], 60, "{metrics}");
+    let majority = test["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>())
+        .max()
+        .unwrap() as f64
+        / 60.0;
+    // Better than chance; the demo's classifier is still weak (0.62 here).
+    assert!(
+        test["roc_auc"].as_f64().unwrap() > 0.55,
+        "test ROC-AUC {} (majority share {majority})",
+        test["roc_auc"]
+    );
+    // Every company is scored, and the explained one is the riskiest of them.
+    let scores = ws.select(
+        "SELECT ?c ?s WHERE { GRAPH ?g { ?c kgfuse:score ?s } } ORDER BY DESC(?s)",
+    );
+    let companies = ws.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a risk:Company }");
+    assert_eq!(scores.len() as u64, common::parse_count(&companies[0]));
+    let explanation = json("explanation.json");
+    let riskiest = scores[0].split('\t').next().unwrap();
+    let bare = |iri: &str| iri.trim_matches(|c| c == '<' || c == '>').to_owned();
+    assert_eq!(
+        bare(explanation["entity"].as_str().unwrap()),
+        bare(riskiest),
+        "{explanation}"
+    );
+    // Question answering: validation and test shares, per hop count.
+    let qa = json("qa/metrics.json");
+    for share in ["validation", "test"] {
+        for (hops, metrics) in qa[share].as_array().unwrap().iter().map(|h| (&h[0], &h[1])) {
+            let hits = metrics["hits_at_1"].as_f64().unwrap();
+            assert!(hits > 0.6, "{share} {hops}-hop Hits@1 {hits}: {qa}");
+        }
     }
     // Scores go into a graph per model id; the rest must not grow.
     let count = || {
@@ -357,4 +403,100 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         first,
         "re-running replaces the graphs instead of duplicating blank nodes"
     );
+}
+
+/// stderr of a command that must fail with exit code 1, checked to be one line.
+fn one_line_failure(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+#[test]
+fn deeply_nested_sparql_is_refused_not_a_crash() {
+    let ws = Workspace::new();
+    ws.kgfuse()
+        .args(["update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }"])
+        .assert()
+        .success();
+    let groups = format!("SELECT * WHERE {}{}", "{".repeat(4000), "}".repeat(4000));
+    let parentheses = format!(
+        "SELECT * WHERE {{ ?s ?p ?o FILTER{}?o{} }}",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
+    let update = format!("DELETE WHERE {}{}", "{".repeat(4000), "}".repeat(4000));
+    for (command, text) in [("query", &groups), ("query", &parentheses), ("update", &update)] {
+        let stderr = one_line_failure(ws.kgfuse().args([command, text.as_str()]));
+        assert!(stderr.contains("nest more than"), "{stderr}");
+    }
+    // Nesting well within the limit still runs.
+    let nested = format!("ASK {}?s ?p ?o{}", "{".repeat(60), "}".repeat(60));
+    ws.kgfuse()
+        .args(["query", &nested])
+        .assert()
+        .success()
+        .stdout(contains("true"));
+}
+
+#[test]
+fn sparql_mistakes_are_named_on_one_line() {
+    let ws = Workspace::new();
+    ws.kgfuse()
+        .args(["update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }"])
+        .assert()
+        .success();
+    let cases = [
+        ("query", "SELECT ?x WHERE { ?x ex:p ?y }", "unknown prefix `ex:`"),
+        ("query", "SELECT ?x WHERE { ?x rds:label ?y }", "unknown prefix `rds:` in `rds:label`; did you mean `rdf:` or `rdfs:`?"),
+        ("update", "SELECT * WHERE { ?s ?p ?o }", "this is a query (SELECT), not an update: run it with `kgfuse query`"),
+        ("query", "INSERT DATA { <urn:a> <urn:b> <urn:d> }", "run it with `kgfuse update`"),
+        ("update", "INSERT DATA { data:company/0001 risk:riskLabel risk:HighRisk }", "cannot contain `/`"),
+    ];
+    for (command, text, expected) in cases {
+        let stderr = one_line_failure(ws.kgfuse().args([command, text]));
+        assert!(stderr.contains(expected), "{command} {text}: {stderr}");
+        assert!(!stderr.contains("expected OPTIONAL"), "{stderr}");
+    }
+    // A format that does not apply is not offered as a valid one.
+    let stderr = one_line_failure(ws.kgfuse().args([
+        "query",
+        "--format",
+        "turtle",
+        "SELECT * WHERE { ?s ?p ?o }",
+    ]));
+    assert!(stderr.contains("use one of table, json, csv, tsv, xml"), "{stderr}");
+    assert!(!stderr.contains("xml, turtle"), "{stderr}");
+}
+
+#[test]
+fn io_errors_and_odd_input_stay_on_one_line() {
+    let ws = Workspace::new();
+    let stderr = one_line_failure(ws.kgfuse().args(["load", "missing.ttl"]));
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+    let stderr = one_line_failure(ws.kgfuse().args(["query", "-f", "missing.rq"]));
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+    let good = ws.write("good.ttl", "<urn:a> <urn:b> <urn:c> .");
+    let stderr = one_line_failure(
+        ws.kgfuse()
+            .args(["load", "--graph", "http://example.com/a\nb"])
+            .arg(&good),
+    );
+    assert!(stderr.contains("a\\nb"), "{stderr}");
+}
+
+#[test]
+fn an_empty_store_variable_means_the_default_store() {
+    let ws = Workspace::new();
+    let good = ws.write("good.ttl", "<urn:a> <urn:b> <urn:c> .");
+    let mut cmd = assert_cmd::Command::cargo_bin("kgfuse").unwrap();
+    cmd.current_dir(ws.dir.path())
+        .env("KGFUSE_STORE", "")
+        .arg("load")
+        .arg(&good)
+        .assert()
+        .success();
+    assert!(ws.path("kgfuse-store").join("CURRENT").is_file());
 }

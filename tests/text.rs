@@ -142,6 +142,108 @@ fn top_layer_vars_select_the_upper_layers() {
     assert_eq!(encoder.top_layer_vars(2).len(), 2 * top);
 }
 
+/// Sentence embeddings with every layer run by candle's differentiable
+/// forward (`SplitBert::top`), to hold `embed`'s CPU forward against.
+fn differentiable_sentences(encoder: &BertEncoder, texts: &[&str]) -> Vec<Vec<f32>> {
+    let encodings = encoder.tokenize(texts).unwrap();
+    let refs: Vec<&tokenizers::Encoding> = encodings.iter().collect();
+    let split = encoder.split(common::TINY_BERT_LAYERS).unwrap();
+    let states = split.bottom(&refs).unwrap();
+    let (hidden, mask) = split.top(&states.iter().collect::<Vec<_>>()).unwrap();
+    let pooled = kgfuse::text::encoder::masked_mean(&hidden, &mask).unwrap();
+    pooled
+        .to_vec2::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(|row| {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            row.iter().map(|x| x / norm).collect()
+        })
+        .collect()
+}
+
+fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .flatten()
+        .zip(b.iter().flatten())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A tensor of `like`'s shape with values that are neither `like`'s nor zero.
+fn other_values(like: &candle_core::Tensor, phase: f32) -> candle_core::Tensor {
+    let values: Vec<f32> = (0..like.elem_count())
+        .map(|i| 0.5 * (i as f32 * 0.37 + phase).sin())
+        .collect();
+    candle_core::Tensor::from_vec(values, like.dims(), like.device()).unwrap()
+}
+
+const SENTENCES: [&str; 2] = ["acme holdings defaulted on its loan", "the bank fined acme"];
+
+#[test]
+fn embed_uses_weights_set_after_its_first_call() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bert(dir.path());
+    let encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
+    let before = encoder
+        .embed(&inputs(&SENTENCES), 2, |_| {})
+        .unwrap()
+        .sentences;
+    let changed: Vec<_> = encoder
+        .top_layer_tensors(common::TINY_BERT_LAYERS)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let values = other_values(&t, i as f32);
+            (name, values)
+        })
+        .collect();
+    encoder.set_tensors(&changed).unwrap();
+    let after = encoder
+        .embed(&inputs(&SENTENCES), 2, |_| {})
+        .unwrap()
+        .sentences;
+    let reference = differentiable_sentences(&encoder, &SENTENCES);
+    assert!(
+        max_abs_diff(&before, &after) > 0.05,
+        "new weights, new embeddings"
+    );
+    let diff = max_abs_diff(&after, &reference);
+    assert!(
+        diff < 1e-4,
+        "CPU forward is {diff} off the new weights' forward"
+    );
+}
+
+#[test]
+fn embed_uses_weights_an_optimizer_changed_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bert(dir.path());
+    let encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
+    let before = encoder
+        .embed(&inputs(&SENTENCES), 2, |_| {})
+        .unwrap()
+        .sentences;
+    // What an optimizer step does: `Var::set` on the fine-tuned weights.
+    for (i, var) in encoder.top_layer_vars(1).iter().enumerate() {
+        var.set(&other_values(var.as_tensor(), i as f32)).unwrap();
+    }
+    let after = encoder
+        .embed(&inputs(&SENTENCES), 2, |_| {})
+        .unwrap()
+        .sentences;
+    let reference = differentiable_sentences(&encoder, &SENTENCES);
+    assert!(
+        max_abs_diff(&before, &after) > 0.05,
+        "new weights, new embeddings"
+    );
+    let diff = max_abs_diff(&after, &reference);
+    assert!(
+        diff < 1e-4,
+        "CPU forward is {diff} off the new weights' forward"
+    );
+}
+
 #[test]
 fn missing_files_are_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,7 +21,7 @@ use super::{Access, Context};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kgfuse explain data:company/0007 --model models/risk
-  kgfuse explain 'Halvorsen Maritime Holdings AS' --model models/risk --format html --out why.html
+  kgfuse explain 'Driftwood Capital AS' --model models/risk --format html --out why.html
   kgfuse explain data:company/0007 --model models/risk --format turtle | kgfuse load --format turtle -")]
 pub struct Args {
     /// The entity (IRI, prefix:local or exact label).

@@ -39,9 +39,9 @@ const EXAMPLES: &str = "Examples:
   kgfuse query 'SELECT ?c WHERE { ?c a risk:Company } LIMIT 5'
   kgfuse query --named high-risk-companies --format csv
   kgfuse stats
-  kgfuse subgraph 'Halvorsen Maritime Holdings AS' --hops 2
+  kgfuse subgraph 'Driftwood Capital AS' --hops 2
   kgfuse reason && kgfuse check
-  kgfuse ask --model kgfuse-quickstart/qa 'who controls [Halvorsen Maritime Holdings AS]'";
+  kgfuse ask --model kgfuse-quickstart/qa 'who controls [Driftwood Digital Holdings AG]'";
 
 #[derive(Debug, Parser)]
 #[command(name = "kgfuse", version, about = ABOUT, after_help = EXAMPLES)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use kgfuse::fusion::model_id;
-use kgfuse::fusion::pipeline::{predict, write_back};
+use kgfuse::fusion::pipeline::{predict, write_back, WriteScope};
 use kgfuse::graph::resolve_entity;
 use kgfuse::store::terms::{compact_iri, display_term};
 
@@ -18,11 +18,12 @@ use super::{Access, Context};
 /// label, its probability and the score (the positive class's probability).
 /// With --write-back the scores go into the store as triples in the graph
 /// kgg:predictions/MODEL-ID (`?e kgfuse:score ?s ; kgfuse:predictedLabel ?l ;
-/// kgfuse:scoredBy ?model`), replacing that model's earlier scores.
+/// kgfuse:scoredBy ?model`): scoring the whole class replaces that model's
+/// graph, scoring named entities replaces only their scores.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kgfuse predict --model models/risk                       # every entity of the model's class
-  kgfuse predict --model models/risk data:company/0007 'Halvorsen Maritime Holdings AS'
+  kgfuse predict --model models/risk data:company/0007 'Driftwood Capital AS'
   kgfuse predict --model models/risk --write-back && \\
     kgfuse query 'SELECT ?c ?s WHERE { ?c kgfuse:score ?s } ORDER BY DESC(?s) LIMIT 10'")]
 pub struct Args {
@@ -79,7 +80,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     }
     if args.write_back {
         let id = model_id(&args.model)?;
-        let graph = write_back(&store, &id, &predictions)?;
+        let scope = if chosen.is_some() {
+            WriteScope::ScoredEntities
+        } else {
+            WriteScope::WholeGraph
+        };
+        let graph = write_back(&store, &id, &predictions, scope)?;
         store.flush()?;
         eprintln!("wrote {} scores into {graph}", predictions.len());
     }

@@ -9,9 +9,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use kgfuse::fusion::render::{render, ExplanationFormat};
-use kgfuse::qa::training::{fit, measure, split, QaMetrics};
+use kgfuse::qa::training::{fit, linking_accuracy, measure, split, QaMetrics};
 use kgfuse::qa::{
-    read_questions, AnswerSet, EntityLinker, PreparedQuestion, QaModel, Question, Retrieval,
+    read_questions, strip_brackets, AnswerSet, EntityLinker, PreparedQuestion, QaModel, Question,
+    Retrieval,
 };
 use kgfuse::store::Store;
 use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
@@ -21,13 +22,14 @@ use super::{Access, Context};
 
 /// Answer questions from the store with a trained QA model.
 ///
-/// The entity is the bracketed span if there is one, else the longest label
-/// of the store found in the question (case- and accent-insensitive). Each
-/// answer comes with the relation paths that support it and, for each, the
-/// SPARQL query that returns it.
+/// The topic entity is the longest label of an instance of the store found
+/// in the question (case- and accent-insensitive; classes and properties are
+/// the question's words, not its topic). Brackets name entities explicitly,
+/// any labelled term included. Each answer comes with the relation paths that
+/// support it and, for each, the SPARQL query that returns it.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  kgfuse ask --model kgfuse-quickstart/qa 'who controls [Halvorsen Maritime Holdings AS]'
+  kgfuse ask --model kgfuse-quickstart/qa 'who controls Driftwood Digital Holdings AG'
   kgfuse --store metaqa ask --model models/metaqa 'who directed The Ice Storm'
   kgfuse --store metaqa ask --model models/metaqa --file questions.txt --format json
   kgfuse --store metaqa ask --model models/metaqa 'who directed [Heat]' --format html --out why.html")]
@@ -174,8 +176,8 @@ pub struct TrainQaArgs {
     /// Model folder to write.
     #[arg(long)]
     out: PathBuf,
-    /// Share of each file held out for validation (early stopping, the
-    /// answer threshold, and the metrics printed at the end).
+    /// Share of each file kept for validation (early stopping, the answer
+    /// threshold, and the metrics printed at the end).
     #[arg(long, default_value_t = 0.1)]
     valid_fraction: f64,
     /// Use only the first N questions of each file.
@@ -303,7 +305,6 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
     let mut model = QaModel::new(relations, a.bert.load()?, retrieval, a.inner_dim, trainer)?;
     model.valid_fraction = a.valid_fraction;
     let all: Vec<Question> = files.iter().flat_map(|f| f.questions.clone()).collect();
-    let prepared = prepare(&model, &store, &linker, &all)?;
     // Global indexes of each file's train and validation questions.
     let mut offset = 0;
     let (mut train_ids, mut valid_ids) = (Vec::new(), Vec::new());
@@ -315,6 +316,16 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
         per_file.push((f.name.clone(), valid));
         offset += f.questions.len();
     }
+    model.learn_question_words(&linker, train_ids.iter().map(|&i| &all[i]));
+    let mut words: Vec<&str> = model.question_words.iter().map(String::as_str).collect();
+    words.sort_unstable();
+    eprintln!(
+        "{} labels the training questions use as words, not topics (passed over without brackets){}{}",
+        words.len(),
+        if words.is_empty() { "" } else { ": " },
+        words[..words.len().min(20)].join(", ")
+    );
+    let prepared = prepare(&model, &store, &linker, &all)?;
     let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
         ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
     };
@@ -401,6 +412,11 @@ pub struct EvaluateQaArgs {
     valid_only: bool,
     #[arg(long)]
     limit: Option<usize>,
+    /// Ask each question with its brackets removed, as a user types it, so
+    /// that the topic is linked from the text alone; also prints the linking
+    /// accuracy (the share linked to exactly the bracketed entities).
+    #[arg(long)]
+    strip_brackets: bool,
     #[command(flatten)]
     bert: ModelArgs,
 }
@@ -420,11 +436,36 @@ pub fn evaluate_qa(a: EvaluateQaArgs, ctx: &Context) -> Result<()> {
         } else {
             f.questions.clone()
         };
+        let asked: Vec<Question> = if a.strip_brackets {
+            chosen
+                .iter()
+                .map(|q| Question {
+                    text: strip_brackets(&q.text),
+                    answers: q.answers.clone(),
+                })
+                .collect()
+        } else {
+            chosen.clone()
+        };
         let start = Instant::now();
-        let prepared = prepare(&model, &store, &linker, &chosen)?;
+        let prepared = prepare(&model, &store, &linker, &asked)?;
         let m = measure(&model, prepared.iter().map(Option::as_ref))?;
         let seconds = start.elapsed().as_secs_f64();
-        print_metrics(&f.name, &m);
+        let name = if a.strip_brackets {
+            format!("{} (brackets removed)", f.name)
+        } else {
+            f.name.clone()
+        };
+        print_metrics(&name, &m);
+        if a.strip_brackets {
+            let l = linking_accuracy(&linker, &chosen, &prepared);
+            println!(
+                "   linking accuracy {:.2} % ({} of {} questions linked to exactly their bracketed entity)",
+                100.0 * l.accuracy(),
+                l.correct,
+                l.questions
+            );
+        }
         println!(
             "   {:.1} questions/s end to end ({seconds:.1} s)",
             chosen.len() as f64 / seconds

@@ -10,7 +10,7 @@ use super::{Access, Context};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kgfuse subgraph data:company/0001 --hops 2
-  kgfuse subgraph 'Halvorsen Maritime Holdings AS' --fanout 10 --format json")]
+  kgfuse subgraph 'Driftwood Capital AS' --fanout 10 --format json")]
 pub struct Args {
     /// The entity: <IRI>, an absolute IRI, prefix:local, or an exact label.
     entity: String,

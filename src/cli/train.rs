@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use kgfuse::gnn::Decomposition;
 use kgfuse::store::terms::parse_iri;
-use kgfuse::tasks::checkpoint;
+use kgfuse::tasks::checkpoint::{self, ModelKind};
 use kgfuse::tasks::classify::{cross_validate, mean_and_std, ClassifyConfig, ClassifyData};
 use kgfuse::tasks::linkpred::{
     new_model, read_tsv, triples_from_graph, DecoderKind, LinkData, LinkPredConfig,
@@ -448,7 +448,7 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
     print_metrics("valid", &valid);
     print_metrics("test", &test);
     let folder = LinkPredFolder {
-        task: "linkpred".into(),
+        task: ModelKind::LinkPredictor.tag().into(),
         model: model_config,
         trainer,
         data,
@@ -474,13 +474,7 @@ pub fn run_evaluate(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         EvaluateTask::Qa(a) => return super::qa::evaluate_qa(a, ctx),
         EvaluateTask::Linkpred { model, triples } => (model, triples),
     };
-    let folder: LinkPredFolder = checkpoint::load_config(&dir)?;
-    anyhow::ensure!(
-        folder.task == "linkpred",
-        "{} holds a {} model, not a link predictor",
-        dir.display(),
-        folder.task
-    );
+    let folder: LinkPredFolder = checkpoint::load_config(&dir, ModelKind::LinkPredictor)?;
     let mut rng = ChaCha8Rng::seed_from_u64(folder.trainer.seed);
     let (mut varmap, model) = new_model(&folder.data, &folder.model, &mut rng, &Device::Cpu)?;
     checkpoint::load_weights(&dir, &mut varmap)?;

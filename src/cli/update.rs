@@ -11,7 +11,7 @@ use super::{read_text, Access, Context};
 /// Run a SPARQL 1.1 Update (INSERT DATA, DELETE/INSERT … WHERE, CLEAR, …) atomically.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  kgfuse update 'INSERT DATA { data:company/0001 risk:riskLabel risk:HighRisk }'
+  kgfuse update 'INSERT DATA { <https://w3id.org/kgfuse/data/company/0001> risk:riskLabel risk:HighRisk }'
   kgfuse update -f fix-labels.ru")]
 pub struct Args {
     /// The update text.

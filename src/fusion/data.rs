@@ -167,7 +167,7 @@ impl Vocabulary {
         relations.sort();
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for id in 0..view.node_count() as u32 {
-            for key in feature_keys(&view, id, node_ids) {
+            for key in feature_keys(&view, id, node_ids, None) {
                 *counts.entry(key).or_default() += 1;
             }
         }
@@ -297,9 +297,15 @@ impl Vocabulary {
                 (!leaks(e.source, e.target)).then_some((e.source, r, e.target))
             })
             .collect();
+        // Nor may a target keep its label value as a literal of another
+        // predicate (a literal label's super-property), as a feature or a text.
+        let label_values: HashMap<u32, &str> = wanted
+            .iter()
+            .filter_map(|e| Some((view.node_id(e)?, labelled.get(e)?.as_str())))
+            .collect();
         let node_features: Vec<Vec<u32>> = (0..view.node_count() as u32)
             .map(|id| {
-                feature_keys(&view, id, self.node_ids)
+                feature_keys(&view, id, self.node_ids, label_values.get(&id).copied())
                     .iter()
                     .filter_map(|k| feature_ids.get(k.as_str()).copied())
                     .collect()
@@ -321,6 +327,7 @@ impl Vocabulary {
                 .text(node)
                 .iter()
                 .filter(|t| is_text(&t.literal) && t.literal.value().chars().count() >= 3)
+                .filter(|t| label_values.get(&node) != Some(&t.literal.value()))
                 .take(self.limits.own_literals)
             {
                 let text = texts.intern(t.literal.value());
@@ -476,8 +483,14 @@ fn graph_view(store: &Store, label: &NamedNode) -> Result<GraphView> {
 /// when it is a reference hub (the object of one relation from many
 /// subjects: a jurisdiction, a regulator, a lender). Entities that merely
 /// have many edges get no identity feature, or the model would memorise them
-/// (unless `node_ids` asks for every IRI's identity).
-fn feature_keys(view: &GraphView, id: u32, node_ids: bool) -> Vec<String> {
+/// (unless `node_ids` asks for every IRI's identity). Literals equal to
+/// `label_value` (the node's own label) are left out.
+fn feature_keys(
+    view: &GraphView,
+    id: u32,
+    node_ids: bool,
+    label_value: Option<&str>,
+) -> Vec<String> {
     let mut keys = vec![NODE_FEATURE.to_owned()];
     let node = view.node(id);
     if matches!(node, NamedOrBlankNode::NamedNode(_)) {
@@ -499,7 +512,7 @@ fn feature_keys(view: &GraphView, id: u32, node_ids: bool) -> Vec<String> {
     }
     for t in view.text(id) {
         let value = t.literal.value();
-        if value.chars().count() <= SHORT_LITERAL {
+        if value.chars().count() <= SHORT_LITERAL && Some(value) != label_value {
             keys.push(format!("<{}> {:?}", t.predicate.as_str(), value));
         }
     }
@@ -519,4 +532,137 @@ fn class_members(store: &Store, class: &NamedNode) -> Result<Vec<NamedOrBlankNod
         .into_iter()
         .filter_map(|row| NamedOrBlankNode::try_from(row.into_iter().next().flatten()?).ok())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxigraph::io::RdfFormat;
+
+    const EX: &str = "http://example.org/";
+
+    fn iri(name: &str) -> NamedNode {
+        NamedNode::new(format!("{EX}{name}")).unwrap()
+    }
+
+    fn store(turtle: &str) -> Store {
+        let store = Store::in_memory().unwrap();
+        store
+            .oxigraph()
+            .load_from_slice(
+                RdfFormat::Turtle,
+                &format!("@prefix ex: <{EX}> .\n{turtle}"),
+            )
+            .unwrap();
+        store
+    }
+
+    fn read(store: &Store, label: &str) -> (Vocabulary, FusionInputs) {
+        let vocabulary = Vocabulary::from_store(
+            store,
+            &iri("Company"),
+            &iri(label),
+            Some(String::new()),
+            TextLimits::default(),
+            false,
+        )
+        .unwrap();
+        let inputs = vocabulary.inputs(store, None).unwrap();
+        (vocabulary, inputs)
+    }
+
+    /// The relations (local names) of the edges between two nodes, either way.
+    fn edges_between(v: &Vocabulary, inputs: &FusionInputs, a: &str, b: &str) -> Vec<String> {
+        let node = |n: &str| inputs.view.node_id(&iri(n).into()).unwrap();
+        let (a, b) = (node(a), node(b));
+        let mut out: Vec<String> = inputs
+            .edges
+            .iter()
+            .filter(|&&(s, _, o)| (s, o) == (a, b) || (s, o) == (b, a))
+            .map(|&(_, r, _)| v.relations[r as usize].trim_start_matches(EX).to_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// c0 reaches its label value by another predicate (as an inferred
+    /// super-property of the label would), the value reaches c1 by a
+    /// relation pointing at it, and c2 and b0 link to a value that is not
+    /// their own label.
+    const RISKS: &str = "
+        ex:c0 a ex:Company ; ex:risk ex:High ; ex:rated ex:High ; ex:bank ex:b0 .
+        ex:c1 a ex:Company ; ex:risk ex:High .
+        ex:High ex:riskOf ex:c1 .
+        ex:c2 a ex:Company ; ex:risk ex:Low ; ex:comparedWith ex:High ; ex:bank ex:b0 .
+        ex:c3 a ex:Company ; ex:risk ex:Low ; ex:rated ex:Low .
+        ex:b0 ex:rating ex:High .
+    ";
+
+    #[test]
+    fn no_edge_joins_a_target_to_its_own_label_value() {
+        let (v, inputs) = read(&store(RISKS), "risk");
+        assert!(
+            !v.relations.contains(&format!("{EX}risk")),
+            "{:?}",
+            v.relations
+        );
+        assert_eq!(
+            edges_between(&v, &inputs, "c0", "High"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            edges_between(&v, &inputs, "c3", "Low"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            edges_between(&v, &inputs, "c1", "High"),
+            Vec::<String>::new(),
+            "from the label value to the target"
+        );
+        let c1 = inputs.view.node_id(&iri("c1").into()).unwrap();
+        let target = inputs.targets.iter().find(|t| t.node == c1).unwrap();
+        assert_eq!(target.label, Some(0), "classes sorted: High, Low");
+        assert!(target.incident.is_empty(), "{:?}", target.incident);
+        assert!(target.neighbours.is_empty(), "{:?}", target.neighbours);
+    }
+
+    #[test]
+    fn edges_to_other_values_stay() {
+        let (v, inputs) = read(&store(RISKS), "risk");
+        assert_eq!(edges_between(&v, &inputs, "c2", "High"), ["comparedWith"]);
+        assert_eq!(edges_between(&v, &inputs, "c0", "b0"), ["bank"]);
+        assert_eq!(edges_between(&v, &inputs, "b0", "High"), ["rating"]);
+        assert_eq!(inputs.edges.len(), 4, "{:?}", inputs.edges);
+    }
+
+    /// A literal label, and the same literal under another predicate (a
+    /// super-property of the label, say): as a node feature or a text it
+    /// would hand the model the answer.
+    #[test]
+    fn no_target_keeps_its_label_literal_under_another_predicate() {
+        let mut turtle = String::new();
+        for (i, tier) in ["high", "high", "low", "low"].iter().enumerate() {
+            turtle.push_str(&format!(
+                "ex:c{i} a ex:Company ; ex:tier \"{tier}\" ; ex:grade \"{tier}\" ; ex:bank ex:b0 .\n"
+            ));
+        }
+        let (v, inputs) = read(&store(&turtle), "tier");
+        assert_eq!(v.classes, ["high", "low"]);
+        for target in &inputs.targets {
+            let features: Vec<&str> = inputs.node_features[target.node as usize]
+                .iter()
+                .map(|&f| v.features[f as usize].as_str())
+                .collect();
+            assert!(
+                features.iter().all(|f| !f.contains("grade")),
+                "{features:?}"
+            );
+            let texts: Vec<&str> = target
+                .items
+                .iter()
+                .map(|i| inputs.texts[i.text].as_str())
+                .collect();
+            assert!(texts.is_empty(), "{texts:?}");
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub use text_side::TextSide;
 
 use crate::error::{Error, Result};
 use crate::gnn::MessageGraph;
-use crate::tasks::checkpoint;
+use crate::tasks::checkpoint::{self, ModelKind};
 use crate::tasks::trainer::{candle, dropout, TrainerConfig};
 use crate::text::BertEncoder;
 
@@ -46,7 +46,6 @@ pub struct SavedModel {
     pub bert: Option<String>,
 }
 
-const KIND: &str = "kgfuse-fused-classifier";
 /// Prefix of the fine-tuned BERT tensors inside `model.safetensors`.
 const BERT_PREFIX: &str = "bert::";
 
@@ -234,7 +233,7 @@ impl FusionModel {
     ) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let saved = SavedModel {
-            kind: KIND.to_owned(),
+            kind: ModelKind::FusedClassifier.tag().to_owned(),
             vocabulary: self.vocab.clone(),
             model: self.config().clone(),
             trainer: trainer.clone(),
@@ -327,15 +326,7 @@ impl FusionModel {
 
 /// A model folder's `config.json`, checked to be a fused classifier's.
 pub fn read_config(dir: &Path) -> Result<SavedModel> {
-    let saved: SavedModel = checkpoint::load_config(dir)?;
-    if saved.kind != KIND {
-        return Err(Error::Model(format!(
-            "{}: a {} model, not a fused classifier",
-            dir.display(),
-            saved.kind
-        )));
-    }
-    Ok(saved)
+    checkpoint::load_config(dir, ModelKind::FusedClassifier)
 }
 
 /// The model id: the first 16 hex digits of the weights' SHA-256.

@@ -338,10 +338,26 @@ pub fn predictions_graph(model_id: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("{GRAPH_NS}predictions/{model_id}"))
 }
 
-/// Replaces the model's prediction graph with `entity kgfuse:score s ;
-/// kgfuse:predictedLabel l ; kgfuse:scoredBy <urn:kgfuse:model:ID>`, in one
-/// transaction. Returns the graph.
-pub fn write_back(store: &Store, model_id: &str, predictions: &[Prediction]) -> Result<NamedNode> {
+/// Which prediction triples a write-back replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteScope {
+    /// Every member of the model's class was scored: the model's graph is
+    /// replaced, so entities that left the class lose their old scores.
+    WholeGraph,
+    /// Only some entities were scored: their triples are replaced and every
+    /// other entity's score stays.
+    ScoredEntities,
+}
+
+/// Writes `entity kgfuse:score s ; kgfuse:predictedLabel l ;
+/// kgfuse:scoredBy <urn:kgfuse:model:ID>` into the model's prediction graph,
+/// replacing what `scope` says, in one transaction. Returns the graph.
+pub fn write_back(
+    store: &Store,
+    model_id: &str,
+    predictions: &[Prediction],
+    scope: WriteScope,
+) -> Result<NamedNode> {
     let graph = predictions_graph(model_id);
     let name = GraphName::NamedNode(graph.clone());
     let score = NamedNode::new_unchecked(format!("{KGFUSE_NS}score"));
@@ -349,7 +365,19 @@ pub fn write_back(store: &Store, model_id: &str, predictions: &[Prediction]) -> 
     let scored_by = NamedNode::new_unchecked(format!("{KGFUSE_NS}scoredBy"));
     let model = NamedNode::new_unchecked(format!("urn:kgfuse:model:{model_id}"));
     let mut transaction = store.oxigraph().start_transaction()?;
-    transaction.clear_graph(&graph)?;
+    match scope {
+        WriteScope::WholeGraph => transaction.clear_graph(&graph)?,
+        WriteScope::ScoredEntities => {
+            for p in predictions {
+                let old: Vec<Quad> = transaction
+                    .quads_for_pattern(Some(p.term.as_ref()), None, None, Some(name.as_ref()))
+                    .collect::<std::result::Result<_, _>>()?;
+                for quad in &old {
+                    transaction.remove(quad);
+                }
+            }
+        }
+    }
     for p in predictions {
         let label: Term = match NamedNode::new(&p.predicted) {
             Ok(iri) if p.predicted.contains(':') => iri.into(),

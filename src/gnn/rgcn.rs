@@ -341,8 +341,58 @@ mod tests {
             .to_vec2::<f32>()
             .unwrap();
         assert_eq!(a, b);
-        let (_, block) = layer(Decomposition::BlockDiagonal { blocks: 2 });
-        assert_eq!(block.forward(&x, &graph()).unwrap().dims(), &[2, 2]);
+    }
+
+    #[test]
+    fn block_diagonal_equals_full_weights_with_zeros_off_the_blocks() {
+        let load = |d| {
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+            let layer = RgcnLayer::load(vb, 2, 4, 4, d).unwrap();
+            (varmap, layer)
+        };
+        let (block_map, block) = load(Decomposition::BlockDiagonal { blocks: 2 });
+        let (full_map, full) = load(Decomposition::None);
+        // Relation r, block b: [[1, 2], [3, 4]] scaled by (1 + r) and, for
+        // block 1, negated: every entry distinct, so a block read from the
+        // wrong place or applied to the wrong input slice shows.
+        let block_of = |r: usize, b: usize| -> [[f32; 2]; 2] {
+            let scale = (1 + r) as f32 * if b == 1 { -1.0 } else { 1.0 };
+            [[scale, 2.0 * scale], [3.0 * scale, 4.0 * scale]]
+        };
+        let mut blocks = Vec::new();
+        let mut dense = vec![0f32; 2 * 4 * 4];
+        for r in 0..2 {
+            for b in 0..2 {
+                for i in 0..2 {
+                    for o in 0..2 {
+                        blocks.push(block_of(r, b)[i][o]);
+                        dense[r * 16 + (2 * b + i) * 4 + 2 * b + o] = block_of(r, b)[i][o];
+                    }
+                }
+            }
+        }
+        set(&block_map, "blocks", &blocks, &[2, 2, 2, 2]);
+        set(&full_map, "weight", &dense, &[2, 4, 4]);
+        for map in [&block_map, &full_map] {
+            set(map, "self_loop.weight", &[0.0; 16], &[4, 4]);
+            set(map, "self_loop.bias", &[0.0; 4], &[4]);
+        }
+        let x = Tensor::new(&[[1f32, -2., 0.5, 3.], [0.25, 4., -1., 2.]], &Device::Cpu).unwrap();
+        let got = block
+            .forward(&x, &graph())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let want = full
+            .forward(&x, &graph())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(got, want);
+        // By hand, node 1 (one message, from node 0 along relation 0):
+        // [1, -2]·[[1, 2], [3, 4]] = [-5, -6]; [0.5, 3]·-[[1, 2], [3, 4]] = [-9.5, -13].
+        assert_eq!(got[1], vec![-5.0, -6.0, -9.5, -13.0]);
     }
 
     #[test]

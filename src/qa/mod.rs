@@ -13,7 +13,7 @@ pub mod path;
 pub mod questions;
 pub mod training;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -22,7 +22,7 @@ use oxigraph::model::{NamedNode, NamedOrBlankNode, Term, Variable};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use linking::{normalize, EntityLinker, Mention};
+pub use linking::{normalize, strip_brackets, EntityLinker, Mention};
 pub use model::{QuestionBatch, RelationFollower, RelationFollowerConfig};
 pub use path::{answer_query, Step};
 pub use questions::{generate_questions, read_questions, GenerateOptions, Question};
@@ -31,11 +31,10 @@ use crate::error::{Error, Result};
 use crate::graph::{display_label, Subgraph, SubgraphOptions, SubgraphRetriever};
 use crate::store::query::SparqlRunner;
 use crate::store::Store;
-use crate::tasks::checkpoint;
+use crate::tasks::checkpoint::{self, ModelKind};
 use crate::tasks::trainer::{candle, TrainerConfig};
 use crate::text::BertEncoder;
 
-const KIND: &str = "kgfuse-qa";
 /// What replaces a linked mention in the text BERT reads: the model learns
 /// the question's shape, not the entity's name.
 const MENTION_MASK: &str = "[MASK]";
@@ -51,10 +50,14 @@ pub struct SavedQaModel {
     /// Nodes scoring at least this are answers (calibrated on validation).
     pub threshold: f64,
     pub trainer: TrainerConfig,
-    /// Share of each question file held out for validation (seeded by the trainer's seed).
+    /// Share of each question file kept for validation (seeded by the trainer's seed).
     pub valid_fraction: f64,
     /// Name of the BERT checkpoint folder whose token states the model reads.
     pub bert: String,
+    /// Instance labels the training questions use as words, not topics
+    /// (`EntityLinker::question_words`); absent in older model folders.
+    #[serde(default)]
+    pub question_words: Vec<String>,
 }
 
 /// Retrieval limits, saved with the model.
@@ -115,6 +118,9 @@ pub struct QaModel {
     pub trainer: TrainerConfig,
     pub valid_fraction: f64,
     pub config: RelationFollowerConfig,
+    /// Passed over when linking a question without brackets if it names
+    /// another instance (see `EntityLinker::question_words`).
+    pub question_words: HashSet<String>,
 }
 
 impl QaModel {
@@ -154,20 +160,14 @@ impl QaModel {
             trainer,
             valid_fraction: 0.1,
             config,
+            question_words: HashSet::new(),
         })
     }
 
     /// Loads a model folder; `bert` must be the checkpoint it was trained with
     /// (same width). Fails if none of its relations occur in `store`.
     pub fn load(dir: &Path, bert: BertEncoder, store: &Store) -> Result<Self> {
-        let saved: SavedQaModel = checkpoint::load_config(dir)?;
-        if saved.kind != KIND {
-            return Err(Error::Model(format!(
-                "{} holds a {} model, not a question answerer",
-                dir.display(),
-                saved.kind
-            )));
-        }
+        let saved: SavedQaModel = checkpoint::load_config(dir, ModelKind::QuestionAnswerer)?;
         if bert.hidden_size() != saved.model.text_dim {
             return Err(Error::Model(format!(
                 "{} was trained on {}-wide BERT states ({}); this BERT ({}) is {} wide",
@@ -207,12 +207,26 @@ impl QaModel {
         checkpoint::load_weights(dir, &mut model.varmap)?;
         model.threshold = saved.threshold;
         model.valid_fraction = saved.valid_fraction;
+        model.question_words = saved.question_words.into_iter().collect();
         Ok(model)
+    }
+
+    /// Learns, from the training questions (with brackets), the instance
+    /// labels they use as words, for linking questions asked without.
+    pub fn learn_question_words<'a>(
+        &mut self,
+        linker: &EntityLinker,
+        training: impl IntoIterator<Item = &'a Question>,
+    ) {
+        self.question_words = linker
+            .question_words(training.into_iter().map(|q| q.text.as_str()))
+            .into_iter()
+            .collect();
     }
 
     pub fn save(&self, dir: &Path, metrics: &impl Serialize) -> Result<()> {
         let saved = SavedQaModel {
-            kind: KIND.into(),
+            kind: ModelKind::QuestionAnswerer.tag().into(),
             relations: self
                 .relations
                 .iter()
@@ -224,6 +238,11 @@ impl QaModel {
             trainer: self.trainer.clone(),
             valid_fraction: self.valid_fraction,
             bert: self.bert.name().to_owned(),
+            question_words: {
+                let mut words: Vec<String> = self.question_words.iter().cloned().collect();
+                words.sort();
+                words
+            },
         };
         checkpoint::save(dir, &saved, &self.varmap, metrics)
     }
@@ -284,7 +303,7 @@ impl QaModel {
     /// Links one question, retrieves its subgraph and finds its gold
     /// answers there (never a topic entity).
     fn link(&self, store: &Store, linker: &EntityLinker, question: &Question) -> Result<Linked> {
-        let mentions = linker.mentions(&question.text)?;
+        let mentions = linker.mentions_skipping(&question.text, &self.question_words)?;
         let topics = self.choose_topics(store, &question.text, &mentions)?;
         let subgraph = self.retrieve(store, &topics)?;
         let mut gold = Vec::new();

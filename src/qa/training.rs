@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::path::answer_query;
-use super::{PreparedQuestion, QaModel, Step};
+use super::{EntityLinker, PreparedQuestion, QaModel, Question, Step};
 use crate::error::Result;
 use crate::tasks::trainer::{
     candle, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainingTask,
@@ -230,6 +230,42 @@ pub fn measure<'a>(
         .map(|q| q.and_then(|_| scores.next()))
         .collect();
     Ok(evaluate(&questions, &aligned, model.threshold))
+}
+
+/// How often questions asked without brackets were linked to the entities
+/// their bracketed form names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LinkingAccuracy {
+    /// Questions whose brackets name entities of the store.
+    pub questions: usize,
+    /// Of those, the ones linked to exactly the bracketed entities (an
+    /// unlinkable question is wrong).
+    pub correct: usize,
+}
+
+impl LinkingAccuracy {
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.questions.max(1) as f64
+    }
+}
+
+/// Compares the topics of `prepared` (the questions prepared with their
+/// brackets stripped, `None`: unlinkable) with the entities `bracketed`
+/// names, question by question.
+pub fn linking_accuracy(
+    linker: &EntityLinker,
+    bracketed: &[Question],
+    prepared: &[Option<PreparedQuestion>],
+) -> LinkingAccuracy {
+    let mut out = LinkingAccuracy::default();
+    for (question, prepared) in bracketed.iter().zip(prepared) {
+        let topics = prepared.as_ref().map_or(&[][..], |p| p.topics.as_slice());
+        if let Some(agrees) = linker.agrees_with_brackets(&question.text, topics) {
+            out.questions += 1;
+            out.correct += usize::from(agrees);
+        }
+    }
+    out
 }
 
 /// The threshold in 0.05 … 0.95 with the best mean answer-set F1.

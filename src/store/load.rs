@@ -13,7 +13,9 @@ use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::io::{RdfFormat, RdfParseError, RdfParser};
 use oxigraph::model::vocab::rdfs;
-use oxigraph::model::{GraphName, Literal, NamedNode, Quad};
+use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
+use rustc_hash::FxHashMap as HashMap;
+use sha2::{Digest, Sha256};
 
 use super::format::{self, FileFormat, Syntax};
 use super::terms::iri_for_name;
@@ -45,19 +47,32 @@ pub enum LoadSource {
         data: &'static [u8],
         format: FileFormat,
     },
+    /// Standard input, copied to a temporary file as it streams in, so that
+    /// nothing is held in memory and the text can be read twice (for the
+    /// blank-node key and for error positions).
+    Stdin {
+        file: std::sync::Arc<tempfile::NamedTempFile>,
+        format: FileFormat,
+    },
 }
+
+/// The path that stands for standard input on the command line.
+pub const STDIN_PATH: &str = "-";
 
 impl LoadSource {
     fn name(&self) -> PathBuf {
         match self {
             Self::File { path, .. } => path.clone(),
             Self::Bytes { name, .. } => PathBuf::from(name),
+            Self::Stdin { .. } => PathBuf::from("<stdin>"),
         }
     }
 
     fn format(&self) -> FileFormat {
         match self {
-            Self::File { format, .. } | Self::Bytes { format, .. } => *format,
+            Self::File { format, .. } | Self::Bytes { format, .. } | Self::Stdin { format, .. } => {
+                *format
+            }
         }
     }
 
@@ -65,6 +80,7 @@ impl LoadSource {
         match self {
             Self::File { path, .. } => path.metadata().map(|m| m.len()).unwrap_or(0),
             Self::Bytes { data, .. } => data.len() as u64,
+            Self::Stdin { file, .. } => file.as_file().metadata().map(|m| m.len()).unwrap_or(0),
         }
     }
 
@@ -73,8 +89,28 @@ impl LoadSource {
         let raw: Box<dyn Read + Send> = match self {
             Self::File { path, .. } => Box::new(File::open(path).map_err(|e| Error::io(path, e))?),
             Self::Bytes { data, .. } => Box::new(*data),
+            Self::Stdin { file, .. } => {
+                Box::new(file.reopen().map_err(|e| Error::io(file.path(), e))?)
+            }
         };
         Ok(Box::new(bar.wrap_read(raw)))
+    }
+
+    /// SHA-256 of the raw bytes: the document's identity for blank nodes.
+    fn digest(&self) -> Result<[u8; 32]> {
+        let mut hasher = Sha256::new();
+        let mut reader = self.open_raw(ProgressBar::hidden())?;
+        let mut buffer = vec![0; 1 << 16];
+        loop {
+            let n = reader
+                .read(&mut buffer)
+                .map_err(|e| Error::io(self.name(), e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+        Ok(hasher.finalize().into())
     }
 
     /// The decompressed text.
@@ -124,6 +160,10 @@ impl<'a> Loader<'a> {
         let mut sources = Vec::new();
         let mut skipped = Vec::new();
         for path in paths {
+            if path.as_os_str() == STDIN_PATH {
+                sources.push(self.spool_stdin()?);
+                continue;
+            }
             let meta = path.metadata().map_err(|e| Error::io(path, e))?;
             if meta.is_dir() {
                 for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
@@ -153,6 +193,26 @@ impl<'a> Loader<'a> {
             }
         }
         Ok((sources, skipped))
+    }
+
+    /// Copies standard input to a temporary file; its syntax must be given.
+    fn spool_stdin(&self) -> Result<LoadSource> {
+        let syntax = self.options.format.ok_or_else(|| {
+            Error::InvalidTerm(
+                "reading standard input (-) needs --format (turtle, ntriples, nquads, trig, rdfxml, jsonld, n3, tsv or pipe)"
+                    .into(),
+            )
+        })?;
+        let mut file = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        io::copy(&mut io::stdin().lock(), &mut file).map_err(|e| Error::io("<stdin>", e))?;
+        Ok(LoadSource::Stdin {
+            file: std::sync::Arc::new(file),
+            format: FileFormat {
+                syntax,
+                gzip: false,
+            },
+        })
     }
 
     /// Loads files and folders (see [`Loader::sources`]).
@@ -222,9 +282,13 @@ impl<'a> Loader<'a> {
         match source.format().syntax {
             Syntax::Rdf(format) => {
                 let quads = self.parser(source, format)?.for_reader(reader);
-                loader.load_ok_quads::<Error, Error>(
-                    quads.map(|quad| counted(quad.map_err(|e| self.parse_error(source, e)))),
-                )?;
+                let mut namer = BlankNodeNamer::new(source, self.options.graph.as_ref());
+                loader.load_ok_quads::<Error, Error>(quads.map(|quad| {
+                    counted(
+                        quad.map_err(|e| self.parse_error(source, e))
+                            .and_then(|quad| namer.rename(quad)),
+                    )
+                }))?;
             }
             Syntax::Names { separator } => {
                 let base = self.options.base_iri.clone().ok_or_else(|| {
@@ -244,11 +308,11 @@ impl<'a> Loader<'a> {
     }
 
     fn parser(&self, source: &LoadSource, format: RdfFormat) -> Result<RdfParser> {
-        let mut parser = RdfParser::from_format(format).rename_blank_nodes();
+        let mut parser = RdfParser::from_format(format);
         let base = match (&self.options.base_iri, source) {
             (Some(base), _) => Some(base.clone()),
             (None, LoadSource::File { path, .. }) => file_iri(path),
-            (None, LoadSource::Bytes { .. }) => None,
+            (None, LoadSource::Bytes { .. } | LoadSource::Stdin { .. }) => None,
         };
         if let Some(base) = base {
             parser = parser
@@ -289,6 +353,68 @@ impl<'a> Loader<'a> {
                 }
             }
         }
+    }
+}
+
+/// Names a document's blank nodes from its content: the n-th distinct blank
+/// node of a document becomes a hash of (the document's SHA-256, the target
+/// graph, n). Loading the same files into two stores therefore gives the
+/// same store, down to the index order that graph views and samplers follow
+/// (random names made every load reorder the nodes the models see). Blank
+/// nodes of different documents never meet, and loading a document into the
+/// same graph twice adds nothing. The digest is taken at the first blank
+/// node, so documents without any are read once.
+struct BlankNodeNamer<'a> {
+    source: &'a LoadSource,
+    graph: Option<&'a NamedNode>,
+    key: Option<Sha256>,
+    names: HashMap<BlankNode, BlankNode>,
+}
+
+impl<'a> BlankNodeNamer<'a> {
+    fn new(source: &'a LoadSource, graph: Option<&'a NamedNode>) -> Self {
+        Self {
+            source,
+            graph,
+            key: None,
+            names: HashMap::default(),
+        }
+    }
+
+    fn rename(&mut self, mut quad: Quad) -> Result<Quad> {
+        if let NamedOrBlankNode::BlankNode(node) = quad.subject {
+            quad.subject = self.name(node)?.into();
+        }
+        if let Term::BlankNode(node) = quad.object {
+            quad.object = self.name(node)?.into();
+        }
+        if let GraphName::BlankNode(node) = quad.graph_name {
+            quad.graph_name = self.name(node)?.into();
+        }
+        Ok(quad)
+    }
+
+    fn name(&mut self, node: BlankNode) -> Result<BlankNode> {
+        if let Some(name) = self.names.get(&node) {
+            return Ok(name.clone());
+        }
+        let mut hasher = match &self.key {
+            Some(key) => key.clone(),
+            None => {
+                let mut key = Sha256::new();
+                key.update(self.source.digest()?);
+                key.update(self.graph.map_or("", NamedNode::as_str));
+                self.key = Some(key.clone());
+                key
+            }
+        };
+        hasher.update((self.names.len() as u64).to_le_bytes());
+        let digest = hasher.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        let name = BlankNode::new_from_unique_id(u128::from_le_bytes(id));
+        self.names.insert(node, name.clone());
+        Ok(name)
     }
 }
 

@@ -33,6 +33,7 @@ pub const NAMED_QUERIES: &[NamedQuery] = named![
     "high-risk-companies",
     "labels",
     "mentions",
+    "ontology-terms",
     "ownership-chains",
     "stats-classes",
     "stats-entities",

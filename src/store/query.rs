@@ -7,6 +7,7 @@ use std::sync::Arc;
 use oxigraph::model::{NamedNode, Term, Variable};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 
+use super::sparql_text::{check_nesting, explain_syntax_error, SparqlKind};
 use super::terms::PREFIXES;
 use super::Store;
 use crate::error::{Error, Result};
@@ -61,10 +62,10 @@ impl<'a> SparqlRunner<'a> {
         text: &str,
         bindings: &[(Variable, Term)],
     ) -> Result<QueryResults<'static>> {
-        let mut prepared = self
-            .evaluator()
-            .parse_query(text)
-            .map_err(|e| Error::SparqlSyntax(e.to_string()))?;
+        check_nesting(text).map_err(Error::SparqlSyntax)?;
+        let mut prepared = self.evaluator().parse_query(text).map_err(|e| {
+            Error::SparqlSyntax(explain_syntax_error(text, SparqlKind::Query, &e.to_string()))
+        })?;
         if prepared.dataset().is_default_dataset() {
             prepared.dataset_mut().set_default_graph_as_union();
         }
@@ -122,9 +123,12 @@ impl<'a> SparqlRunner<'a> {
 
     /// Runs a SPARQL Update in one transaction.
     pub fn update(&self, text: &str) -> Result<()> {
+        check_nesting(text).map_err(Error::SparqlSyntax)?;
         self.evaluator()
             .parse_update(text)
-            .map_err(|e| Error::SparqlSyntax(e.to_string()))?
+            .map_err(|e| {
+                Error::SparqlSyntax(explain_syntax_error(text, SparqlKind::Update, &e.to_string()))
+            })?
             .on_store(self.store.oxigraph())
             .execute()
             .map_err(|e| Error::SparqlEvaluation(e.to_string()))

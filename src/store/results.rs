@@ -44,6 +44,19 @@ impl ResultFormat {
         })
     }
 
+    /// The name a user types for this format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Tsv => "tsv",
+            Self::Xml => "xml",
+            Self::Turtle => "turtle",
+            Self::NTriples => "ntriples",
+        }
+    }
+
     fn results_format(self) -> Option<QueryResultsFormat> {
         match self {
             Self::Json => Some(QueryResultsFormat::Json),
@@ -73,7 +86,7 @@ pub fn write_results(
             f => {
                 let rf = f
                     .results_format()
-                    .ok_or_else(|| not_for("an ASK result", f))?;
+                    .ok_or_else(|| not_for("an ASK result", f, TABLE_FORMATS))?;
                 QueryResultsSerializer::from_format(rf)
                     .serialize_boolean_to_writer(out, value)
                     .map_err(io)?;
@@ -99,7 +112,7 @@ pub fn write_results(
             }
             let rf = f
                 .results_format()
-                .ok_or_else(|| not_for("SELECT results", f))?;
+                .ok_or_else(|| not_for("SELECT results", f, TABLE_FORMATS))?;
             let mut serializer = QueryResultsSerializer::from_format(rf)
                 .serialize_solutions_to_writer(out, variables)
                 .map_err(io)?;
@@ -115,7 +128,7 @@ pub fn write_results(
                 ResultFormat::Turtle => RdfFormat::Turtle,
                 ResultFormat::NTriples => RdfFormat::NTriples,
                 ResultFormat::Xml => RdfFormat::RdfXml,
-                f => return Err(not_for("CONSTRUCT/DESCRIBE results", f)),
+                f => return Err(not_for("CONSTRUCT/DESCRIBE results", f, GRAPH_FORMATS)),
             };
             let mut serializer = with_prefixes(RdfSerializer::from_format(syntax)).for_writer(out);
             for triple in triples {
@@ -128,10 +141,14 @@ pub fn write_results(
     }
 }
 
-fn not_for(what: &str, format: ResultFormat) -> Error {
+/// The formats for solutions and booleans, and those for graphs.
+const TABLE_FORMATS: &str = "table, json, csv, tsv, xml";
+const GRAPH_FORMATS: &str = "turtle, ntriples, xml";
+
+fn not_for(what: &str, format: ResultFormat, applicable: &str) -> Error {
     Error::UnsupportedOutput(format!(
-        "format {format:?} does not apply to {what}; use one of {}",
-        ResultFormat::NAMES
+        "--format {} does not apply to {what}; use one of {applicable}",
+        format.name()
     ))
 }
 

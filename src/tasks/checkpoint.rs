@@ -32,16 +32,131 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-/// Reads a model folder's `config.json`.
-pub fn load_config<T: DeserializeOwned>(dir: &Path) -> Result<T> {
+/// The kinds of model folder kgfuse writes, told apart by `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    FusedClassifier,
+    QuestionAnswerer,
+    LinkPredictor,
+}
+
+impl ModelKind {
+    /// The value of `config.json`'s `kind` field (link predictors say `task`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::FusedClassifier => "kgfuse-fused-classifier",
+            Self::QuestionAnswerer => "kgfuse-qa",
+            Self::LinkPredictor => "linkpred",
+        }
+    }
+
+    fn of_config(config: &serde_json::Value) -> Option<Self> {
+        let field = |name: &str| config.get(name).and_then(serde_json::Value::as_str);
+        [
+            Self::FusedClassifier,
+            Self::QuestionAnswerer,
+            Self::LinkPredictor,
+        ]
+        .into_iter()
+        .find(|kind| field("kind") == Some(kind.tag()) || field("task") == Some(kind.tag()))
+    }
+
+    /// What the folder holds and which commands take it, for error messages.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::FusedClassifier => "a fused classifier (from `kgfuse train classify`; use it with `predict`, `explain`, `evaluate classify` or `query --model`)",
+            Self::QuestionAnswerer => "a question answerer (from `kgfuse train qa`; use it with `ask` or `evaluate qa`)",
+            Self::LinkPredictor => "a link predictor (from `kgfuse train linkpred`; use it with `evaluate linkpred`)",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::FusedClassifier => "a fused classifier",
+            Self::QuestionAnswerer => "a question answerer",
+            Self::LinkPredictor => "a link predictor",
+        }
+    }
+}
+
+/// Reads a model folder's `config.json`, after checking that the folder
+/// holds a model of `kind` and complete weights, so that a wrong or broken
+/// folder fails before any work is done.
+pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         Error::Model(format!(
-            "{}: not a kgfuse model config: {e}",
-            path.display()
+            "{}:{}:{}: not a kgfuse model config: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    match ModelKind::of_config(&value) {
+        Some(found) if found == kind => {}
+        Some(found) => {
+            return Err(Error::Model(format!(
+                "{} holds {}, not {}",
+                dir.display(),
+                found.describe(),
+                kind.name()
+            )))
+        }
+        None => {
+            return Err(Error::Model(format!(
+                "{}: not a kgfuse model config (no `kind` says what model it is); expected {}",
+                path.display(),
+                kind.describe()
+            )))
+        }
+    }
+    check_weights(dir)?;
+    serde_json::from_value(value).map_err(|e| {
+        Error::Model(format!(
+            "{}: a {} config that this kgfuse cannot read: {e}",
+            path.display(),
+            kind.tag()
         ))
     })
+}
+
+/// Checks that `model.safetensors` exists and is as long as its header says,
+/// without reading the tensors.
+pub fn check_weights(dir: &Path) -> Result<()> {
+    use std::io::Read;
+    let path = dir.join("model.safetensors");
+    let broken = |why: String| Error::Model(format!("{}: {why}; train the model again", path.display()));
+    let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+    let mut head = [0u8; 8];
+    file.read_exact(&mut head)
+        .map_err(|_| broken(format!("truncated ({size} bytes, no header)")))?;
+    let header_len = u64::from_le_bytes(head);
+    if header_len > size.saturating_sub(8) {
+        return Err(broken(format!(
+            "truncated ({size} bytes; the header alone needs {})",
+            header_len + 8
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)
+        .map_err(|e| Error::io(&path, e))?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| broken(format!("not a safetensors file ({e})")))?;
+    let data_end = header
+        .iter()
+        .filter(|(name, _)| name.as_str() != "__metadata__")
+        .filter_map(|(_, tensor)| tensor.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    let needed = 8 + header_len + data_end;
+    if size < needed {
+        return Err(broken(format!(
+            "truncated ({size} bytes; its tensors need {needed})"
+        )));
+    }
+    Ok(())
 }
 
 /// Loads the folder's weights into an already built variable map.

@@ -234,7 +234,8 @@ impl LoopState {
         super::checkpoint::write_json(&dir.join(STATE_JSON), self)
     }
 
-    fn load(dir: &Path) -> Result<(Self, HashMap<String, Tensor>)> {
+    /// The state saved in `dir`, its tensors on `device` (the model's).
+    fn load(dir: &Path, device: &Device) -> Result<(Self, HashMap<String, Tensor>)> {
         let path = dir.join(STATE_JSON);
         if !path.is_file() {
             return Err(Error::Model(format!(
@@ -246,7 +247,7 @@ impl LoopState {
         let state: Self = serde_json::from_str(&text)
             .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
         let tensors_path = dir.join(STATE_TENSORS);
-        let tensors = candle_core::safetensors::load(&tensors_path, &Device::Cpu)
+        let tensors = candle_core::safetensors::load(&tensors_path, device)
             .map_err(|e| Error::Model(format!("{}: {e}", tensors_path.display())))?;
         Ok((state, tensors))
     }
@@ -259,7 +260,8 @@ impl LoopState {
         optimizers: &mut [AdamW],
         rng: &mut ChaCha8Rng,
     ) -> Result<Resumed> {
-        let (state, tensors) = LoopState::load(dir)?;
+        let device = vars.first().map_or(Device::Cpu, |v| v.device().clone());
+        let (state, tensors) = LoopState::load(dir, &device)?;
         let get = |name: &str| -> candle_core::Result<Tensor> {
             tensors.get(name).cloned().ok_or_else(|| {
                 candle_core::Error::Msg(format!(

@@ -8,7 +8,8 @@
 //! the frozen bottom and fine-tune the top.
 
 use std::ops::Range;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
@@ -69,9 +70,24 @@ struct Layer {
     intermediate: Projection,
     output: Projection,
     output_norm: LayerNorm,
-    /// This layer's weights for `cpu_forward`, copied on first use there and
-    /// shared by clones.
-    cpu: Arc<OnceLock<CpuLayer>>,
+    /// This layer's weights for `cpu_forward`, shared by clones.
+    cpu: Arc<CpuCopy>,
+}
+
+/// A layer's weights as `cpu_forward` reads them (transposed, fused). Candle
+/// changes weights in place without telling anyone, so the copy is made on
+/// first use, dropped by [`Bert::weights_changed`], and never kept for a
+/// layer being fine-tuned ([`Bert::tune`]): those are copied on every call.
+#[derive(Debug, Default)]
+struct CpuCopy {
+    copy: Mutex<Option<Arc<CpuLayer>>>,
+    tuned: AtomicBool,
+}
+
+impl CpuCopy {
+    fn drop_copy(&self) {
+        *self.copy.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
 }
 
 /// The BERT encoder.
@@ -143,6 +159,23 @@ impl Bert {
         self.layers.len()
     }
 
+    /// Drops the CPU copies of the weights (in this model and its clones):
+    /// to be called after weights are overwritten in place.
+    pub fn weights_changed(&self) {
+        for layer in &self.layers {
+            layer.cpu.drop_copy();
+        }
+    }
+
+    /// Marks `layers` as fine-tuned: an optimizer may change them at any
+    /// step, so the CPU forward copies their weights afresh on every call.
+    pub fn tune(&self, layers: Range<usize>) {
+        for layer in &self.layers[layers] {
+            layer.cpu.tuned.store(true, Ordering::Relaxed);
+            layer.cpu.drop_copy();
+        }
+    }
+
     /// Token, position and type embeddings, normalised: `[batch, tokens, hidden]`.
     pub fn embed(&self, ids: &Tensor, types: &Tensor) -> Result<Tensor> {
         let (_, tokens) = ids.dims2()?;
@@ -171,9 +204,9 @@ impl Bert {
     }
 
     /// [`Bert::encode`] for inference, without gradients: on CPU in f32 the
-    /// `cpu_forward` pass, with the weights as they were when a layer first
-    /// ran there (so not for layers being fine-tuned). Positions past a
-    /// sequence's length come back as zeros.
+    /// `cpu_forward` pass (with the current weights as long as in-place
+    /// changes are announced, see [`CpuCopy`]). Positions past a sequence's
+    /// length come back as zeros.
     pub fn encode_frozen(
         &self,
         hidden: &Tensor,
@@ -210,6 +243,7 @@ impl Bert {
             .iter()
             .map(|layer| self.cpu_layer(layer))
             .collect::<Result<Vec<_>>>()?;
+        let weights: Vec<&CpuLayer> = weights.iter().map(Arc::as_ref).collect();
         cpu_forward::encode(&weights, &mut packed, lengths);
         let mut out = vec![0f32; batch * tokens * width];
         let mut rows = packed.chunks_exact(width);
@@ -221,11 +255,25 @@ impl Bert {
         Tensor::from_vec(out, (batch, tokens, width), hidden.device())
     }
 
-    fn cpu_layer<'a>(&self, layer: &'a Layer) -> Result<&'a CpuLayer> {
-        if let Some(built) = layer.cpu.get() {
-            return Ok(built);
+    fn cpu_layer(&self, layer: &Layer) -> Result<Arc<CpuLayer>> {
+        if layer.cpu.tuned.load(Ordering::Relaxed) {
+            return self.copy_layer(layer);
         }
-        let built = CpuLayer::new(LayerTensors {
+        let mut copy = layer
+            .cpu
+            .copy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(built) = copy.as_ref() {
+            return Ok(built.clone());
+        }
+        let built = self.copy_layer(layer)?;
+        *copy = Some(built.clone());
+        Ok(built)
+    }
+
+    fn copy_layer(&self, layer: &Layer) -> Result<Arc<CpuLayer>> {
+        CpuLayer::new(LayerTensors {
             query: layer.query.parts(),
             key: layer.key.parts(),
             value: layer.value.parts(),
@@ -236,8 +284,8 @@ impl Bert {
             output_norm: &layer.output_norm,
             activation: self.activation,
             heads: self.heads,
-        })?;
-        Ok(layer.cpu.get_or_init(|| built))
+        })
+        .map(Arc::new)
     }
 
     fn layer(&self, layer: &Layer, x: &Tensor, additive_mask: &Tensor) -> Result<Tensor> {

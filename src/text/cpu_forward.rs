@@ -17,8 +17,8 @@
 //! - Attention computes each head's `[len, len]` scores in cache and never
 //!   transposes heads: queries, keys and values are read in place.
 //!
-//! The weights are a copy taken when a layer first runs here, so layers
-//! being fine-tuned must run through candle (`Bert::encode`).
+//! The weights are a copy (`CpuLayer`); `Bert` decides when to make it
+//! again after the weights change.
 
 use candle_core::{Result, Tensor};
 use candle_nn::LayerNorm;

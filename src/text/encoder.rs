@@ -158,25 +158,46 @@ impl BertEncoder {
         &self.device
     }
 
-    /// All weights, for saving or optimising.
+    /// All weights, for saving. Whoever changes them in place through it
+    /// calls [`BertEncoder::weights_changed`] afterwards.
     pub fn varmap(&self) -> &VarMap {
         &self.varmap
     }
 
-    /// The weights of the top `layers` transformer layers: what fine-tuning
-    /// updates while the embeddings and lower layers stay frozen.
+    /// Tells the CPU forward that weights were changed in place (it keeps a
+    /// copy of them).
+    pub fn weights_changed(&self) {
+        self.model.weights_changed();
+    }
+
+    /// The weights of the top `layers` transformer layers, for an optimizer:
+    /// what fine-tuning updates while the embeddings and lower layers stay
+    /// frozen. From now on those layers' weights may change at any step, so
+    /// the CPU forward reads them afresh on every call.
     pub fn top_layer_vars(&self, layers: usize) -> Vec<Var> {
+        let layers = layers.min(self.config.num_hidden_layers);
+        let total = self.config.num_hidden_layers;
+        self.model.tune(total - layers..total);
+        self.top_layers(layers)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The top `layers` layers' weights by name, sorted.
+    fn top_layers(&self, layers: usize) -> Vec<(String, Var)> {
         let first = self.config.num_hidden_layers.saturating_sub(layers);
         let wanted: Vec<String> = (first..self.config.num_hidden_layers)
             .map(|l| format!("{}encoder.layer.{l}.", self.prefix))
             .collect();
         let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-        let mut names: Vec<&String> = data
-            .keys()
-            .filter(|n| wanted.iter().any(|w| n.starts_with(w)))
+        let mut out: Vec<(String, Var)> = data
+            .iter()
+            .filter(|(n, _)| wanted.iter().any(|w| n.starts_with(w)))
+            .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
-        names.sort();
-        names.into_iter().map(|n| data[n].clone()).collect()
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// The checkpoint folder's name (e.g. `all-MiniLM-L6-v2`).
@@ -184,40 +205,34 @@ impl BertEncoder {
         &self.name
     }
 
-    /// The top `layers` layers' weights by name, for saving a fine-tuned model.
+    /// The top `layers` layers' weights by name (copies), for saving a
+    /// fine-tuned model.
     pub fn top_layer_tensors(&self, layers: usize) -> Vec<(String, Tensor)> {
-        let vars = self.top_layer_vars(layers);
-        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(String, Tensor)> = data
-            .iter()
-            .filter(|(_, v)| {
-                vars.iter()
-                    .any(|w| w.as_tensor().id() == v.as_tensor().id())
-            })
+        self.top_layers(layers)
+            .into_iter()
             .map(|(n, v)| {
-                (
-                    n.clone(),
-                    v.as_tensor()
-                        .copy()
-                        .unwrap_or_else(|_| v.as_tensor().clone()),
-                )
+                let copy = v
+                    .as_tensor()
+                    .copy()
+                    .unwrap_or_else(|_| v.as_tensor().clone());
+                (n, copy)
             })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+            .collect()
     }
 
     /// Overwrites weights by name (a fine-tuned model's top layers).
     pub fn set_tensors(&self, tensors: &[(String, Tensor)]) -> Result<()> {
         let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-        for (name, tensor) in tensors {
+        let set = tensors.iter().try_for_each(|(name, tensor)| {
             let var = data.get(name).ok_or_else(|| {
                 Error::Model(format!("this BERT has no weight named {name}: the model was fine-tuned from another checkpoint"))
             })?;
             var.set(tensor)
-                .map_err(|e| Error::Model(format!("BERT weight {name}: {e}")))?;
-        }
-        Ok(())
+                .map_err(|e| Error::Model(format!("BERT weight {name}: {e}")))
+        });
+        // Even a failure part-way may have changed some weights.
+        self.model.weights_changed();
+        set
     }
 
     /// Tokenises texts (with special tokens, truncated, offsets in characters).

