@@ -3,7 +3,6 @@
 
 mod common;
 
-use candle_core::Device;
 use kgfuse::gnn::Decomposition;
 use kgfuse::tasks::checkpoint;
 use kgfuse::tasks::linkpred::{new_model, DecoderKind, LinkData, LinkPredConfig, LinkPredTraining};
@@ -233,7 +232,7 @@ fn model_folder_round_trip() {
     let loaded_config: LinkPredConfig = serde_json::from_value(folder["model"].clone()).unwrap();
     assert_eq!(loaded_config, model_config);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
-    let (mut fresh, model) = new_model(&data, &loaded_config, &mut rng, &Device::Cpu).unwrap();
+    let (mut fresh, model) = new_model(&data, &loaded_config, &mut rng, &common::device()).unwrap();
     checkpoint::load_weights(dir.path(), &mut fresh).unwrap();
     let again = model
         .nodes(None)

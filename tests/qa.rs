@@ -390,7 +390,7 @@ ex:thermometer rdfs:label "thermometer" .
     let linker = EntityLinker::from_store(&store).unwrap();
     let bert = kgfuse::text::BertEncoder::load(
         &common::shared_data().join("models/all-MiniLM-L6-v2"),
-        &candle_core::Device::Cpu,
+        &common::device(),
     )
     .unwrap();
     let model = QaModel::new(

@@ -4,7 +4,6 @@
 
 mod common;
 
-use candle_core::Device;
 use common::tiny_bert;
 use kgfuse::text::{BertEncoder, SpanInput};
 
@@ -38,7 +37,7 @@ fn matches_sentence_transformers_on_the_reference_texts() {
     .unwrap();
     let items = reference["items"].as_array().unwrap();
     let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
-    let mut encoder = BertEncoder::load(&dir, &Device::Cpu).unwrap();
+    let mut encoder = BertEncoder::load(&dir, &common::device()).unwrap();
     assert_eq!(encoder.max_length(), 256, "from sentence_bert_config.json");
     let default_length = encoder.embed(&inputs(&texts), 7, |_| {}).unwrap();
     assert_eq!(
@@ -68,7 +67,7 @@ fn matches_sentence_transformers_on_the_reference_texts() {
 fn tiny_random_bert_loads_and_embeds_sentences_and_spans() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
-    let encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
+    let encoder = BertEncoder::load(dir.path(), &common::device()).unwrap();
     assert_eq!(
         encoder.max_length(),
         32,
@@ -114,7 +113,7 @@ fn tiny_random_bert_loads_and_embeds_sentences_and_spans() {
 fn spans_in_truncated_text_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
-    let mut encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
+    let mut encoder = BertEncoder::load(dir.path(), &common::device()).unwrap();
     encoder.set_max_length(6).unwrap();
     let text = "acme holdings defaulted on its loan the bank";
     let input = vec![SpanInput {
@@ -136,7 +135,7 @@ fn spans_in_truncated_text_are_reported() {
 fn top_layer_vars_select_the_upper_layers() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
-    let encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
+    let encoder = BertEncoder::load(dir.path(), &common::device()).unwrap();
     let all = encoder.varmap().all_vars().len();
     let top = encoder.top_layer_vars(1).len();
     assert!(top > 0 && top < all, "{top} of {all}");
@@ -250,7 +249,7 @@ fn missing_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
     std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
-    let Err(error) = BertEncoder::load(dir.path(), &Device::Cpu) else {
+    let Err(error) = BertEncoder::load(dir.path(), &common::device()) else {
         panic!("loaded without a tokenizer")
     };
     assert!(

@@ -107,6 +107,17 @@ pub fn shared_data() -> PathBuf {
     dir
 }
 
+/// The device the model tests run on: `KGFUSE_TEST_DEVICE` (`cpu`, `cuda`,
+/// `cuda:N` or `auto`, as `--device`; `.ci/cuda-build` sets it where there is
+/// a GPU), else the CPU.
+pub fn device() -> Device {
+    match std::env::var("KGFUSE_TEST_DEVICE") {
+        Ok(spec) => kgfuse::text::parse_device(&spec)
+            .unwrap_or_else(|e| panic!("KGFUSE_TEST_DEVICE={spec}: {e}")),
+        Err(_) => Device::Cpu,
+    }
+}
+
 pub const VOCAB: &[&str] = &[
     "[PAD]",
     "[UNK]",
