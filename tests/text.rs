@@ -184,7 +184,7 @@ const SENTENCES: [&str; 2] = ["acme holdings defaulted on its loan", "the bank f
 fn embed_uses_weights_set_after_its_first_call() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
-    let encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
+    let encoder = BertEncoder::load(dir.path(), &candle_core::Device::Cpu).unwrap();
     let before = encoder
         .embed(&inputs(&SENTENCES), 2, |_| {})
         .unwrap()
@@ -219,7 +219,7 @@ fn embed_uses_weights_set_after_its_first_call() {
 fn embed_uses_weights_an_optimizer_changed_in_place() {
     let dir = tempfile::tempdir().unwrap();
     tiny_bert(dir.path());
-    let encoder = BertEncoder::load(dir.path(), &Device::Cpu).unwrap();
+    let encoder = BertEncoder::load(dir.path(), &candle_core::Device::Cpu).unwrap();
     let before = encoder
         .embed(&inputs(&SENTENCES), 2, |_| {})
         .unwrap()
