@@ -405,6 +405,16 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
     );
 }
 
+/// A store holding one triple.
+fn one_triple() -> Workspace {
+    let ws = Workspace::new();
+    ws.kgfuse()
+        .args(["update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }"])
+        .assert()
+        .success();
+    ws
+}
+
 /// stderr of a command that must fail with exit code 1, checked to be one line.
 fn one_line_failure(cmd: &mut assert_cmd::Command) -> String {
     let out = cmd.output().unwrap();
@@ -416,11 +426,7 @@ fn one_line_failure(cmd: &mut assert_cmd::Command) -> String {
 
 #[test]
 fn deeply_nested_sparql_is_refused_not_a_crash() {
-    let ws = Workspace::new();
-    ws.kgfuse()
-        .args(["update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }"])
-        .assert()
-        .success();
+    let ws = one_triple();
     let groups = format!("SELECT * WHERE {}{}", "{".repeat(4000), "}".repeat(4000));
     let parentheses = format!(
         "SELECT * WHERE {{ ?s ?p ?o FILTER{}?o{} }}",
@@ -443,11 +449,7 @@ fn deeply_nested_sparql_is_refused_not_a_crash() {
 
 #[test]
 fn sparql_mistakes_are_named_on_one_line() {
-    let ws = Workspace::new();
-    ws.kgfuse()
-        .args(["update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }"])
-        .assert()
-        .success();
+    let ws = one_triple();
     let cases = [
         ("query", "SELECT ?x WHERE { ?x ex:p ?y }", "unknown prefix `ex:`"),
         ("query", "SELECT ?x WHERE { ?x rds:label ?y }", "unknown prefix `rds:` in `rds:label`; did you mean `rdf:` or `rdfs:`?"),

@@ -180,6 +180,25 @@ fn other_values(like: &candle_core::Tensor, phase: f32) -> candle_core::Tensor {
 
 const SENTENCES: [&str; 2] = ["acme holdings defaulted on its loan", "the bank fined acme"];
 
+/// `embed` now differs from `before` and matches the differentiable forward
+/// of the encoder's current weights.
+fn assert_embeddings_follow_the_weights(encoder: &BertEncoder, before: &[Vec<f32>]) {
+    let after = encoder
+        .embed(&inputs(&SENTENCES), 2, |_| {})
+        .unwrap()
+        .sentences;
+    let reference = differentiable_sentences(encoder, &SENTENCES);
+    assert!(
+        max_abs_diff(before, &after) > 0.05,
+        "new weights, new embeddings"
+    );
+    let diff = max_abs_diff(&after, &reference);
+    assert!(
+        diff < 1e-4,
+        "CPU forward is {diff} off the new weights' forward"
+    );
+}
+
 #[test]
 fn embed_uses_weights_set_after_its_first_call() {
     let dir = tempfile::tempdir().unwrap();
@@ -199,20 +218,7 @@ fn embed_uses_weights_set_after_its_first_call() {
         })
         .collect();
     encoder.set_tensors(&changed).unwrap();
-    let after = encoder
-        .embed(&inputs(&SENTENCES), 2, |_| {})
-        .unwrap()
-        .sentences;
-    let reference = differentiable_sentences(&encoder, &SENTENCES);
-    assert!(
-        max_abs_diff(&before, &after) > 0.05,
-        "new weights, new embeddings"
-    );
-    let diff = max_abs_diff(&after, &reference);
-    assert!(
-        diff < 1e-4,
-        "CPU forward is {diff} off the new weights' forward"
-    );
+    assert_embeddings_follow_the_weights(&encoder, &before);
 }
 
 #[test]
@@ -228,20 +234,7 @@ fn embed_uses_weights_an_optimizer_changed_in_place() {
     for (i, var) in encoder.top_layer_vars(1).iter().enumerate() {
         var.set(&other_values(var.as_tensor(), i as f32)).unwrap();
     }
-    let after = encoder
-        .embed(&inputs(&SENTENCES), 2, |_| {})
-        .unwrap()
-        .sentences;
-    let reference = differentiable_sentences(&encoder, &SENTENCES);
-    assert!(
-        max_abs_diff(&before, &after) > 0.05,
-        "new weights, new embeddings"
-    );
-    let diff = max_abs_diff(&after, &reference);
-    assert!(
-        diff < 1e-4,
-        "CPU forward is {diff} off the new weights' forward"
-    );
+    assert_embeddings_follow_the_weights(&encoder, &before);
 }
 
 #[test]
