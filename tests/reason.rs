@@ -552,16 +552,45 @@ inconsistency!(
     "ex:a owl:differentFrom ex:a .",
     "ex:a owl:differentFrom ex:a ."
 );
-// Through owl:sameAs the premises are the triples rewritten to each
-// individual's representative, without the sameAs triples, so only the
-// asserted ones among them can be expected (eq-diff1 then has none).
+/// Asserts that the first violation of `rule` has exactly `expected` as premises.
+fn exact_premises(input: &str, rule: &str, expected: &str) {
+    let (rules, premises) = violations(input, rule);
+    assert!(rules.contains(&rule), "{rule} not among {rules:?}");
+    let expected: BTreeSet<String> = parse(expected)
+        .iter()
+        .map(|t| unlabelled(&t.to_string()))
+        .collect();
+    assert_eq!(premises, expected, "premises of {rule}");
+}
+
+// Through owl:sameAs the premises are the triples as stated, about the
+// individuals they name, and the sameAs triples that make them clash, never
+// the triples rewritten to an equality class's representative.
 #[test]
 fn eq_diff1_through_same_as() {
-    let (rules, _) = violations(
+    exact_premises(
         "ex:a owl:sameAs ex:b . ex:a owl:differentFrom ex:b .",
         "eq-diff1",
+        "ex:a owl:differentFrom ex:b . ex:a owl:sameAs ex:b .",
     );
-    assert!(rules.contains(&"eq-diff1"), "{rules:?}");
+}
+#[test]
+fn eq_diff2_through_same_as() {
+    exact_premises(
+        "ex:d a owl:AllDifferent ; owl:members ( ex:a ex:b ex:c ) . ex:a owl:sameAs ex:c .",
+        "eq-diff2",
+        "ex:d a owl:AllDifferent ; owl:members ( ex:a ex:b ex:c ) . ex:a owl:sameAs ex:c .",
+    );
+}
+// The two types are stated for two names of one individual; the chain
+// x = z = y is given as its two stated sameAs triples.
+#[test]
+fn cax_dw_through_same_as() {
+    exact_premises(
+        "ex:A owl:disjointWith ex:B . ex:x a ex:A . ex:y a ex:B . ex:x owl:sameAs ex:z . ex:y owl:sameAs ex:z .",
+        "cax-dw",
+        "ex:A owl:disjointWith ex:B . ex:x a ex:A . ex:y a ex:B . ex:x owl:sameAs ex:z . ex:y owl:sameAs ex:z .",
+    );
 }
 inconsistency!(
     eq_diff2,
@@ -673,6 +702,88 @@ fn sameas_chains_are_explained_through_the_union_find() {
         text.contains("eq-trans") || text.contains("eq-sym"),
         "{text}"
     );
+}
+
+/// A rule applied through an equality names the triple as stated and the
+/// sameAs triple, not the triple rewritten to the class's representative.
+#[test]
+fn derivations_through_same_as_name_the_stated_triples() {
+    let closure = reason(
+        Profile::OwlRl,
+        "ex:a owl:sameAs ex:b . ex:b a ex:C . ex:C rdfs:subClassOf ex:D .",
+    );
+    let tree = closure
+        .explain(&parse("ex:a a ex:D .").remove(0))
+        .expect("entailed");
+    assert_eq!(tree.rule, Some("cax-sco"), "{tree}");
+    let premises: BTreeSet<String> = tree
+        .premises
+        .iter()
+        .map(|p| {
+            assert_eq!(p.rule, None, "every premise is asserted: {tree}");
+            p.triple.to_string()
+        })
+        .collect();
+    let expected: BTreeSet<String> =
+        parse("ex:C rdfs:subClassOf ex:D . ex:b a ex:C . ex:a owl:sameAs ex:b .")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(premises, expected, "{tree}");
+}
+
+/// Whether a derivation step is the engine's rewrite to a class representative.
+fn is_rewrite(tree: &kgfuse::reason::DerivationTree) -> bool {
+    tree.rule.is_some_and(|r| r.starts_with("eq-rep"))
+}
+
+/// Across the rules, with individuals merged by owl:sameAs: no violation
+/// names a rewritten triple, no rule was applied to one, and every
+/// explanation ends in asserted triples (or axioms).
+#[test]
+fn no_premise_is_a_rewrite_to_a_representative() {
+    fn walk(tree: &kgfuse::reason::DerivationTree) {
+        if tree.premises.is_empty() {
+            assert!(
+                matches!(
+                    tree.rule,
+                    None | Some("prp-ap" | "cls-thing" | "cls-nothing1")
+                ),
+                "a leaf is asserted: {tree}"
+            );
+        }
+        for p in &tree.premises {
+            assert!(
+                is_rewrite(tree) || !is_rewrite(p),
+                "a rule on a rewrite:\n{tree}"
+            );
+            walk(p);
+        }
+    }
+    for input in [
+        "ex:p a owl:IrreflexiveProperty . ex:x ex:p ex:y . ex:x owl:sameAs ex:y .",
+        "ex:p a owl:AsymmetricProperty . ex:x ex:p ex:y . ex:z ex:p ex:w . ex:x owl:sameAs ex:w . ex:z owl:sameAs ex:y .",
+        "ex:A owl:complementOf ex:B . ex:x a ex:A . ex:y a ex:B . ex:y owl:sameAs ex:x .",
+        "ex:p owl:propertyDisjointWith ex:q . ex:x ex:p ex:y . ex:z ex:q ex:y . ex:z owl:sameAs ex:x .",
+        "[] owl:sourceIndividual ex:a ; owl:assertionProperty ex:p ; owl:targetIndividual ex:b . ex:c ex:p ex:b . ex:a owl:sameAs ex:c .",
+        "ex:d a owl:AllDifferent ; owl:distinctMembers ( ex:a ex:b ) . ex:b owl:sameAs ex:a .",
+        "ex:p a owl:InverseFunctionalProperty . ex:a ex:p ex:v . ex:b ex:p ex:v . ex:a ex:q \"x\" . ex:q a owl:FunctionalProperty . ex:b ex:q \"y\" .",
+        "ex:q owl:sameAs ex:p . ex:x ex:q ex:y . ex:p rdfs:domain ex:C . ex:C rdfs:subClassOf ex:D . ex:p a owl:IrreflexiveProperty . ex:y owl:sameAs ex:x .",
+        "ex:a owl:sameAs ex:b . ex:b owl:sameAs ex:c . ex:c ex:r ex:d . ex:r a owl:TransitiveProperty . ex:d ex:r ex:a . ex:D owl:disjointWith ex:E . ex:r rdfs:domain ex:D . ex:b a ex:E .",
+    ] {
+        let closure = reason(Profile::OwlRl, input);
+        let violations = closure.violations();
+        assert!(!violations.is_empty(), "{input}");
+        for v in &violations {
+            for t in &v.triples {
+                let tree = closure.explain(t).expect("a premise holds");
+                assert!(!is_rewrite(&tree), "{input}: {v}");
+            }
+        }
+        for (t, _) in closure.inferred() {
+            walk(&closure.explain(t).expect("an inferred triple holds"));
+        }
+    }
 }
 
 /// The project's ontology with the shipped sample: entailments it was designed for.

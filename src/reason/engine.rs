@@ -6,6 +6,11 @@
 //! union-find: equal terms are rewritten to one representative (the smallest
 //! id), so rules never copy triples across an equality class; the closure is
 //! expanded over each class only when it is read out.
+//!
+//! Premises are kept in terms of the triples as stated: a rule that matched
+//! a rewritten triple records the triple it was rewritten from and the
+//! `owl:sameAs` triples behind the rewrite, so that an explanation names
+//! the equality that made a rule apply.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::time::{Duration, Instant};
@@ -58,6 +63,9 @@ pub struct Engine {
     members: Vec<u32>,
     /// Every `owl:sameAs` triple asserted or derived, as stated.
     pub same_as_edges: HashSet<Ids>,
+    /// The sameAs triples that merged two classes, by each of their terms: a
+    /// spanning tree of every class, to name the triples joining two members.
+    links: HashMap<u32, Vec<(u32, Ids)>>,
     pub violations: Vec<RawViolation>,
     seen_violations: HashSet<RawViolation>,
     pub warnings: Vec<String>,
@@ -104,6 +112,7 @@ impl Engine {
             equality: HashMap::default(),
             members: Vec::new(),
             same_as_edges: HashSet::default(),
+            links: HashMap::default(),
             violations: Vec::new(),
             seen_violations: HashSet::default(),
             warnings: Vec::new(),
@@ -198,19 +207,108 @@ impl Engine {
         }
         if self.same_as_edges.insert(t) {
             if let Some(d) = derivation {
-                self.derivations.entry(t).or_insert(d);
+                let premises = self.as_stated(d.premises);
+                self.derivations.entry(t).or_insert(Derivation {
+                    rule: d.rule,
+                    premises,
+                });
             }
         }
-        self.union(a, b)
+        let merged = self.union(a, b);
+        if merged {
+            self.links.entry(a).or_default().push((b, t));
+            self.links.entry(b).or_default().push((a, t));
+        }
+        merged
     }
 
     /// Records an inconsistency once, whatever the order of its premises.
+    /// A violation has no tree below it, so every sameAs premise is given as
+    /// the stated sameAs triples that join its two terms.
     fn violation(&mut self, v: RawViolation) {
+        let mut premises = Vec::new();
+        for p in self.as_stated(v.premises) {
+            if p[1] == self.vocab.same_as && !self.same_as_edges.contains(&p) {
+                premises.extend(self.same_as_chain(p[0], p[2]));
+            } else {
+                premises.push(p);
+            }
+        }
+        let v = RawViolation {
+            rule: v.rule,
+            premises: distinct(premises),
+        };
         let mut key = v.clone();
         key.premises.sort_unstable();
         if self.seen_violations.insert(key) {
             self.violations.push(v);
         }
+    }
+
+    /// The derivation of a triple that exists only as a rewrite to its
+    /// class representatives (`eq-rep-*`), if `t` is one.
+    fn rewrite_of(&self, t: &Ids) -> Option<&Derivation> {
+        if self.asserted.contains(t) {
+            return None;
+        }
+        self.derivations
+            .get(t)
+            .filter(|d| matches!(d.rule, "eq-rep-s" | "eq-rep-p" | "eq-rep-o"))
+    }
+
+    /// Premises with every rewritten triple replaced by the triple it was
+    /// rewritten from and the sameAs triples that justify the rewrite.
+    fn as_stated(&self, premises: Vec<Ids>) -> Vec<Ids> {
+        if !premises.iter().any(|p| self.rewrite_of(p).is_some()) {
+            return premises;
+        }
+        let mut out = Vec::with_capacity(premises.len() + 2);
+        for p in premises {
+            match self.rewrite_of(&p) {
+                Some(d) => out.extend_from_slice(&d.premises),
+                None => out.push(p),
+            }
+        }
+        distinct(out)
+    }
+
+    /// The sameAs triple for `x = y`: the stated one in either direction if
+    /// there is one, else `x owl:sameAs y` (entailed through a chain, which
+    /// an explanation unfolds).
+    fn same_as_premise(&self, x: u32, y: u32) -> Ids {
+        let (forward, backward) = ([x, self.vocab.same_as, y], [y, self.vocab.same_as, x]);
+        if !self.same_as_edges.contains(&forward) && self.same_as_edges.contains(&backward) {
+            backward
+        } else {
+            forward
+        }
+    }
+
+    /// The stated sameAs triples on the path from `from` to `to` in the
+    /// spanning tree of their class (empty if they are not equal).
+    fn same_as_chain(&self, from: u32, to: u32) -> Vec<Ids> {
+        let mut previous: HashMap<u32, (u32, Ids)> = HashMap::default();
+        let mut queue = std::collections::VecDeque::from([from]);
+        while let Some(node) = queue.pop_front() {
+            if node == to {
+                let mut path = Vec::new();
+                let mut at = to;
+                while at != from {
+                    let (prev, edge) = previous[&at];
+                    path.push(edge);
+                    at = prev;
+                }
+                path.reverse();
+                return path;
+            }
+            for &(next, edge) in self.links.get(&node).map_or(&[][..], Vec::as_slice) {
+                if next != from && !previous.contains_key(&next) {
+                    previous.insert(next, (node, edge));
+                    queue.push_back(next);
+                }
+            }
+        }
+        Vec::new()
     }
 
     /// Runs to the fixpoint, reporting each round.
@@ -318,9 +416,10 @@ impl Engine {
             } else if !self.interner.is_valid(t) {
                 continue;
             } else if self.index.insert(t) {
-                self.derivations
-                    .entry(t)
-                    .or_insert(Derivation { rule, premises });
+                if !self.derivations.contains_key(&t) {
+                    let premises = self.as_stated(premises);
+                    self.derivations.insert(t, Derivation { rule, premises });
+                }
                 new.push(t);
                 if self.index.len() > self.max_triples {
                     return Err(TooLarge {
@@ -346,23 +445,20 @@ impl Engine {
             if self.index.insert(c) && !old.contains(&c) {
                 added.push(c);
                 if !self.asserted.contains(&c) {
-                    let position = if c[0] != t[0] {
-                        0
-                    } else if c[1] != t[1] {
-                        1
-                    } else {
-                        2
-                    };
+                    // From the triple as stated, not from an earlier rewrite of it.
+                    let original = self.rewrite_of(&t).map_or(t, |d| d.premises[0]);
+                    let position = (0..3).find(|&i| c[i] != original[i]).unwrap_or(2);
                     let rule = ["eq-rep-s", "eq-rep-p", "eq-rep-o"][position];
-                    let mut premises = vec![t];
+                    let mut premises = vec![original];
                     for i in 0..3 {
-                        if c[i] != t[i] {
-                            premises.push([t[i], self.vocab.same_as, c[i]]);
+                        if c[i] != original[i] {
+                            premises.push(self.same_as_premise(original[i], c[i]));
                         }
                     }
-                    self.derivations
-                        .entry(c)
-                        .or_insert(Derivation { rule, premises });
+                    self.derivations.entry(c).or_insert(Derivation {
+                        rule,
+                        premises: distinct(premises),
+                    });
                 }
             }
         }
@@ -381,4 +477,11 @@ impl Engine {
         }
         classes
     }
+}
+
+/// `items` without repeats, in first-seen order.
+fn distinct(mut items: Vec<Ids>) -> Vec<Ids> {
+    let mut seen = HashSet::default();
+    items.retain(|t| seen.insert(*t));
+    items
 }
