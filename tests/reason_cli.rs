@@ -222,3 +222,23 @@ fn a_failed_reason_keeps_the_old_inferred_graph() {
         .stderr(contains("exceeds 12 triples"));
     assert_eq!(inferred_triples(&ws), before);
 }
+
+/// A large owl:sameAs class multiplies the closure when it is read out;
+/// the limit applies to that expansion too, before memory runs out.
+#[test]
+fn a_closure_that_explodes_over_same_as_stops_with_a_clear_error() {
+    let ws = Workspace::new();
+    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n@prefix owl: <http://www.w3.org/2002/07/owl#> .\n");
+    for i in 0..200 {
+        ttl.push_str(&format!("ex:i{i} owl:sameAs ex:i0 ; ex:p ex:v{i} .\n"));
+    }
+    let file = ws.write("merged.ttl", ttl);
+    ws.kgfuse().arg("load").arg(&file).assert().success();
+    ws.kgfuse()
+        .args(["reason", "--max-triples", "50000"])
+        .assert()
+        .failure()
+        .stderr(contains("expands to"))
+        .stderr(contains("the largest holds 200 individuals"));
+    assert_eq!(inferred_count(&ws), 0, "nothing is written");
+}

@@ -36,7 +36,9 @@ pub const INFERRED_GRAPH: &str = "https://w3id.org/kgfuse/graph/inferred";
 #[derive(Debug, Clone, Copy)]
 pub struct ReasonOptions {
     pub profile: Profile,
-    /// The most triples (asserted plus inferred) held in memory; past it
+    /// The most triples (asserted plus inferred) held in memory, and the
+    /// most the closure may hold once repeated over its owl:sameAs classes
+    /// (read out as full terms, about 250 bytes each); past either,
     /// reasoning stops with an error instead of exhausting memory.
     pub max_triples: usize,
 }
@@ -45,7 +47,7 @@ impl Default for ReasonOptions {
     fn default() -> Self {
         Self {
             profile: Profile::OwlRl,
-            max_triples: 50_000_000,
+            max_triples: 20_000_000,
         }
     }
 }
@@ -53,12 +55,14 @@ impl Default for ReasonOptions {
 /// Materialises the closure of a set of triples.
 pub struct Reasoner {
     engine: Engine,
+    max_triples: usize,
 }
 
 impl Reasoner {
     pub fn new(options: ReasonOptions) -> Self {
         Self {
             engine: Engine::new(options.profile, options.max_triples),
+            max_triples: options.max_triples,
         }
     }
 
@@ -78,12 +82,42 @@ impl Reasoner {
                 e.limit
             ))
         })?;
+        // The engine keeps one representative per owl:sameAs class; reading
+        // the closure out repeats every triple over every member, which grows
+        // with the product of class sizes (two data sets that reuse each
+        // other's IRIs merge thousands of individuals). Refuse before that
+        // exhausts memory.
+        let (expanded, largest) = expanded_size(&self.engine);
+        if expanded > self.max_triples as u128 {
+            return Err(Error::Reasoning(format!(
+                "the closure expands to {expanded} triples over its owl:sameAs classes (the largest holds {largest} individuals), more than --max-triples {}; look for owl:sameAs, functional or inverse-functional facts that merge unrelated individuals (`kgfuse check` lists clashes), or raise --max-triples",
+                self.max_triples
+            )));
+        }
         Ok(Closure {
             engine: self.engine,
             elapsed: start.elapsed(),
             inferred: std::sync::OnceLock::new(),
         })
     }
+}
+
+/// How many triples [`Closure::expand`] would read out, and the size of the
+/// largest equality class, without reading them out.
+fn expanded_size(engine: &Engine) -> (u128, usize) {
+    let classes = engine.classes();
+    let size = |x: u32| classes.get(&x).map_or(1, Vec::len) as u128;
+    let triples: u128 = engine
+        .index
+        .iter()
+        .map(|t| size(t[0]) * size(t[1]) * size(t[2]))
+        .sum();
+    let same_as: u128 = classes
+        .values()
+        .map(|c| (c.len() as u128) * (c.len() as u128 - 1))
+        .sum();
+    let largest = classes.values().map(Vec::len).max().unwrap_or(1);
+    (triples + same_as, largest)
 }
 
 /// The result of reasoning: what is entailed, why, and what is inconsistent.
