@@ -159,6 +159,7 @@ fn documented_store_commands_run() {
     ws.write("dump.txt", "<urn:a> <urn:b> <urn:c> .\n");
     ws.write_gz("kb.nt.gz", "<urn:kb> <urn:b> <urn:c> .\n");
     ws.write("texts.tsv", "Acme Holdings defaulted on its loan\t0:13\n");
+    ws.write("questions.txt", "who controls Driftwood Capital AS\n");
     ws.write("train.txt", "a\tr\tb\n");
     let model = shared.join("models/all-MiniLM-L6-v2");
     let runnable = |command: &str| {
