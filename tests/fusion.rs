@@ -265,7 +265,11 @@ fn cross_validation_of_the_fused_model() {
 fn scoring_some_entities_keeps_every_other_score() {
     let ws = Workspace::new();
     tiny_store(&ws);
-    train(&ws, "model", &["--no-text", "--epochs", "5"]).success();
+    // Without a terminal, every epoch still reports on a line of its own.
+    train(&ws, "model", &["--no-text", "--epochs", "5"])
+        .success()
+        .stderr(contains("epoch 1/5: loss"))
+        .stderr(contains("epoch 5/5: loss"));
     let predict = |entities: &[&str]| {
         ws.kgfuse()
             .args(["predict", "--model", "model", "--write-back"])

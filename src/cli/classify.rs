@@ -182,8 +182,7 @@ pub fn cross_validate_fused(
         folds,
         repeats,
         &mut |r, f, accuracy| {
-            bar.inc(1);
-            bar.set_message(format!(
+            super::epoch_done(&bar, format!(
                 "repeat {} fold {}: accuracy {accuracy:.3}",
                 r + 1,
                 f + 1
@@ -225,17 +224,16 @@ pub fn train_with_progress(
                 cache.finish_and_clear();
                 started = true;
             }
-            bar.inc(1);
             let metric = record.metric.map_or(String::new(), |m| {
                 format!(
                     ", valid accuracy {m:.3}{}",
                     if improved { " *" } else { "" }
                 )
             });
-            bar.set_message(format!(
-                "loss {:.4}{metric} ({:.1} s)",
-                record.loss, record.seconds
-            ));
+            super::epoch_done(
+                &bar,
+                format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds),
+            );
             Ok(())
         },
     );

@@ -137,6 +137,21 @@ fn progress_bar(len: Option<usize>, template: &str) -> ProgressBar {
     bar
 }
 
+/// Counts a finished epoch: on the bar when stderr is a terminal, else as
+/// one line per epoch, so that logs of long runs show their progress.
+fn epoch_done(bar: &ProgressBar, message: String) {
+    bar.inc(1);
+    if bar.is_hidden() {
+        eprintln!(
+            "epoch {}/{}: {message}",
+            bar.position(),
+            bar.length().unwrap_or(0)
+        );
+    } else {
+        bar.set_message(message);
+    }
+}
+
 /// Reads a query or update given inline, from a file, or from stdin (`-f -`).
 fn read_text(inline: Option<String>, file: Option<PathBuf>, what: &str) -> Result<String> {
     match (inline, file) {

@@ -350,8 +350,7 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
             save_to: Some(&a.out),
         },
         &mut |record, improved| {
-            bar.inc(1);
-            bar.set_message(format!(
+            super::epoch_done(&bar, format!(
                 "loss {:.4}, valid Hits@1 {:.4}{}",
                 record.loss,
                 record.metric.unwrap_or(f64::NAN),

@@ -281,8 +281,7 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
         &mut rng,
         Checkpointing::default(),
         &mut |record, _| {
-            bar.inc(1);
-            bar.set_message(format!("loss {:.4}", record.loss));
+            super::epoch_done(&bar, format!("loss {:.4}", record.loss));
             Ok(())
         },
     )?;

@@ -343,8 +343,7 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
     };
     let bar = progress(folds * repeats);
     let results = cross_validate(&data, &config, &trainer, folds, repeats, &mut |r| {
-        bar.inc(1);
-        bar.set_message(format!(
+        super::epoch_done(&bar, format!(
             "repeat {} fold {}: accuracy {:.3}",
             r.repeat + 1,
             r.fold + 1,
@@ -427,11 +426,10 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
             save_to: Some(&a.out),
         },
         &mut |record, improved| {
-            bar.inc(1);
             let metric = record.metric.map_or(String::new(), |m| {
                 format!(", valid MRR {m:.4}{}", if improved { " *" } else { "" })
             });
-            bar.set_message(format!("loss {:.5}{metric}", record.loss));
+            super::epoch_done(&bar, format!("loss {:.5}{metric}", record.loss));
             Ok(())
         },
     )?;
