@@ -286,7 +286,7 @@ impl Engine {
 
     /// The stated sameAs triples on the path from `from` to `to` in the
     /// spanning tree of their class (empty if they are not equal).
-    fn same_as_chain(&self, from: u32, to: u32) -> Vec<Ids> {
+    pub fn same_as_chain(&self, from: u32, to: u32) -> Vec<Ids> {
         let mut previous: HashMap<u32, (u32, Ids)> = HashMap::default();
         let mut queue = std::collections::VecDeque::from([from]);
         while let Some(node) = queue.pop_front() {

@@ -381,40 +381,27 @@ impl Closure {
         })
     }
 
-    /// Breadth-first search over stated sameAs triples, in either direction.
+    /// The sameAs triples joining `from` to `to` (the engine's path through
+    /// its class), each with whether it is read forwards.
     fn same_as_path(&self, from: u32, to: u32) -> Option<Vec<(Ids, bool)>> {
-        let e = &self.engine;
-        let mut previous: std::collections::HashMap<u32, (u32, Ids, bool)> = Default::default();
-        let mut queue = std::collections::VecDeque::from([from]);
-        while let Some(node) = queue.pop_front() {
-            if node == to {
-                let mut path = Vec::new();
-                let mut at = to;
-                while at != from {
-                    let (prev, edge, forward) = previous[&at];
-                    path.push((edge, forward));
-                    at = prev;
-                }
-                path.reverse();
-                return Some(path);
-            }
-            for &edge in &e.same_as_edges {
-                let next = if edge[0] == node {
-                    Some((edge[2], true))
-                } else if edge[2] == node {
-                    Some((edge[0], false))
-                } else {
-                    None
-                };
-                if let Some((next, forward)) = next {
-                    if next != from && !previous.contains_key(&next) {
-                        previous.insert(next, (node, edge, forward));
-                        queue.push_back(next);
-                    }
-                }
-            }
+        if from == to {
+            return Some(Vec::new());
         }
-        None
+        let chain = self.engine.same_as_chain(from, to);
+        if chain.is_empty() {
+            return None;
+        }
+        let mut at = from;
+        Some(
+            chain
+                .into_iter()
+                .map(|edge| {
+                    let forward = edge[0] == at;
+                    at = if forward { edge[2] } else { edge[0] };
+                    (edge, forward)
+                })
+                .collect(),
+        )
     }
 }
 
