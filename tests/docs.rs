@@ -18,8 +18,8 @@ mod cli;
 /// Commands in the README's `sh` blocks, continuation lines joined and
 /// trailing comments and `&& …` tails cut.
 fn readme_commands() -> Vec<String> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let mut commands = Vec::new();
     let mut in_block = false;
     let mut pending = String::new();
@@ -126,12 +126,22 @@ fn words(command: &str) -> Vec<String> {
 
 #[test]
 fn every_documented_command_parses() {
-    let commands: Vec<String> = readme_commands().into_iter().chain(help_commands()).collect();
-    assert!(commands.len() > 60, "only {} commands found", commands.len());
+    let commands: Vec<String> = readme_commands()
+        .into_iter()
+        .chain(help_commands())
+        .collect();
+    assert!(
+        commands.len() > 60,
+        "only {} commands found",
+        commands.len()
+    );
     let mut failures = Vec::new();
     for command in &commands {
         if let Err(e) = cli::Cli::try_parse_from(words(command)) {
-            failures.push(format!("{command}\n  {}", e.to_string().lines().next().unwrap_or("")));
+            failures.push(format!(
+                "{command}\n  {}",
+                e.to_string().lines().next().unwrap_or("")
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -152,8 +162,14 @@ fn documented_store_commands_run() {
     ws.write("fibo/more/b.rdf", "<?xml version=\"1.0\"?>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description rdf:about=\"urn:fibo:b\"><rdf:type rdf:resource=\"urn:fibo:Class\"/></rdf:Description></rdf:RDF>\n");
     ws.write("fibo/README.md", "not RDF");
     // The inputs the examples name.
-    ws.write("question.rq", "SELECT ?c WHERE { ?c a risk:Company } LIMIT 3");
-    ws.write("my-query.rq", "SELECT ?c WHERE { ?c a risk:Company } LIMIT 3");
+    ws.write(
+        "question.rq",
+        "SELECT ?c WHERE { ?c a risk:Company } LIMIT 3",
+    );
+    ws.write(
+        "my-query.rq",
+        "SELECT ?c WHERE { ?c a risk:Company } LIMIT 3",
+    );
     ws.write("changes.ru", "INSERT DATA { <urn:x> <urn:y> <urn:z> }");
     ws.write("fix-labels.ru", "DELETE DATA { <urn:x> <urn:y> <urn:z> }");
     ws.write("dump.txt", "<urn:a> <urn:b> <urn:c> .\n");
@@ -184,7 +200,11 @@ fn documented_store_commands_run() {
         .chain(help_commands())
         .filter(|c| runnable(c))
         .collect();
-    assert!(commands.len() > 30, "only {} runnable commands", commands.len());
+    assert!(
+        commands.len() > 30,
+        "only {} runnable commands",
+        commands.len()
+    );
     // The sample first, so that the examples find their entities.
     ws.kgfuse()
         .args(["load", "ontologies/", "data/finance.ttl"])
@@ -202,22 +222,19 @@ fn documented_store_commands_run() {
         } else {
             ws.kgfuse()
         };
-        cmd.env("KGFUSE_MODEL_DIR", &model).args(
-            args[1..]
-                .iter()
-                .map(|a| a.replace("/tmp/finance", "generated").replace("../shared/data", &shared.to_string_lossy())),
-        );
+        cmd.env("KGFUSE_MODEL_DIR", &model)
+            .args(args[1..].iter().map(|a| {
+                a.replace("/tmp/finance", "generated")
+                    .replace("../shared/data", &shared.to_string_lossy())
+            }));
         if args.last().is_some_and(|a| a == "-") {
             cmd.write_stdin("<urn:stdin> <urn:b> <urn:c> .\n");
         }
         let out = cmd.output().unwrap();
         // `check` exits 1 when it finds inconsistencies: an answer, not a failure.
-        let ok = out.status.success() || (command.starts_with("kgfuse check") && out.status.code() == Some(1));
-        assert!(
-            ok,
-            "{command}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let ok = out.status.success()
+            || (command.starts_with("kgfuse check") && out.status.code() == Some(1));
+        assert!(ok, "{command}\n{}", String::from_utf8_lossy(&out.stderr));
     }
     assert!(stdout_of(ws.kgfuse().args(["stats"])).contains("quads"));
 }

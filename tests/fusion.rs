@@ -278,8 +278,7 @@ fn scoring_some_entities_keeps_every_other_score() {
             .success();
     };
     let scored = || {
-        ws.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?c kgfuse:score ?s } }")[0]
-            .clone()
+        ws.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?c kgfuse:score ?s } }")[0].clone()
     };
     predict(&[]);
     assert_eq!(common::parse_count(&scored()), 16);
@@ -290,9 +289,8 @@ fn scoring_some_entities_keeps_every_other_score() {
         "re-scoring one entity must not drop the others"
     );
     // The re-scored entity has one score, label and model, not two.
-    let triples = ws.select(
-        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { <http://example.org/c3> ?p ?o } }",
-    );
+    let triples =
+        ws.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { <http://example.org/c3> ?p ?o } }");
     assert_eq!(common::parse_count(&triples[0]), 3);
 }
 
@@ -301,7 +299,10 @@ fn a_model_folder_of_another_kind_is_named_with_its_command() {
     let ws = Workspace::new();
     tiny_store(&ws);
     let fake = |name: &str, kind: &str| {
-        ws.write(&format!("{name}/config.json"), format!("{{\"kind\": \"{kind}\"}}"));
+        ws.write(
+            &format!("{name}/config.json"),
+            format!("{{\"kind\": \"{kind}\"}}"),
+        );
     };
     fake("qa", "kgfuse-qa");
     ws.kgfuse()

@@ -343,7 +343,12 @@ fn a_foreign_folder_is_not_turned_into_a_store() {
         .failure()
         .stderr(contains("notes is not empty and holds no kgfuse store"));
     let left: Vec<_> = std::fs::read_dir(ws.path("notes")).unwrap().collect();
-    assert_eq!(left.len(), 1, "nothing was written beside {}", notes.display());
+    assert_eq!(
+        left.len(),
+        1,
+        "nothing was written beside {}",
+        notes.display()
+    );
 }
 
 #[test]
@@ -401,16 +406,29 @@ fn the_same_files_give_the_same_store_and_the_same_model() {
         let export = common::stdout_of(kgfuse().args(["export", "--format", "nquads"]));
         let out = ws.path(&format!("{store}-model"));
         kgfuse()
-            .args(["train", "classify", "--class", "risk:Company", "--label", "risk:riskLabel"])
+            .args([
+                "train",
+                "classify",
+                "--class",
+                "risk:Company",
+                "--label",
+                "risk:riskLabel",
+            ])
             .args(["--no-text", "--epochs", "3", "--dim", "16", "--out"])
             .arg(&out)
             .assert()
             .success();
-        (export, std::fs::read(out.join("model.safetensors")).unwrap())
+        (
+            export,
+            std::fs::read(out.join("model.safetensors")).unwrap(),
+        )
     };
     let (export_a, weights_a) = run("a");
     let (export_b, weights_b) = run("b");
     assert!(export_a.contains("_:"), "the ontology has blank nodes");
     assert!(export_a == export_b, "two loads of the same files differ");
-    assert!(weights_a == weights_b, "the same store and seed gave other weights");
+    assert!(
+        weights_a == weights_b,
+        "the same store and seed gave other weights"
+    );
 }

@@ -358,7 +358,13 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>())
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .sum::<u64>()
+        })
         .max()
         .unwrap() as f64
         / 60.0;
@@ -369,9 +375,8 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         test["roc_auc"]
     );
     // Every company is scored, and the explained one is the riskiest of them.
-    let scores = ws.select(
-        "SELECT ?c ?s WHERE { GRAPH ?g { ?c kgfuse:score ?s } } ORDER BY DESC(?s)",
-    );
+    let scores =
+        ws.select("SELECT ?c ?s WHERE { GRAPH ?g { ?c kgfuse:score ?s } } ORDER BY DESC(?s)");
     let companies = ws.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a risk:Company }");
     assert_eq!(scores.len() as u64, common::parse_count(&companies[0]));
     let explanation = json("explanation.json");
@@ -434,7 +439,11 @@ fn deeply_nested_sparql_is_refused_not_a_crash() {
         ")".repeat(20_000)
     );
     let update = format!("DELETE WHERE {}{}", "{".repeat(4000), "}".repeat(4000));
-    for (command, text) in [("query", &groups), ("query", &parentheses), ("update", &update)] {
+    for (command, text) in [
+        ("query", &groups),
+        ("query", &parentheses),
+        ("update", &update),
+    ] {
         let stderr = one_line_failure(ws.kgfuse().args([command, text.as_str()]));
         assert!(stderr.contains("nest more than"), "{stderr}");
     }
@@ -451,11 +460,31 @@ fn deeply_nested_sparql_is_refused_not_a_crash() {
 fn sparql_mistakes_are_named_on_one_line() {
     let ws = one_triple();
     let cases = [
-        ("query", "SELECT ?x WHERE { ?x ex:p ?y }", "unknown prefix `ex:`"),
-        ("query", "SELECT ?x WHERE { ?x rds:label ?y }", "unknown prefix `rds:` in `rds:label`; did you mean `rdf:` or `rdfs:`?"),
-        ("update", "SELECT * WHERE { ?s ?p ?o }", "this is a query (SELECT), not an update: run it with `kgfuse query`"),
-        ("query", "INSERT DATA { <urn:a> <urn:b> <urn:d> }", "run it with `kgfuse update`"),
-        ("update", "INSERT DATA { data:company/0001 risk:riskLabel risk:HighRisk }", "cannot contain `/`"),
+        (
+            "query",
+            "SELECT ?x WHERE { ?x ex:p ?y }",
+            "unknown prefix `ex:`",
+        ),
+        (
+            "query",
+            "SELECT ?x WHERE { ?x rds:label ?y }",
+            "unknown prefix `rds:` in `rds:label`; did you mean `rdf:` or `rdfs:`?",
+        ),
+        (
+            "update",
+            "SELECT * WHERE { ?s ?p ?o }",
+            "this is a query (SELECT), not an update: run it with `kgfuse query`",
+        ),
+        (
+            "query",
+            "INSERT DATA { <urn:a> <urn:b> <urn:d> }",
+            "run it with `kgfuse update`",
+        ),
+        (
+            "update",
+            "INSERT DATA { data:company/0001 risk:riskLabel risk:HighRisk }",
+            "cannot contain `/`",
+        ),
     ];
     for (command, text, expected) in cases {
         let stderr = one_line_failure(ws.kgfuse().args([command, text]));
@@ -469,7 +498,10 @@ fn sparql_mistakes_are_named_on_one_line() {
         "turtle",
         "SELECT * WHERE { ?s ?p ?o }",
     ]));
-    assert!(stderr.contains("use one of table, json, csv, tsv, xml"), "{stderr}");
+    assert!(
+        stderr.contains("use one of table, json, csv, tsv, xml"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("xml, turtle"), "{stderr}");
     // `export` offers only the syntaxes it can write.
     let stderr = one_line_failure(ws.kgfuse().args(["export", "--format", "csv"]));

@@ -228,7 +228,9 @@ fn a_failed_reason_keeps_the_old_inferred_graph() {
 #[test]
 fn a_closure_that_explodes_over_same_as_stops_with_a_clear_error() {
     let ws = Workspace::new();
-    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n@prefix owl: <http://www.w3.org/2002/07/owl#> .\n");
+    let mut ttl = String::from(
+        "@prefix ex: <http://example.com/> .\n@prefix owl: <http://www.w3.org/2002/07/owl#> .\n",
+    );
     for i in 0..200 {
         ttl.push_str(&format!("ex:i{i} owl:sameAs ex:i0 ; ex:p ex:v{i} .\n"));
     }

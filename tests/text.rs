@@ -180,13 +180,25 @@ fn other_values(like: &candle_core::Tensor, phase: f32) -> candle_core::Tensor {
 
 const SENTENCES: [&str; 2] = ["acme holdings defaulted on its loan", "the bank fined acme"];
 
+/// A tiny random BERT on the CPU (its folder lives as long as the guard).
+fn tiny_cpu_encoder() -> (tempfile::TempDir, BertEncoder) {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bert(dir.path());
+    let encoder = BertEncoder::load(dir.path(), &candle_core::Device::Cpu).unwrap();
+    (dir, encoder)
+}
+
+fn embed_sentences(encoder: &BertEncoder) -> Vec<Vec<f32>> {
+    encoder
+        .embed(&inputs(&SENTENCES), 2, |_| {})
+        .unwrap()
+        .sentences
+}
+
 /// `embed` now differs from `before` and matches the differentiable forward
 /// of the encoder's current weights.
 fn assert_embeddings_follow_the_weights(encoder: &BertEncoder, before: &[Vec<f32>]) {
-    let after = encoder
-        .embed(&inputs(&SENTENCES), 2, |_| {})
-        .unwrap()
-        .sentences;
+    let after = embed_sentences(encoder);
     let reference = differentiable_sentences(encoder, &SENTENCES);
     assert!(
         max_abs_diff(before, &after) > 0.05,
@@ -201,13 +213,8 @@ fn assert_embeddings_follow_the_weights(encoder: &BertEncoder, before: &[Vec<f32
 
 #[test]
 fn embed_uses_weights_set_after_its_first_call() {
-    let dir = tempfile::tempdir().unwrap();
-    tiny_bert(dir.path());
-    let encoder = BertEncoder::load(dir.path(), &candle_core::Device::Cpu).unwrap();
-    let before = encoder
-        .embed(&inputs(&SENTENCES), 2, |_| {})
-        .unwrap()
-        .sentences;
+    let (_dir, encoder) = tiny_cpu_encoder();
+    let before = embed_sentences(&encoder);
     let changed: Vec<_> = encoder
         .top_layer_tensors(common::TINY_BERT_LAYERS)
         .into_iter()
@@ -223,13 +230,8 @@ fn embed_uses_weights_set_after_its_first_call() {
 
 #[test]
 fn embed_uses_weights_an_optimizer_changed_in_place() {
-    let dir = tempfile::tempdir().unwrap();
-    tiny_bert(dir.path());
-    let encoder = BertEncoder::load(dir.path(), &candle_core::Device::Cpu).unwrap();
-    let before = encoder
-        .embed(&inputs(&SENTENCES), 2, |_| {})
-        .unwrap()
-        .sentences;
+    let (_dir, encoder) = tiny_cpu_encoder();
+    let before = embed_sentences(&encoder);
     // What an optimizer step does: `Var::set` on the fine-tuned weights.
     for (i, var) in encoder.top_layer_vars(1).iter().enumerate() {
         var.set(&other_values(var.as_tensor(), i as f32)).unwrap();

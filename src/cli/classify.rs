@@ -182,11 +182,10 @@ pub fn cross_validate_fused(
         folds,
         repeats,
         &mut |r, f, accuracy| {
-            super::epoch_done(&bar, format!(
-                "repeat {} fold {}: accuracy {accuracy:.3}",
-                r + 1,
-                f + 1
-            ));
+            super::epoch_done(
+                &bar,
+                format!("repeat {} fold {}: accuracy {accuracy:.3}", r + 1, f + 1),
+            );
         },
     )?;
     bar.finish_and_clear();

@@ -350,12 +350,15 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
             save_to: Some(&a.out),
         },
         &mut |record, improved| {
-            super::epoch_done(&bar, format!(
-                "loss {:.4}, valid Hits@1 {:.4}{}",
-                record.loss,
-                record.metric.unwrap_or(f64::NAN),
-                if improved { " *" } else { "" }
-            ));
+            super::epoch_done(
+                &bar,
+                format!(
+                    "loss {:.4}, valid Hits@1 {:.4}{}",
+                    record.loss,
+                    record.metric.unwrap_or(f64::NAN),
+                    if improved { " *" } else { "" }
+                ),
+            );
             Ok(())
         },
     )?;

@@ -343,12 +343,15 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
     };
     let bar = progress(folds * repeats);
     let results = cross_validate(&data, &config, &trainer, folds, repeats, &mut |r| {
-        super::epoch_done(&bar, format!(
-            "repeat {} fold {}: accuracy {:.3}",
-            r.repeat + 1,
-            r.fold + 1,
-            r.accuracy
-        ));
+        super::epoch_done(
+            &bar,
+            format!(
+                "repeat {} fold {}: accuracy {:.3}",
+                r.repeat + 1,
+                r.fold + 1,
+                r.accuracy
+            ),
+        );
     })?;
     bar.finish_and_clear();
     let accuracies: Vec<f64> = results.iter().map(|r| r.accuracy).collect();

@@ -42,12 +42,11 @@ pub fn parse_format_name(name: &str) -> Result<Syntax> {
 
 /// Parses the name of an RDF syntax that can be written.
 pub fn parse_rdf_format_name(name: &str) -> Result<RdfFormat> {
-    let syntax = syntax_from_name(&name.to_ascii_lowercase()).ok_or_else(|| {
-        Error::UnknownFormatName {
+    let syntax =
+        syntax_from_name(&name.to_ascii_lowercase()).ok_or_else(|| Error::UnknownFormatName {
             name: name.to_owned(),
             known: RDF_FORMAT_NAMES,
-        }
-    })?;
+        })?;
     match syntax {
         Syntax::Rdf(format) => Ok(format),
         Syntax::Names { .. } => Err(Error::UnsupportedOutput(format!(

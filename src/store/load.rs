@@ -203,8 +203,8 @@ impl<'a> Loader<'a> {
                     .into(),
             )
         })?;
-        let mut file = tempfile::NamedTempFile::new()
-            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let mut file =
+            tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         io::copy(&mut io::stdin().lock(), &mut file).map_err(|e| Error::io("<stdin>", e))?;
         Ok(LoadSource::Stdin {
             file: std::sync::Arc::new(file),

@@ -64,7 +64,11 @@ impl<'a> SparqlRunner<'a> {
     ) -> Result<QueryResults<'static>> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
         let mut prepared = self.evaluator().parse_query(text).map_err(|e| {
-            Error::SparqlSyntax(explain_syntax_error(text, SparqlKind::Query, &e.to_string()))
+            Error::SparqlSyntax(explain_syntax_error(
+                text,
+                SparqlKind::Query,
+                &e.to_string(),
+            ))
         })?;
         if prepared.dataset().is_default_dataset() {
             prepared.dataset_mut().set_default_graph_as_union();
@@ -127,7 +131,11 @@ impl<'a> SparqlRunner<'a> {
         self.evaluator()
             .parse_update(text)
             .map_err(|e| {
-                Error::SparqlSyntax(explain_syntax_error(text, SparqlKind::Update, &e.to_string()))
+                Error::SparqlSyntax(explain_syntax_error(
+                    text,
+                    SparqlKind::Update,
+                    &e.to_string(),
+                ))
             })?
             .on_store(self.store.oxigraph())
             .execute()

@@ -302,10 +302,15 @@ mod tests {
         let deep = format!("SELECT * WHERE {}{}", "{".repeat(200), "}".repeat(200));
         let error = check_nesting(&deep).unwrap_err();
         assert!(error.starts_with("1:"), "{error}");
-        let braces_in_text =
-            format!("SELECT * WHERE {{ ?s ?p \"{0}\" }} # {0}\n", "{(".repeat(500));
+        let braces_in_text = format!(
+            "SELECT * WHERE {{ ?s ?p \"{0}\" }} # {0}\n",
+            "{(".repeat(500)
+        );
         assert_eq!(check_nesting(&braces_in_text), Ok(()));
-        assert_eq!(check_nesting("SELECT * WHERE { ?s <http://x/(> ?o }"), Ok(()));
+        assert_eq!(
+            check_nesting("SELECT * WHERE { ?s <http://x/(> ?o }"),
+            Ok(())
+        );
     }
 
     #[test]
@@ -315,20 +320,23 @@ mod tests {
             SparqlKind::Query,
             "error at 2:6: expected one of …",
         );
-        assert!(message.starts_with("2:6: unknown prefix `rds:`"), "{message}");
-        assert!(message.contains("did you mean `rdf:` or `rdfs:`?"), "{message}");
-        let message = explain_syntax_error(
-            "SELECT ?x WHERE { ?x ex:p ?y }",
-            SparqlKind::Query,
-            "",
+        assert!(
+            message.starts_with("2:6: unknown prefix `rds:`"),
+            "{message}"
         );
+        assert!(
+            message.contains("did you mean `rdf:` or `rdfs:`?"),
+            "{message}"
+        );
+        let message = explain_syntax_error("SELECT ?x WHERE { ?x ex:p ?y }", SparqlKind::Query, "");
         assert!(message.contains("unknown prefix `ex:`"), "{message}");
         assert!(!message.contains("did you mean"), "{message}");
     }
 
     #[test]
     fn declared_prefixes_and_colons_in_iris_and_strings_are_not_unknown() {
-        let text = "PREFIX ex: <http://example.com/> SELECT ?x WHERE { ?x ex:p \"a:b\" . ?x <urn:x> ?y }";
+        let text =
+            "PREFIX ex: <http://example.com/> SELECT ?x WHERE { ?x ex:p \"a:b\" . ?x <urn:x> ?y }";
         assert_eq!(unknown_prefix(&tokens(text)), None);
     }
 
@@ -355,8 +363,14 @@ mod tests {
             SparqlKind::Update,
             "",
         );
-        assert!(message.starts_with("1:15: a prefixed name cannot contain `/`"), "{message}");
-        assert!(message.contains("<https://w3id.org/kgfuse/data/company…>"), "{message}");
+        assert!(
+            message.starts_with("1:15: a prefixed name cannot contain `/`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("<https://w3id.org/kgfuse/data/company…>"),
+            "{message}"
+        );
     }
 
     #[test]

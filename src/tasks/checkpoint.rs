@@ -126,7 +126,8 @@ pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T
 pub fn check_weights(dir: &Path) -> Result<()> {
     use std::io::Read;
     let path = dir.join("model.safetensors");
-    let broken = |why: String| Error::Model(format!("{}: {why}; train the model again", path.display()));
+    let broken =
+        |why: String| Error::Model(format!("{}: {why}; train the model again", path.display()));
     let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
     let size = file.metadata().map_err(|e| Error::io(&path, e))?.len();
     let mut head = [0u8; 8];

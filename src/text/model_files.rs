@@ -245,8 +245,12 @@ mod tests {
     fn abandoned_staging_folders_are_removed_and_live_ones_kept() {
         let cache = tempfile::tempdir().unwrap();
         // No process has a pid above the kernel's maximum (2^22).
-        let abandoned = cache.path().join(format!("{}abc", staging_prefix(5_000_000)));
-        let running = cache.path().join(format!("{}abc", staging_prefix(std::process::id())));
+        let abandoned = cache
+            .path()
+            .join(format!("{}abc", staging_prefix(5_000_000)));
+        let running = cache
+            .path()
+            .join(format!("{}abc", staging_prefix(std::process::id())));
         let model = cache.path().join(DEFAULT_MODEL);
         for dir in [&abandoned, &running, &model] {
             fs::create_dir_all(dir).unwrap();
