@@ -347,3 +347,92 @@ fn truncated_weights_fail_before_any_work() {
         .failure()
         .stderr(contains("model.safetensors"));
 }
+
+/// 24 applicants as a table: numbers, a date and a boolean, no text and no
+/// edge; high risk when the amount is above 5,000. The defaults train the
+/// attributes alone, and the literal columns carry the label.
+#[test]
+fn a_table_without_text_or_edges_trains_on_its_numbers() {
+    let ws = Workspace::new();
+    let mut ttl = String::from(
+        "@prefix ex: <http://example.org/> .\n@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n",
+    );
+    for i in 0..24 {
+        let amount = 1000 + 397 * i;
+        let risk = if amount > 5000 { "ex:High" } else { "ex:Low" };
+        ttl.push_str(&format!(
+            "ex:a{i} a ex:Company ; ex:amount {amount}.5 ; ex:age {} ; ex:listed {} ; ex:opened \"20{:02}-0{}-15\"^^xsd:date ; ex:risk {risk} .\n",
+            20 + i % 7,
+            i % 2 == 0,
+            i % 20,
+            1 + i % 9
+        ));
+    }
+    let data = ws.write("table.ttl", ttl);
+    ws.kgfuse().arg("load").arg(data).assert().success();
+    train(
+        &ws,
+        "model",
+        &["--test-fraction", "0.25", "--valid-fraction", "0.25"],
+    )
+    .success()
+    .stdout(contains("views: attributes, graph"));
+    let m = metrics(&ws, "model");
+    assert!(
+        m["test_metrics"]["accuracy"].as_f64().unwrap() >= 0.8,
+        "{m}"
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path("model").join("config.json")).unwrap(),
+    )
+    .unwrap();
+    let columns: Vec<&str> = config["vocabulary"]["columns"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["number", "number", "boolean", "date"], "{config}");
+    // The saved encoders score the table again.
+    ws.kgfuse()
+        .args([
+            "predict",
+            "--model",
+            "model",
+            "--format",
+            "json",
+            "--model-dir",
+        ])
+        .arg(ws.path("bert"))
+        .assert()
+        .success()
+        .stdout(contains("http://example.org/a23"));
+}
+
+/// The tiny store without its texts trains (the graph side alone); a
+/// text-only model of it is refused with a clear message.
+#[test]
+fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
+    let ws = Workspace::new();
+    let mut ttl = String::from("@prefix ex: <http://example.org/> .\n");
+    for i in 0..16 {
+        let (class, risk) = if i % 2 == 0 {
+            (", ex:Flagged", "ex:High")
+        } else {
+            ("", "ex:Low")
+        };
+        ttl.push_str(&format!(
+            "ex:c{i} a ex:Company{class} ; ex:risk {risk} ; ex:bank ex:b{} .\n",
+            i % 3
+        ));
+    }
+    let data = ws.write("graph.ttl", ttl);
+    ws.kgfuse().arg("load").arg(data).assert().success();
+    train(&ws, "model", &[])
+        .success()
+        .stdout(contains("views: attributes, graph\n"));
+    assert_eq!(metrics(&ws, "model")["test_metrics"]["accuracy"], 1.0);
+    train(&ws, "text", &["--no-graph"])
+        .failure()
+        .stderr(contains("has a text"));
+}

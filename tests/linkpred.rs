@@ -287,6 +287,11 @@ fn cli_trains_and_evaluates() {
     ] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // `next` and `prev` are each other's reverse: the default decoder is the
+    // one that can tell a triple from its reverse.
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["decoder"], "complex", "{config}");
     // Three more epochs on top of the five.
     train_cmd("8")
         .arg("--resume")

@@ -122,9 +122,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
             alpha: if joint { a.alpha } else { 0.0 },
             beta: if joint { a.beta } else { 0.0 },
             temperature: a.temperature,
-            num_features: 0,
-            num_relations: 0,
-            num_classes: 0,
+            ..FusionConfig::default()
         },
         trainer: TrainerConfig {
             epochs: c.epochs,
@@ -253,6 +251,12 @@ pub fn train_with_progress(
 }
 
 pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
+    let views: Vec<String> = s
+        .views
+        .iter()
+        .map(|v| format!("{v:?}").to_lowercase())
+        .collect();
+    println!("views: {}", views.join(", "));
     println!(
         "{} train / {} valid / {} test entities; best epoch {} of {}{} in {:.1} s",
         s.train,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use kgfuse::generate::finance::{generate, write_turtle, FinanceConfig};
+use kgfuse::generate::finance::{generate, write_turtle, CompanyTruth, FinanceConfig};
 
 /// Generate a synthetic knowledge graph (see data/README.md for the process).
 #[derive(Debug, clap::Args)]
@@ -63,6 +63,41 @@ pub fn run(args: Args) -> Result<()> {
     let mut writer = BufWriter::new(file);
     write_turtle(&graph, &mut writer)?;
     writer.flush()?;
-    println!("wrote {}\n{}", path.display(), graph.summary);
+    let truth_path = out.join("truth.tsv");
+    fs::write(&truth_path, truth_table(&graph.truth))
+        .map_err(|e| kgfuse::Error::io(truth_path.clone(), e))?;
+    println!(
+        "wrote {} and the hidden factors behind each label to {}\n{}",
+        path.display(),
+        truth_path.display(),
+        graph.summary
+    );
     Ok(())
+}
+
+/// The hidden factors of each company, tab-separated with a header row:
+/// what a diagnosis of a classifier compares its views with.
+fn truth_table(truth: &[CompanyTruth]) -> String {
+    let mut out = String::from(
+        "company\tadverse_news\tsanctioned_control\toffshore_control\ttainted_director\tdefaulted_loan\texposed\tlabel_flipped\thigh_risk\n",
+    );
+    for t in truth {
+        let e = &t.exposure;
+        let flags = [
+            t.adverse_news,
+            e.sanctioned_control,
+            e.offshore_control,
+            e.tainted_director,
+            e.defaulted_loan,
+            e.any(),
+            t.label_flipped,
+            t.high_risk,
+        ];
+        out.push_str(t.iri.as_str());
+        for flag in flags {
+            out.push_str(if flag { "\t1" } else { "\t0" });
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -126,22 +126,7 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         node_ids: false,
         // BERT stays frozen here so that the run takes a minute or two on a
         // laptop; `train classify` fine-tunes its top layers by default.
-        model: FusionConfig {
-            dim: 64,
-            layers: 2,
-            bases: 0,
-            dropout: 0.2,
-            text_dim: 0,
-            bert_layers: 0,
-            use_text: true,
-            use_graph: true,
-            alpha: 0.5,
-            beta: 0.1,
-            temperature: 0.1,
-            num_features: 0,
-            num_relations: 0,
-            num_classes: 0,
-        },
+        model: FusionConfig::default(),
         trainer: TrainerConfig {
             epochs: args.epochs,
             learning_rate: 0.01,

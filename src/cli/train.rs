@@ -164,8 +164,9 @@ struct LinkPredArgs {
     /// Skip connections around the R-GCN layers.
     #[arg(long)]
     residual: bool,
-    /// Decoder: distmult (symmetric per direction) or complex (ComplEx).
-    #[arg(long, default_value = "distmult", value_parser = ["distmult", "complex"])]
+    /// Decoder: complex (ComplEx: tells (h, r, t) from (t, r, h)) or
+    /// distmult (symmetric: scores both alike).
+    #[arg(long, default_value = "complex", value_parser = ["complex", "distmult"])]
     decoder: String,
     #[arg(long, default_value_t = 0.1)]
     label_smoothing: f64,

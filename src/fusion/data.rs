@@ -11,6 +11,7 @@ use oxigraph::model::vocab::rdf;
 use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
 use serde::{Deserialize, Serialize};
 
+use super::literals::{LiteralColumns, TypedValue};
 use crate::error::{Error, Result};
 use crate::graph::{labelled_entities, GraphView, GraphViewOptions};
 use crate::store::named_queries::named_query;
@@ -26,9 +27,11 @@ const LONG_LITERAL: usize = 40;
 /// A node feature must occur on this many nodes of the training store
 /// (unique names would only let the model memorise).
 const MIN_FEATURE_COUNT: usize = 2;
-/// A literal-valued predicate with more distinct values than this is not
-/// categorical and gives no node features.
+/// A string-valued predicate keeps its this many most frequent values as
+/// node features; the rest share its "other" feature.
 const MAX_CATEGORIES: usize = 32;
+/// The value part of a predicate's "other" feature key.
+const OTHER_VALUE: &str = "*other*";
 /// IRIs that are the object of one relation from at least this many
 /// subjects (jurisdictions, classes, research groups) get a feature of their
 /// own: shared reference nodes whose identity carries meaning across stores.
@@ -64,8 +67,12 @@ pub struct Vocabulary {
     pub classes: Vec<String>,
     /// Relation IRIs; relation `i` read backwards is `i + relations.len()`.
     pub relations: Vec<String>,
-    /// Node feature keys: `a <Class>`, `<predicate> "short value"` and `= <hub IRI>`.
+    /// Node feature keys: `a <Class>`, `<predicate> "short value"`,
+    /// `<predicate> *other*` and `= <hub IRI>`.
     pub features: Vec<String>,
+    /// Encoders of the numbers, dates and booleans.
+    #[serde(default)]
+    pub columns: LiteralColumns,
     /// The query that finds mentions (`?entity ?text ?start ?end`).
     pub mentions_query: String,
     pub limits: TextLimits,
@@ -117,6 +124,8 @@ pub struct FusionInputs {
     pub edges: Vec<(u32, u32, u32)>,
     /// Feature ids of each node (never empty: every node has the `node` feature).
     pub node_features: Vec<Vec<u32>>,
+    /// Every node's encoded literal columns, `node_count × columns.width()`.
+    pub node_columns: Vec<f32>,
     pub targets: Vec<Target>,
     pub texts: Vec<String>,
 }
@@ -165,40 +174,27 @@ impl Vocabulary {
             .map(|r| r.as_str().to_owned())
             .collect();
         relations.sort();
+        let label_of: HashMap<u32, &str> = labelled
+            .iter()
+            .filter_map(|(e, v)| Some((view.node_id(e)?, v.as_str())))
+            .collect();
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for id in 0..view.node_count() as u32 {
-            for key in feature_keys(&view, id, node_ids, None) {
+            for key in feature_keys(&view, id, node_ids, label_of.get(&id).copied()) {
                 *counts.entry(key).or_default() += 1;
             }
         }
-        // Literal features only for categorical predicates (a tier, a
-        // sector, a currency): dates and amounts would act as identifiers.
-        let mut values_per_predicate: HashMap<String, usize> = HashMap::new();
-        for key in counts.keys().filter(|k| k.starts_with('<')) {
-            let predicate = key.split_once("> ").map_or(key.as_str(), |(p, _)| p);
-            *values_per_predicate
-                .entry(predicate.to_owned())
-                .or_default() += 1;
-        }
-        let categorical = |key: &str| match key.split_once("> ") {
-            Some((p, _)) if key.starts_with('<') => values_per_predicate[p] <= MAX_CATEGORIES,
-            _ => true,
-        };
-        let features = counts
-            .into_iter()
-            .filter(|(k, c)| {
-                k == NODE_FEATURE
-                    || k.starts_with("= ")
-                    || (*c >= MIN_FEATURE_COUNT && categorical(k))
-            })
-            .map(|(k, _)| k)
-            .collect();
+        let features = categorical_features(counts);
+        let columns = LiteralColumns::fit(&view, &|node, literal| {
+            label_of.get(&node) == Some(&literal.value())
+        });
         Ok(Self {
             class: class.as_str().to_owned(),
             label: label.as_str().to_owned(),
             classes,
             relations,
             features,
+            columns,
             mentions_query: mentions_query.unwrap_or_else(|| {
                 named_query("mentions")
                     .map(|q| q.text.to_owned())
@@ -242,7 +238,7 @@ impl Vocabulary {
             .iter()
             .filter(|r| relation_ids.contains_key(r.as_str()))
             .count();
-        if shared == 0 {
+        if shared == 0 && !self.relations.is_empty() {
             return Err(Error::Model(format!(
                 "none of the model's {} relations occur in this store: the model was trained on a store with another schema",
                 self.relations.len()
@@ -305,12 +301,25 @@ impl Vocabulary {
             .collect();
         let node_features: Vec<Vec<u32>> = (0..view.node_count() as u32)
             .map(|id| {
-                feature_keys(&view, id, self.node_ids, label_values.get(&id).copied())
-                    .iter()
-                    .filter_map(|k| feature_ids.get(k.as_str()).copied())
-                    .collect()
+                let mut ids: Vec<u32> =
+                    feature_keys(&view, id, self.node_ids, label_values.get(&id).copied())
+                        .iter()
+                        .filter_map(|k| {
+                            feature_ids.get(k.as_str()).copied().or_else(|| {
+                                let (predicate, _) = k.split_once("> ")?;
+                                let other = format!("{predicate}> {OTHER_VALUE}");
+                                feature_ids.get(other.as_str()).copied()
+                            })
+                        })
+                        .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
             })
             .collect();
+        let node_columns = self.columns.encode_all(&view, &|node, literal| {
+            label_values.get(&node) == Some(&literal.value())
+        });
         let mut adjacency: Vec<Vec<(u32, usize)>> = vec![Vec::new(); view.node_count()];
         for (i, &(s, _, o)) in edges.iter().enumerate() {
             adjacency[s as usize].push((o, i));
@@ -402,6 +411,7 @@ impl Vocabulary {
             view,
             edges,
             node_features,
+            node_columns,
             targets,
             texts: texts.texts,
         })
@@ -437,6 +447,31 @@ impl Vocabulary {
             list.sort();
         }
         Ok(out)
+    }
+}
+
+impl FusionInputs {
+    /// The targets as a flat table (one row each, in order), for baselines
+    /// that read attributes only: the encoded literal columns, then a 0/1
+    /// column per node feature (classes, categorical values, hubs).
+    pub fn target_table(&self, vocab: &Vocabulary) -> (Vec<String>, Vec<Vec<f32>>) {
+        let width = vocab.columns.width();
+        let mut names = vocab.columns.names();
+        names.extend(vocab.features.iter().cloned());
+        let rows = self
+            .targets
+            .iter()
+            .map(|t| {
+                let node = t.node as usize;
+                let mut row = self.node_columns[node * width..(node + 1) * width].to_vec();
+                row.resize(width + vocab.features.len(), 0.0);
+                for &f in &self.node_features[node] {
+                    row[width + f as usize] = 1.0;
+                }
+                row
+            })
+            .collect();
+        (names, rows)
     }
 }
 
@@ -512,6 +547,9 @@ fn feature_keys(
     }
     for t in view.text(id) {
         let value = t.literal.value();
+        if TypedValue::of(&t.literal).is_some() {
+            continue; // a literal column
+        }
         if value.chars().count() <= SHORT_LITERAL && Some(value) != label_value {
             keys.push(format!("<{}> {:?}", t.predicate.as_str(), value));
         }
@@ -519,6 +557,39 @@ fn feature_keys(
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// The node features kept from every key's count: `node` and hubs always,
+/// classes seen on two nodes or more;
+/// a string predicate's values seen on two nodes or more, its
+/// [`MAX_CATEGORIES`] most frequent, and an "other" feature for the rest.
+fn categorical_features(counts: BTreeMap<String, usize>) -> Vec<String> {
+    let mut by_predicate: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+    let mut features = Vec::new();
+    for (key, count) in counts {
+        match key.split_once("> ") {
+            Some((predicate, _)) if key.starts_with('<') => by_predicate
+                .entry(predicate.to_owned())
+                .or_default()
+                .push((count, key)),
+            _ if key == NODE_FEATURE || key.starts_with("= ") || count >= MIN_FEATURE_COUNT => {
+                features.push(key)
+            }
+            _ => {}
+        }
+    }
+    for (predicate, mut values) in by_predicate {
+        let distinct = values.len();
+        values.retain(|(count, _)| *count >= MIN_FEATURE_COUNT);
+        values.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        values.truncate(MAX_CATEGORIES);
+        if !values.is_empty() && values.len() < distinct {
+            features.push(format!("{predicate}> {OTHER_VALUE}"));
+        }
+        features.extend(values.into_iter().map(|(_, key)| key));
+    }
+    features.sort();
+    features
 }
 
 /// Members of a class.

@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod explain;
+pub mod literals;
 pub mod model;
 pub mod pipeline;
 pub mod render;
@@ -24,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use data::{FusionInputs, TextItem, TextLimits, Vocabulary};
-pub use model::{FusedClassifier, FusionBatch, FusionConfig, NodeFeatures};
+pub use model::{FusedClassifier, FusionBatch, FusionConfig, NodeFeatures, NodeStates, View};
 pub use text_side::TextSide;
 
 use crate::error::{Error, Result};
@@ -94,7 +95,7 @@ impl FusionModel {
             &config,
         )
         .map_err(candle)?;
-        let (graph, features) = graph_tensors(&inputs, config.num_relations, device)?;
+        let (graph, features) = graph_tensors(&inputs, &config, device)?;
         Ok(Self {
             vocab,
             inputs,
@@ -116,7 +117,7 @@ impl FusionModel {
         &self,
         graph: &MessageGraph,
         rng: Option<&mut ChaCha8Rng>,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Option<NodeStates>> {
         if !self.config().use_graph {
             return Ok(None);
         }
@@ -205,21 +206,39 @@ impl FusionModel {
 
     /// Class probabilities of targets, in order.
     pub fn probabilities(&mut self, targets: &[usize]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.view_probabilities(targets)?.0)
+    }
+
+    /// Class probabilities of targets, and each view head's own.
+    #[allow(clippy::type_complexity)]
+    pub fn view_probabilities(
+        &mut self,
+        targets: &[usize],
+    ) -> Result<(Vec<Vec<f32>>, Vec<(View, Vec<Vec<f32>>)>)> {
         let graph = self.graph.clone();
         let nodes = self.nodes(&graph, None)?;
         let mut out = Vec::with_capacity(targets.len());
+        let mut views: Vec<(View, Vec<Vec<f32>>)> = Vec::new();
+        let softmax = |logits: &Tensor| {
+            candle_nn::ops::softmax_last_dim(logits)
+                .and_then(|p| p.to_vec2::<f32>())
+                .map_err(candle)
+        };
         for chunk in targets.chunks(64) {
             let batch = self.batch(chunk)?;
             let output = self
                 .network
                 .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))
                 .map_err(candle)?;
-            let probs = candle_nn::ops::softmax_last_dim(&output.logits)
-                .and_then(|p| p.to_vec2::<f32>())
-                .map_err(candle)?;
-            out.extend(probs);
+            out.extend(softmax(&output.logits)?);
+            for (i, (view, logits)) in output.views.iter().enumerate() {
+                if views.len() <= i {
+                    views.push((*view, Vec::new()));
+                }
+                views[i].1.extend(softmax(logits)?);
+            }
         }
-        Ok(out)
+        Ok((out, views))
     }
 
     /// Writes the model folder: the fused network's weights and the
@@ -340,9 +359,10 @@ pub fn model_id(dir: &Path) -> Result<String> {
 /// The message graph (with inverse edges after the forward ones) and node features.
 fn graph_tensors(
     inputs: &FusionInputs,
-    num_relations: usize,
+    config: &FusionConfig,
     device: &Device,
 ) -> Result<(MessageGraph, NodeFeatures)> {
+    let num_relations = config.num_relations;
     let r = num_relations as u32;
     let edges: Vec<(u32, u32, u32)> = inputs
         .edges
@@ -365,6 +385,14 @@ fn graph_tensors(
             ids: Tensor::from_vec(ids.clone(), ids.len(), device)?,
             nodes: Tensor::from_vec(nodes.clone(), nodes.len(), device)?,
             inverse_counts: Tensor::from_vec(inverse_counts.clone(), (n, 1), device)?,
+            columns: match config.num_columns {
+                0 => None,
+                width => Some(Tensor::from_slice(
+                    &inputs.node_columns,
+                    (n, width),
+                    device,
+                )?),
+            },
             num_nodes: n,
         })
     };

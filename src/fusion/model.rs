@@ -1,21 +1,25 @@
 //! `FusedClassifier`: an R-GCN over the graph and BERT over the texts,
 //! fused per target entity.
 //!
-//! 1. Graph side: each node's input is the mean of its feature embeddings
-//!    (classes, short literals), so the model is inductive; an R-GCN turns
-//!    them into node embeddings `H`.
+//! 1. Graph side: each node's input `x` is the mean of its feature
+//!    embeddings (classes, short literals) plus a projection of its encoded
+//!    numbers, dates and booleans (`literals`), so the model is inductive;
+//!    an R-GCN turns them into node embeddings `H`.
 //! 2. Text side: each text item (a span, or a whole literal) is BERT's mean
 //!    over the span's tokens next to the mean over its sentence, projected
 //!    to the model width. The items attend over the target's subgraph
 //!    nodes (span-to-node attention), then the target's node embedding
 //!    attends over its items (node-to-span attention) to give `t`.
-//! 3. A gate `g = σ(W [h; t])` mixes them, `m = g ⊙ h + (1 − g) ⊙ t`, and a
-//!    two-layer head scores the classes from `[m; h; t]` (the mix, and each
-//!    side as it is, so that the head can also require both: "adverse press
-//!    AND exposure").
+//! 3. Each view has a head of its own: the target's attributes `x`, its
+//!    graph embedding `h` and its text `t` each score the classes, and an
+//!    interaction head scores them from `[m; h; t]`, where a gate
+//!    `g = σ(W [h; t])` mixes `m = g ⊙ h + (1 − g) ⊙ t`. The logits are the
+//!    sum. Training gives every view head its own loss too, so that a view
+//!    whose signal is weaker is not drowned by a stronger one, and a
+//!    conjunction ("adverse press AND exposure") is a sum of log-odds.
 //!
-//! `use_graph = false` replaces `h` by a learned query and skips the R-GCN
-//! (the head sees `[t; 0; t]`); `use_text = false` uses `[h; h; 0]`.
+//! `use_graph = false` drops `x` and `h` (no R-GCN; the interaction head
+//! sees `[t; 0; t]`); `use_text = false` drops `t` (it sees `[h; h; 0]`).
 
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{linear, linear_no_bias, Embedding, Init, Linear, VarBuilder};
@@ -44,9 +48,40 @@ pub struct FusionConfig {
     pub beta: f64,
     pub temperature: f64,
     pub num_features: usize,
+    /// Width of a node's encoded literal columns (0: none).
+    #[serde(default)]
+    pub num_columns: usize,
+    /// Weight of each view head's own cross-entropy.
+    #[serde(default)]
+    pub view_loss: f64,
     /// Forward relations (the R-GCN also gets their inverses).
     pub num_relations: usize,
     pub num_classes: usize,
+}
+
+impl Default for FusionConfig {
+    /// The defaults of `train classify`; the `num_*` and `text_dim` fields
+    /// are filled in from the data.
+    fn default() -> Self {
+        Self {
+            dim: 64,
+            layers: 2,
+            bases: 0,
+            dropout: 0.2,
+            text_dim: 0,
+            bert_layers: 0,
+            use_text: true,
+            use_graph: true,
+            alpha: 0.5,
+            beta: 0.1,
+            temperature: 0.1,
+            num_features: 0,
+            num_columns: 0,
+            view_loss: 0.5,
+            num_relations: 0,
+            num_classes: 0,
+        }
+    }
 }
 
 /// A mini-batch of targets, as tensors.
@@ -64,10 +99,30 @@ pub struct FusionBatch {
     pub neighbour_mask: Tensor,
 }
 
+/// The views a target is seen by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    /// Its own classes, categorical and typed literals.
+    Attributes,
+    /// Its R-GCN embedding.
+    Graph,
+    /// Its texts through BERT.
+    Text,
+}
+
+/// Every node's input and its R-GCN embedding `[nodes, dim]`.
+pub struct NodeStates {
+    pub input: Tensor,
+    pub hidden: Tensor,
+}
+
 /// What a forward pass produces.
 pub struct FusionOutput {
-    /// Class scores `[B, C]`.
+    /// Class scores `[B, C]`: the views' plus the interaction head's.
     pub logits: Tensor,
+    /// Each view head's own scores `[B, C]`.
+    pub views: Vec<(View, Tensor)>,
     /// Projected items `[items, dim]` (text side only).
     pub items: Option<Tensor>,
     /// Node-to-span attention `[B, M]` (text side only).
@@ -80,11 +135,41 @@ pub struct NodeFeatures {
     pub ids: Tensor,
     pub nodes: Tensor,
     pub inverse_counts: Tensor,
+    /// Encoded literal columns `[nodes, num_columns]` (none when 0 wide).
+    pub columns: Option<Tensor>,
     pub num_nodes: usize,
+}
+
+/// A two-layer head from one view to the classes.
+struct ViewHead {
+    hidden: Linear,
+    out: Linear,
+}
+
+impl ViewHead {
+    fn load(vb: VarBuilder, dim: usize, classes: usize) -> Result<Self> {
+        Ok(Self {
+            hidden: linear(dim, dim, vb.pp("hidden"))?,
+            out: linear(dim, classes, vb.pp("out"))?,
+        })
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        dropout: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let hidden = self.hidden.forward(&dropout(x)?)?.relu()?;
+        self.out.forward(&hidden)
+    }
 }
 
 pub struct FusedClassifier {
     features: Embedding,
+    columns: Option<Linear>,
+    attribute_head: ViewHead,
+    graph_head: ViewHead,
+    text_head: ViewHead,
     rgcn: RgcnEncoder,
     text_proj: Linear,
     span_query: Linear,
@@ -127,8 +212,17 @@ impl FusedClassifier {
                 residual: true,
             },
         )?;
+        let columns = match config.num_columns {
+            0 => None,
+            width => Some(linear_no_bias(width, d, vb.pp("columns"))?),
+        };
+        let classes = config.num_classes;
         Ok(Self {
             features: Embedding::new(table, d),
+            columns,
+            attribute_head: ViewHead::load(vb.pp("attribute_head"), d, classes)?,
+            graph_head: ViewHead::load(vb.pp("graph_head"), d, classes)?,
+            text_head: ViewHead::load(vb.pp("text_head"), d, classes)?,
             rgcn,
             text_proj: linear(2 * config.text_dim, d, vb.pp("text_proj"))?,
             span_query: linear_no_bias(d, d, vb.pp("span_query"))?,
@@ -148,23 +242,28 @@ impl FusedClassifier {
         &self.config
     }
 
-    /// Node embeddings `[nodes, dim]` from the features through the R-GCN.
+    /// Every node's input (features and literal columns) and its
+    /// embedding through the R-GCN.
     pub fn node_embeddings(
         &self,
         features: &NodeFeatures,
         graph: &MessageGraph,
         dropout: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
-    ) -> Result<Tensor> {
+    ) -> Result<NodeStates> {
         let bag = self.features.forward(&features.ids)?;
         let zeros = Tensor::zeros(
             (features.num_nodes, self.config.dim),
             DType::F32,
             bag.device(),
         )?;
-        let input = zeros
+        let mut input = zeros
             .index_add(&features.nodes, &bag, 0)?
             .broadcast_mul(&features.inverse_counts)?;
-        self.rgcn.forward(Some(&input), graph, dropout)
+        if let (Some(projection), Some(columns)) = (&self.columns, &features.columns) {
+            input = (input + projection.forward(columns)?)?;
+        }
+        let hidden = self.rgcn.forward(Some(&input), graph, dropout)?;
+        Ok(NodeStates { input, hidden })
     }
 
     /// Class scores for a batch; `nodes` are the node embeddings (required
@@ -172,21 +271,32 @@ impl FusedClassifier {
     pub fn forward(
         &self,
         batch: &FusionBatch,
-        nodes: Option<&Tensor>,
+        states: Option<&NodeStates>,
         dropout: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
     ) -> Result<FusionOutput> {
         let d = self.config.dim;
         let b = batch.targets.dim(0)?;
-        let h = match (self.config.use_graph, nodes) {
-            (true, Some(nodes)) => Some(nodes.index_select(&batch.targets, 0)?),
+        let states = match (self.config.use_graph, states) {
+            (true, Some(states)) => Some(states),
             (true, None) => candle_core::bail!("the graph side needs node embeddings"),
             (false, _) => None,
         };
+        let nodes = states.map(|s| &s.hidden);
+        let h = nodes
+            .map(|nodes| nodes.index_select(&batch.targets, 0))
+            .transpose()?;
+        let mut views = Vec::new();
+        if let (Some(states), Some(h)) = (states, &h) {
+            let x = states.input.index_select(&batch.targets, 0)?;
+            views.push((View::Attributes, self.attribute_head.forward(&x, dropout)?));
+            views.push((View::Graph, self.graph_head.forward(h, dropout)?));
+        }
         let mut items_out = None;
         let mut attention = None;
         let z = if self.config.use_text {
             let items = self.text_proj.forward(&dropout(&batch.items)?)?;
-            let padded = Tensor::cat(&[&items, &items.zeros_like()?.narrow(0, 0, 1)?], 0)?;
+            let padding = Tensor::zeros((1, d), items.dtype(), items.device())?;
+            let padded = Tensor::cat(&[&items, &padding], 0)?;
             let (_, m) = batch.item_index.dims2()?;
             let mut spans = padded
                 .index_select(&batch.item_index.flatten_all()?, 0)?
@@ -214,6 +324,7 @@ impl FusedClassifier {
             let scores = (query.unsqueeze(1)?.matmul(&spans.transpose(1, 2)?)? * scale)?;
             let weights = masked_softmax(&scores, &batch.item_mask.unsqueeze(1)?)?;
             let t = weights.matmul(&spans)?.squeeze(1)?;
+            views.push((View::Text, self.text_head.forward(&t, dropout)?));
             attention = Some(weights.squeeze(1)?);
             items_out = Some(items);
             match &h {
@@ -232,8 +343,13 @@ impl FusedClassifier {
             Tensor::cat(&[&h, &h, &h.zeros_like()?], 1)?
         };
         let hidden = self.hidden.forward(&dropout(&z)?)?.relu()?;
+        let mut logits = self.out.forward(&hidden)?;
+        for (_, view) in &views {
+            logits = (logits + view)?;
+        }
         Ok(FusionOutput {
-            logits: self.out.forward(&hidden)?,
+            logits,
+            views,
             items: items_out,
             attention,
         })

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::training::{evaluate, minority_class, stratified_split, FusionTraining};
-use super::{FusionConfig, FusionModel, TextLimits, Vocabulary};
+use super::{FusionConfig, FusionModel, TextLimits, View, Vocabulary};
 use crate::error::{Error, Result};
 use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
@@ -48,6 +48,8 @@ pub struct TrainOptions {
 /// Sizes and metrics of a training run.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainSummary {
+    /// The views the model reads (the text side is off when there is no text).
+    pub views: Vec<View>,
     pub train: usize,
     pub valid: usize,
     pub test: usize,
@@ -76,8 +78,19 @@ fn untrained_model(
     )?;
     let labelled_entities = labelled_members(store, &vocab)?;
     let inputs = vocab.inputs(store, Some(&labelled_entities))?;
+    // A store without texts (a table of applicants, say) trains the graph
+    // side alone rather than a text side that reads nothing.
+    let has_text = inputs.targets.iter().any(|t| !t.items.is_empty());
+    if options.model.use_text && !has_text && !options.model.use_graph {
+        return Err(Error::Model(format!(
+            "no entity of class <{}> has a text (a string literal or a mention) for the text side to read; train with the graph side",
+            vocab.class
+        )));
+    }
     let config = FusionConfig {
+        use_text: options.model.use_text && has_text,
         num_features: vocab.features.len(),
+        num_columns: vocab.columns.width(),
         num_relations: vocab.relations.len(),
         num_classes: vocab.classes.len(),
         ..options.model.clone()
@@ -172,7 +185,17 @@ pub fn train_classifier(
     } else {
         Some(evaluate(&mut model, &test_set)?)
     };
+    let config = model.config();
+    let views = [
+        (View::Attributes, config.use_graph),
+        (View::Graph, config.use_graph),
+        (View::Text, config.use_text),
+    ]
+    .into_iter()
+    .filter_map(|(view, on)| on.then_some(view))
+    .collect();
     let summary = TrainSummary {
+        views,
         train: train_set.len(),
         valid: valid_set.len(),
         test: test_set.len(),
@@ -307,18 +330,23 @@ pub struct Prediction {
     pub score: f64,
     /// The stored label, when there is one.
     pub actual: Option<String>,
+    /// Each view head's own probability of the positive class (what
+    /// fusion adds shows beside it).
+    pub views: std::collections::BTreeMap<String, f64>,
 }
 
 /// Scores every target of the model's inputs.
 pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
     let all: Vec<usize> = (0..model.inputs.targets.len()).collect();
-    let probabilities = model.probabilities(&all)?;
+    let (probabilities, views) = model.view_probabilities(&all)?;
+    let positive = model.positive_class;
     Ok(model
         .inputs
         .targets
         .iter()
         .zip(probabilities)
-        .map(|(t, p)| {
+        .enumerate()
+        .map(|(i, (t, p))| {
             let best = argmax(&p);
             let term = model.inputs.view.node(t.node).clone();
             Prediction {
@@ -328,6 +356,15 @@ pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
                 probability: f64::from(p[best]),
                 score: f64::from(p[model.positive_class]),
                 actual: t.label.map(|l| model.vocab.classes[l as usize].clone()),
+                views: views
+                    .iter()
+                    .map(|(view, p)| {
+                        (
+                            format!("{view:?}").to_lowercase(),
+                            f64::from(p[i][positive]),
+                        )
+                    })
+                    .collect(),
             }
         })
         .collect())

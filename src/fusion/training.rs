@@ -1,7 +1,8 @@
 //! The joint loss `L = L_task + α·L_graph + β·L_align` and the split of the
 //! labelled targets.
 //!
-//! - `L_task`: cross-entropy of the class scores.
+//! - `L_task`: cross-entropy of the class scores, plus `view_loss` times
+//!   each view head's own cross-entropy.
 //! - `L_graph`: DistMult link prediction on the edges that touch the batch's
 //!   targets, one corrupted head and one corrupted tail per edge.
 //! - `L_align`: InfoNCE between each mention span of the batch and the node
@@ -139,20 +140,28 @@ impl TrainingTask for FusionTraining<'_> {
         let config = self.model.config().clone();
         for chunk in order.chunks(self.batch_size.max(1)) {
             let graph = self.model.graph.clone();
-            let nodes = self.model.nodes(&graph, Some(rng))?;
+            let states = self.model.nodes(&graph, Some(rng))?;
             let batch = self.model.batch(chunk)?;
             let p = config.dropout;
             let output = self
                 .model
                 .network
-                .forward(&batch, nodes.as_ref(), &mut |x| {
+                .forward(&batch, states.as_ref(), &mut |x| {
                     dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
                 })
                 .map_err(candle)?;
             let labels = self.labels(chunk)?;
             let mut loss =
                 candle_nn::loss::cross_entropy(&output.logits, &labels).map_err(candle)?;
-            if let Some(nodes) = &nodes {
+            if config.view_loss > 0.0 {
+                for (_, view) in &output.views {
+                    let l = candle_nn::loss::cross_entropy(view, &labels)
+                        .and_then(|l| l * config.view_loss)
+                        .map_err(candle)?;
+                    loss = (loss + l).map_err(candle)?;
+                }
+            }
+            if let Some(nodes) = states.as_ref().map(|s| &s.hidden) {
                 if config.alpha > 0.0 {
                     if let Some(l) = self.graph_loss(nodes, chunk, rng)? {
                         loss = (loss + (l * config.alpha).map_err(candle)?).map_err(candle)?;

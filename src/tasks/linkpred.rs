@@ -121,6 +121,7 @@ pub struct LinkPredConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DecoderKind {
+    /// What model folders written before the decoder was a choice used.
     #[default]
     DistMult,
     ComplEx,
@@ -169,7 +170,9 @@ impl Default for LinkPredConfig {
             label_smoothing: 0.1,
             batch_size: 128,
             residual: false,
-            decoder: DecoderKind::DistMult,
+            // DistMult scores (h, r, t) and (t, r, h) alike; ComplEx can
+            // tell a parent from a child.
+            decoder: DecoderKind::ComplEx,
         }
     }
 }
