@@ -33,8 +33,9 @@ pub struct FusionConfig {
     pub dim: usize,
     /// R-GCN layers (1 to 3): how many hops the graph side sees.
     pub layers: usize,
-    /// Basis matrices per R-GCN layer (0: one full matrix per relation).
-    pub bases: usize,
+    /// How the R-GCN's relation matrices are parameterised.
+    #[serde(default = "diagonal")]
+    pub decomposition: Decomposition,
     pub dropout: f64,
     /// BERT's hidden width.
     pub text_dim: usize,
@@ -59,6 +60,10 @@ pub struct FusionConfig {
     pub num_classes: usize,
 }
 
+fn diagonal() -> Decomposition {
+    Decomposition::Diagonal
+}
+
 impl Default for FusionConfig {
     /// The defaults of `train classify`; the `num_*` and `text_dim` fields
     /// are filled in from the data.
@@ -66,7 +71,7 @@ impl Default for FusionConfig {
         Self {
             dim: 64,
             layers: 2,
-            bases: 0,
+            decomposition: Decomposition::Diagonal,
             dropout: 0.2,
             text_dim: 0,
             bert_layers: 0,
@@ -203,10 +208,7 @@ impl FusedClassifier {
                 num_relations: 2 * config.num_relations,
                 input_dim: d,
                 layer_dims: vec![d; config.layers],
-                decomposition: match config.bases {
-                    0 => Decomposition::None,
-                    bases => Decomposition::Basis { bases },
-                },
+                decomposition: config.decomposition,
                 dropout: config.dropout,
                 learned_input: false,
                 residual: true,

@@ -57,6 +57,9 @@ pub struct TrainSummary {
     pub test_metrics: Option<ClassificationMetrics>,
     pub training: TrainReport,
     pub seconds: f64,
+    /// Target indices of the training, validation and test parts.
+    #[serde(skip)]
+    pub split: [Vec<usize>; 3],
 }
 
 /// A fresh network over the store's labelled entities of the class (BERT's
@@ -203,6 +206,7 @@ pub fn train_classifier(
         test_metrics,
         training: report,
         seconds: start.elapsed().as_secs_f64(),
+        split: [train_set, valid_set, test_set],
     };
     Ok((model, summary))
 }
