@@ -1052,12 +1052,15 @@ mod tests {
         let test: Vec<usize> = (200..300).collect();
         let lr = LogisticRegression::fit(&t, &train, &labels[..200], 2, 2).unwrap();
         let gb = GradientBoosting::fit(&t, &train, &labels[..200], 2, 2).unwrap();
-        for p in [
-            lr.probabilities(&t, &test).unwrap(),
-            gb.probabilities(&t, &test).unwrap(),
+        // Without the indicator, the imputed rows sit among the present ones
+        // and the best a linear model can do is the majority class (2/3).
+        for (name, p) in [
+            ("lr", lr.probabilities(&t, &test).unwrap()),
+            ("gb", gb.probabilities(&t, &test).unwrap()),
         ] {
             assert!(p.iter().flatten().all(|v| v.is_finite()));
-            assert_eq!(accuracy(&p, &labels[200..]), 1.0);
+            let a = accuracy(&p, &labels[200..]);
+            assert!(a >= 0.95, "{name}: accuracy {a}");
         }
     }
 
