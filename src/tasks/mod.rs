@@ -1,6 +1,7 @@
 //! Learning tasks on top of the encoders: the shared trainer and metrics,
 //! and one module per task.
 
+pub mod baselines;
 pub mod checkpoint;
 pub mod classify;
 pub mod linkpred;
