@@ -170,8 +170,50 @@ pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
     print_summary(&summary);
     model.save(&a.out, &options.trainer, &summary)?;
     println!("model written to {}", a.out.display());
+    if a.baselines {
+        eprintln!("training the baselines on the same split …");
+        let bert = if model.config().use_text {
+            Some(a.bert.load()?)
+        } else {
+            None
+        };
+        let scores = kgfuse::fusion::pipeline::baselines(
+            &store, &options, bert, &device, &model, &summary,
+        )?;
+        print_baselines(&summary, &scores);
+    }
     Ok(())
 }
+
+/// The fused model's test metrics, then each baseline's.
+fn print_baselines(
+    summary: &kgfuse::fusion::pipeline::TrainSummary,
+    scores: &[kgfuse::fusion::pipeline::BaselineScore],
+) {
+    let optional = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+    println!(
+        "\n{:<22} {:>8} {:>9} {:>8}  reads",
+        "test", "accuracy", "macro-F1", "ROC-AUC"
+    );
+    if let Some(m) = &summary.test_metrics {
+        println!(
+            "{:<22} {:>8.4} {:>9.4} {:>8}  every view",
+            "fused", m.accuracy, m.macro_f1,
+            optional(m.roc_auc)
+        );
+    }
+    for s in scores {
+        println!(
+            "{:<22} {:>8.4} {:>9.4} {:>8}  {}",
+            s.model,
+            s.test.accuracy,
+            s.test.macro_f1,
+            optional(s.test.roc_auc),
+            s.detail
+        );
+    }
+}
+
 
 pub fn cross_validate_fused(
     c: &CommonArgs,

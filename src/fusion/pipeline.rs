@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
+use crate::tasks::baselines::{evaluate_baselines, LabelledRows, Table};
 use crate::tasks::metrics::{argmax, ClassificationMetrics};
 use crate::tasks::trainer::{
     seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
@@ -209,6 +210,87 @@ pub fn train_classifier(
         split: [train_set, valid_set, test_set],
     };
     Ok((model, summary))
+}
+
+/// One comparison model's metrics on the test part of a fused model's split.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineScore {
+    pub model: String,
+    /// What it reads, or the hyper-parameters its validation chose.
+    pub detail: String,
+    pub test: ClassificationMetrics,
+}
+
+/// What fusion adds, measured on the split the fused model was trained on:
+/// logistic regression and gradient-boosted trees on the targets' flat
+/// attribute table (literal columns and one-hot node features; they choose
+/// their hyper-parameters on a part of training + validation they carve
+/// themselves), and the fused network with only its text side (`bert`) or
+/// only its graph side, trained with the same options and seed.
+pub fn baselines(
+    store: &Store,
+    options: &TrainOptions,
+    bert: Option<BertEncoder>,
+    device: &Device,
+    fused: &FusionModel,
+    summary: &TrainSummary,
+) -> Result<Vec<BaselineScore>> {
+    let [train_set, valid_set, test_set] = &summary.split;
+    if test_set.is_empty() {
+        return Err(Error::Model(
+            "the comparison needs a test part: set --test-fraction above 0".into(),
+        ));
+    }
+    let (columns, rows) = fused.inputs.target_table(&fused.vocab);
+    let table = Table { columns, rows };
+    let label = |t: &usize| fused.inputs.targets[*t].label.unwrap_or(0) as usize;
+    let pool: Vec<usize> = train_set.iter().chain(valid_set).copied().collect();
+    let pool_labels: Vec<usize> = pool.iter().map(label).collect();
+    let test_labels: Vec<usize> = test_set.iter().map(label).collect();
+    let mut scores: Vec<BaselineScore> = evaluate_baselines(
+        &table,
+        LabelledRows {
+            rows: &pool,
+            labels: &pool_labels,
+        },
+        LabelledRows {
+            rows: test_set,
+            labels: &test_labels,
+        },
+        &fused.vocab.classes,
+        fused.positive_class,
+        options.trainer.seed,
+    )?
+    .into_iter()
+    .map(|b| BaselineScore {
+        model: b.model.to_string(),
+        detail: format!("{} columns; {}", table.columns.len(), b.hyper_parameters),
+        test: b.metrics,
+    })
+    .collect();
+    let sides = [
+        ("text only", "the fused network, text side", bert, false),
+        ("graph only", "the fused network, attributes and graph", None, true),
+    ];
+    for (name, detail, encoder, graph) in sides {
+        if (!graph && !fused.config().use_text) || (graph && !fused.config().use_graph) {
+            continue; // the fused model itself lacks that side
+        }
+        let mut side = options.clone();
+        side.model.use_text = !graph;
+        side.model.use_graph = graph;
+        let (_, result) = train_classifier(store, &side, encoder, device, |_| {}, &mut |_, _| {
+            Ok(())
+        })?;
+        if let Some(test) = result.test_metrics {
+            scores.push(BaselineScore {
+                model: name.to_owned(),
+                detail: detail.to_owned(),
+                test,
+            });
+        }
+    }
+    Ok(scores)
 }
 
 /// The class members that have a label, in a stable order.

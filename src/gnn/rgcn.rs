@@ -25,9 +25,8 @@ pub enum Decomposition {
     BlockDiagonal { blocks: usize },
     /// `W_r = diag(1 + v_r) W`: a vector per relation that scales the
     /// sender's features, then one shared matrix (CompGCN's multiplicative
-    /// composition). Every edge is handled in one pass instead of one pass
-    /// per relation, which on a CPU is many times faster on graphs with
-    /// many relations.
+    /// composition), the sum over relations divided by their number. Every
+    /// edge is handled in one pass instead of one pass per relation.
     Diagonal,
 }
 
@@ -180,11 +179,18 @@ impl RgcnLayer {
             let Some(all) = &graph.all else {
                 return Ok(out);
             };
-            // Σ_r Σ_j (1 / c) (h_j ⊙ (1 + v_r)) W = (Σ_r Σ_j (1 / c) h_j ⊙ (1 + v_r)) W
+            // (Σ_r Σ_j (1 / c) h_j ⊙ (1 + v_r)) W over the relations a node
+            // receives, divided by their number: with one shared matrix the
+            // relations' messages add up instead of cancelling, and a node
+            // reached by many relations would otherwise blow up.
             let scale = (vectors.index_select(&all.positions, 0)? + 1.0)?;
             let m = (x.index_select(&all.src, 0)? * scale)?.broadcast_mul(&all.norm)?;
             let summed = x.zeros_like()?.index_add(&all.dst, &m, 0)?;
-            return out + summed.matmul(shared)?;
+            let (n, _) = x.dims2()?;
+            let relations_in = Tensor::zeros((n, 1), x.dtype(), x.device())?
+                .index_add(&all.dst, &all.norm, 0)?
+                .clamp(1.0, f64::MAX)?;
+            return out + summed.broadcast_div(&relations_in)?.matmul(shared)?;
         }
         for edges in &graph.relations {
             let h = x.index_select(&edges.src, 0)?;
