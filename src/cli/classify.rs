@@ -16,7 +16,7 @@ use kgfuse::store::terms::parse_iri;
 use kgfuse::store::Store;
 use kgfuse::tasks::metrics::ClassificationMetrics;
 use kgfuse::tasks::trainer::TrainerConfig;
-use kgfuse::text::{parse_device, BertEncoder};
+use kgfuse::text::{parse_device, BertEncoder, LoraConfig};
 
 use super::embed::ModelArgs;
 use super::{Access, Context};
@@ -49,9 +49,21 @@ pub struct FusedArgs {
     /// BERT layers fine-tuned, from the top (0: BERT frozen).
     #[arg(long, default_value_t = 2)]
     bert_layers: usize,
-    /// BERT's learning rate (the rest use --lr).
-    #[arg(long, default_value_t = 3e-5)]
-    bert_lr: f64,
+    /// LoRA adapters of this rank on the --bert-layers top layers (Q, K, V,
+    /// attention output, FFN in and out), trained instead of those layers'
+    /// own weights; only the adapters are saved (0: fine-tune the layers whole).
+    #[arg(long, default_value_t = 0)]
+    lora_rank: usize,
+    /// LoRA scale numerator: the update is scaled by alpha / rank.
+    #[arg(long, default_value_t = 16.0)]
+    lora_alpha: f64,
+    /// Dropout on the LoRA adapters' inputs while training.
+    #[arg(long, default_value_t = 0.05)]
+    lora_dropout: f64,
+    /// BERT's learning rate (the rest use --lr) [default: 3e-5; 1e-3 for
+    /// LoRA adapters, which start from zero].
+    #[arg(long)]
+    bert_lr: Option<f64>,
     /// An input embedding per entity IRI, as the original R-GCN: better on a
     /// fixed graph (AIFB+), but the model then only knows this store's entities.
     #[arg(long)]
@@ -101,6 +113,9 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         .map(|p| std::fs::read_to_string(p).map_err(|e| kgfuse::Error::io(p, e)))
         .transpose()?;
     let joint = !a.no_joint;
+    let bert_lr = a
+        .bert_lr
+        .unwrap_or(if a.lora_rank > 0 { 1e-3 } else { 3e-5 });
     let options = TrainOptions {
         class: parse_iri(c.class)?,
         label: parse_iri(c.label)?,
@@ -125,6 +140,12 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
             num_features: 0,
             num_relations: 0,
             num_classes: 0,
+            lora: LoraConfig {
+                rank: a.lora_rank,
+                alpha: a.lora_alpha,
+                dropout: a.lora_dropout,
+                seed: c.seed,
+            },
         },
         trainer: TrainerConfig {
             epochs: c.epochs,
@@ -134,7 +155,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
             seed: c.seed,
             ..TrainerConfig::default()
         },
-        bert_lr_scale: a.bert_lr / c.lr,
+        bert_lr_scale: bert_lr / c.lr,
         batch_size: a.batch_size,
     };
     Ok(options)

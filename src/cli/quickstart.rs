@@ -141,6 +141,7 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
             num_features: 0,
             num_relations: 0,
             num_classes: 0,
+            lora: kgfuse::text::LoraConfig::default(),
         },
         trainer: TrainerConfig {
             epochs: args.epochs,

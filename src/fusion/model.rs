@@ -47,6 +47,10 @@ pub struct FusionConfig {
     /// Forward relations (the R-GCN also gets their inverses).
     pub num_relations: usize,
     pub num_classes: usize,
+    /// LoRA adapters on the `bert_layers` top layers instead of fine-tuning
+    /// them whole (rank 0: none).
+    #[serde(default)]
+    pub lora: crate::text::LoraConfig,
 }
 
 /// A mini-batch of targets, as tensors.
