@@ -46,8 +46,10 @@ pub struct FusedArgs {
     /// InfoNCE temperature.
     #[arg(long, default_value_t = 0.1)]
     temperature: f64,
-    /// BERT layers fine-tuned, from the top (0: BERT frozen).
-    #[arg(long, default_value_t = 2)]
+    /// BERT layers fine-tuned, from the top (0: BERT frozen). Frozen by
+    /// default: on a CPU, backpropagating through even two layers costs
+    /// minutes and gigabytes per epoch against a second or two frozen.
+    #[arg(long, default_value_t = 0)]
     bert_layers: usize,
     /// LoRA adapters of this rank on the --bert-layers top layers (Q, K, V,
     /// attention output, FFN in and out), trained instead of those layers'
