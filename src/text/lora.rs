@@ -33,7 +33,7 @@ impl Default for LoraConfig {
         Self {
             rank: 0,
             alpha: 16.0,
-            dropout: 0.05,
+            dropout: 0.0,
             seed: 0,
         }
     }
