@@ -436,3 +436,296 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
         .failure()
         .stderr(contains("has a text"));
 }
+
+fn lora(rank: usize) -> kgfuse::text::LoraConfig {
+    kgfuse::text::LoraConfig {
+        rank,
+        alpha: 4.0,
+        dropout: 0.1,
+        seed: 3,
+    }
+}
+
+/// Every weight of a BERT's `VarMap`, by name, as values.
+fn weights_of(encoder: &kgfuse::text::BertEncoder) -> Vec<(String, Vec<f32>)> {
+    let data = encoder.varmap().data().lock().unwrap();
+    let mut out: Vec<(String, Vec<f32>)> = data
+        .iter()
+        .map(|(n, v)| {
+            let values = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            (n.clone(), values)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+#[test]
+fn a_lora_step_changes_the_adapters_and_no_base_weight() {
+    use kgfuse::fusion::{TextItem, TextSide};
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bert(dir.path());
+    let encoder = kgfuse::text::BertEncoder::load(dir.path(), &common::device()).unwrap();
+    let texts = vec![
+        "acme defaulted on its loan .".to_owned(),
+        "zurich holdings ltd .".to_owned(),
+    ];
+    let mut side = TextSide::new(encoder, 1, lora(2), &texts, |_| {}).unwrap();
+    let base = weights_of(side.encoder());
+    // What training hands to the optimizer: A and B of six projections.
+    let vars = side.trainable_vars();
+    assert_eq!(vars.len(), 12);
+    let mut optimizer = kgfuse::tasks::optimizer::AdamW::new(vars.clone(), 0.01, 0.01).unwrap();
+    side.set_training(true);
+    let items: Vec<TextItem> = (0..2)
+        .map(|text| TextItem {
+            text,
+            span: None,
+            source: kgfuse::fusion::data::ItemSource::Mention,
+        })
+        .collect();
+    let refs: Vec<&TextItem> = items.iter().collect();
+    let features = side.features(&refs).unwrap();
+    let weights =
+        candle_core::Tensor::randn(0f32, 1.0, features.shape(), features.device()).unwrap();
+    let loss = features.mul(&weights).unwrap().sum_all().unwrap();
+    optimizer.step(&loss.backward().unwrap()).unwrap();
+    assert_eq!(weights_of(side.encoder()), base, "a base weight moved");
+    let moved_b = side
+        .encoder()
+        .top_layer_tensors(1)
+        .into_iter()
+        .filter(|(n, t)| {
+            n.ends_with(".lora_b")
+                && t.abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    > 0.0
+        })
+        .count();
+    assert_eq!(moved_b, 6, "every B left zero");
+}
+
+#[test]
+fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
+    use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
+    use kgfuse::fusion::{FusionConfig, FusionModel, TextItem, TextLimits, TextSide};
+    use kgfuse::text::BertEncoder;
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    let bert = ws.path("bert");
+    std::fs::create_dir_all(&bert).unwrap();
+    tiny_bert(&bert);
+    let device = common::device();
+    let store = kgfuse::store::Store::open_read_only(&ws.store()).unwrap();
+    let options = TrainOptions {
+        class: oxigraph::model::NamedNode::new("http://example.org/Company").unwrap(),
+        label: oxigraph::model::NamedNode::new("http://example.org/risk").unwrap(),
+        split_property: None,
+        valid_fraction: 0.25,
+        test_fraction: 0.25,
+        mentions_query: None,
+        limits: TextLimits::default(),
+        node_ids: false,
+        model: FusionConfig {
+            dim: 8,
+            layers: 1,
+            bases: 0,
+            dropout: 0.1,
+            text_dim: 0,
+            bert_layers: 1,
+            use_text: true,
+            use_graph: true,
+            alpha: 0.5,
+            beta: 0.1,
+            temperature: 0.1,
+            num_features: 0,
+            num_relations: 0,
+            num_classes: 0,
+            lora: lora(2),
+        },
+        trainer: kgfuse::tasks::trainer::TrainerConfig {
+            epochs: 2,
+            learning_rate: 0.01,
+            ..Default::default()
+        },
+        bert_lr_scale: 0.1,
+        batch_size: 4,
+    };
+    let encoder = BertEncoder::load(&bert, &device).unwrap();
+    let (mut model, summary) = train_classifier(
+        &store,
+        &options,
+        Some(encoder),
+        &device,
+        |_| {},
+        &mut |_, _| Ok(()),
+    )
+    .unwrap();
+    // Adapters far from zero, as after a long training.
+    let text = model.text.as_ref().unwrap();
+    let trained: Vec<_> = text
+        .encoder()
+        .top_layer_tensors(1)
+        .into_iter()
+        .map(|(n, t)| (n, t.randn_like(0.0, 0.5).unwrap()))
+        .collect();
+    text.encoder().set_tensors(&trained).unwrap();
+    let all: Vec<usize> = (0..model.inputs.targets.len()).collect();
+    let items: Vec<TextItem> = model
+        .inputs
+        .targets
+        .iter()
+        .flat_map(|t| t.items.clone())
+        .collect();
+    let refs: Vec<&TextItem> = items.iter().collect();
+    let adapted = model.text.as_mut().unwrap().features(&refs).unwrap();
+    let adapted_p = model.probabilities(&all).unwrap();
+    model
+        .save(&ws.path("lora-model"), &options.trainer, &summary)
+        .unwrap();
+
+    // The file: the network and the adapters, no BERT weight.
+    let saved =
+        candle_core::safetensors::load(ws.path("lora-model").join("model.safetensors"), &device)
+            .unwrap();
+    assert!(
+        !saved.keys().any(|n| n.starts_with("bert::")),
+        "{:?}",
+        saved.keys()
+    );
+    let adapter_elements: usize = saved
+        .iter()
+        .filter(|(n, _)| n.starts_with("lora::"))
+        .map(|(_, t)| t.elem_count())
+        .sum();
+    assert_eq!(saved.keys().filter(|n| n.starts_with("lora::")).count(), 12);
+    let layer_elements: usize = BertEncoder::load(&bert, &device)
+        .unwrap()
+        .top_layer_tensors(1)
+        .iter()
+        .map(|(_, t)| t.elem_count())
+        .sum();
+    assert!(
+        4 * adapter_elements < layer_elements,
+        "{adapter_elements} adapter weights vs {layer_elements} in a layer"
+    );
+
+    // Loaded: merged into the weights, and the same outputs.
+    let mut loaded = FusionModel::load(
+        &ws.path("lora-model"),
+        &store,
+        None,
+        Some(BertEncoder::load(&bert, &device).unwrap()),
+        &device,
+        |_| {},
+    )
+    .unwrap();
+    assert!(!loaded.text.as_ref().unwrap().encoder().has_adapters());
+    // The loaded inputs may list texts and targets in another order.
+    let text_index: std::collections::HashMap<&String, usize> = loaded
+        .inputs
+        .texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t, i))
+        .collect();
+    let same_items: Vec<TextItem> = items
+        .iter()
+        .map(|i| TextItem {
+            text: text_index[&model.inputs.texts[i.text]],
+            ..i.clone()
+        })
+        .collect();
+    let same_refs: Vec<&TextItem> = same_items.iter().collect();
+    let merged = loaded.text.as_mut().unwrap().features(&same_refs).unwrap();
+    let diff = max_abs_diff(&merged, &adapted);
+    assert!(
+        diff < 1e-5,
+        "merged features are {diff} off the adapted ones"
+    );
+    let entity =
+        |m: &FusionModel, t: usize| m.inputs.view.node(m.inputs.targets[t].node).to_string();
+    let loaded_all: Vec<usize> = (0..loaded.inputs.targets.len()).collect();
+    let probabilities = loaded.probabilities(&loaded_all).unwrap();
+    let merged_p: std::collections::HashMap<String, Vec<f32>> = loaded_all
+        .iter()
+        .map(|&t| entity(&loaded, t))
+        .zip(probabilities)
+        .collect();
+    assert_eq!(merged_p.len(), adapted_p.len());
+    for (t, a) in all.iter().zip(&adapted_p) {
+        let b = &merged_p[&entity(&model, *t)];
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+    // Without the adapters the features differ: the merge did the work.
+    let mut plain = TextSide::new(
+        BertEncoder::load(&bert, &device).unwrap(),
+        1,
+        kgfuse::text::LoraConfig::default(),
+        &model.inputs.texts,
+        |_| {},
+    )
+    .unwrap();
+    assert!(max_abs_diff(&plain.features(&refs).unwrap(), &adapted) > 1e-3);
+}
+
+#[test]
+fn a_lora_model_trains_predicts_and_explains() {
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(&ws, "model", &["--lora-rank", "2"]).success();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path("model").join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["model"]["lora"]["rank"], 2, "{config}");
+    assert_eq!(metrics(&ws, "model")["test_metrics"]["accuracy"], 1.0);
+    let bert = ws.path("bert");
+    ws.kgfuse()
+        .args(["predict", "--model", "model", "--write-back", "--model-dir"])
+        .arg(&bert)
+        .assert()
+        .success();
+    let counted = ws.select("SELECT (COUNT(DISTINCT ?c) AS ?n) (SUM(IF(?s > 0.5 && ?l = <http://example.org/High>, 1, 0)) AS ?high) WHERE { GRAPH ?g { ?c kgfuse:score ?s ; kgfuse:predictedLabel ?l } }");
+    assert_eq!(
+        counted[0]
+            .split('\t')
+            .map(common::parse_count)
+            .collect::<Vec<_>>(),
+        [16, 8]
+    );
+    let json: serde_json::Value = serde_json::from_str(&common::stdout_of(
+        ws.kgfuse()
+            .args([
+                "explain",
+                "http://example.org/c0",
+                "--model",
+                "model",
+                "--format",
+                "json",
+                "--model-dir",
+            ])
+            .arg(&bert),
+    ))
+    .unwrap();
+    assert_eq!(json["predicted"], "http://example.org/High", "{json}");
+}

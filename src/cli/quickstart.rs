@@ -124,8 +124,6 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         mentions_query: None,
         limits: TextLimits::default(),
         node_ids: false,
-        // BERT stays frozen here so that the run takes a minute or two on a
-        // laptop; `train classify` fine-tunes its top layers by default.
         model: FusionConfig::default(),
         trainer: TrainerConfig {
             epochs: args.epochs,

@@ -49,6 +49,9 @@ pub struct SavedModel {
 
 /// Prefix of the fine-tuned BERT tensors inside `model.safetensors`.
 const BERT_PREFIX: &str = "bert::";
+/// Prefix of the LoRA adapters' tensors inside `model.safetensors` (the
+/// base BERT is not saved with them).
+const LORA_PREFIX: &str = "lora::";
 
 /// A fused network bound to one store's inputs.
 pub struct FusionModel {
@@ -75,7 +78,13 @@ impl FusionModel {
     ) -> Result<Self> {
         let text = match (config.use_text, bert) {
             (true, Some(bert)) => {
-                let mut side = TextSide::new(bert, config.bert_layers, &inputs.texts, progress)?;
+                let mut side = TextSide::new(
+                    bert,
+                    config.bert_layers,
+                    config.lora,
+                    &inputs.texts,
+                    progress,
+                )?;
                 let items: Vec<&TextItem> = inputs.targets.iter().flat_map(|t| &t.items).collect();
                 side.freeze(&items)?;
                 Some(side)
@@ -272,8 +281,14 @@ impl FusionModel {
             tensors.insert(name.clone(), var.as_tensor().clone());
         }
         if let Some(text) = &self.text {
-            for (name, tensor) in text.encoder().top_layer_tensors(self.config().bert_layers) {
-                tensors.insert(format!("{BERT_PREFIX}{name}"), tensor);
+            let encoder = text.encoder();
+            let prefix = if encoder.has_adapters() {
+                LORA_PREFIX
+            } else {
+                BERT_PREFIX
+            };
+            for (name, tensor) in encoder.top_layer_tensors(self.config().bert_layers) {
+                tensors.insert(format!("{prefix}{name}"), tensor);
             }
         }
         let path = dir.join("model.safetensors");
@@ -315,6 +330,7 @@ impl FusionModel {
         let tensors = candle_core::safetensors::load(&path, device)
             .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
         let mut bert_tensors = Vec::new();
+        let mut lora_tensors = Vec::new();
         {
             let vars = model
                 .varmap
@@ -324,6 +340,10 @@ impl FusionModel {
             for (name, tensor) in &tensors {
                 if let Some(bert_name) = name.strip_prefix(BERT_PREFIX) {
                     bert_tensors.push((bert_name.to_owned(), tensor.clone()));
+                    continue;
+                }
+                if let Some(lora_name) = name.strip_prefix(LORA_PREFIX) {
+                    lora_tensors.push((lora_name.to_owned(), tensor.clone()));
                     continue;
                 }
                 let var = vars.get(name).ok_or_else(|| {
@@ -337,6 +357,9 @@ impl FusionModel {
             // Only the top layers are saved, and they run per batch: the
             // cached bottom states stay valid.
             text.encoder().set_tensors(&bert_tensors)?;
+            if text.encoder().has_adapters() || !lora_tensors.is_empty() {
+                text.merge_adapters(&lora_tensors)?;
+            }
         }
         model.positive_class = saved.positive_class;
         Ok(model)

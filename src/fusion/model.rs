@@ -58,6 +58,10 @@ pub struct FusionConfig {
     /// Forward relations (the R-GCN also gets their inverses).
     pub num_relations: usize,
     pub num_classes: usize,
+    /// LoRA adapters on the `bert_layers` top layers instead of fine-tuning
+    /// them whole (rank 0: none).
+    #[serde(default)]
+    pub lora: crate::text::LoraConfig,
 }
 
 fn diagonal() -> Decomposition {
@@ -85,6 +89,7 @@ impl Default for FusionConfig {
             view_loss: 0.5,
             num_relations: 0,
             num_classes: 0,
+            lora: crate::text::LoraConfig::default(),
         }
     }
 }
@@ -374,7 +379,9 @@ impl FusedClassifier {
 fn masked_softmax(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let mask = mask.broadcast_as(scores.shape())?;
     let blocked = ((mask.ones_like()? - &mask)? * -1e9)?;
-    let weights = candle_nn::ops::softmax_last_dim(&(scores + blocked)?)?;
+    // `softmax_last_dim` is a fused kernel without a backward pass: the
+    // attention would never learn.
+    let weights = candle_nn::ops::softmax(&(scores + blocked)?, D::Minus1)?;
     weights.mul(&mask)
 }
 

@@ -270,7 +270,12 @@ pub fn baselines(
     .collect();
     let sides = [
         ("text only", "the fused network, text side", bert, false),
-        ("graph only", "the fused network, attributes and graph", None, true),
+        (
+            "graph only",
+            "the fused network, attributes and graph",
+            None,
+            true,
+        ),
     ];
     for (name, detail, encoder, graph) in sides {
         if (!graph && !fused.config().use_text) || (graph && !fused.config().use_graph) {
@@ -279,9 +284,8 @@ pub fn baselines(
         let mut side = options.clone();
         side.model.use_text = !graph;
         side.model.use_graph = graph;
-        let (_, result) = train_classifier(store, &side, encoder, device, |_| {}, &mut |_, _| {
-            Ok(())
-        })?;
+        let (_, result) =
+            train_classifier(store, &side, encoder, device, |_| {}, &mut |_, _| Ok(()))?;
         if let Some(test) = result.test_metrics {
             scores.push(BaselineScore {
                 model: name.to_owned(),

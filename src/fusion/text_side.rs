@@ -12,7 +12,7 @@ use tokenizers::Encoding;
 use super::data::TextItem;
 use crate::error::{Error, Result};
 use crate::tasks::trainer::candle;
-use crate::text::{span_tokens, BertEncoder, SplitBert};
+use crate::text::{span_tokens, BertEncoder, LoraConfig, SplitBert};
 
 /// Texts per BERT call while caching.
 const CACHE_BATCH: usize = 32;
@@ -34,13 +34,19 @@ pub struct TextSide {
 }
 
 impl TextSide {
-    /// Tokenises and caches every text (`progress` gets texts done).
+    /// Tokenises and caches every text (`progress` gets texts done). With
+    /// `lora` on, the top `trainable_layers` layers get adapters and keep
+    /// their own weights; else those layers are fine-tuned whole.
     pub fn new(
-        encoder: BertEncoder,
+        mut encoder: BertEncoder,
         trainable_layers: usize,
+        lora: LoraConfig,
         texts: &[String],
         mut progress: impl FnMut(usize),
     ) -> Result<Self> {
+        if lora.enabled() && trainable_layers > 0 {
+            encoder.add_adapters(trainable_layers, lora)?;
+        }
         let split = encoder.split(trainable_layers)?;
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let encodings = encoder.tokenize(&refs)?;
@@ -71,9 +77,36 @@ impl TextSide {
         &self.encoder
     }
 
-    /// The fine-tuned BERT weights (empty when BERT is frozen).
+    /// The BERT weights training changes: the adapters' when there are
+    /// adapters, else the top layers' (empty when BERT is frozen).
     pub fn trainable_vars(&self) -> Vec<Var> {
+        if self.encoder.has_adapters() {
+            return self.encoder.adapter_vars();
+        }
         self.encoder.top_layer_vars(self.split.trainable())
+    }
+
+    /// Adapter dropout on while training, off for inference.
+    pub fn set_training(&self, on: bool) {
+        self.encoder.set_adapter_training(on);
+    }
+
+    /// Sets the adapters to a saved model's (`tensors`, every one of them,
+    /// by name) and merges them into the weights, so that inference runs a
+    /// plain BERT. The cached bottom states stay valid: adapters sit on the
+    /// top layers only.
+    pub fn merge_adapters(&mut self, tensors: &[(String, Tensor)]) -> Result<()> {
+        let expected = self.encoder.adapter_vars().len();
+        if tensors.len() != expected {
+            return Err(Error::Model(format!(
+                "the model folder holds {} LoRA tensors; its configuration asks for {expected}",
+                tensors.len()
+            )));
+        }
+        self.encoder.set_tensors(tensors)?;
+        self.encoder.merge_adapters()?;
+        self.split = self.encoder.split(self.split.trainable())?;
+        Ok(())
     }
 
     /// Computes every item's features once when nothing is fine-tuned (and

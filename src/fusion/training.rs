@@ -134,6 +134,9 @@ impl TrainingTask for FusionTraining<'_> {
         rng: &mut ChaCha8Rng,
         step: &mut dyn FnMut(&Tensor) -> Result<f64>,
     ) -> Result<f64> {
+        if let Some(text) = &self.model.text {
+            text.set_training(true);
+        }
         let mut order = self.train.clone();
         order.shuffle(rng);
         let (mut total, mut batches) = (0.0, 0);
@@ -175,6 +178,9 @@ impl TrainingTask for FusionTraining<'_> {
             }
             total += step(&loss)?;
             batches += 1;
+        }
+        if let Some(text) = &self.model.text {
+            text.set_training(false);
         }
         Ok(total / f64::from(batches.max(1)))
     }

@@ -11,19 +11,22 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor, Var};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 use candle_transformers::models::bert::{Config, HiddenAct};
 use rayon::prelude::*;
 
 use super::cpu_forward::{self, CpuLayer, LayerTensors};
 use super::kernels;
+use super::lora::{Adapter, AdapterState, LoraConfig};
 
-/// `x W^T + b` over the last dimension, as one matmul over all leading ones.
+/// `x W^T + b` over the last dimension, as one matmul over all leading ones,
+/// plus a LoRA adapter's update when it has one.
 #[derive(Debug, Clone)]
 struct Projection {
     weight: Tensor,
     bias: Tensor,
+    adapter: Option<Adapter>,
 }
 
 impl Projection {
@@ -31,6 +34,7 @@ impl Projection {
         Ok(Self {
             weight: vb.get((output, input), "weight")?,
             bias: vb.get(output, "bias")?,
+            adapter: None,
         })
     }
 
@@ -41,10 +45,12 @@ impl Projection {
         let mut out_dims = dims;
         let last = out_dims.len() - 1;
         out_dims[last] = self.weight.dim(0)?;
-        x.reshape((rows, input))?
-            .matmul(&self.weight.t()?)?
-            .broadcast_add(&self.bias)?
-            .reshape(out_dims)
+        let x = x.reshape((rows, input))?;
+        let mut out = x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
+        if let Some(adapter) = &self.adapter {
+            out = (out + adapter.forward(&x)?)?;
+        }
+        out.reshape(out_dims)
     }
 
     fn parts(&self) -> (&Tensor, &Tensor) {
@@ -74,6 +80,33 @@ struct Layer {
     cpu: Arc<CpuCopy>,
 }
 
+impl Layer {
+    /// The projections that take adapters, by their checkpoint names.
+    fn projections_mut(&mut self) -> [(&'static str, &mut Projection); 6] {
+        [
+            ("attention.self.query", &mut self.query),
+            ("attention.self.key", &mut self.key),
+            ("attention.self.value", &mut self.value),
+            ("attention.output.dense", &mut self.attention_out),
+            ("intermediate.dense", &mut self.intermediate),
+            ("output.dense", &mut self.output),
+        ]
+    }
+
+    fn has_adapters(&self) -> bool {
+        [
+            &self.query,
+            &self.key,
+            &self.value,
+            &self.attention_out,
+            &self.intermediate,
+            &self.output,
+        ]
+        .iter()
+        .any(|p| p.adapter.is_some())
+    }
+}
+
 /// A layer's weights as `cpu_forward` reads them (transposed, fused). Candle
 /// changes weights in place without telling anyone, so the copy is made on
 /// first use, dropped by [`Bert::weights_changed`], and never kept for a
@@ -97,6 +130,10 @@ pub struct Bert {
     layers: Vec<Layer>,
     heads: usize,
     activation: HiddenAct,
+    /// The layer norms' epsilon.
+    eps: f32,
+    /// Shared by the adapters of [`Bert::add_adapters`] (and by clones).
+    adapters: Option<Arc<AdapterState>>,
 }
 
 fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
@@ -152,7 +189,62 @@ impl Bert {
             layers,
             heads: config.num_attention_heads,
             activation: config.hidden_act,
+            eps: config.layer_norm_eps as f32,
+            adapters: None,
         })
+    }
+
+    /// Puts a LoRA adapter on every projection of `layers` (replacing any)
+    /// and freezes those projections' weights: from now on gradients reach
+    /// the adapters only. Returns the adapters' weights named after their
+    /// projection (`encoder.layer.N.attention.self.query.lora_a`, `…lora_b`).
+    /// Clones made before this call do not see the adapters.
+    pub fn add_adapters(
+        &mut self,
+        layers: Range<usize>,
+        config: LoraConfig,
+    ) -> Result<Vec<(String, Var)>> {
+        let state = AdapterState::new(config);
+        let mut vars = Vec::new();
+        for i in layers {
+            for (name, projection) in self.layers[i].projections_mut() {
+                // Same storage, no gradient: merging writes through the Var.
+                projection.weight = projection.weight.detach();
+                projection.bias = projection.bias.detach();
+                let adapter = Adapter::new(&projection.weight, state.clone())?;
+                let base = format!("encoder.layer.{i}.{name}");
+                vars.push((format!("{base}.lora_a"), adapter.a.clone()));
+                vars.push((format!("{base}.lora_b"), adapter.b.clone()));
+                projection.adapter = Some(adapter);
+            }
+        }
+        self.adapters = Some(state);
+        Ok(vars)
+    }
+
+    /// Turns the adapters' dropout on (training) or off (inference).
+    pub fn set_adapter_training(&self, on: bool) {
+        if let Some(state) = &self.adapters {
+            state.set_training(on);
+        }
+    }
+
+    /// Removes the adapters and returns, for each adapted projection, its
+    /// weight's name (as in [`Bert::add_adapters`], `….weight`) and the
+    /// merged weight `W + scale · B A`, for the caller to write into the
+    /// weight's variable (which the projection reads).
+    pub fn take_merged_adapters(&mut self) -> Result<Vec<(String, Tensor)>> {
+        let mut merged = Vec::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            for (name, projection) in layer.projections_mut() {
+                if let Some(adapter) = projection.adapter.take() {
+                    let weight = (&projection.weight + adapter.delta()?)?;
+                    merged.push((format!("encoder.layer.{i}.{name}.weight"), weight));
+                }
+            }
+        }
+        self.adapters = None;
+        Ok(merged)
     }
 
     pub fn num_layers(&self) -> usize {
@@ -213,7 +305,9 @@ impl Bert {
         mask: &Tensor,
         layers: Range<usize>,
     ) -> Result<Tensor> {
-        let lengths = padding_last_lengths(mask)?;
+        // The CPU pass reads the base weights only.
+        let adapted = self.layers[layers.clone()].iter().any(Layer::has_adapters);
+        let lengths = padding_last_lengths(mask)?.filter(|_| !adapted);
         match lengths {
             Some(lengths) if hidden.device().is_cpu() && hidden.dtype() == DType::F32 => {
                 self.encode_on_cpu(hidden, &lengths, layers)
@@ -300,23 +394,36 @@ impl Bert {
         let k = split_heads(layer.key.forward(x)?)?;
         let v = split_heads(layer.value.forward(x)?)?;
         let scores = q.matmul(&k.t()?)?.broadcast_add(additive_mask)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        // Not candle-nn's `softmax_last_dim`: it has no backward pass either.
+        let probs = candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
             .reshape((batch, tokens, hidden))?;
-        let attended = layer
-            .attention_norm
-            .forward(&(layer.attention_out.forward(&context)? + x)?)?;
+        let attended = self.norm(
+            &layer.attention_norm,
+            &(layer.attention_out.forward(&context)? + x)?,
+        )?;
         let inner = layer.intermediate.forward(&attended)?;
         let inner = match self.activation {
             HiddenAct::Gelu => gelu_erf(&inner)?,
             HiddenAct::GeluApproximate => inner.gelu()?,
             HiddenAct::Relu => inner.relu()?,
         };
-        layer
-            .output_norm
-            .forward(&(layer.output.forward(&inner)? + attended)?)
+        self.norm(
+            &layer.output_norm,
+            &(layer.output.forward(&inner)? + attended)?,
+        )
+    }
+
+    /// Layer norm in candle's differentiable ops: candle-nn's `LayerNorm`
+    /// runs a fused kernel without a backward pass, at which gradients
+    /// stop, so no layer below a norm (none of BERT) would ever train.
+    fn norm(&self, norm: &LayerNorm, x: &Tensor) -> Result<Tensor> {
+        match norm.bias() {
+            Some(bias) => candle_nn::ops::layer_norm_slow(x, norm.weight(), bias, self.eps),
+            None => norm.forward(x),
+        }
     }
 }
 
@@ -433,6 +540,148 @@ mod tests {
             let reference = reference.broadcast_mul(&keep).unwrap();
             let diff = max_abs_diff(&fast, &reference);
             assert!(diff < 1e-4, "{activation:?}: {diff}");
+        }
+    }
+
+    fn lora(rank: usize) -> LoraConfig {
+        LoraConfig {
+            rank,
+            alpha: 8.0,
+            dropout: 0.5,
+            seed: 7,
+        }
+    }
+
+    /// Random hidden states `[2, 5, 24]` with a padded second sequence.
+    fn states_and_mask() -> (Tensor, Tensor) {
+        let device = Device::Cpu;
+        let mask = Tensor::new(&[[1u32, 1, 1, 1, 1], [1, 1, 1, 0, 0]], &device).unwrap();
+        let hidden = Tensor::randn(0f32, 1.0, (2, 5, 24), &device).unwrap();
+        (hidden, mask)
+    }
+
+    #[test]
+    fn fresh_adapters_leave_the_layers_output_unchanged() {
+        let mut bert = random_bert(HiddenAct::Gelu);
+        let (hidden, mask) = states_and_mask();
+        let base = bert.encode(&hidden, &mask, 1..3).unwrap();
+        let vars = bert.add_adapters(1..3, lora(4)).unwrap();
+        assert_eq!(
+            vars.len(),
+            2 * 6 * 2,
+            "A and B on six projections of two layers"
+        );
+        // Dropout on: it multiplies the adapter's input, and B is zero.
+        bert.set_adapter_training(true);
+        let adapted = bert.encode(&hidden, &mask, 1..3).unwrap();
+        assert_eq!(max_abs_diff(&base, &adapted), 0.0);
+    }
+
+    #[test]
+    fn gradients_reach_every_weight_of_the_fine_tuned_layers() {
+        let varmap = VarMap::new();
+        let config = Config {
+            vocab_size: 50,
+            hidden_size: 24,
+            num_hidden_layers: 3,
+            num_attention_heads: 4,
+            intermediate_size: 40,
+            max_position_embeddings: 32,
+            ..Config::default()
+        };
+        let mut bert = Bert::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+            &config,
+        )
+        .unwrap();
+        for var in varmap.all_vars() {
+            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        let (hidden, mask) = states_and_mask();
+        let weights = Tensor::randn(0f32, 1.0, (2, 5, 24), &Device::Cpu).unwrap();
+        let loss = |bert: &Bert| {
+            let out = bert.encode(&hidden, &mask, 1..3).unwrap();
+            out.mul(&weights).unwrap().sum_all().unwrap()
+        };
+        // Fine-tuning whole layers: every weight of layers 1 and 2.
+        let grads = loss(&bert).backward().unwrap();
+        let data = varmap.data().lock().unwrap();
+        let tuned: Vec<&String> = data
+            .keys()
+            .filter(|n| n.starts_with("encoder.layer.1.") || n.starts_with("encoder.layer.2."))
+            .collect();
+        assert_eq!(tuned.len(), 2 * 16);
+        for name in tuned {
+            let norm = grads.get(data[name].as_tensor()).map(|g| {
+                g.abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            });
+            assert!(norm.is_some_and(|n| n > 0.0), "{name}: {norm:?}");
+        }
+        drop(data);
+        // LoRA: every adapter, in the lower layer too.
+        let adapters = bert.add_adapters(1..3, lora(4)).unwrap();
+        let grads = loss(&bert).backward().unwrap();
+        for (name, var) in &adapters {
+            let has = grads.get(var.as_tensor()).is_some();
+            assert!(has, "{name}: no gradient");
+        }
+    }
+
+    #[test]
+    fn merged_adapters_give_the_adapted_forward() {
+        let varmap = VarMap::new();
+        let config = Config {
+            vocab_size: 50,
+            hidden_size: 24,
+            num_hidden_layers: 3,
+            num_attention_heads: 4,
+            intermediate_size: 40,
+            max_position_embeddings: 32,
+            ..Config::default()
+        };
+        let mut bert = Bert::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+            &config,
+        )
+        .unwrap();
+        for var in varmap.all_vars() {
+            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        let (hidden, mask) = states_and_mask();
+        let base = bert.encode(&hidden, &mask, 0..3).unwrap();
+        // A trained adapter: B no longer zero.
+        for (_, var) in bert.add_adapters(2..3, lora(2)).unwrap() {
+            var.set(&Tensor::randn(0f32, 0.3, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        let adapted = bert.encode(&hidden, &mask, 0..3).unwrap();
+        assert!(
+            max_abs_diff(&base, &adapted) > 1e-2,
+            "the adapters change the output"
+        );
+        let merged = bert.take_merged_adapters().unwrap();
+        assert_eq!(merged.len(), 6);
+        let data = varmap.data().lock().unwrap();
+        for (name, weight) in &merged {
+            data[name].set(weight).unwrap();
+        }
+        bert.weights_changed();
+        let keep = mask.to_dtype(DType::F32).unwrap().unsqueeze(2).unwrap();
+        let adapted = adapted.broadcast_mul(&keep).unwrap();
+        // The CPU pass sums in another order: the tolerance of its own test.
+        for (out, tolerance) in [
+            (bert.encode(&hidden, &mask, 0..3).unwrap(), 1e-5),
+            (bert.encode_frozen(&hidden, &mask, 0..3).unwrap(), 1e-4),
+        ] {
+            let diff = max_abs_diff(&out.broadcast_mul(&keep).unwrap(), &adapted);
+            assert!(diff < tolerance, "merged is {diff} off the adapted forward");
         }
     }
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::bert::Bert;
+use super::lora::LoraConfig;
 use super::model_files::verify;
 use crate::error::{Error, Result};
 
@@ -22,6 +23,8 @@ pub struct BertEncoder {
     model: Bert,
     tokenizer: Tokenizer,
     varmap: VarMap,
+    /// LoRA adapters' weights by name, sorted (empty without adapters).
+    adapters: Vec<(String, Var)>,
     config: Config,
     /// `"bert."`-style prefix of the checkpoint's tensor names, if any.
     prefix: String,
@@ -118,6 +121,7 @@ impl BertEncoder {
             model,
             tokenizer,
             varmap,
+            adapters: Vec::new(),
             config,
             prefix,
             device: device.clone(),
@@ -205,11 +209,69 @@ impl BertEncoder {
         &self.name
     }
 
-    /// The top `layers` layers' weights by name (copies), for saving a
-    /// fine-tuned model.
+    /// LoRA adapters on every projection of the top `layers` layers (see
+    /// [`super::lora`]); the base weights stay frozen. Call before
+    /// [`BertEncoder::split`]: a split made earlier runs without them.
+    pub fn add_adapters(&mut self, layers: usize, config: LoraConfig) -> Result<()> {
+        if !(0.0..1.0).contains(&config.dropout) || !config.alpha.is_finite() {
+            return Err(Error::Model(format!(
+                "LoRA dropout must be in [0, 1) and alpha finite (got {} and {})",
+                config.dropout, config.alpha
+            )));
+        }
+        let total = self.config.num_hidden_layers;
+        let first = total.saturating_sub(layers);
+        let mut adapters = self
+            .model
+            .add_adapters(first..total, config)
+            .map_err(|e| Error::Model(format!("LoRA adapters: {e}")))?;
+        for (name, _) in &mut adapters {
+            name.insert_str(0, &self.prefix);
+        }
+        adapters.sort_by(|a, b| a.0.cmp(&b.0));
+        self.adapters = adapters;
+        Ok(())
+    }
+
+    pub fn has_adapters(&self) -> bool {
+        !self.adapters.is_empty()
+    }
+
+    /// The adapters' weights, for an optimizer.
+    pub fn adapter_vars(&self) -> Vec<Var> {
+        self.adapters.iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// Adapter dropout on (training) or off (inference).
+    pub fn set_adapter_training(&self, on: bool) {
+        self.model.set_adapter_training(on);
+    }
+
+    /// Merges the adapters into the weights they adapt (`W + scale · B A`)
+    /// and removes them: the model then runs as a plain BERT, as fast as
+    /// one. Splits made earlier keep the adapters; split again.
+    pub fn merge_adapters(&mut self) -> Result<()> {
+        let mut merged = self
+            .model
+            .take_merged_adapters()
+            .map_err(|e| Error::Model(format!("merging LoRA adapters: {e}")))?;
+        for (name, _) in &mut merged {
+            name.insert_str(0, &self.prefix);
+        }
+        self.adapters.clear();
+        self.set_tensors(&merged)
+    }
+
+    /// What fine-tuning changes in the top `layers` layers, by name
+    /// (copies), for saving a fine-tuned model: the adapters' weights when
+    /// there are adapters, else the layers' own weights.
     pub fn top_layer_tensors(&self, layers: usize) -> Vec<(String, Tensor)> {
-        self.top_layers(layers)
-            .into_iter()
+        let vars = if self.adapters.is_empty() {
+            self.top_layers(layers)
+        } else {
+            self.adapters.clone()
+        };
+        vars.into_iter()
             .map(|(n, v)| {
                 let copy = v
                     .as_tensor()
@@ -220,11 +282,18 @@ impl BertEncoder {
             .collect()
     }
 
-    /// Overwrites weights by name (a fine-tuned model's top layers).
+    /// Overwrites weights by name (a fine-tuned model's top layers, or its
+    /// adapters').
     pub fn set_tensors(&self, tensors: &[(String, Tensor)]) -> Result<()> {
         let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let adapter = |name: &String| {
+            self.adapters
+                .binary_search_by(|(n, _)| n.cmp(name))
+                .ok()
+                .map(|i| &self.adapters[i].1)
+        };
         let set = tensors.iter().try_for_each(|(name, tensor)| {
-            let var = data.get(name).ok_or_else(|| {
+            let var = data.get(name).or_else(|| adapter(name)).ok_or_else(|| {
                 Error::Model(format!("this BERT has no weight named {name}: the model was fine-tuned from another checkpoint"))
             })?;
             var.set(tensor)

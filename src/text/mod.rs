@@ -6,8 +6,10 @@ pub mod bert;
 mod cpu_forward;
 pub mod encoder;
 mod kernels;
+pub mod lora;
 pub mod model_files;
 
 pub use encoder::{
     parse_device, span_tokens, BertEncoder, Embeddings, SpanInput, SpanIssue, SplitBert,
 };
+pub use lora::LoraConfig;
