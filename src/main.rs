@@ -10,7 +10,6 @@ mod cli;
 fn main() -> ExitCode {
     restore_sigpipe();
     shorten_candle_spin();
-    keep_freed_memory();
     unset_empty_settings();
     let args = cli::Cli::parse();
     match cli::run(args) {
@@ -75,20 +74,6 @@ fn unset_empty_settings() {
 /// needs. 5,000 measured +20 % sentences/s at batch 16 and +15 % at batch 64
 /// when `kgfuse embed` still ran on candle's ops (2,000 MetaQA questions);
 /// training still does. A value set by the user wins.
-/// Training allocates and frees tensors of tens of megabytes every step
-/// (an R-GCN's per-edge messages). glibc serves those with `mmap` and
-/// returns them on `free`, so every step faulted the same pages in again
-/// (a fifth of a finance-world training profile was page faults). Serve
-/// them from the heap and keep what is freed for the next step.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes the allocator; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
-}
-
 fn shorten_candle_spin() {
     const VAR: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
     if std::env::var_os(VAR).is_none() {

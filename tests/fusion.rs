@@ -546,7 +546,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         model: FusionConfig {
             dim: 8,
             layers: 1,
-            bases: 0,
+            decomposition: kgfuse::gnn::Decomposition::Diagonal,
             dropout: 0.1,
             text_dim: 0,
             bert_layers: 1,
@@ -555,10 +555,8 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
             alpha: 0.5,
             beta: 0.1,
             temperature: 0.1,
-            num_features: 0,
-            num_relations: 0,
-            num_classes: 0,
             lora: lora(2),
+            ..FusionConfig::default()
         },
         trainer: kgfuse::tasks::trainer::TrainerConfig {
             epochs: 2,
