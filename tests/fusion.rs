@@ -370,13 +370,40 @@ fn a_table_without_text_or_edges_trains_on_its_numbers() {
     }
     let data = ws.write("table.ttl", ttl);
     ws.kgfuse().arg("load").arg(data).assert().success();
-    train(
+    let out = train(
         &ws,
         "model",
-        &["--test-fraction", "0.25", "--valid-fraction", "0.25"],
+        &[
+            "--test-fraction",
+            "0.25",
+            "--valid-fraction",
+            "0.25",
+            "--baselines",
+        ],
     )
     .success()
-    .stdout(contains("views: attributes, graph"));
+    .stdout(contains("views: attributes, graph"))
+    .get_output()
+    .stdout
+    .clone();
+    // The baselines on the same split: a tree finds the amount threshold.
+    let out = String::from_utf8(out).unwrap();
+    let accuracy = |model: &str| -> f64 {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(model))
+            .unwrap_or_else(|| panic!("{out}"));
+        line[model.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(accuracy("gradient boosting") >= 0.8, "{out}");
+    assert!(accuracy("logistic regression") >= 0.8, "{out}");
+    assert!(accuracy("graph only") >= 0.0, "{out}");
+    assert!(!out.contains("text only"), "no text to read: {out}");
     let m = metrics(&ws, "model");
     assert!(
         m["test_metrics"]["accuracy"].as_f64().unwrap() >= 0.8,
