@@ -573,7 +573,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         model: FusionConfig {
             dim: 8,
             layers: 1,
-            decomposition: kgfuse::gnn::Decomposition::Diagonal,
+            decomposition: kgfuse::gnn::Decomposition::None,
             dropout: 0.1,
             text_dim: 0,
             bert_layers: 1,

@@ -137,7 +137,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
             dim: c.dim,
             layers: a.layers,
             decomposition: match c.bases {
-                0 => kgfuse::gnn::Decomposition::Diagonal,
+                0 => kgfuse::gnn::Decomposition::None,
                 bases => kgfuse::gnn::Decomposition::Basis { bases },
             },
             dropout: c.dropout,

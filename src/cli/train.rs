@@ -74,9 +74,7 @@ struct ClassifyArgs {
     /// Node embedding width.
     #[arg(long, default_value_t = 64)]
     dim: usize,
-    /// Basis matrices per relation matrix (0: the fused model scales each
-    /// relation's messages by a vector before one shared matrix; --graph-only
-    /// learns one full matrix per relation).
+    /// Basis matrices (0: one full matrix per relation).
     #[arg(long, default_value_t = 0)]
     bases: usize,
     /// Dropout [default: 0.3 with --graph-only, 0.2 otherwise].

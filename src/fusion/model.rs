@@ -34,7 +34,7 @@ pub struct FusionConfig {
     /// R-GCN layers (1 to 3): how many hops the graph side sees.
     pub layers: usize,
     /// How the R-GCN's relation matrices are parameterised.
-    #[serde(default = "diagonal")]
+    #[serde(default = "full_matrices")]
     pub decomposition: Decomposition,
     pub dropout: f64,
     /// BERT's hidden width.
@@ -64,8 +64,8 @@ pub struct FusionConfig {
     pub lora: crate::text::LoraConfig,
 }
 
-fn diagonal() -> Decomposition {
-    Decomposition::Diagonal
+fn full_matrices() -> Decomposition {
+    Decomposition::None
 }
 
 impl Default for FusionConfig {
@@ -75,7 +75,7 @@ impl Default for FusionConfig {
         Self {
             dim: 64,
             layers: 2,
-            decomposition: Decomposition::Diagonal,
+            decomposition: Decomposition::None,
             dropout: 0.2,
             text_dim: 0,
             bert_layers: 0,

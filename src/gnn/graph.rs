@@ -27,10 +27,6 @@ pub struct MessageGraph {
     pub num_nodes: usize,
     pub num_relations: usize,
     pub relations: Vec<RelationEdges>,
-    /// Every relation's edges one after the other (`src`, `dst`, `norm`,
-    /// and the relation of each, `u32` `[edges]`), for layers that handle all
-    /// edges in one pass.
-    pub all: Option<RelationEdges>,
 }
 
 impl MessageGraph {
@@ -74,12 +70,10 @@ impl MessageGraph {
                 positions: Tensor::from_vec(positions, count, device)?,
             });
         }
-        let all = joined(&relations, device)?;
         Ok(Self {
             num_nodes,
             num_relations,
             relations,
-            all,
         })
     }
 
@@ -98,10 +92,8 @@ impl MessageGraph {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let all = joined(&relations, weights.device())?;
         Ok(Self {
             relations,
-            all,
             ..self.clone()
         })
     }
@@ -112,26 +104,4 @@ impl MessageGraph {
             .map(|r| r.src.dims1().unwrap_or(0))
             .sum()
     }
-}
-
-/// The relations' edges concatenated; `positions` holds each edge's relation.
-fn joined(relations: &[RelationEdges], device: &Device) -> Result<Option<RelationEdges>> {
-    if relations.is_empty() {
-        return Ok(None);
-    }
-    let cat = |part: fn(&RelationEdges) -> &Tensor| -> Result<Tensor> {
-        Tensor::cat(&relations.iter().map(part).collect::<Vec<_>>(), 0)
-    };
-    let mut kinds = Vec::new();
-    for r in relations {
-        kinds.extend(std::iter::repeat_n(r.relation as u32, r.src.dims1()?));
-    }
-    let count = kinds.len();
-    Ok(Some(RelationEdges {
-        relation: usize::MAX,
-        src: cat(|r| &r.src)?,
-        dst: cat(|r| &r.dst)?,
-        norm: cat(|r| &r.norm)?,
-        positions: Tensor::from_vec(kinds, count, device)?,
-    }))
 }

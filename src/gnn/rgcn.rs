@@ -23,11 +23,6 @@ pub enum Decomposition {
     Basis { bases: usize },
     /// Block-diagonal matrices with `blocks` blocks.
     BlockDiagonal { blocks: usize },
-    /// `W_r = diag(1 + v_r) W`: a vector per relation that scales the
-    /// sender's features, then one shared matrix (CompGCN's multiplicative
-    /// composition), the sum over relations divided by their number. Every
-    /// edge is handled in one pass instead of one pass per relation.
-    Diagonal,
 }
 
 /// Every hyper-parameter of the encoder.
@@ -54,7 +49,6 @@ enum RelationWeights {
     Full(Tensor),
     Basis { bases: Tensor, coefficients: Tensor },
     Block { blocks: Tensor, count: usize },
-    Diagonal { vectors: Tensor, shared: Tensor },
 }
 
 /// One relational graph convolution.
@@ -97,14 +91,6 @@ impl RgcnLayer {
                     "coefficients",
                     glorot(num_relations, bases),
                 )?,
-            },
-            Decomposition::Diagonal => RelationWeights::Diagonal {
-                vectors: vb.get_with_hints(
-                    (num_relations, in_dim),
-                    "relation_vectors",
-                    glorot(num_relations, in_dim),
-                )?,
-                shared: vb.get_with_hints((in_dim, out_dim), "shared", glorot(in_dim, out_dim))?,
             },
             Decomposition::BlockDiagonal { blocks } => {
                 if in_dim % blocks != 0 || out_dim % blocks != 0 {
@@ -155,10 +141,6 @@ impl RgcnLayer {
                     .reshape((self.in_dim, self.out_dim))?;
                 h.matmul(&w)
             }
-            RelationWeights::Diagonal { vectors, shared } => {
-                let scale = (vectors.get(relation)? + 1.0)?;
-                h.broadcast_mul(&scale)?.matmul(shared)
-            }
             RelationWeights::Block { blocks, count } => {
                 let edges = h.dim(0)?;
                 let per_block = h
@@ -175,23 +157,6 @@ impl RgcnLayer {
 
     pub fn forward(&self, x: &Tensor, graph: &MessageGraph) -> Result<Tensor> {
         let mut out = self.self_loop.forward(x)?;
-        if let RelationWeights::Diagonal { vectors, shared } = &self.weights {
-            let Some(all) = &graph.all else {
-                return Ok(out);
-            };
-            // (Σ_r Σ_j (1 / c) h_j ⊙ (1 + v_r)) W over the relations a node
-            // receives, divided by their number: with one shared matrix the
-            // relations' messages add up instead of cancelling, and a node
-            // reached by many relations would otherwise blow up.
-            let scale = (vectors.index_select(&all.positions, 0)? + 1.0)?;
-            let m = (x.index_select(&all.src, 0)? * scale)?.broadcast_mul(&all.norm)?;
-            let summed = x.zeros_like()?.index_add(&all.dst, &m, 0)?;
-            let (n, _) = x.dims2()?;
-            let relations_in = Tensor::zeros((n, 1), x.dtype(), x.device())?
-                .index_add(&all.dst, &all.norm, 0)?
-                .clamp(1.0, f64::MAX)?;
-            return out + summed.broadcast_div(&relations_in)?.matmul(shared)?;
-        }
         for edges in &graph.relations {
             let h = x.index_select(&edges.src, 0)?;
             let m = self
@@ -347,56 +312,6 @@ mod tests {
         assert_eq!(out[1], vec![10.5, 14.0]);
         // Node 0: self [1, 2] + bias + ½·([3, 4]·W_1 + [1, 2]·W_1) = [1.5, 2] + ½·([4, 3] + [2, 1]).
         assert_eq!(out[0], vec![4.5, 4.0]);
-    }
-
-    /// `W_r = diag(1 + v_r) W` in one pass over all edges equals full
-    /// per-relation matrices built from it.
-    #[test]
-    fn diagonal_equals_full_weights_built_from_it() {
-        let (diagonal_map, diagonal) = layer(Decomposition::Diagonal);
-        let (full_map, full) = layer(Decomposition::None);
-        let (v, w) = ([0.5f32, -1.0, 2.0, 0.0], [[1f32, 2.0], [3.0, -4.0]]);
-        set(&diagonal_map, "relation_vectors", &v, &[2, 2]);
-        set(&diagonal_map, "shared", &[1., 2., 3., -4.], &[2, 2]);
-        let mut dense = Vec::new();
-        for r in 0..2 {
-            for i in 0..2 {
-                dense.extend(w[i].iter().map(|x| (1.0 + v[2 * r + i]) * x));
-            }
-        }
-        set(&full_map, "weight", &dense, &[2, 2, 2]);
-        for map in [&diagonal_map, &full_map] {
-            set(map, "self_loop.weight", &[1., 0., 0., 1.], &[2, 2]);
-            set(map, "self_loop.bias", &[0.5, 0.], &[2]);
-        }
-        let x = Tensor::new(&[[1f32, -2.], [0.5, 4.]], &Device::Cpu).unwrap();
-        let got = diagonal
-            .forward(&x, &graph())
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        let want = full
-            .forward(&x, &graph())
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
-            assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
-        }
-        // Edge weights (explanations) scale the one-pass messages too.
-        let none = graph()
-            .with_edge_weights(&Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap())
-            .unwrap();
-        let alone = diagonal
-            .forward(&x, &none)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        assert_eq!(
-            alone,
-            vec![vec![1.5, -2.0], vec![1.0, 4.0]],
-            "self loop only"
-        );
     }
 
     #[test]
