@@ -498,6 +498,11 @@ mod tests {
 
     /// A 3-layer BERT with random weights.
     fn random_bert(activation: HiddenAct) -> Bert {
+        random_bert_and_weights(activation).1
+    }
+
+    /// The same, with the weights' `VarMap`.
+    fn random_bert_and_weights(activation: HiddenAct) -> (VarMap, Bert) {
         let config = Config {
             vocab_size: 50,
             hidden_size: 24,
@@ -518,7 +523,7 @@ mod tests {
             let random = Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap();
             var.set(&random).unwrap();
         }
-        bert
+        (varmap, bert)
     }
 
     #[test]
@@ -579,25 +584,7 @@ mod tests {
 
     #[test]
     fn gradients_reach_every_weight_of_the_fine_tuned_layers() {
-        let varmap = VarMap::new();
-        let config = Config {
-            vocab_size: 50,
-            hidden_size: 24,
-            num_hidden_layers: 3,
-            num_attention_heads: 4,
-            intermediate_size: 40,
-            max_position_embeddings: 32,
-            ..Config::default()
-        };
-        let mut bert = Bert::load(
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-            &config,
-        )
-        .unwrap();
-        for var in varmap.all_vars() {
-            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap())
-                .unwrap();
-        }
+        let (varmap, mut bert) = random_bert_and_weights(HiddenAct::Gelu);
         let (hidden, mask) = states_and_mask();
         let weights = Tensor::randn(0f32, 1.0, (2, 5, 24), &Device::Cpu).unwrap();
         let loss = |bert: &Bert| {
@@ -635,25 +622,7 @@ mod tests {
 
     #[test]
     fn merged_adapters_give_the_adapted_forward() {
-        let varmap = VarMap::new();
-        let config = Config {
-            vocab_size: 50,
-            hidden_size: 24,
-            num_hidden_layers: 3,
-            num_attention_heads: 4,
-            intermediate_size: 40,
-            max_position_embeddings: 32,
-            ..Config::default()
-        };
-        let mut bert = Bert::load(
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-            &config,
-        )
-        .unwrap();
-        for var in varmap.all_vars() {
-            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap())
-                .unwrap();
-        }
+        let (varmap, mut bert) = random_bert_and_weights(HiddenAct::Gelu);
         let (hidden, mask) = states_and_mask();
         let base = bert.encode(&hidden, &mask, 0..3).unwrap();
         // A trained adapter: B no longer zero.
