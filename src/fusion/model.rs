@@ -394,3 +394,128 @@ pub fn normalize_rows(x: &Tensor) -> Result<Tensor> {
         .clamp(1e-12, f64::MAX)?;
     x.broadcast_div(&norm)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use candle_nn::VarMap;
+
+    /// Three nodes in a path `0 → 1 → 2` under one relation; targets 0 and 2,
+    /// each with two text items of random features and two neighbours.
+    fn network() -> (
+        VarMap,
+        FusedClassifier,
+        NodeFeatures,
+        MessageGraph,
+        FusionBatch,
+    ) {
+        let device = Device::Cpu;
+        let config = FusionConfig {
+            dim: 4,
+            layers: 1,
+            text_dim: 3,
+            num_features: 2,
+            num_columns: 2,
+            num_relations: 1,
+            num_classes: 2,
+            ..FusionConfig::default()
+        };
+        let varmap = VarMap::new();
+        let network = FusedClassifier::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, &device),
+            &config,
+        )
+        .unwrap();
+        for var in varmap.all_vars() {
+            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &device).unwrap())
+                .unwrap();
+        }
+        let features = NodeFeatures {
+            ids: Tensor::new(&[0u32, 1, 0, 1], &device).unwrap(),
+            nodes: Tensor::new(&[0u32, 0, 1, 2], &device).unwrap(),
+            inverse_counts: Tensor::new(&[[0.5f32], [1.0], [1.0]], &device).unwrap(),
+            columns: Some(Tensor::new(&[[1f32, 0.], [0., 1.], [0.5, 0.5]], &device).unwrap()),
+            num_nodes: 3,
+        };
+        let graph = MessageGraph::new(3, 2, &[(0, 0, 1), (1, 0, 2), (1, 1, 0), (2, 1, 1)], &device)
+            .unwrap();
+        let batch = FusionBatch {
+            targets: Tensor::new(&[0u32, 2], &device).unwrap(),
+            items: Tensor::randn(0f32, 1.0, (4, 6), &device).unwrap(),
+            item_index: Tensor::new(&[[0u32, 1], [2, 3]], &device).unwrap(),
+            item_mask: Tensor::ones((2, 2), DType::F32, &device).unwrap(),
+            neighbour_index: Tensor::new(&[[1u32, 2], [1, 0]], &device).unwrap(),
+            neighbour_mask: Tensor::ones((2, 2), DType::F32, &device).unwrap(),
+        };
+        (varmap, network, features, graph, batch)
+    }
+
+    fn forward(
+        network: &FusedClassifier,
+        features: &NodeFeatures,
+        graph: &MessageGraph,
+        batch: &FusionBatch,
+    ) -> FusionOutput {
+        let states = network
+            .node_embeddings(features, graph, &mut |x| Ok(x.clone()))
+            .unwrap();
+        network
+            .forward(batch, Some(&states), &mut |x| Ok(x.clone()))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_view_has_a_head_and_the_interaction_adds_to_them() {
+        let (_, network, features, graph, batch) = network();
+        let output = forward(&network, &features, &graph, &batch);
+        let views: Vec<View> = output.views.iter().map(|(v, _)| *v).collect();
+        assert_eq!(views, [View::Attributes, View::Graph, View::Text]);
+        let mut views_only = output.views[0].1.zeros_like().unwrap();
+        for (view, logits) in &output.views {
+            assert_eq!(logits.dims(), [2, 2], "{view:?}");
+            views_only = (views_only + logits).unwrap();
+        }
+        let interaction = (&output.logits - &views_only)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            interaction > 0.0,
+            "the interaction head adds to the views' sum"
+        );
+    }
+
+    /// Every attention weight must learn: with candle's fused softmax kernel,
+    /// which has no backward pass, the span and entity queries got no gradient.
+    #[test]
+    fn every_attention_weight_gets_a_gradient() {
+        let (varmap, network, features, graph, batch) = network();
+        let output = forward(&network, &features, &graph, &batch);
+        let grads = output.logits.sum_all().unwrap().backward().unwrap();
+        let data = varmap.data().lock().unwrap();
+        for name in [
+            "span_query.weight",
+            "node_key.weight",
+            "entity_query.weight",
+            "columns.weight",
+            "attribute_head.out.weight",
+            "graph_head.out.weight",
+            "text_head.out.weight",
+        ] {
+            let norm = grads.get(data[name].as_tensor()).map(|g| {
+                g.abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            });
+            assert!(norm.is_some_and(|n| n > 0.0), "{name}: {norm:?}");
+        }
+    }
+}
