@@ -28,7 +28,12 @@ fn tiny_store(ws: &Workspace) {
     for b in 0..3 {
         ttl.push_str(&format!("ex:b{b} a ex:Bank ; rdfs:label \"bank {b}\" .\n"));
     }
-    let data = ws.write("tiny.ttl", ttl);
+    load_turtle(ws, "tiny.ttl", &ttl);
+}
+
+/// Writes `ttl` to `name` in the workspace and loads it into its store.
+fn load_turtle(ws: &Workspace, name: &str, ttl: &str) {
+    let data = ws.write(name, ttl);
     ws.kgfuse().arg("load").arg(data).assert().success();
 }
 
@@ -368,8 +373,7 @@ fn a_table_without_text_or_edges_trains_on_its_numbers() {
             1 + i % 9
         ));
     }
-    let data = ws.write("table.ttl", ttl);
-    ws.kgfuse().arg("load").arg(data).assert().success();
+    load_turtle(&ws, "table.ttl", &ttl);
     let out = train(
         &ws,
         "model",
@@ -453,8 +457,7 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
             i % 3
         ));
     }
-    let data = ws.write("graph.ttl", ttl);
-    ws.kgfuse().arg("load").arg(data).assert().success();
+    load_turtle(&ws, "graph.ttl", &ttl);
     train(&ws, "model", &[])
         .success()
         .stdout(contains("views: attributes, graph\n"));

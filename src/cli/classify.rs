@@ -325,11 +325,7 @@ pub fn train_with_progress(
 }
 
 pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
-    let views: Vec<String> = s
-        .views
-        .iter()
-        .map(|v| format!("{v:?}").to_lowercase())
-        .collect();
+    let views: Vec<&str> = s.views.iter().map(|v| v.name()).collect();
     println!("views: {}", views.join(", "));
     println!(
         "{} train / {} valid / {} test entities; best epoch {} of {}{} in {:.1} s",

@@ -64,6 +64,21 @@ pub struct FusionConfig {
     pub lora: crate::text::LoraConfig,
 }
 
+impl FusionConfig {
+    /// The views the network reads: attributes and graph with the graph
+    /// side, text with the text side.
+    pub fn views(&self) -> Vec<View> {
+        [
+            (View::Attributes, self.use_graph),
+            (View::Graph, self.use_graph),
+            (View::Text, self.use_text),
+        ]
+        .into_iter()
+        .filter_map(|(view, on)| on.then_some(view))
+        .collect()
+    }
+}
+
 fn full_matrices() -> Decomposition {
     Decomposition::None
 }
@@ -119,6 +134,17 @@ pub enum View {
     Graph,
     /// Its texts through BERT.
     Text,
+}
+
+impl View {
+    /// The view's name in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Attributes => "attributes",
+            Self::Graph => "graph",
+            Self::Text => "text",
+        }
+    }
 }
 
 /// Every node's input and its R-GCN embedding `[nodes, dim]`.

@@ -189,17 +189,8 @@ pub fn train_classifier(
     } else {
         Some(evaluate(&mut model, &test_set)?)
     };
-    let config = model.config();
-    let views = [
-        (View::Attributes, config.use_graph),
-        (View::Graph, config.use_graph),
-        (View::Text, config.use_text),
-    ]
-    .into_iter()
-    .filter_map(|(view, on)| on.then_some(view))
-    .collect();
     let summary = TrainSummary {
-        views,
+        views: model.config().views(),
         train: train_set.len(),
         valid: valid_set.len(),
         test: test_set.len(),
@@ -448,12 +439,7 @@ pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
                 actual: t.label.map(|l| model.vocab.classes[l as usize].clone()),
                 views: views
                     .iter()
-                    .map(|(view, p)| {
-                        (
-                            format!("{view:?}").to_lowercase(),
-                            f64::from(p[i][positive]),
-                        )
-                    })
+                    .map(|(view, p)| (view.name().to_owned(), f64::from(p[i][positive])))
                     .collect(),
             }
         })

@@ -278,11 +278,16 @@ mod tests {
         data[name].set(&t).unwrap();
     }
 
-    fn layer(d: Decomposition) -> (VarMap, RgcnLayer) {
+    /// A layer over two relations, `width` wide in and out.
+    fn layer_of(d: Decomposition, width: usize) -> (VarMap, RgcnLayer) {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let layer = RgcnLayer::load(vb, 2, 2, 2, d).unwrap();
+        let layer = RgcnLayer::load(vb, 2, width, width, d).unwrap();
         (varmap, layer)
+    }
+
+    fn layer(d: Decomposition) -> (VarMap, RgcnLayer) {
+        layer_of(d, 2)
     }
 
     /// Nodes 0 and 1; relation 0: 0 -> 1; relation 1: 1 -> 0 and 0 -> 0.
@@ -345,14 +350,8 @@ mod tests {
 
     #[test]
     fn block_diagonal_equals_full_weights_with_zeros_off_the_blocks() {
-        let load = |d| {
-            let varmap = VarMap::new();
-            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-            let layer = RgcnLayer::load(vb, 2, 4, 4, d).unwrap();
-            (varmap, layer)
-        };
-        let (block_map, block) = load(Decomposition::BlockDiagonal { blocks: 2 });
-        let (full_map, full) = load(Decomposition::None);
+        let (block_map, block) = layer_of(Decomposition::BlockDiagonal { blocks: 2 }, 4);
+        let (full_map, full) = layer_of(Decomposition::None, 4);
         // Relation r, block b: [[1, 2], [3, 4]] scaled by (1 + r) and, for
         // block 1, negated: every entry distinct, so a block read from the
         // wrong place or applied to the wrong input slice shows.
