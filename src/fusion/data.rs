@@ -12,6 +12,7 @@ use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
 use serde::{Deserialize, Serialize};
 
 use super::literals::{LiteralColumns, TypedValue};
+use super::paths::{PathCounts, RelationPaths};
 use crate::error::{Error, Result};
 use crate::graph::{labelled_entities, GraphView, GraphViewOptions};
 use crate::store::named_queries::named_query;
@@ -73,6 +74,9 @@ pub struct Vocabulary {
     /// Encoders of the numbers, dates and booleans.
     #[serde(default)]
     pub columns: LiteralColumns,
+    /// The relation paths counted from each target.
+    #[serde(default)]
+    pub paths: RelationPaths,
     /// The query that finds mentions (`?entity ?text ?start ?end`).
     pub mentions_query: String,
     pub limits: TextLimits,
@@ -127,6 +131,8 @@ pub struct FusionInputs {
     /// Every node's encoded literal columns, `node_count × columns.width()`.
     pub node_columns: Vec<f32>,
     pub targets: Vec<Target>,
+    /// Each target's counts of the vocabulary's relation paths, in order.
+    pub target_paths: Vec<PathCounts>,
     pub texts: Vec<String>,
 }
 
@@ -195,6 +201,7 @@ impl Vocabulary {
             relations,
             features,
             columns,
+            paths: RelationPaths::default(),
             mentions_query: mentions_query.unwrap_or_else(|| {
                 named_query("mentions")
                     .map(|q| q.text.to_owned())
@@ -407,14 +414,17 @@ impl Vocabulary {
                 incident: adjacency[node as usize].iter().map(|&(_, e)| e).collect(),
             });
         }
-        Ok(FusionInputs {
+        let mut inputs = FusionInputs {
             view,
             edges,
             node_features,
             node_columns,
             targets,
+            target_paths: Vec::new(),
             texts: texts.texts,
-        })
+        };
+        inputs.target_paths = self.paths.encode(&inputs, self.relations.len());
+        Ok(inputs)
     }
 
     /// Mentions per entity: `(text, start, end)` in characters.
@@ -452,21 +462,28 @@ impl Vocabulary {
 
 impl FusionInputs {
     /// The targets as a flat table (one row each, in order), for baselines
-    /// that read attributes only: the encoded literal columns, then a 0/1
-    /// column per node feature (classes, categorical values, hubs).
+    /// that read attributes only: the encoded literal columns, a 0/1 column
+    /// per node feature (classes, categorical values, hubs), then
+    /// `ln(1 + count)` per relation path.
     pub fn target_table(&self, vocab: &Vocabulary) -> (Vec<String>, Vec<Vec<f32>>) {
         let width = vocab.columns.width();
         let mut names = vocab.columns.names();
         names.extend(vocab.features.iter().cloned());
+        names.extend(vocab.paths.names(vocab));
+        let paths_at = width + vocab.features.len();
         let rows = self
             .targets
             .iter()
-            .map(|t| {
+            .zip(&self.target_paths)
+            .map(|(t, paths)| {
                 let node = t.node as usize;
                 let mut row = self.node_columns[node * width..(node + 1) * width].to_vec();
-                row.resize(width + vocab.features.len(), 0.0);
+                row.resize(names.len(), 0.0);
                 for &f in &self.node_features[node] {
                     row[width + f as usize] = 1.0;
+                }
+                for &(p, weight) in paths {
+                    row[paths_at + p as usize] = weight;
                 }
                 row
             })

@@ -5,9 +5,12 @@
 //! is the mean, over weights scaled from 0 to 1 for all edges together, of
 //! the gradient of the predicted class's log-odds with respect to that
 //! edge's weight (Sundararajan et al. 2017, with the all-zero mask as
-//! baseline). Paths of up to three edges from the entity are ranked by the
-//! sum of their edges' attributions. Text items are scored by gradient ×
-//! input on their BERT features.
+//! baseline). The target's relation-path counts (`paths`) are scaled
+//! from 0 to 1 with the edges, and each path feature gets its integrated
+//! gradient too. Paths of up to three edges from the entity are ranked by
+//! the sum of their edges' attributions plus, for the walks that make up a
+//! path feature, a share of that feature's. Text items are scored by
+//! gradient × input on their BERT features.
 
 use candle_core::{DType, Tensor, Var};
 use oxigraph::model::{GraphNameRef, NamedNode, NamedOrBlankNode, QuadRef, Term, Triple};
@@ -81,10 +84,13 @@ pub struct Explanation {
     pub spans: Vec<ExplainedSpan>,
 }
 
-/// Attributions of the forward edges for one target's predicted class, and
-/// of its text items; also the predicted class and probabilities.
+/// Attributions of the forward edges for one target's predicted class, of
+/// its relation-path features and of its text items; also the predicted
+/// class and probabilities.
 pub struct Attributions {
     pub edges: Vec<f64>,
+    /// `(path feature id, attribution)` of each path feature the target has.
+    pub paths: Vec<(u32, f64)>,
     pub items: Vec<f64>,
     pub class: usize,
     pub probabilities: Vec<f32>,
@@ -109,19 +115,41 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
     } else {
         1
     };
+    let path_weights: Vec<f32> = model.inputs.target_paths[target]
+        .iter()
+        .map(|&(_, w)| w)
+        .collect();
+    let mut path_gradients = vec![0f64; path_weights.len()];
     for step in 1..=steps {
         let alpha = step as f64 / steps as f64;
         let mask = Var::from_tensor(
             &(Tensor::ones(e, DType::F32, &device).map_err(candle)? * alpha).map_err(candle)?,
         )
         .map_err(candle)?;
+        // The path counts are scaled with the edges: both start from nothing.
+        let mut scaled = batch.clone();
+        let mut path_var = None;
+        if let Some(bag) = &mut scaled.paths {
+            let var = Var::from_tensor(&(&bag.weights * alpha).map_err(candle)?).map_err(candle)?;
+            bag.weights = var.as_tensor().clone();
+            path_var = Some(var);
+        }
         let run = || -> candle_core::Result<candle_core::backprop::GradStore> {
-            let logits = logits_with_edge_weights(model, &batch, mask.as_tensor())?;
+            let logits = logits_with_edge_weights(model, &scaled, mask.as_tensor())?;
             log_odds(&logits.get(0)?, class)?.backward()
         };
         let grads = run().map_err(candle)?;
         if let Some(g) = grads.get(mask.as_tensor()) {
             for (acc, v) in edges.iter_mut().zip(g.to_vec1::<f32>().map_err(candle)?) {
+                *acc += f64::from(v) / steps as f64;
+            }
+        }
+        if let Some(g) = path_var.as_ref().and_then(|v| grads.get(v.as_tensor())) {
+            let g = g
+                .flatten_all()
+                .and_then(|g| g.to_vec1::<f32>())
+                .map_err(candle)?;
+            for (acc, v) in path_gradients.iter_mut().zip(g) {
                 *acc += f64::from(v) / steps as f64;
             }
         }
@@ -138,8 +166,14 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
             }
         }
     }
+    let paths = model.inputs.target_paths[target]
+        .iter()
+        .zip(path_weights.iter().zip(&path_gradients))
+        .map(|(&(id, _), (&w, &g))| (id, f64::from(w) * g))
+        .collect();
     Ok(Attributions {
         edges,
+        paths,
         items,
         class,
         probabilities,
@@ -207,6 +241,45 @@ pub fn top_paths(
     paths
 }
 
+/// Walks shown per relation-path feature.
+const WALKS_PER_FEATURE: usize = 4;
+
+/// The paths that explain a target: the strongest walks by edge
+/// attribution, and the walks behind its strongest relation-path features
+/// (each with an equal share of its feature's attribution, plus its edges'),
+/// merged and ranked (highest first).
+pub fn ranked_paths(
+    model: &FusionModel,
+    start: u32,
+    attributions: &Attributions,
+    k: usize,
+) -> Vec<(f64, Vec<usize>)> {
+    let mut scores: std::collections::BTreeMap<Vec<usize>, f64> =
+        top_paths(model, start, &attributions.edges, k)
+            .into_iter()
+            .map(|(score, edges)| (edges, score))
+            .collect();
+    let mut features = attributions.paths.clone();
+    features.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let relations = model.vocab.relations.len();
+    for &(id, attribution) in features.iter().take(k) {
+        let walks =
+            model
+                .vocab
+                .paths
+                .instances(&model.inputs, relations, start, id, WALKS_PER_FEATURE);
+        let share = attribution / walks.len().max(1) as f64;
+        for walk in walks {
+            let edges: f64 = walk.iter().map(|&e| attributions.edges[e]).sum();
+            *scores.entry(walk).or_insert(edges) += share;
+        }
+    }
+    let mut paths: Vec<(f64, Vec<usize>)> = scores.into_iter().map(|(e, s)| (s, e)).collect();
+    paths.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    paths.truncate(k);
+    paths
+}
+
 /// The full explanation of one entity.
 pub fn explain(
     model: &mut FusionModel,
@@ -234,7 +307,7 @@ pub fn explain(
     let attributions = attribute(model, target, IG_STEPS)?;
     let mut closure: Option<Closure> = None;
     let mut paths = Vec::new();
-    for (rank, (score, edges)) in top_paths(model, node, &attributions.edges, top_k)
+    for (rank, (score, edges)) in ranked_paths(model, node, &attributions, top_k)
         .into_iter()
         .enumerate()
     {
@@ -297,7 +370,7 @@ pub fn explain(
         probability: f64::from(probabilities[attributions.class]),
         score: f64::from(probabilities[model.positive_class]),
         method: format!(
-            "integrated gradients ({IG_STEPS} steps, all-zero baseline) on R-GCN edge masks; gradient x input on text items"
+            "integrated gradients ({IG_STEPS} steps, all-zero baseline) on R-GCN edge masks and relation-path counts; gradient x input on text items"
         ),
         paths,
         spans,
@@ -413,8 +486,16 @@ pub fn probability_without(
     for &r in removed {
         keep[r] = 0.0;
     }
-    let keep = Tensor::from_vec(keep, e, &model.device()).map_err(candle)?;
-    let batch = model.batch(&[target])?;
+    let device = model.device();
+    let keep = Tensor::from_vec(keep, e, &device).map_err(candle)?;
+    let mut batch = model.batch(&[target])?;
+    let counts = model.vocab.paths.encode_without(
+        &model.inputs,
+        model.vocab.relations.len(),
+        model.inputs.targets[target].node,
+        removed,
+    );
+    batch.paths = super::path_bag(&[&counts], &device).map_err(candle)?;
     let p = logits_with_edge_weights(model, &batch, &keep)
         .and_then(|l| candle_nn::ops::softmax_last_dim(&l))
         .and_then(|p| p.get(0)?.get(class)?.to_scalar::<f32>())
@@ -448,7 +529,7 @@ pub fn fidelity(
     for &t in targets {
         let a = attribute(model, t, steps)?;
         let node = model.inputs.targets[t].node;
-        let Some((_, path)) = top_paths(model, node, &a.edges, 1).into_iter().next() else {
+        let Some((_, path)) = ranked_paths(model, node, &a, 1).into_iter().next() else {
             continue;
         };
         let field: Vec<usize> = (0..a.edges.len()).filter(|&e| a.edges[e] != 0.0).collect();

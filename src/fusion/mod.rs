@@ -10,6 +10,7 @@ pub mod data;
 pub mod explain;
 pub mod literals;
 pub mod model;
+pub mod paths;
 pub mod pipeline;
 pub mod render;
 pub mod text_side;
@@ -25,7 +26,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use data::{FusionInputs, TextItem, TextLimits, Vocabulary};
-pub use model::{FusedClassifier, FusionBatch, FusionConfig, NodeFeatures, NodeStates, View};
+pub use model::{
+    FusedClassifier, FusionBatch, FusionConfig, NodeFeatures, NodeStates, PathBag, View,
+};
+pub use paths::PathCounts;
 pub use text_side::TextSide;
 
 use crate::error::{Error, Result};
@@ -187,6 +191,10 @@ impl FusionModel {
         }
         let b = chosen.len();
         let node_ids: Vec<u32> = chosen.iter().map(|t| t.node).collect();
+        let paths: Vec<&PathCounts> = targets
+            .iter()
+            .map(|&t| &self.inputs.target_paths[t])
+            .collect();
         let items = match &mut self.text {
             Some(text) if item_count > 0 => text.features(&items)?,
             Some(text) => {
@@ -203,6 +211,7 @@ impl FusionModel {
                 item_mask: Tensor::from_vec(item_mask, (b, width), &device)?,
                 neighbour_index: Tensor::from_vec(neighbour_index, (b, k), &device)?,
                 neighbour_mask: Tensor::from_vec(neighbour_mask, (b, k), &device)?,
+                paths: path_bag(&paths, &device)?,
             })
         };
         build().map_err(candle)
@@ -377,6 +386,28 @@ pub fn model_id(dir: &Path) -> Result<String> {
     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let digest = Sha256::digest(&bytes);
     Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+/// The path counts of a batch's targets (one row each) as a bag; `None`
+/// when they have none.
+pub fn path_bag(counts: &[&PathCounts], device: &Device) -> candle_core::Result<Option<PathBag>> {
+    let (mut ids, mut rows, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, target) in counts.iter().enumerate() {
+        for &(id, weight) in target.iter() {
+            ids.push(id);
+            rows.push(row as u32);
+            weights.push(weight);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let p = ids.len();
+    Ok(Some(PathBag {
+        ids: Tensor::from_vec(ids, p, device)?,
+        rows: Tensor::from_vec(rows, p, device)?,
+        weights: Tensor::from_vec(weights, (p, 1), device)?,
+    }))
 }
 
 /// The message graph (with inverse edges after the forward ones) and node features.

@@ -10,7 +10,8 @@
 //!    to the model width. The items attend over the target's subgraph
 //!    nodes (span-to-node attention), then the target's node embedding
 //!    attends over its items (node-to-span attention) to give `t`.
-//! 3. Each view has a head of its own: the target's attributes `x`, its
+//! 3. Each view has a head of its own: the target's attributes `x` (plus
+//!    a weighted bag of its relation-path features, `paths`), its
 //!    graph embedding `h` and its text `t` each score the classes, and an
 //!    interaction head scores them from `[m; h; t]`, where a gate
 //!    `g = σ(W [h; t])` mixes `m = g ⊙ h + (1 − g) ⊙ t`. The logits are the
@@ -52,6 +53,9 @@ pub struct FusionConfig {
     /// Width of a node's encoded literal columns (0: none).
     #[serde(default)]
     pub num_columns: usize,
+    /// Relation-path features counted from each target (0: none).
+    #[serde(default)]
+    pub num_paths: usize,
     /// Weight of each view head's own cross-entropy.
     #[serde(default)]
     pub view_loss: f64,
@@ -101,6 +105,7 @@ impl Default for FusionConfig {
             temperature: 0.1,
             num_features: 0,
             num_columns: 0,
+            num_paths: 0,
             view_loss: 0.5,
             num_relations: 0,
             num_classes: 0,
@@ -110,6 +115,7 @@ impl Default for FusionConfig {
 }
 
 /// A mini-batch of targets, as tensors.
+#[derive(Clone)]
 pub struct FusionBatch {
     /// Target node ids `[B]`.
     pub targets: Tensor,
@@ -122,13 +128,27 @@ pub struct FusionBatch {
     /// Subgraph nodes per target `[B, K]` and their mask.
     pub neighbour_index: Tensor,
     pub neighbour_mask: Tensor,
+    /// The targets' relation-path counts, when any.
+    pub paths: Option<PathBag>,
+}
+
+/// Relation-path features of a batch as a weighted bag per target.
+#[derive(Clone)]
+pub struct PathBag {
+    /// Path feature ids `[P]`.
+    pub ids: Tensor,
+    /// The batch row of each `[P]`.
+    pub rows: Tensor,
+    /// `ln(1 + count)` of each `[P, 1]`.
+    pub weights: Tensor,
 }
 
 /// The views a target is seen by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum View {
-    /// Its own classes, categorical and typed literals.
+    /// Its own classes, categorical and typed literals, and the relation
+    /// paths counted from it.
     Attributes,
     /// Its R-GCN embedding.
     Graph,
@@ -203,6 +223,7 @@ impl ViewHead {
 pub struct FusedClassifier {
     features: Embedding,
     columns: Option<Linear>,
+    paths: Option<Embedding>,
     attribute_head: ViewHead,
     graph_head: ViewHead,
     text_head: ViewHead,
@@ -249,10 +270,25 @@ impl FusedClassifier {
             0 => None,
             width => Some(linear_no_bias(width, d, vb.pp("columns"))?),
         };
+        let paths = match config.num_paths {
+            0 => None,
+            n => {
+                let bound = (6.0 / (n + d) as f64).sqrt();
+                let init = Init::Uniform {
+                    lo: -bound,
+                    up: bound,
+                };
+                Some(Embedding::new(
+                    vb.get_with_hints((n, d), "paths.weight", init)?,
+                    d,
+                ))
+            }
+        };
         let classes = config.num_classes;
         Ok(Self {
             features: Embedding::new(table, d),
             columns,
+            paths,
             attribute_head: ViewHead::load(vb.pp("attribute_head"), d, classes)?,
             graph_head: ViewHead::load(vb.pp("graph_head"), d, classes)?,
             text_head: ViewHead::load(vb.pp("text_head"), d, classes)?,
@@ -320,7 +356,11 @@ impl FusedClassifier {
             .transpose()?;
         let mut views = Vec::new();
         if let (Some(states), Some(h)) = (states, &h) {
-            let x = states.input.index_select(&batch.targets, 0)?;
+            let mut x = states.input.index_select(&batch.targets, 0)?;
+            if let (Some(table), Some(bag)) = (&self.paths, &batch.paths) {
+                let weighted = table.forward(&bag.ids)?.broadcast_mul(&bag.weights)?;
+                x = x.index_add(&bag.rows, &weighted, 0)?;
+            }
             views.push((View::Attributes, self.attribute_head.forward(&x, dropout)?));
             views.push((View::Graph, self.graph_head.forward(h, dropout)?));
         }
@@ -428,7 +468,8 @@ mod tests {
     use candle_nn::VarMap;
 
     /// Three nodes in a path `0 → 1 → 2` under one relation; targets 0 and 2,
-    /// each with two text items of random features and two neighbours.
+    /// each with two text items of random features and two neighbours; 0
+    /// has path features 0 and 2, 2 has feature 1.
     fn network() -> (
         VarMap,
         FusedClassifier,
@@ -443,6 +484,7 @@ mod tests {
             text_dim: 3,
             num_features: 2,
             num_columns: 2,
+            num_paths: 3,
             num_relations: 1,
             num_classes: 2,
             ..FusionConfig::default()
@@ -473,6 +515,11 @@ mod tests {
             item_mask: Tensor::ones((2, 2), DType::F32, &device).unwrap(),
             neighbour_index: Tensor::new(&[[1u32, 2], [1, 0]], &device).unwrap(),
             neighbour_mask: Tensor::ones((2, 2), DType::F32, &device).unwrap(),
+            paths: Some(PathBag {
+                ids: Tensor::new(&[0u32, 2, 1], &device).unwrap(),
+                rows: Tensor::new(&[0u32, 0, 1], &device).unwrap(),
+                weights: Tensor::new(&[[1f32], [0.5], [2.0]], &device).unwrap(),
+            }),
         };
         (varmap, network, features, graph, batch)
     }
@@ -514,10 +561,27 @@ mod tests {
             interaction > 0.0,
             "the interaction head adds to the views' sum"
         );
+        let without_paths = FusionBatch {
+            paths: None,
+            ..batch
+        };
+        let attributes = |o: &FusionOutput| o.views[0].1.to_vec2::<f32>().unwrap();
+        let plain = forward(&network, &features, &graph, &without_paths);
+        assert_ne!(
+            attributes(&output),
+            attributes(&plain),
+            "path features reach the attribute head"
+        );
+        assert_eq!(
+            output.views[1].1.to_vec2::<f32>().unwrap(),
+            plain.views[1].1.to_vec2::<f32>().unwrap(),
+            "and only it"
+        );
     }
 
     /// Every attention weight must learn: with candle's fused softmax kernel,
-    /// which has no backward pass, the span and entity queries got no gradient.
+    /// which has no backward pass, the span and entity queries got no
+    /// gradient. So must the inputs of the attribute head (columns, paths).
     #[test]
     fn every_attention_weight_gets_a_gradient() {
         let (varmap, network, features, graph, batch) = network();
@@ -529,6 +593,7 @@ mod tests {
             "node_key.weight",
             "entity_query.weight",
             "columns.weight",
+            "paths.weight",
             "attribute_head.out.weight",
             "graph_head.out.weight",
             "text_head.out.weight",

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::paths::RelationPaths;
 use super::training::{evaluate, minority_class, stratified_split, FusionTraining};
 use super::{FusionConfig, FusionModel, TextLimits, View, Vocabulary};
 use crate::error::{Error, Result};
@@ -72,7 +73,7 @@ fn untrained_model(
     device: &Device,
     on_cache: impl FnMut(usize),
 ) -> Result<FusionModel> {
-    let vocab = Vocabulary::from_store(
+    let mut vocab = Vocabulary::from_store(
         store,
         &options.class,
         &options.label,
@@ -81,7 +82,10 @@ fn untrained_model(
         options.node_ids,
     )?;
     let labelled_entities = labelled_members(store, &vocab)?;
-    let inputs = vocab.inputs(store, Some(&labelled_entities))?;
+    let mut inputs = vocab.inputs(store, Some(&labelled_entities))?;
+    let all_targets: Vec<usize> = (0..inputs.targets.len()).collect();
+    vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), &all_targets);
+    inputs.target_paths = vocab.paths.encode(&inputs, vocab.relations.len());
     // A store without texts (a table of applicants, say) trains the graph
     // side alone rather than a text side that reads nothing.
     let has_text = inputs.targets.iter().any(|t| !t.items.is_empty());
@@ -95,6 +99,7 @@ fn untrained_model(
         use_text: options.model.use_text && has_text,
         num_features: vocab.features.len(),
         num_columns: vocab.columns.width(),
+        num_paths: vocab.paths.len(),
         num_relations: vocab.relations.len(),
         num_classes: vocab.classes.len(),
         ..options.model.clone()

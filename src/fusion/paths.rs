@@ -1,0 +1,493 @@
+//! Relation paths from each target as counted features
+//! (propositionalisation, as in the walk and Weisfeiler–Lehman features that
+//! do well on RDF node classification).
+//!
+//! "A company that controls this one is the target of a sanction" is the
+//! path `isControlledBy / ^targets` ending at a node with the feature
+//! `a Sanction`. The R-GCN sees such a pattern only averaged with every other
+//! neighbour, two layers deep; as a counted feature, one weight picks it out.
+//! A feature is a relation path of one to [`MAX_LENGTH`] steps (inverse
+//! steps included) and a node feature of the node it ends at (a class, a
+//! categorical value, a hub's identity, or plain `node`: "there is one").
+//!
+//! The paths kept are the most common over the targets of the training
+//! store (no label is read), so `predict` counts the same ones on new data.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::data::{FusionInputs, Vocabulary};
+
+/// Longest path, in edges.
+const MAX_LENGTH: usize = 3;
+/// Nodes with more edges than this end paths but do not extend them: a
+/// jurisdiction or a class-like hub would join every target to every other.
+const MAX_EXPANDED_DEGREE: usize = 64;
+/// Walks counted per target at most, so a dense neighbourhood stays cheap;
+/// shorter paths are counted first.
+const MAX_WALKS: usize = 20_000;
+/// A path feature must occur on this many targets.
+const MIN_TARGETS: usize = 3;
+/// Path features kept at most (the most common).
+const MAX_FEATURES: usize = 4_096;
+
+/// One path feature: relation ids (`r`, or `r + relations` read backwards)
+/// and the node feature id where the path ends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PathFeature {
+    pub relations: Vec<u32>,
+    pub feature: u32,
+}
+
+/// The path features a model counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RelationPaths {
+    pub features: Vec<PathFeature>,
+    /// Multiplies every `ln(1 + count)`, fixed on the training targets so
+    /// that their feature vectors have unit length on average (a target may
+    /// have hundreds of paths: unscaled, their sum swamps the network).
+    pub scale: f32,
+}
+
+/// A target's path features: `(feature id, scale · ln(1 + count))`, by id.
+pub type PathCounts = Vec<(u32, f32)>;
+
+impl RelationPaths {
+    /// Keeps the path features that occur on at least [`MIN_TARGETS`] of
+    /// `targets` (indices into `inputs.targets`), the most common first.
+    pub fn fit(inputs: &FusionInputs, num_relations: usize, targets: &[usize]) -> Self {
+        let walker = Walker::new(inputs, num_relations, &[]);
+        let mut spread: HashMap<PathFeature, usize> = HashMap::new();
+        for &t in targets {
+            for feature in walker.counts(inputs.targets[t].node).into_keys() {
+                *spread.entry(feature).or_default() += 1;
+            }
+        }
+        let mut kept: Vec<(usize, PathFeature)> = spread
+            .into_iter()
+            .filter(|(_, n)| *n >= MIN_TARGETS)
+            .map(|(f, n)| (n, f))
+            .collect();
+        kept.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        kept.truncate(MAX_FEATURES);
+        let mut features: Vec<PathFeature> = kept.into_iter().map(|(_, f)| f).collect();
+        features.sort();
+        let mut paths = Self {
+            features,
+            scale: 1.0,
+        };
+        let encoded = paths.encode(inputs, num_relations);
+        let squares: f32 = targets
+            .iter()
+            .map(|&t| encoded[t].iter().map(|(_, w)| w * w).sum::<f32>())
+            .sum();
+        if squares > 0.0 {
+            paths.scale = (targets.len() as f32 / squares).sqrt();
+        }
+        paths
+    }
+
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+
+    /// Every target's counts of the kept path features.
+    pub fn encode(&self, inputs: &FusionInputs, num_relations: usize) -> Vec<PathCounts> {
+        if self.features.is_empty() {
+            return vec![Vec::new(); inputs.targets.len()];
+        }
+        let walker = Walker::new(inputs, num_relations, &[]);
+        let ids = self.ids();
+        inputs
+            .targets
+            .iter()
+            .map(|t| self.weigh(&ids, walker.counts(t.node)))
+            .collect()
+    }
+
+    /// One node's counts with some edges (indices into `inputs.edges`)
+    /// taken out: what the model reads once those triples are gone.
+    pub fn encode_without(
+        &self,
+        inputs: &FusionInputs,
+        num_relations: usize,
+        node: u32,
+        removed: &[usize],
+    ) -> PathCounts {
+        let walker = Walker::new(inputs, num_relations, removed);
+        self.weigh(&self.ids(), walker.counts(node))
+    }
+
+    /// Up to `limit` walks from `node` that make up path feature `id`, as
+    /// edge indices into `inputs.edges`: the triples behind the feature.
+    pub fn instances(
+        &self,
+        inputs: &FusionInputs,
+        num_relations: usize,
+        node: u32,
+        id: u32,
+        limit: usize,
+    ) -> Vec<Vec<usize>> {
+        let walker = Walker::new(inputs, num_relations, &[]);
+        let mut found = Vec::new();
+        walker.follow(
+            &self.features[id as usize],
+            &mut vec![node],
+            &mut Vec::new(),
+            &mut found,
+            limit,
+        );
+        found
+    }
+
+    fn ids(&self) -> HashMap<&PathFeature, u32> {
+        self.features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f, i as u32))
+            .collect()
+    }
+
+    fn weigh(
+        &self,
+        ids: &HashMap<&PathFeature, u32>,
+        counts: HashMap<PathFeature, u32>,
+    ) -> PathCounts {
+        let mut weighed: PathCounts = counts
+            .into_iter()
+            .filter_map(|(f, n)| Some((*ids.get(&f)?, self.scale * (1.0 + n as f32).ln())))
+            .collect();
+        weighed.sort_by_key(|&(id, _)| id);
+        weighed
+    }
+
+    /// Readable names: `<r1> ^<r2> → a <Class>` (`^`: read backwards).
+    pub fn names(&self, vocab: &Vocabulary) -> Vec<String> {
+        let r = vocab.relations.len() as u32;
+        self.features
+            .iter()
+            .map(|f| {
+                let steps: Vec<String> = f
+                    .relations
+                    .iter()
+                    .map(|&id| match id.checked_sub(r) {
+                        Some(back) => format!("^<{}>", vocab.relations[back as usize]),
+                        None => format!("<{}>", vocab.relations[id as usize]),
+                    })
+                    .collect();
+                format!(
+                    "{} → {}",
+                    steps.join(" "),
+                    vocab.features[f.feature as usize]
+                )
+            })
+            .collect()
+    }
+}
+
+/// A path packed into a word: step `i` is `relation + 1` in bits
+/// `16·i .. 16·i + 16` (0: no step), so counting needs no allocation.
+type PackedPath = u64;
+
+/// A walk in progress: its path and the nodes it has visited.
+#[derive(Clone, Copy)]
+struct Walk {
+    path: PackedPath,
+    length: usize,
+    nodes: [u32; MAX_LENGTH + 1],
+}
+
+/// Walks simple paths out of a node over the forward and inverse edges.
+struct Walker<'a> {
+    /// `(relation, neighbour, edge index)` per node, inverse relations
+    /// offset by `R`.
+    adjacency: Vec<Vec<(u32, u32, usize)>>,
+    node_features: &'a [Vec<u32>],
+}
+
+impl<'a> Walker<'a> {
+    /// Over every edge of `inputs` but the `removed` ones.
+    fn new(inputs: &'a FusionInputs, num_relations: usize, removed: &[usize]) -> Self {
+        let r = num_relations as u32;
+        let mut adjacency: Vec<Vec<(u32, u32, usize)>> = vec![Vec::new(); inputs.view.node_count()];
+        // Relation ids must fit a packed step (far above any real schema).
+        if 2 * num_relations < usize::from(u16::MAX) {
+            for (e, &(s, p, o)) in inputs.edges.iter().enumerate() {
+                if !removed.contains(&e) {
+                    adjacency[s as usize].push((p, o, e));
+                    adjacency[o as usize].push((p + r, s, e));
+                }
+            }
+        }
+        for list in &mut adjacency {
+            list.sort_unstable();
+        }
+        Self {
+            adjacency,
+            node_features: &inputs.node_features,
+        }
+    }
+
+    /// How many walks of each path feature leave `start` (no node twice).
+    fn counts(&self, start: u32) -> HashMap<PathFeature, u32> {
+        let mut packed: HashMap<(PackedPath, u32), u32> = HashMap::new();
+        let mut nodes = [0; MAX_LENGTH + 1];
+        nodes[0] = start;
+        // Breadth first, so the walk budget cuts long paths before short ones.
+        let mut frontier = vec![Walk {
+            path: 0,
+            length: 0,
+            nodes,
+        }];
+        let mut walks = 0;
+        'grow: while let Some(length) = frontier.first().map(|w| w.length) {
+            if length == MAX_LENGTH {
+                break;
+            }
+            let mut next = Vec::new();
+            for walk in &frontier {
+                let at = walk.nodes[walk.length];
+                let edges = &self.adjacency[at as usize];
+                if walk.length > 0 && edges.len() > MAX_EXPANDED_DEGREE {
+                    continue;
+                }
+                for &(relation, neighbour, _) in edges {
+                    if walk.nodes[..=walk.length].contains(&neighbour) {
+                        continue;
+                    }
+                    if walks == MAX_WALKS {
+                        break 'grow;
+                    }
+                    walks += 1;
+                    let mut longer = *walk;
+                    longer.path |= u64::from(relation + 1) << (16 * walk.length);
+                    longer.length += 1;
+                    longer.nodes[longer.length] = neighbour;
+                    for &feature in &self.node_features[neighbour as usize] {
+                        *packed.entry((longer.path, feature)).or_default() += 1;
+                    }
+                    next.push(longer);
+                }
+            }
+            frontier = next;
+        }
+        packed
+            .into_iter()
+            .map(|((path, feature), n)| {
+                let relations = (0..MAX_LENGTH)
+                    .map(|i| (path >> (16 * i)) as u16)
+                    .take_while(|&step| step != 0)
+                    .map(|step| u32::from(step) - 1)
+                    .collect();
+                (PathFeature { relations, feature }, n)
+            })
+            .collect()
+    }
+
+    /// Collects into `found` the walks that extend `nodes`/`edges` along
+    /// the rest of `feature`'s relations to a node with its node feature.
+    fn follow(
+        &self,
+        feature: &PathFeature,
+        nodes: &mut Vec<u32>,
+        edges: &mut Vec<usize>,
+        found: &mut Vec<Vec<usize>>,
+        limit: usize,
+    ) {
+        let at = *nodes.last().expect("a walk has a start");
+        let step = edges.len();
+        if step == feature.relations.len() {
+            if self.node_features[at as usize].contains(&feature.feature) {
+                found.push(edges.clone());
+            }
+            return;
+        }
+        if step > 0 && self.adjacency[at as usize].len() > MAX_EXPANDED_DEGREE {
+            return;
+        }
+        for &(relation, neighbour, e) in &self.adjacency[at as usize] {
+            if found.len() == limit {
+                return;
+            }
+            if relation != feature.relations[step] || nodes.contains(&neighbour) {
+                continue;
+            }
+            nodes.push(neighbour);
+            edges.push(e);
+            self.follow(feature, nodes, edges, found, limit);
+            nodes.pop();
+            edges.pop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fusion::TextLimits;
+    use crate::store::Store;
+    use oxigraph::io::RdfFormat;
+    use oxigraph::model::NamedNode;
+
+    const EX: &str = "http://example.org/";
+
+    /// c0 and c1 are controlled by a sanctioned parent, two steps away; c2's
+    /// parent is clean; every company sits in the same jurisdiction, a hub
+    /// (more than [`MAX_EXPANDED_DEGREE`] edges), which paths may end at
+    /// but not pass through.
+    fn world() -> (Vocabulary, FusionInputs) {
+        let mut turtle = format!("@prefix ex: <{EX}> .\n");
+        turtle.push_str(
+            "ex:c0 a ex:Company ; ex:risk ex:High ; ex:controlledBy ex:p0 .
+             ex:c1 a ex:Company ; ex:risk ex:High ; ex:controlledBy ex:p0 .
+             ex:c2 a ex:Company ; ex:risk ex:Low ; ex:controlledBy ex:p1 .
+             ex:c3 a ex:Company ; ex:risk ex:High ; ex:controlledBy ex:p2 .
+             ex:c4 a ex:Company ; ex:risk ex:Low ; ex:controlledBy ex:p1 .
+             ex:s0 a ex:Sanction ; ex:targets ex:p0 .
+             ex:s1 a ex:Sanction ; ex:targets ex:p2 .
+             ex:p0 a ex:Parent . ex:p1 a ex:Parent ; ex:audit ex:a0 . ex:p2 a ex:Parent .\n",
+        );
+        for i in 0..5 {
+            turtle.push_str(&format!("ex:c{i} ex:in ex:Zone .\n"));
+        }
+        for i in 0..MAX_EXPANDED_DEGREE {
+            turtle.push_str(&format!("ex:x{i} ex:in ex:Zone ; a ex:Sanction .\n"));
+        }
+        let store = Store::in_memory().unwrap();
+        store
+            .oxigraph()
+            .load_from_slice(RdfFormat::Turtle, &turtle)
+            .unwrap();
+        let iri = |s: &str| NamedNode::new(format!("{EX}{s}")).unwrap();
+        let mut vocab = Vocabulary::from_store(
+            &store,
+            &iri("Company"),
+            &iri("risk"),
+            Some(String::new()),
+            TextLimits::default(),
+            false,
+        )
+        .unwrap();
+        let mut inputs = vocab.inputs(&store, None).unwrap();
+        let targets: Vec<usize> = (0..inputs.targets.len()).collect();
+        vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), &targets);
+        inputs.target_paths = vocab.paths.encode(&inputs, vocab.relations.len());
+        (vocab, inputs)
+    }
+
+    /// Each target's path features by readable name, with their weights.
+    fn named(vocab: &Vocabulary, inputs: &FusionInputs) -> Vec<HashMap<String, f32>> {
+        let names = vocab.paths.names(vocab);
+        inputs
+            .target_paths
+            .iter()
+            .map(|counts| {
+                counts
+                    .iter()
+                    .map(|&(id, w)| (names[id as usize].replace(EX, ""), w))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sanction_two_steps_away_is_a_feature_of_exactly_the_exposed_targets() {
+        let (vocab, inputs) = world();
+        let sanctioned = "<controlledBy> ^<targets> → a <Sanction>";
+        let by_target = named(&vocab, &inputs);
+        let has: Vec<bool> = by_target
+            .iter()
+            .map(|f| f.contains_key(sanctioned))
+            .collect();
+        // Targets are read in IRI order: c0 … c4.
+        assert_eq!(has, [true, true, false, true, false], "{by_target:?}");
+        let weight = by_target[0][sanctioned] / vocab.paths.scale;
+        assert!(
+            (weight - 2f32.ln()).abs() < 1e-6,
+            "one walk: ln 2, got {weight}"
+        );
+        let mean_square = by_target
+            .iter()
+            .map(|f| f.values().map(|w| w * w).sum::<f32>())
+            .sum::<f32>()
+            / by_target.len() as f32;
+        assert!((mean_square - 1.0).abs() < 1e-4, "{mean_square}");
+        // Siblings under the same parent.
+        assert!(by_target[0].contains_key("<controlledBy> ^<controlledBy> → a <Company>"));
+    }
+
+    #[test]
+    fn hubs_end_paths_but_do_not_extend_them() {
+        let (vocab, inputs) = world();
+        let by_target = named(&vocab, &inputs);
+        // The zone is reached, but its other members (the x nodes, all
+        // sanctioned) are not: that would tie every company to them.
+        assert!(
+            by_target[2].contains_key("<in> → node"),
+            "{:?}",
+            by_target[2]
+        );
+        assert!(by_target
+            .iter()
+            .all(|f| !f.contains_key("<in> ^<in> → a <Sanction>")));
+    }
+
+    #[test]
+    fn rare_paths_are_dropped_and_the_choice_is_stable() {
+        let (vocab, inputs) = world();
+        // Only c2 and c4 reach the audit: two targets, below the minimum.
+        let names = vocab.paths.names(&vocab);
+        assert!(names.iter().all(|n| !n.contains("audit")), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.contains("controlledBy")),
+            "{names:?}"
+        );
+        let (again, again_inputs) = world();
+        assert_eq!(vocab.paths, again.paths);
+        assert_eq!(inputs.target_paths, again_inputs.target_paths);
+    }
+
+    #[test]
+    fn a_feature_is_traced_to_its_triples_and_goes_when_they_go() {
+        let (vocab, inputs) = world();
+        let r = vocab.relations.len();
+        let names = vocab.paths.names(&vocab);
+        let id = names
+            .iter()
+            .position(|n| n.replace(EX, "") == "<controlledBy> ^<targets> → a <Sanction>")
+            .unwrap() as u32;
+        let c0 = inputs.targets[0].node;
+        let walks = vocab.paths.instances(&inputs, r, c0, id, 4);
+        assert_eq!(walks.len(), 1, "{walks:?}");
+        let triples: Vec<String> = walks[0]
+            .iter()
+            .map(|&e| {
+                let (s, p, o) = inputs.edges[e];
+                format!(
+                    "{} {} {}",
+                    inputs.view.node(s),
+                    vocab.relations[p as usize],
+                    inputs.view.node(o)
+                )
+                .replace(EX, "")
+            })
+            .collect();
+        assert_eq!(
+            triples,
+            ["<c0> controlledBy <p0>", "<s0> targets <p0>"],
+            "the walk is the feature's evidence"
+        );
+        let without = vocab.paths.encode_without(&inputs, r, c0, &walks[0][1..]);
+        assert!(without.iter().all(|&(f, _)| f != id), "{without:?}");
+        assert!(!without.is_empty(), "other paths remain");
+        assert_eq!(
+            vocab.paths.encode_without(&inputs, r, c0, &[]),
+            inputs.target_paths[0]
+        );
+    }
+}
