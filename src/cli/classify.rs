@@ -79,7 +79,8 @@ pub struct FusedArgs {
     /// R-GCN layers (1 to 3): the hops the graph side sees.
     #[arg(long, default_value_t = 2)]
     layers: usize,
-    /// Targets per optimisation step.
+    /// Targets per optimisation step, at least an eighth of the training
+    /// targets (each step runs the R-GCN over the whole graph).
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Epochs without a better validation accuracy before stopping.

@@ -44,10 +44,10 @@ pub struct PathFeature {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelationPaths {
     pub features: Vec<PathFeature>,
-    /// Multiplies every `ln(1 + count)`, fixed on the training targets so
-    /// that their feature vectors have unit length on average (a target may
-    /// have hundreds of paths: unscaled, their sum swamps the network).
-    pub scale: f32,
+    /// Multiplies each feature's `ln(1 + count)` so that its mean over the
+    /// training targets that have it is 1: a rare, decisive path then
+    /// weighs as much as a common one.
+    pub scales: Vec<f32>,
 }
 
 /// A target's path features: `(feature id, scale · ln(1 + count))`, by id.
@@ -55,37 +55,35 @@ pub type PathCounts = Vec<(u32, f32)>;
 
 impl RelationPaths {
     /// Keeps the path features that occur on at least [`MIN_TARGETS`] of
-    /// `targets` (indices into `inputs.targets`), the most common first.
+    /// `targets` (indices into `inputs.targets`): shorter paths first, then
+    /// the most common, up to [`MAX_FEATURES`].
     pub fn fit(inputs: &FusionInputs, num_relations: usize, targets: &[usize]) -> Self {
         let walker = Walker::new(inputs, num_relations, &[]);
-        let mut spread: HashMap<PathFeature, usize> = HashMap::new();
+        // Targets that have each feature, and the sum of their ln(1 + count).
+        let mut spread: HashMap<PathFeature, (usize, f32)> = HashMap::new();
         for &t in targets {
-            for feature in walker.counts(inputs.targets[t].node).into_keys() {
-                *spread.entry(feature).or_default() += 1;
+            for (feature, n) in walker.counts(inputs.targets[t].node) {
+                let entry = spread.entry(feature).or_default();
+                entry.0 += 1;
+                entry.1 += (1.0 + n as f32).ln();
             }
         }
-        let mut kept: Vec<(usize, PathFeature)> = spread
+        let mut kept: Vec<(PathFeature, (usize, f32))> = spread
             .into_iter()
-            .filter(|(_, n)| *n >= MIN_TARGETS)
-            .map(|(f, n)| (n, f))
+            .filter(|(_, (n, _))| *n >= MIN_TARGETS)
             .collect();
-        kept.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        kept.sort_by(|a, b| {
+            (a.0.relations.len().cmp(&b.0.relations.len()))
+                .then_with(|| b.1 .0.cmp(&a.1 .0))
+                .then_with(|| a.0.cmp(&b.0))
+        });
         kept.truncate(MAX_FEATURES);
-        let mut features: Vec<PathFeature> = kept.into_iter().map(|(_, f)| f).collect();
-        features.sort();
-        let mut paths = Self {
-            features,
-            scale: 1.0,
-        };
-        let encoded = paths.encode(inputs, num_relations);
-        let squares: f32 = targets
-            .iter()
-            .map(|&t| encoded[t].iter().map(|(_, w)| w * w).sum::<f32>())
-            .sum();
-        if squares > 0.0 {
-            paths.scale = (targets.len() as f32 / squares).sqrt();
-        }
-        paths
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        let (features, scales) = kept
+            .into_iter()
+            .map(|(f, (n, sum))| (f, n as f32 / sum))
+            .unzip();
+        Self { features, scales }
     }
 
     pub fn len(&self) -> usize {
@@ -160,7 +158,10 @@ impl RelationPaths {
     ) -> PathCounts {
         let mut weighed: PathCounts = counts
             .into_iter()
-            .filter_map(|(f, n)| Some((*ids.get(&f)?, self.scale * (1.0 + n as f32).ln())))
+            .filter_map(|(f, n)| {
+                let id = *ids.get(&f)?;
+                Some((id, self.scales[id as usize] * (1.0 + n as f32).ln()))
+            })
             .collect();
         weighed.sort_by_key(|&(id, _)| id);
         weighed
@@ -406,17 +407,9 @@ mod tests {
             .collect();
         // Targets are read in IRI order: c0 … c4.
         assert_eq!(has, [true, true, false, true, false], "{by_target:?}");
-        let weight = by_target[0][sanctioned] / vocab.paths.scale;
-        assert!(
-            (weight - 2f32.ln()).abs() < 1e-6,
-            "one walk: ln 2, got {weight}"
-        );
-        let mean_square = by_target
-            .iter()
-            .map(|f| f.values().map(|w| w * w).sum::<f32>())
-            .sum::<f32>()
-            / by_target.len() as f32;
-        assert!((mean_square - 1.0).abs() < 1e-4, "{mean_square}");
+        // One walk each: the same count, so the same weight, scaled to 1.
+        assert_eq!(by_target[0][sanctioned], 1.0);
+        assert_eq!(by_target[3][sanctioned], 1.0);
         // Siblings under the same parent.
         assert!(by_target[0].contains_key("<controlledBy> ^<controlledBy> → a <Company>"));
     }

@@ -44,6 +44,7 @@ pub struct TrainOptions {
     pub trainer: TrainerConfig,
     /// BERT's learning rate as a fraction of the rest's.
     pub bert_lr_scale: f64,
+    /// Targets per step (raised to an eighth of the training targets).
     pub batch_size: usize,
 }
 
@@ -107,6 +108,10 @@ fn untrained_model(
     FusionModel::new(vocab, inputs, config, bert, device, on_cache)
 }
 
+/// Every optimisation step runs the R-GCN over the whole graph, so a large
+/// training set gets larger batches rather than more steps per epoch.
+const MAX_STEPS_PER_EPOCH: usize = 8;
+
 /// `(target index, class)` of every labelled target.
 fn labelled_targets(model: &FusionModel) -> Vec<(usize, u32)> {
     model
@@ -145,7 +150,9 @@ fn fit(
         model,
         train: train_set.to_vec(),
         valid: valid_set.to_vec(),
-        batch_size: options.batch_size,
+        batch_size: options
+            .batch_size
+            .max(train_set.len().div_ceil(MAX_STEPS_PER_EPOCH)),
     };
     train(
         &mut task,
