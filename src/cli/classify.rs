@@ -76,6 +76,10 @@ pub struct FusedArgs {
     /// fixed graph (AIFB+), but the model then only knows this store's entities.
     #[arg(long)]
     node_ids: bool,
+    /// Longest relation path counted from each entity as a feature of its
+    /// attributes view (0 to 3; 0: none).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
+    path_length: u8,
     /// R-GCN layers (1 to 3): the hops the graph side sees.
     #[arg(long, default_value_t = 2)]
     layers: usize,
@@ -134,6 +138,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         mentions_query,
         limits: TextLimits::default(),
         node_ids: a.node_ids,
+        path_length: usize::from(a.path_length),
         model: FusionConfig {
             dim: c.dim,
             layers: a.layers,

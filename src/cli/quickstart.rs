@@ -124,6 +124,7 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         mentions_query: None,
         limits: TextLimits::default(),
         node_ids: false,
+        path_length: kgfuse::fusion::paths::MAX_LENGTH,
         model: FusionConfig::default(),
         trainer: TrainerConfig {
             epochs: args.epochs,

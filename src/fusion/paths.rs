@@ -6,7 +6,7 @@
 //! path `isControlledBy / ^targets` ending at a node with the feature
 //! `a Sanction`. The R-GCN sees such a pattern only averaged with every other
 //! neighbour, two layers deep; as a counted feature, one weight picks it out.
-//! A feature is a relation path of one to [`MAX_LENGTH`] steps (inverse
+//! A feature is a relation path of one to `max_length` steps (inverse
 //! steps included) and a node feature of the node it ends at (a class, a
 //! categorical value, a hub's identity, or plain `node`: "there is one").
 //!
@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{FusionInputs, Vocabulary};
 
-/// Longest path, in edges.
-const MAX_LENGTH: usize = 3;
+/// Longest path, in edges, that `max_length` may ask for.
+pub const MAX_LENGTH: usize = 3;
 /// Nodes with more edges than this end paths but do not extend them: a
 /// jurisdiction or a class-like hub would join every target to every other.
 const MAX_EXPANDED_DEGREE: usize = 64;
@@ -43,6 +43,8 @@ pub struct PathFeature {
 /// The path features a model counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelationPaths {
+    /// Longest path counted, in edges (0: none).
+    pub max_length: usize,
     pub features: Vec<PathFeature>,
     /// Multiplies each feature's `ln(1 + count)` so that its mean over the
     /// training targets that have it is 1: a rare, decisive path then
@@ -57,8 +59,14 @@ impl RelationPaths {
     /// Keeps the path features that occur on at least [`MIN_TARGETS`] of
     /// `targets` (indices into `inputs.targets`): shorter paths first, then
     /// the most common, up to [`MAX_FEATURES`].
-    pub fn fit(inputs: &FusionInputs, num_relations: usize, targets: &[usize]) -> Self {
-        let walker = Walker::new(inputs, num_relations, &[]);
+    pub fn fit(
+        inputs: &FusionInputs,
+        num_relations: usize,
+        targets: &[usize],
+        max_length: usize,
+    ) -> Self {
+        let max_length = max_length.min(MAX_LENGTH);
+        let walker = Walker::new(inputs, num_relations, &[], max_length);
         // Targets that have each feature, and the sum of their ln(1 + count).
         let mut spread: HashMap<PathFeature, (usize, f32)> = HashMap::new();
         for &t in targets {
@@ -83,7 +91,11 @@ impl RelationPaths {
             .into_iter()
             .map(|(f, (n, sum))| (f, n as f32 / sum))
             .unzip();
-        Self { features, scales }
+        Self {
+            max_length,
+            features,
+            scales,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -99,7 +111,7 @@ impl RelationPaths {
         if self.features.is_empty() {
             return vec![Vec::new(); inputs.targets.len()];
         }
-        let walker = Walker::new(inputs, num_relations, &[]);
+        let walker = Walker::new(inputs, num_relations, &[], self.max_length);
         let ids = self.ids();
         inputs
             .targets
@@ -117,7 +129,7 @@ impl RelationPaths {
         node: u32,
         removed: &[usize],
     ) -> PathCounts {
-        let walker = Walker::new(inputs, num_relations, removed);
+        let walker = Walker::new(inputs, num_relations, removed, self.max_length);
         self.weigh(&self.ids(), walker.counts(node))
     }
 
@@ -131,7 +143,7 @@ impl RelationPaths {
         id: u32,
         limit: usize,
     ) -> Vec<Vec<usize>> {
-        let walker = Walker::new(inputs, num_relations, &[]);
+        let walker = Walker::new(inputs, num_relations, &[], self.max_length);
         let mut found = Vec::new();
         walker.follow(
             &self.features[id as usize],
@@ -209,11 +221,17 @@ struct Walker<'a> {
     /// offset by `R`.
     adjacency: Vec<Vec<(u32, u32, usize)>>,
     node_features: &'a [Vec<u32>],
+    max_length: usize,
 }
 
 impl<'a> Walker<'a> {
     /// Over every edge of `inputs` but the `removed` ones.
-    fn new(inputs: &'a FusionInputs, num_relations: usize, removed: &[usize]) -> Self {
+    fn new(
+        inputs: &'a FusionInputs,
+        num_relations: usize,
+        removed: &[usize],
+        max_length: usize,
+    ) -> Self {
         let r = num_relations as u32;
         let mut adjacency: Vec<Vec<(u32, u32, usize)>> = vec![Vec::new(); inputs.view.node_count()];
         // Relation ids must fit a packed step (far above any real schema).
@@ -231,6 +249,7 @@ impl<'a> Walker<'a> {
         Self {
             adjacency,
             node_features: &inputs.node_features,
+            max_length,
         }
     }
 
@@ -247,7 +266,7 @@ impl<'a> Walker<'a> {
         }];
         let mut walks = 0;
         'grow: while let Some(length) = frontier.first().map(|w| w.length) {
-            if length == MAX_LENGTH {
+            if length == self.max_length {
                 break;
             }
             let mut next = Vec::new();
@@ -376,7 +395,7 @@ mod tests {
         .unwrap();
         let mut inputs = vocab.inputs(&store, None).unwrap();
         let targets: Vec<usize> = (0..inputs.targets.len()).collect();
-        vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), &targets);
+        vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), &targets, MAX_LENGTH);
         inputs.target_paths = vocab.paths.encode(&inputs, vocab.relations.len());
         (vocab, inputs)
     }

@@ -39,6 +39,9 @@ pub struct TrainOptions {
     pub limits: TextLimits,
     /// Learn an input per entity IRI (transductive; see `Vocabulary::node_ids`).
     pub node_ids: bool,
+    /// Longest relation path counted from each target (0: none; see
+    /// `fusion::paths`).
+    pub path_length: usize,
     /// The network; the `num_*` and `text_dim` fields are filled in here.
     pub model: FusionConfig,
     pub trainer: TrainerConfig,
@@ -85,7 +88,12 @@ fn untrained_model(
     let labelled_entities = labelled_members(store, &vocab)?;
     let mut inputs = vocab.inputs(store, Some(&labelled_entities))?;
     let all_targets: Vec<usize> = (0..inputs.targets.len()).collect();
-    vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), &all_targets);
+    vocab.paths = RelationPaths::fit(
+        &inputs,
+        vocab.relations.len(),
+        &all_targets,
+        options.path_length,
+    );
     inputs.target_paths = vocab.paths.encode(&inputs, vocab.relations.len());
     // A store without texts (a table of applicants, say) trains the graph
     // side alone rather than a text side that reads nothing.
