@@ -68,7 +68,7 @@ def main():
         out = run("train", "classify", "--class", f"{BENCH}TopicalPublication",
                   "--label", f"{BENCH}semanticWeb", "--baselines", "--seed", str(seed),
                   "--out", os.path.join(work, f"model-{seed}"), *args.extra).stdout
-        table = out[out.index("\ntest "):]
+        table = out[out.rindex("\ntest "):]
         for line in table.splitlines()[1:]:
             match = ROW.match(line)
             if match:
