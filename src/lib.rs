@@ -12,6 +12,7 @@ pub mod gnn;
 pub mod graph;
 pub mod qa;
 pub mod reason;
+pub mod safetensors_header;
 pub mod store;
 pub mod tasks;
 pub mod text;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::trainer::candle;
 use crate::error::{Error, Result};
+use crate::safetensors_header::{read_header, HeaderError};
 
 /// Writes the three files, creating the folder.
 pub fn save(
@@ -124,37 +125,17 @@ pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T
 /// Checks that `model.safetensors` exists and is as long as its header says,
 /// without reading the tensors.
 pub fn check_weights(dir: &Path) -> Result<()> {
-    use std::io::Read;
     let path = dir.join("model.safetensors");
     let broken =
         |why: String| Error::Model(format!("{}: {why}; train the model again", path.display()));
-    let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-    let mut head = [0u8; 8];
-    file.read_exact(&mut head)
-        .map_err(|_| broken(format!("truncated ({size} bytes, no header)")))?;
-    let header_len = u64::from_le_bytes(head);
-    if header_len > size.saturating_sub(8) {
+    let header = read_header(&path).map_err(|e| match e {
+        HeaderError::Io(e) => Error::io(&path, e),
+        HeaderError::Broken(why) => broken(why),
+    })?;
+    if header.file_len < header.needed_len {
         return Err(broken(format!(
-            "truncated ({size} bytes; the header alone needs {})",
-            header_len + 8
-        )));
-    }
-    let mut header = vec![0u8; header_len as usize];
-    file.read_exact(&mut header)
-        .map_err(|e| Error::io(&path, e))?;
-    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
-        .map_err(|e| broken(format!("not a safetensors file ({e})")))?;
-    let data_end = header
-        .iter()
-        .filter(|(name, _)| name.as_str() != "__metadata__")
-        .filter_map(|(_, tensor)| tensor.get("data_offsets")?.get(1)?.as_u64())
-        .max()
-        .unwrap_or(0);
-    let needed = 8 + header_len + data_end;
-    if size < needed {
-        return Err(broken(format!(
-            "truncated ({size} bytes; its tensors need {needed})"
+            "truncated ({} bytes; its tensors need {})",
+            header.file_len, header.needed_len
         )));
     }
     Ok(())

@@ -17,6 +17,7 @@ use super::bert::Bert;
 use super::lora::LoraConfig;
 use super::model_files::verify;
 use crate::error::{Error, Result};
+use crate::safetensors_header::{read_header, HeaderError};
 
 /// A loaded BERT with its tokenizer.
 pub struct BertEncoder {
@@ -577,10 +578,13 @@ fn sentence_max_length(dir: &Path) -> Option<usize> {
 /// `""` when the checkpoint's tensors are named `embeddings.…`, `"bert."`
 /// when they are `bert.embeddings.…`.
 fn tensor_prefix(weights: &Path) -> Result<String> {
-    // SAFETY: the file is only read; mapping it is how candle reads safetensors.
-    let tensors = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }
-        .map_err(|e| model_error(weights, "reading safetensors", e))?;
-    let names: Vec<String> = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+    let names = match read_header(weights) {
+        Ok(header) => header.names,
+        Err(HeaderError::Io(e)) => return Err(Error::io(weights, e)),
+        Err(HeaderError::Broken(why)) => {
+            return Err(model_error(weights, "reading safetensors", why))
+        }
+    };
     for prefix in ["", "bert.", "model."] {
         if names
             .iter()
