@@ -223,10 +223,9 @@ impl Vocabulary {
         let label = NamedNode::new(&self.label).map_err(|e| Error::Model(e.to_string()))?;
         let mut view = graph_view(store, &label)?;
         let labelled = labelled_entities(store, &label, Some(&class))?;
-        let members = class_members(store, &class)?;
         let wanted: Vec<NamedOrBlankNode> = match entities {
             Some(list) => list.to_vec(),
-            None => members.clone(),
+            None => class_members(store, &class)?,
         };
         if wanted.is_empty() {
             return Err(Error::Model(format!(
@@ -234,29 +233,7 @@ impl Vocabulary {
                 self.class
             )));
         }
-        let relation_ids: HashMap<&str, u32> = self
-            .relations
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.as_str(), i as u32))
-            .collect();
-        let shared = view
-            .relations()
-            .iter()
-            .filter(|r| relation_ids.contains_key(r.as_str()))
-            .count();
-        if shared == 0 && !self.relations.is_empty() {
-            return Err(Error::Model(format!(
-                "none of the model's {} relations occur in this store: the model was trained on a store with another schema",
-                self.relations.len()
-            )));
-        }
-        let feature_ids: HashMap<&str, u32> = self
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.as_str(), i as u32))
-            .collect();
+        self.check_schema(&view)?;
         let class_ids: HashMap<&str, u32> = self
             .classes
             .iter()
@@ -267,30 +244,113 @@ impl Vocabulary {
         for entity in &wanted {
             view.ensure_node(entity.clone());
         }
-        let targets_by_node: HashMap<u32, Option<u32>> = wanted
+        // Each target's node, class index (when labelled) and label value.
+        let mut label_values: HashMap<u32, &str> = HashMap::new();
+        let mut targets_by_node: HashMap<u32, Option<u32>> = HashMap::new();
+        for entity in &wanted {
+            let node = view.node_id(entity).expect("ensured above");
+            let value = labelled.get(entity).map(String::as_str);
+            targets_by_node.insert(node, value.and_then(|v| class_ids.get(v).copied()));
+            if let Some(value) = value {
+                label_values.insert(node, value);
+            }
+        }
+        let edges = self.leak_free_edges(&view, &label_values);
+        let node_features = self.node_features(&view, &label_values);
+        // Nor may a target keep its label value as a literal of another
+        // predicate (a literal label's super-property), as a column or a text.
+        let node_columns = self.columns.encode_all(&view, &|node, literal| {
+            label_values.get(&node) == Some(&literal.value())
+        });
+        let mut adjacency: Vec<Vec<(u32, usize)>> = vec![Vec::new(); view.node_count()];
+        for (i, &(s, _, o)) in edges.iter().enumerate() {
+            adjacency[s as usize].push((o, i));
+            adjacency[o as usize].push((s, i));
+        }
+        let mentions = self.mentions(store)?;
+        let mut texts = TextTable::default();
+        let targets = wanted
             .iter()
-            .map(|e| {
-                let node = view.node_id(e).expect("ensured above");
-                let label = labelled
-                    .get(e)
-                    .and_then(|v| class_ids.get(v.as_str()).copied());
-                (node, label)
+            .map(|entity| {
+                let node = view.node_id(entity).expect("ensured above");
+                let near: Vec<u32> = {
+                    let mut near: Vec<u32> =
+                        adjacency[node as usize].iter().map(|&(n, _)| n).collect();
+                    near.sort_unstable();
+                    near.dedup();
+                    near
+                };
+                let own_mentions = mentions.get(entity).map_or(&[][..], Vec::as_slice);
+                Target {
+                    node,
+                    label: targets_by_node[&node],
+                    items: self.text_items(
+                        &view,
+                        node,
+                        &near,
+                        own_mentions,
+                        label_values.get(&node).copied(),
+                        &mut texts,
+                    ),
+                    neighbours: self.subgraph_neighbours(node, &near, &adjacency),
+                    incident: adjacency[node as usize].iter().map(|&(_, e)| e).collect(),
+                }
             })
             .collect();
-        // No edge may join a target to its own label value (e.g. an inferred
-        // super-property of the label): that would leak the answer.
-        let label_nodes: HashMap<u32, u32> = wanted
+        let mut inputs = FusionInputs {
+            view,
+            edges,
+            node_features,
+            node_columns,
+            targets,
+            target_paths: Vec::new(),
+            texts: texts.texts,
+        };
+        inputs.target_paths = self.paths.encode(&inputs, self.relations.len());
+        Ok(inputs)
+    }
+
+    /// A store that shares none of the model's relations has another schema.
+    fn check_schema(&self, view: &GraphView) -> Result<()> {
+        let shared = view
+            .relations()
             .iter()
-            .filter_map(|e| {
-                let value = labelled.get(e)?;
-                let value_node = view.node_id(&NamedNode::new(value).ok()?.into())?;
-                Some((view.node_id(e)?, value_node))
+            .filter(|r| self.relations.iter().any(|known| known == r.as_str()))
+            .count();
+        if shared == 0 && !self.relations.is_empty() {
+            return Err(Error::Model(format!(
+                "none of the model's {} relations occur in this store: the model was trained on a store with another schema",
+                self.relations.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The view's edges in vocabulary ids, without `rdf:type` (classes are
+    /// features) and without any edge that joins a target to its own label
+    /// value (e.g. an inferred super-property of the label): that would
+    /// leak the answer.
+    fn leak_free_edges(
+        &self,
+        view: &GraphView,
+        label_values: &HashMap<u32, &str>,
+    ) -> Vec<(u32, u32, u32)> {
+        let relation_ids: HashMap<&str, u32> = self
+            .relations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.as_str(), i as u32))
+            .collect();
+        let label_nodes: HashMap<u32, u32> = label_values
+            .iter()
+            .filter_map(|(&node, value)| {
+                let value_node = view.node_id(&NamedNode::new(*value).ok()?.into())?;
+                Some((node, value_node))
             })
             .collect();
         let leaks =
             |s: u32, o: u32| label_nodes.get(&s) == Some(&o) || label_nodes.get(&o) == Some(&s);
-        let edges: Vec<(u32, u32, u32)> = view
-            .edges()
+        view.edges()
             .filter_map(|e| {
                 let iri = view.relation(e.relation).0.as_str();
                 if iri == rdf::TYPE.as_str() {
@@ -299,17 +359,22 @@ impl Vocabulary {
                 let r = *relation_ids.get(iri)?;
                 (!leaks(e.source, e.target)).then_some((e.source, r, e.target))
             })
-            .collect();
-        // Nor may a target keep its label value as a literal of another
-        // predicate (a literal label's super-property), as a feature or a text.
-        let label_values: HashMap<u32, &str> = wanted
+            .collect()
+    }
+
+    /// Every node's feature ids; a categorical value outside the
+    /// vocabulary falls into its predicate's "other" feature.
+    fn node_features(&self, view: &GraphView, label_values: &HashMap<u32, &str>) -> Vec<Vec<u32>> {
+        let feature_ids: HashMap<&str, u32> = self
+            .features
             .iter()
-            .filter_map(|e| Some((view.node_id(e)?, labelled.get(e)?.as_str())))
+            .enumerate()
+            .map(|(i, f)| (f.as_str(), i as u32))
             .collect();
-        let node_features: Vec<Vec<u32>> = (0..view.node_count() as u32)
+        (0..view.node_count() as u32)
             .map(|id| {
                 let mut ids: Vec<u32> =
-                    feature_keys(&view, id, self.node_ids, label_values.get(&id).copied())
+                    feature_keys(view, id, self.node_ids, label_values.get(&id).copied())
                         .iter()
                         .filter_map(|k| {
                             feature_ids.get(k.as_str()).copied().or_else(|| {
@@ -323,108 +388,94 @@ impl Vocabulary {
                 ids.dedup();
                 ids
             })
-            .collect();
-        let node_columns = self.columns.encode_all(&view, &|node, literal| {
-            label_values.get(&node) == Some(&literal.value())
-        });
-        let mut adjacency: Vec<Vec<(u32, usize)>> = vec![Vec::new(); view.node_count()];
-        for (i, &(s, _, o)) in edges.iter().enumerate() {
-            adjacency[s as usize].push((o, i));
-            adjacency[o as usize].push((s, i));
-        }
-        let mentions = self.mentions(store)?;
-        let mut texts = TextTable::default();
-        let mut targets = Vec::with_capacity(wanted.len());
-        for entity in &wanted {
-            let node = view.node_id(entity).expect("ensured above");
-            let mut items = Vec::new();
-            let mut used = HashSet::new();
-            for t in view
-                .text(node)
-                .iter()
-                .filter(|t| is_text(&t.literal) && t.literal.value().chars().count() >= 3)
-                .filter(|t| label_values.get(&node) != Some(&t.literal.value()))
-                .take(self.limits.own_literals)
-            {
-                let text = texts.intern(t.literal.value());
-                used.insert(text);
-                items.push(TextItem {
-                    text,
-                    span: None,
-                    source: ItemSource::Literal(t.predicate.as_str().to_owned()),
-                });
-            }
-            for (text, start, end) in mentions
-                .get(entity)
-                .into_iter()
-                .flatten()
-                .take(self.limits.mentions)
-            {
-                let text = texts.intern(text);
-                used.insert(text);
-                items.push(TextItem {
-                    text,
-                    span: Some((*start, *end)),
-                    source: ItemSource::Mention,
-                });
-            }
-            let mut near: Vec<u32> = adjacency[node as usize].iter().map(|&(n, _)| n).collect();
-            near.sort_unstable();
-            near.dedup();
-            let mut neighbour_texts = 0;
-            'outer: for &n in &near {
-                for t in view.text(n) {
-                    if neighbour_texts >= self.limits.neighbour_texts {
-                        break 'outer;
-                    }
-                    if !is_text(&t.literal) || t.literal.value().chars().count() < LONG_LITERAL {
-                        continue;
-                    }
-                    let text = texts.intern(t.literal.value());
-                    if used.insert(text) {
-                        neighbour_texts += 1;
-                        items.push(TextItem {
-                            text,
-                            span: None,
-                            source: ItemSource::Neighbour(
-                                view.node(n).to_string(),
-                                t.predicate.as_str().to_owned(),
-                            ),
-                        });
-                    }
-                }
-            }
-            let mut neighbours: Vec<u32> = near.iter().copied().filter(|&n| n != node).collect();
-            if neighbours.len() < self.limits.neighbours {
-                let mut second: Vec<u32> = near
-                    .iter()
-                    .flat_map(|&n| adjacency[n as usize].iter().map(|&(m, _)| m))
-                    .filter(|&m| m != node && near.binary_search(&m).is_err())
-                    .collect();
-                second.sort_unstable();
-                second.dedup();
-                neighbours.extend(second);
-            }
-            neighbours.truncate(self.limits.neighbours);
-            targets.push(Target {
-                node,
-                label: targets_by_node[&node],
-                items,
-                neighbours,
-                incident: adjacency[node as usize].iter().map(|&(_, e)| e).collect(),
+            .collect()
+    }
+
+    /// A target's texts: its own string literals (not its label value), its
+    /// mentions with their spans, then long literals of its neighbours
+    /// `near`, each text once.
+    fn text_items(
+        &self,
+        view: &GraphView,
+        node: u32,
+        near: &[u32],
+        mentions: &[(String, usize, usize)],
+        label_value: Option<&str>,
+        texts: &mut TextTable,
+    ) -> Vec<TextItem> {
+        let mut items = Vec::new();
+        let mut used = HashSet::new();
+        for t in view
+            .text(node)
+            .iter()
+            .filter(|t| is_text(&t.literal) && t.literal.value().chars().count() >= 3)
+            .filter(|t| label_value != Some(t.literal.value()))
+            .take(self.limits.own_literals)
+        {
+            let text = texts.intern(t.literal.value());
+            used.insert(text);
+            items.push(TextItem {
+                text,
+                span: None,
+                source: ItemSource::Literal(t.predicate.as_str().to_owned()),
             });
         }
-        let mut inputs = FusionInputs {
-            view,
-            edges,
-            node_features,
-            node_columns,
-            targets,
-            target_paths: Vec::new(),
-            texts: texts.texts,
-        };
-        inputs.target_paths = self.paths.encode(&inputs, self.relations.len());
-        Ok(inputs)
+        for (text, start, end) in mentions.iter().take(self.limits.mentions) {
+            let text = texts.intern(text);
+            used.insert(text);
+            items.push(TextItem {
+                text,
+                span: Some((*start, *end)),
+                source: ItemSource::Mention,
+            });
+        }
+        let mut neighbour_texts = 0;
+        'outer: for &n in near {
+            for t in view.text(n) {
+                if neighbour_texts >= self.limits.neighbour_texts {
+                    break 'outer;
+                }
+                if !is_text(&t.literal) || t.literal.value().chars().count() < LONG_LITERAL {
+                    continue;
+                }
+                let text = texts.intern(t.literal.value());
+                if used.insert(text) {
+                    neighbour_texts += 1;
+                    items.push(TextItem {
+                        text,
+                        span: None,
+                        source: ItemSource::Neighbour(
+                            view.node(n).to_string(),
+                            t.predicate.as_str().to_owned(),
+                        ),
+                    });
+                }
+            }
+        }
+        items
+    }
+
+    /// The nodes a target's spans attend over: its neighbours `near`, then
+    /// (when they are fewer than the limit) its second-hop nodes.
+    fn subgraph_neighbours(
+        &self,
+        node: u32,
+        near: &[u32],
+        adjacency: &[Vec<(u32, usize)>],
+    ) -> Vec<u32> {
+        let mut neighbours: Vec<u32> = near.iter().copied().filter(|&n| n != node).collect();
+        if neighbours.len() < self.limits.neighbours {
+            let mut second: Vec<u32> = near
+                .iter()
+                .flat_map(|&n| adjacency[n as usize].iter().map(|&(m, _)| m))
+                .filter(|&m| m != node && near.binary_search(&m).is_err())
+                .collect();
+            second.sort_unstable();
+            second.dedup();
+            neighbours.extend(second);
+        }
+        neighbours.truncate(self.limits.neighbours);
+        neighbours
     }
 
     /// Mentions per entity: `(text, start, end)` in characters.
