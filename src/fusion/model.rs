@@ -335,87 +335,106 @@ impl FusedClassifier {
         Ok(NodeStates { input, hidden })
     }
 
-    /// Class scores for a batch; `nodes` are the node embeddings (required
-    /// when the graph side is on).
+    /// Class scores for a batch of `B` targets; `states` are the node
+    /// inputs and embeddings (required when the graph side is on). Shapes:
+    /// `D` model width, `M` text items and `K` subgraph nodes per target.
     pub fn forward(
         &self,
         batch: &FusionBatch,
         states: Option<&NodeStates>,
         dropout: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
     ) -> Result<FusionOutput> {
-        let d = self.config.dim;
-        let b = batch.targets.dim(0)?;
+        let width = self.config.dim;
+        let batch_size = batch.targets.dim(0)?;
         let states = match (self.config.use_graph, states) {
             (true, Some(states)) => Some(states),
             (true, None) => candle_core::bail!("the graph side needs node embeddings"),
             (false, _) => None,
         };
         let nodes = states.map(|s| &s.hidden);
-        let h = nodes
+        // The targets' graph embeddings `[B, D]`.
+        let graph_embedding = nodes
             .map(|nodes| nodes.index_select(&batch.targets, 0))
             .transpose()?;
         let mut views = Vec::new();
-        if let (Some(states), Some(h)) = (states, &h) {
-            let mut x = states.input.index_select(&batch.targets, 0)?;
+        if let (Some(states), Some(graph_embedding)) = (states, &graph_embedding) {
+            // The targets' attributes `[B, D]`, plus their path bags.
+            let mut attributes = states.input.index_select(&batch.targets, 0)?;
             if let (Some(table), Some(bag)) = (&self.paths, &batch.paths) {
                 let weighted = table.forward(&bag.ids)?.broadcast_mul(&bag.weights)?;
-                x = x.index_add(&bag.rows, &weighted, 0)?;
+                attributes = attributes.index_add(&bag.rows, &weighted, 0)?;
             }
-            views.push((View::Attributes, self.attribute_head.forward(&x, dropout)?));
-            views.push((View::Graph, self.graph_head.forward(h, dropout)?));
+            views.push((
+                View::Attributes,
+                self.attribute_head.forward(&attributes, dropout)?,
+            ));
+            views.push((
+                View::Graph,
+                self.graph_head.forward(graph_embedding, dropout)?,
+            ));
         }
         let mut items_out = None;
         let mut attention = None;
-        let z = if self.config.use_text {
+        let interaction_input = if self.config.use_text {
+            // Projected items `[items, D]`, then per target `[B, M, D]`
+            // (padding slots read the zero row after the last item).
             let items = self.text_proj.forward(&dropout(&batch.items)?)?;
-            let padding = Tensor::zeros((1, d), items.dtype(), items.device())?;
+            let padding = Tensor::zeros((1, width), items.dtype(), items.device())?;
             let padded = Tensor::cat(&[&items, &padding], 0)?;
-            let (_, m) = batch.item_index.dims2()?;
+            let (_, max_items) = batch.item_index.dims2()?;
             let mut spans = padded
                 .index_select(&batch.item_index.flatten_all()?, 0)?
-                .reshape((b, m, d))?;
-            let scale = 1.0 / (d as f64).sqrt();
+                .reshape((batch_size, max_items, width))?;
+            let scale = 1.0 / (width as f64).sqrt();
             if let (Some(nodes), true) = (nodes, self.config.use_graph) {
-                let (_, k) = batch.neighbour_index.dims2()?;
+                // Span-to-node attention over the subgraph `[B, K, D]`:
+                // scores `[B, M, K]`, each span gains its attended nodes.
+                let (_, max_nodes) = batch.neighbour_index.dims2()?;
                 let near = nodes
                     .index_select(&batch.neighbour_index.flatten_all()?, 0)?
-                    .reshape((b, k, d))?;
-                let q = self.span_query.forward(&spans)?;
+                    .reshape((batch_size, max_nodes, width))?;
+                let queries = self.span_query.forward(&spans)?;
                 let keys = self.node_key.forward(&near)?;
-                let scores = (q.matmul(&keys.transpose(1, 2)?)? * scale)?;
+                let scores = (queries.matmul(&keys.transpose(1, 2)?)? * scale)?;
                 let weights = masked_softmax(&scores, &batch.neighbour_mask.unsqueeze(1)?)?;
                 spans = (spans + weights.matmul(&self.node_value.forward(&near)?)?)?;
             }
-            let query = match &h {
+            // Entity-to-span attention: one query per target `[B, D]` (from
+            // its graph embedding, or learned when there is none), weights
+            // `[B, 1, M]`, text summary `[B, D]`.
+            let query = match &graph_embedding {
                 Some(h) => self.entity_query.forward(h)?,
                 None => self
                     .text_query
                     .unsqueeze(0)?
-                    .broadcast_as((b, d))?
+                    .broadcast_as((batch_size, width))?
                     .contiguous()?,
             };
             let scores = (query.unsqueeze(1)?.matmul(&spans.transpose(1, 2)?)? * scale)?;
             let weights = masked_softmax(&scores, &batch.item_mask.unsqueeze(1)?)?;
-            let t = weights.matmul(&spans)?.squeeze(1)?;
-            views.push((View::Text, self.text_head.forward(&t, dropout)?));
+            let text = weights.matmul(&spans)?.squeeze(1)?;
+            views.push((View::Text, self.text_head.forward(&text, dropout)?));
             attention = Some(weights.squeeze(1)?);
             items_out = Some(items);
-            match &h {
+            match &graph_embedding {
                 Some(h) => {
-                    let g =
-                        candle_nn::ops::sigmoid(&self.gate.forward(&Tensor::cat(&[h, &t], 1)?)?)?;
-                    let mixed = ((&g * h)? + ((1.0 - &g)? * &t)?)?;
-                    Tensor::cat(&[&mixed, h, &t], 1)?
+                    // Gate `[B, D]` mixing graph and text.
+                    let gate = candle_nn::ops::sigmoid(
+                        &self.gate.forward(&Tensor::cat(&[h, &text], 1)?)?,
+                    )?;
+                    let mixed = ((&gate * h)? + ((1.0 - &gate)? * &text)?)?;
+                    Tensor::cat(&[&mixed, h, &text], 1)?
                 }
-                None => Tensor::cat(&[&t, &t.zeros_like()?, &t], 1)?,
+                None => Tensor::cat(&[&text, &text.zeros_like()?, &text], 1)?,
             }
         } else {
-            let h = h.ok_or_else(|| {
+            let h = graph_embedding.ok_or_else(|| {
                 candle_core::Error::Msg("the model uses neither text nor graph".into())
             })?;
             Tensor::cat(&[&h, &h, &h.zeros_like()?], 1)?
         };
-        let hidden = self.hidden.forward(&dropout(&z)?)?.relu()?;
+        // Interaction head on `[B, 3D]`, plus every view's own scores.
+        let hidden = self.hidden.forward(&dropout(&interaction_input)?)?.relu()?;
         let mut logits = self.out.forward(&hidden)?;
         for (_, view) in &views {
             logits = (logits + view)?;
