@@ -21,7 +21,8 @@ use kgfuse::text::{parse_device, BertEncoder, LoraConfig};
 use super::embed::ModelArgs;
 use super::{Access, Context};
 
-/// Options of the fused model (ignored with --graph-only).
+/// Options of the fused model (ignored with --graph-only, except
+/// --batch-size).
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Fused model")]
 pub struct FusedArgs {
@@ -84,7 +85,8 @@ pub struct FusedArgs {
     #[arg(long, default_value_t = 2)]
     layers: usize,
     /// Targets per optimisation step, at least an eighth of the training
-    /// targets (each step runs the R-GCN over the whole graph).
+    /// targets (each step runs the R-GCN over the whole graph). With
+    /// --graph-only --fanouts: the labelled entities of a sampled mini-batch.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Epochs without a better validation accuracy before stopping.
