@@ -83,9 +83,9 @@ struct ClassifyArgs {
     /// Epochs [default: 100 with --graph-only, 40 otherwise].
     #[arg(long)]
     epochs: Option<usize>,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    lr: f64,
+    /// Learning rate [default: 0.01 with --graph-only, 0.003 otherwise].
+    #[arg(long)]
+    lr: Option<f64>,
     #[arg(long, default_value_t = 0.0005)]
     weight_decay: f64,
     #[arg(long, default_value_t = 42)]
@@ -292,7 +292,7 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
             bases: a.bases,
             dropout: a.dropout.unwrap_or(0.2),
             epochs: a.epochs.unwrap_or(40),
-            lr: a.lr,
+            lr: a.lr.unwrap_or(0.003),
             weight_decay: a.weight_decay,
             seed: a.seed,
         };
@@ -335,7 +335,7 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
     let epochs = a.epochs.unwrap_or(100);
     let trainer = TrainerConfig {
         epochs,
-        learning_rate: a.lr,
+        learning_rate: a.lr.unwrap_or(0.01),
         weight_decay: a.weight_decay,
         patience: epochs,
         warmup_epochs: 0,
