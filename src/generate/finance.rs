@@ -856,13 +856,26 @@ impl World {
     // Triples
     // -----------------------------------------------------------------------
 
+    /// Every triple of the world, always in the same order, so one seed
+    /// gives byte-identical files.
     fn triples(&self, articles: &[Article], truth: &[CompanyTruth]) -> Vec<Triple> {
         let mut out = Emitter::default();
         let mut stakes: HashMap<Party, Vec<&Holding>> = HashMap::new();
         for holding in &self.holdings {
             stakes.entry(holding.holder).or_default().push(holding);
         }
+        self.emit_reference_parties(&mut out, &stakes);
+        self.emit_companies(&mut out, &stakes, truth);
+        self.emit_persons(&mut out, &stakes);
+        self.emit_holdings(&mut out);
+        self.emit_loans(&mut out);
+        self.emit_actions(&mut out);
+        emit_articles(&mut out, articles);
+        out.triples
+    }
 
+    /// Jurisdictions, regulators, banks and funds (with their stakes).
+    fn emit_reference_parties(&self, out: &mut Emitter, stakes: &HashMap<Party, Vec<&Holding>>) {
         for (j, spec) in JURISDICTIONS.iter().enumerate() {
             let s = jurisdiction_iri(j);
             out.typed(&s, "Jurisdiction");
@@ -918,9 +931,17 @@ impl World {
                 risk("incorporatedIn"),
                 jurisdiction_iri(fund.jurisdiction),
             );
-            emit_stakes(&mut out, &s, &stakes, Party::Fund(f));
+            emit_stakes(out, &s, stakes, Party::Fund(f));
         }
+    }
 
+    /// Companies: name, description, sector, jurisdiction, group, board, owners, stakes and the risk label.
+    fn emit_companies(
+        &self,
+        out: &mut Emitter,
+        stakes: &HashMap<Party, Vec<&Holding>>,
+        truth: &[CompanyTruth],
+    ) {
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.companies.len()];
         for (c, company) in self.companies.iter().enumerate() {
             if let Some(p) = company.parent {
@@ -958,7 +979,7 @@ impl World {
             for &p in &company.beneficial_owners {
                 out.add(&s, risk("hasBeneficialOwner"), Party::Person(p).iri());
             }
-            emit_stakes(&mut out, &s, &stakes, Party::Company(c));
+            emit_stakes(out, &s, stakes, Party::Company(c));
             let level = if truth[c].high_risk {
                 "HighRisk"
             } else {
@@ -966,13 +987,20 @@ impl World {
             };
             out.add(&s, risk("riskLabel"), risk(level));
         }
+    }
+
+    /// Persons and their stakes.
+    fn emit_persons(&self, out: &mut Emitter, stakes: &HashMap<Party, Vec<&Holding>>) {
         for (p, name) in self.persons.iter().enumerate() {
             let s = Party::Person(p).iri();
             out.typed(&s, "Person");
             out.add(&s, rdfs::LABEL, Literal::new_simple_literal(name));
-            emit_stakes(&mut out, &s, &stakes, Party::Person(p));
+            emit_stakes(out, &s, stakes, Party::Person(p));
         }
+    }
 
+    /// Shareholdings as nodes of their own, with the percentage.
+    fn emit_holdings(&self, out: &mut Emitter) {
         for (h, holding) in self.holdings.iter().enumerate() {
             let s = data_iri("holding", h);
             out.typed(&s, "Shareholding");
@@ -994,7 +1022,10 @@ impl World {
                 Literal::new_typed_literal(pct, xsd::DECIMAL),
             );
         }
+    }
 
+    /// Loans and their credit events.
+    fn emit_loans(&self, out: &mut Emitter) {
         let mut events = 0;
         for (l, loan) in self.loans.iter().enumerate() {
             let s = data_iri("loan", l);
@@ -1033,7 +1064,10 @@ impl World {
                 out.add(&e, risk("eventDate"), day.literal());
             }
         }
+    }
 
+    /// Sanctions and enforcement actions.
+    fn emit_actions(&self, out: &mut Emitter) {
         for (a, action) in self.actions.iter().enumerate() {
             let s = data_iri("action", a);
             let (class, what) = match action.kind {
@@ -1050,51 +1084,6 @@ impl World {
             out.add(&s, risk("issuedBy"), regulator_iri(action.regulator));
             out.add(&s, risk("actionDate"), action.date.literal());
         }
-
-        for (a, article) in articles.iter().enumerate() {
-            let s = data_iri("article", a);
-            out.typed(&s, "NewsArticle");
-            out.add(
-                &s,
-                rdfs::LABEL,
-                Literal::new_simple_literal(&article.headline),
-            );
-            out.add(
-                &s,
-                risk("headline"),
-                Literal::new_simple_literal(&article.headline),
-            );
-            out.add(
-                &s,
-                risk("articleText"),
-                Literal::new_simple_literal(&article.text),
-            );
-            out.add(&s, risk("publishedOn"), article.published.literal());
-            let mut mentioned: Vec<Party> = Vec::new();
-            for (party, _, _) in &article.mentions {
-                if !mentioned.contains(party) {
-                    mentioned.push(*party);
-                    out.add(&s, risk("mentions"), party.iri());
-                }
-            }
-            for (k, (party, start, end)) in article.mentions.iter().enumerate() {
-                let m = NamedNode::new_unchecked(format!("{DATA_NS}mention/{a:04}-{k}"));
-                out.typed(&m, "Mention");
-                out.add(&m, risk("inArticle"), s.clone());
-                out.add(&m, risk("mentionOf"), party.iri());
-                out.add(
-                    &m,
-                    risk("startChar"),
-                    Literal::new_typed_literal(start.to_string(), xsd::INTEGER),
-                );
-                out.add(
-                    &m,
-                    risk("endChar"),
-                    Literal::new_typed_literal(end.to_string(), xsd::INTEGER),
-                );
-            }
-        }
-        out.triples
     }
 
     fn describe(&self, c: usize) -> String {
@@ -1107,6 +1096,53 @@ impl World {
             company.founded,
             sector.name.to_lowercase()
         )
+    }
+}
+
+/// News articles, their mentions and the mentions' character spans.
+fn emit_articles(out: &mut Emitter, articles: &[Article]) {
+    for (a, article) in articles.iter().enumerate() {
+        let s = data_iri("article", a);
+        out.typed(&s, "NewsArticle");
+        out.add(
+            &s,
+            rdfs::LABEL,
+            Literal::new_simple_literal(&article.headline),
+        );
+        out.add(
+            &s,
+            risk("headline"),
+            Literal::new_simple_literal(&article.headline),
+        );
+        out.add(
+            &s,
+            risk("articleText"),
+            Literal::new_simple_literal(&article.text),
+        );
+        out.add(&s, risk("publishedOn"), article.published.literal());
+        let mut mentioned: Vec<Party> = Vec::new();
+        for (party, _, _) in &article.mentions {
+            if !mentioned.contains(party) {
+                mentioned.push(*party);
+                out.add(&s, risk("mentions"), party.iri());
+            }
+        }
+        for (k, (party, start, end)) in article.mentions.iter().enumerate() {
+            let m = NamedNode::new_unchecked(format!("{DATA_NS}mention/{a:04}-{k}"));
+            out.typed(&m, "Mention");
+            out.add(&m, risk("inArticle"), s.clone());
+            out.add(&m, risk("mentionOf"), party.iri());
+            out.add(
+                &m,
+                risk("startChar"),
+                Literal::new_typed_literal(start.to_string(), xsd::INTEGER),
+            );
+            out.add(
+                &m,
+                risk("endChar"),
+                Literal::new_typed_literal(end.to_string(), xsd::INTEGER),
+            );
+        }
     }
 }
 
