@@ -18,3 +18,22 @@ pub mod tasks;
 pub mod text;
 
 pub use error::{Error, Result};
+
+/// Helpers that the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use candle_core::backprop::GradStore;
+    use candle_core::Var;
+
+    /// The sum of a variable's absolute gradient; `None` when it got none.
+    pub fn gradient_norm(grads: &GradStore, var: &Var) -> Option<f32> {
+        grads.get(var.as_tensor()).map(|g| {
+            g.abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        })
+    }
+}

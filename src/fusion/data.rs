@@ -244,17 +244,11 @@ impl Vocabulary {
         for entity in &wanted {
             view.ensure_node(entity.clone());
         }
-        // Each target's node, class index (when labelled) and label value.
-        let mut label_values: HashMap<u32, &str> = HashMap::new();
-        let mut targets_by_node: HashMap<u32, Option<u32>> = HashMap::new();
-        for entity in &wanted {
-            let node = view.node_id(entity).expect("ensured above");
-            let value = labelled.get(entity).map(String::as_str);
-            targets_by_node.insert(node, value.and_then(|v| class_ids.get(v).copied()));
-            if let Some(value) = value {
-                label_values.insert(node, value);
-            }
-        }
+        // Each labelled target's label value, by node.
+        let label_values: HashMap<u32, &str> = wanted
+            .iter()
+            .filter_map(|e| Some((view.node_id(e)?, labelled.get(e)?.as_str())))
+            .collect();
         let edges = self.leak_free_edges(&view, &label_values);
         let node_features = self.node_features(&view, &label_values);
         // Nor may a target keep its label value as a literal of another
@@ -283,7 +277,9 @@ impl Vocabulary {
                 let own_mentions = mentions.get(entity).map_or(&[][..], Vec::as_slice);
                 Target {
                     node,
-                    label: targets_by_node[&node],
+                    label: label_values
+                        .get(&node)
+                        .and_then(|v| class_ids.get(v).copied()),
                     items: self.text_items(
                         &view,
                         node,

@@ -261,13 +261,16 @@ pub fn ranked_paths(
             .collect();
     let mut features = attributions.paths.clone();
     features.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let relations = model.vocab.relations.len();
-    for &(id, attribution) in features.iter().take(k) {
-        let walks =
-            model
-                .vocab
-                .paths
-                .instances(&model.inputs, relations, start, id, WALKS_PER_FEATURE);
+    features.truncate(k);
+    let ids: Vec<u32> = features.iter().map(|&(id, _)| id).collect();
+    let instances = model.vocab.paths.instances(
+        &model.inputs,
+        model.vocab.relations.len(),
+        start,
+        &ids,
+        WALKS_PER_FEATURE,
+    );
+    for (&(_, attribution), walks) in features.iter().zip(instances) {
         let share = attribution / walks.len().max(1) as f64;
         for walk in walks {
             let edges: f64 = walk.iter().map(|&e| attributions.edges[e]).sum();

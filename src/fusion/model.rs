@@ -617,14 +617,7 @@ mod tests {
             "graph_head.out.weight",
             "text_head.out.weight",
         ] {
-            let norm = grads.get(data[name].as_tensor()).map(|g| {
-                g.abs()
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-            });
+            let norm = crate::test_support::gradient_norm(&grads, &data[name]);
             assert!(norm.is_some_and(|n| n > 0.0), "{name}: {norm:?}");
         }
     }

@@ -57,20 +57,15 @@ pub type PathCounts = Vec<(u32, f32)>;
 
 impl RelationPaths {
     /// Keeps the path features that occur on at least [`MIN_TARGETS`] of
-    /// `targets` (indices into `inputs.targets`): shorter paths first, then
-    /// the most common, up to [`MAX_FEATURES`].
-    pub fn fit(
-        inputs: &FusionInputs,
-        num_relations: usize,
-        targets: &[usize],
-        max_length: usize,
-    ) -> Self {
+    /// the targets of `inputs`: shorter paths first, then the most common,
+    /// up to [`MAX_FEATURES`].
+    pub fn fit(inputs: &FusionInputs, num_relations: usize, max_length: usize) -> Self {
         let max_length = max_length.min(MAX_LENGTH);
         let walker = Walker::new(inputs, num_relations, &[], max_length);
         // Targets that have each feature, and the sum of their ln(1 + count).
-        let mut spread: HashMap<PathFeature, (usize, f32)> = HashMap::new();
-        for &t in targets {
-            for (feature, n) in walker.counts(inputs.targets[t].node) {
+        let mut spread: HashMap<PackedFeature, (usize, f32)> = HashMap::new();
+        for target in &inputs.targets {
+            for (feature, n) in walker.counts(target.node) {
                 let entry = spread.entry(feature).or_default();
                 entry.0 += 1;
                 entry.1 += (1.0 + n as f32).ln();
@@ -79,6 +74,7 @@ impl RelationPaths {
         let mut kept: Vec<(PathFeature, (usize, f32))> = spread
             .into_iter()
             .filter(|(_, (n, _))| *n >= MIN_TARGETS)
+            .map(|(feature, spread)| (unpack(feature), spread))
             .collect();
         kept.sort_by(|a, b| {
             (a.0.relations.len().cmp(&b.0.relations.len()))
@@ -133,40 +129,45 @@ impl RelationPaths {
         self.weigh(&self.ids(), walker.counts(node))
     }
 
-    /// Up to `limit` walks from `node` that make up path feature `id`, as
-    /// edge indices into `inputs.edges`: the triples behind the feature.
+    /// For each of the path features `ids`, up to `limit` walks from `node`
+    /// that make it up, as edge indices into `inputs.edges`: the triples
+    /// behind the feature.
     pub fn instances(
         &self,
         inputs: &FusionInputs,
         num_relations: usize,
         node: u32,
-        id: u32,
+        ids: &[u32],
         limit: usize,
-    ) -> Vec<Vec<usize>> {
+    ) -> Vec<Vec<Vec<usize>>> {
         let walker = Walker::new(inputs, num_relations, &[], self.max_length);
-        let mut found = Vec::new();
-        walker.follow(
-            &self.features[id as usize],
-            &mut vec![node],
-            &mut Vec::new(),
-            &mut found,
-            limit,
-        );
-        found
+        ids.iter()
+            .map(|&id| {
+                let mut found = Vec::new();
+                walker.follow(
+                    &self.features[id as usize],
+                    &mut vec![node],
+                    &mut Vec::new(),
+                    &mut found,
+                    limit,
+                );
+                found
+            })
+            .collect()
     }
 
-    fn ids(&self) -> HashMap<&PathFeature, u32> {
+    fn ids(&self) -> HashMap<PackedFeature, u32> {
         self.features
             .iter()
             .enumerate()
-            .map(|(i, f)| (f, i as u32))
+            .map(|(i, f)| (pack(f), i as u32))
             .collect()
     }
 
     fn weigh(
         &self,
-        ids: &HashMap<&PathFeature, u32>,
-        counts: HashMap<PathFeature, u32>,
+        ids: &HashMap<PackedFeature, u32>,
+        counts: HashMap<PackedFeature, u32>,
     ) -> PathCounts {
         let mut weighed: PathCounts = counts
             .into_iter()
@@ -206,6 +207,27 @@ impl RelationPaths {
 /// A path packed into a word: step `i` is `relation + 1` in bits
 /// `16·i .. 16·i + 16` (0: no step), so counting needs no allocation.
 type PackedPath = u64;
+
+/// A [`PathFeature`] as a packed path and the end node's feature id.
+type PackedFeature = (PackedPath, u32);
+
+fn pack(feature: &PathFeature) -> PackedFeature {
+    let path = feature
+        .relations
+        .iter()
+        .enumerate()
+        .fold(0, |path, (i, &r)| path | (u64::from(r + 1) << (16 * i)));
+    (path, feature.feature)
+}
+
+fn unpack((path, feature): PackedFeature) -> PathFeature {
+    let relations = (0..MAX_LENGTH)
+        .map(|i| (path >> (16 * i)) as u16)
+        .take_while(|&step| step != 0)
+        .map(|step| u32::from(step) - 1)
+        .collect();
+    PathFeature { relations, feature }
+}
 
 /// A walk in progress: its path and the nodes it has visited.
 #[derive(Clone, Copy)]
@@ -254,8 +276,8 @@ impl<'a> Walker<'a> {
     }
 
     /// How many walks of each path feature leave `start` (no node twice).
-    fn counts(&self, start: u32) -> HashMap<PathFeature, u32> {
-        let mut packed: HashMap<(PackedPath, u32), u32> = HashMap::new();
+    fn counts(&self, start: u32) -> HashMap<PackedFeature, u32> {
+        let mut packed: HashMap<PackedFeature, u32> = HashMap::new();
         let mut nodes = [0; MAX_LENGTH + 1];
         nodes[0] = start;
         // Breadth first, so the walk budget cuts long paths before short ones.
@@ -297,16 +319,6 @@ impl<'a> Walker<'a> {
             frontier = next;
         }
         packed
-            .into_iter()
-            .map(|((path, feature), n)| {
-                let relations = (0..MAX_LENGTH)
-                    .map(|i| (path >> (16 * i)) as u16)
-                    .take_while(|&step| step != 0)
-                    .map(|step| u32::from(step) - 1)
-                    .collect();
-                (PathFeature { relations, feature }, n)
-            })
-            .collect()
     }
 
     /// Collects into `found` the walks that extend `nodes`/`edges` along
@@ -394,8 +406,7 @@ mod tests {
         )
         .unwrap();
         let mut inputs = vocab.inputs(&store, None).unwrap();
-        let targets: Vec<usize> = (0..inputs.targets.len()).collect();
-        vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), &targets, MAX_LENGTH);
+        vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), MAX_LENGTH);
         inputs.target_paths = vocab.paths.encode(&inputs, vocab.relations.len());
         (vocab, inputs)
     }
@@ -474,7 +485,7 @@ mod tests {
             .position(|n| n.replace(EX, "") == "<controlledBy> ^<targets> → a <Sanction>")
             .unwrap() as u32;
         let c0 = inputs.targets[0].node;
-        let walks = vocab.paths.instances(&inputs, r, c0, id, 4);
+        let walks = vocab.paths.instances(&inputs, r, c0, &[id], 4).remove(0);
         assert_eq!(walks.len(), 1, "{walks:?}");
         let triples: Vec<String> = walks[0]
             .iter()

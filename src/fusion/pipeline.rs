@@ -87,13 +87,7 @@ fn untrained_model(
     )?;
     let labelled_entities = labelled_members(store, &vocab)?;
     let mut inputs = vocab.inputs(store, Some(&labelled_entities))?;
-    let all_targets: Vec<usize> = (0..inputs.targets.len()).collect();
-    vocab.paths = RelationPaths::fit(
-        &inputs,
-        vocab.relations.len(),
-        &all_targets,
-        options.path_length,
-    );
+    vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), options.path_length);
     inputs.target_paths = vocab.paths.encode(&inputs, vocab.relations.len());
     // A store without texts (a table of applicants, say) trains the graph
     // side alone rather than a text side that reads nothing.

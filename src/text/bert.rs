@@ -600,14 +600,7 @@ mod tests {
             .collect();
         assert_eq!(tuned.len(), 2 * 16);
         for name in tuned {
-            let norm = grads.get(data[name].as_tensor()).map(|g| {
-                g.abs()
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-            });
+            let norm = crate::test_support::gradient_norm(&grads, &data[name]);
             assert!(norm.is_some_and(|n| n > 0.0), "{name}: {norm:?}");
         }
         drop(data);
