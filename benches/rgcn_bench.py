@@ -20,7 +20,7 @@ relation (no bases), a self-loop weight and bias, mean over each relation's neig
 
 * kgfuse: ``kgfuse --store S load aifb+.nt.gz``, ``kgfuse --store S load --graph
   https://example.org/aifb/labels train.nt.gz valid.nt.gz`` (once), then per repeat ``kgfuse
-  --store S train classify --graph-only --label swrc:employs --folds 10 --repeats 1 --epochs E``
+  --store S train classify --graph-only --cross-validate --label swrc:employs --folds 10 --repeats 1 --epochs E``
   with E = ``--aifb-epochs`` (default 50) and E = 1.  One kgfuse epoch is a training step plus a
   forward pass on the fold's validation people (kgfuse validates every epoch, early stopping,
   keeping a copy of the best weights).  Seconds per epoch: the median of the per-epoch
@@ -364,7 +364,7 @@ def histories(value):
 def kgfuse_classify(binary, store, epochs, args, workdir):
     metrics = workdir / f"classify-{epochs}.json"
     command = [str(binary), "--store", str(store), "train", "classify", "--graph-only",
-               "--label", LABEL, "--folds", str(args.folds), "--repeats", "1",
+               "--cross-validate", "--label", LABEL, "--folds", str(args.folds), "--repeats", "1",
                "--epochs", str(epochs), "--metrics", str(metrics)]
     wall, output = run(command, args.threads, args.nice, "kgfuse train classify")
     summary = json.loads(metrics.read_text(encoding="utf-8"))

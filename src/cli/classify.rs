@@ -1,19 +1,22 @@
-//! The fused classifier on the command line: `train classify` (without
-//! --graph-only), `evaluate classify`, and the model loading shared by
-//! `predict`, `explain` and `query --model`.
+//! The classifiers on the command line: `train classify` (the fused model,
+//! and the model folder of --graph-only), `evaluate classify`, and the
+//! model loading shared by `predict`, `explain` and `query --model`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use candle_core::Device;
-use oxigraph::model::NamedOrBlankNode;
+use oxigraph::model::{NamedNode, NamedOrBlankNode};
 
 use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
 use kgfuse::fusion::training::evaluate as evaluate_model;
 use kgfuse::fusion::{read_config, FusionConfig, FusionModel, TextLimits};
 use kgfuse::store::terms::parse_iri;
 use kgfuse::store::Store;
+use kgfuse::tasks::checkpoint::{self, ModelKind};
+use kgfuse::tasks::classify::{ClassifyConfig, ClassifyData};
+use kgfuse::tasks::graph_classifier::GraphClassifier;
 use kgfuse::tasks::metrics::ClassificationMetrics;
 use kgfuse::tasks::trainer::TrainerConfig;
 use kgfuse::text::{parse_device, BertEncoder, LoraConfig};
@@ -28,7 +31,7 @@ use super::{Access, Context};
 pub struct FusedArgs {
     /// Model folder to write.
     #[arg(long, default_value = "kgfuse-model")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Ablation: the graph side alone (no BERT).
     #[arg(long, conflicts_with = "no_graph")]
     no_text: bool,
@@ -214,6 +217,57 @@ pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// `train classify --graph-only`: one R-GCN on a stratified 60/20/20
+/// split, written as a model folder.
+pub fn train_graph_only(
+    data: &ClassifyData,
+    label: &NamedNode,
+    class: Option<&NamedNode>,
+    config: &ClassifyConfig,
+    trainer: &TrainerConfig,
+    out: &Path,
+) -> Result<()> {
+    let bar = super::train::progress(trainer.epochs);
+    let result = GraphClassifier::train(
+        data,
+        label,
+        class,
+        config,
+        trainer,
+        &mut |record, improved| {
+            let metric = record.metric.map_or(String::new(), |m| {
+                format!(
+                    ", valid accuracy {m:.3}{}",
+                    if improved { " *" } else { "" }
+                )
+            });
+            super::epoch_done(
+                &bar,
+                format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds),
+            );
+            Ok(())
+        },
+    );
+    bar.finish_and_clear();
+    let (model, summary) = result?;
+    println!("views: graph (R-GCN, an input per node)");
+    println!(
+        "{} train / {} valid / {} test entities; best epoch {} of {} in {:.1} s",
+        summary.train,
+        summary.valid,
+        summary.test,
+        summary.training.best_epoch,
+        summary.training.history.len(),
+        summary.seconds
+    );
+    let mut stdout = std::io::stdout().lock();
+    print_metrics("valid", &summary.valid_metrics, &mut stdout)?;
+    print_metrics("test", &summary.test_metrics, &mut stdout)?;
+    model.save(out, &summary)?;
+    println!("model written to {}", out.display());
+    Ok(())
+}
+
 /// The fused model's test metrics, then each baseline's.
 fn print_baselines(
     summary: &kgfuse::fusion::pipeline::TrainSummary,
@@ -335,6 +389,13 @@ pub fn train_with_progress(
 pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
     let views: Vec<&str> = s.views.iter().map(|v| v.name()).collect();
     println!("views: {}", views.join(", "));
+    if !s.path_features.is_empty() {
+        let lengths: Vec<String> = (1..)
+            .zip(&s.path_features)
+            .map(|(steps, n)| format!("{n} of {steps} step{}", if steps == 1 { "" } else { "s" }))
+            .collect();
+        println!("relation-path features: {}", lengths.join(", "));
+    }
     println!(
         "{} train / {} valid / {} test entities; best epoch {} of {}{} in {:.1} s",
         s.train,
@@ -422,6 +483,20 @@ pub struct EvaluateArgs {
 
 pub fn evaluate(a: &EvaluateArgs, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
+    if checkpoint::kind_of(&a.model)? == ModelKind::GraphClassifier {
+        let model = GraphClassifier::open(&a.model)?;
+        let metrics = model.evaluate(&store)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no entity in this store has a <{}> value among the model's classes to evaluate against",
+                model.label().as_str()
+            )
+        })?;
+        print_metrics("store", &metrics, &mut std::io::stdout().lock())?;
+        if let Some(path) = &a.metrics {
+            checkpoint::write_json(path, &metrics)?;
+        }
+        return Ok(());
+    }
     let mut model = load_model(&a.model, &store, None, &a.bert)?;
     let labelled: Vec<usize> = (0..model.inputs.targets.len())
         .filter(|&t| model.inputs.targets[t].label.is_some())

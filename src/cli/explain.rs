@@ -4,20 +4,23 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use kgfuse::fusion::explain::explain;
+use kgfuse::fusion::explain::{explain, explain_graph_classifier};
 use kgfuse::fusion::model_id;
 use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::graph::resolve_entity;
+use kgfuse::tasks::checkpoint::{kind_of, ModelKind};
+use kgfuse::tasks::graph_classifier::GraphClassifier;
 
 use super::classify::load_model;
 use super::embed::ModelArgs;
 use super::{Access, Context};
 
-/// Explain a fused classifier's prediction for one entity: the top paths (up
-/// to three edges from the entity) ranked by integrated-gradient attributions
-/// on the R-GCN's edge mask, each with an ASK query that verifies it and the
-/// reasoner's derivation of any inferred edge, and the text spans that moved
-/// the text side most (gradient x input).
+/// Explain a classifier's prediction for one entity: the top paths (up to
+/// three edges from the entity) ranked by integrated-gradient attributions
+/// on the R-GCN's edge mask (and, for a fused model, its relation-path
+/// features), each with an ASK query that verifies it and the reasoner's
+/// derivation of any inferred edge, and the text spans that moved the text
+/// side most (gradient x input).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kgfuse explain data:company/0007 --model models/risk
@@ -46,19 +49,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let format = ExplanationFormat::parse(&args.format)?;
     let store = ctx.open(Access::ReadOnly)?;
     let entity = resolve_entity(&store, &args.entity)?;
-    let mut model = load_model(
-        &args.model,
-        &store,
-        Some(std::slice::from_ref(&entity)),
-        &args.bert,
-    )?;
-    let explanation = explain(
-        &mut model,
-        &store,
-        &entity,
-        &model_id(&args.model)?,
-        args.top,
-    )?;
+    let id = model_id(&args.model)?;
+    let explanation = if kind_of(&args.model)? == ModelKind::GraphClassifier {
+        let model = GraphClassifier::open(&args.model)?;
+        explain_graph_classifier(&model, &store, &entity, &id, args.top)?
+    } else {
+        let mut model = load_model(
+            &args.model,
+            &store,
+            Some(std::slice::from_ref(&entity)),
+            &args.bert,
+        )?;
+        explain(&mut model, &store, &entity, &id, args.top)?
+    };
     write_output(&render(&explanation, format)?, args.out.as_deref())
 }
 

@@ -1,4 +1,4 @@
-//! `kgfuse predict`: score entities with a fused classifier.
+//! `kgfuse predict`: score entities with a classifier.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,15 +6,18 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use kgfuse::fusion::model_id;
-use kgfuse::fusion::pipeline::{predict, write_back, WriteScope};
+use kgfuse::fusion::pipeline::{predict, predict_with_graph_classifier, write_back, WriteScope};
 use kgfuse::graph::resolve_entity;
 use kgfuse::store::terms::{compact_iri, display_term};
+use kgfuse::tasks::checkpoint::{kind_of, ModelKind};
+use kgfuse::tasks::graph_classifier::GraphClassifier;
 
 use super::classify::load_model;
 use super::embed::ModelArgs;
 use super::{Access, Context};
 
-/// Score entities with a model from `kgfuse train classify`: the predicted
+/// Score entities with a model from `kgfuse train classify` (fused or
+/// --graph-only): the predicted
 /// label, its probability and the score (the positive class's probability).
 /// With --write-back the scores go into the store as triples in the graph
 /// kgg:predictions/MODEL-ID (`?e kgfuse:score ?s ; kgfuse:predictedLabel ?l ;
@@ -55,8 +58,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         .map(|e| resolve_entity(&store, e))
         .collect::<kgfuse::Result<Vec<_>>>()?;
     let chosen = (!entities.is_empty()).then_some(entities.as_slice());
-    let mut model = load_model(&args.model, &store, chosen, &args.bert)?;
-    let predictions = predict(&mut model)?;
+    let predictions = if kind_of(&args.model)? == ModelKind::GraphClassifier {
+        predict_with_graph_classifier(&GraphClassifier::open(&args.model)?, &store, chosen)?
+    } else {
+        predict(&mut load_model(&args.model, &store, chosen, &args.bert)?)?
+    };
     let mut out = std::io::stdout().lock();
     if args.format == "json" {
         writeln!(out, "{}", serde_json::to_string_pretty(&predictions)?)?;

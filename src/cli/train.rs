@@ -41,13 +41,16 @@ enum TrainTask {
     /// Entity classification. By default the fused text+graph model (BERT
     /// spans + R-GCN subgraph, joint loss): trains on the store's entities of
     /// --class that have a --label value, reports held-out metrics and writes
-    /// a model folder. With --graph-only: the transductive R-GCN baseline,
-    /// evaluated by repeated stratified k-fold cross-validation.
+    /// a model folder. With --graph-only: the transductive R-GCN on the
+    /// graph alone (an input per node), also a model folder. With
+    /// --cross-validate, either is evaluated by repeated stratified k-fold
+    /// cross-validation instead.
     #[command(after_help = "Examples:
   kgfuse quickstart   # loads and reasons over the sample finance graph
   kgfuse train classify --class risk:Company --label risk:riskLabel --out models/risk
   kgfuse train classify --class risk:Company --label risk:riskLabel --no-text --out models/risk-graph
-  kgfuse train classify --graph-only --label http://swrc.ontoware.org/ontology#employs   # AIFB+ benchmark
+  kgfuse train classify --graph-only --label http://swrc.ontoware.org/ontology#employs --out models/aifb-rgcn
+  kgfuse train classify --graph-only --cross-validate --label http://swrc.ontoware.org/ontology#employs   # AIFB+ benchmark
   kgfuse train classify --graph-only --class risk:Company --label risk:riskLabel --fanouts 25,10 --batch-size 256")]
     Classify(ClassifyArgs),
     /// Question answering: a question-conditioned GNN over each question's
@@ -62,7 +65,9 @@ enum TrainTask {
 
 #[derive(Debug, clap::Args)]
 struct ClassifyArgs {
-    /// The R-GCN on the graph alone, cross-validated (no model folder).
+    /// The R-GCN on the graph alone, with an input per node (transductive:
+    /// best on a fixed graph such as AIFB+); `predict` scores a node it
+    /// never saw from its neighbours alone.
     #[arg(long)]
     graph_only: bool,
     /// The property whose value is the label (IRI or prefix:local).
@@ -97,17 +102,17 @@ struct ClassifyArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(next_help_heading = "Cross-validation (always with --graph-only)")]
+#[command(next_help_heading = "Cross-validation")]
 struct CrossValidationArgs {
-    /// Evaluate the fused model by repeated stratified k-fold
-    /// cross-validation instead of training one model folder.
+    /// Evaluate the model by repeated stratified k-fold cross-validation
+    /// instead of training one model folder.
     #[arg(long)]
     cross_validate: bool,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, requires = "cross_validate")]
     folds: usize,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, requires = "cross_validate")]
     repeats: usize,
-    /// Hidden width of the two-layer R-GCN.
+    /// Hidden width of the two-layer R-GCN (--graph-only).
     #[arg(long, default_value_t = 16)]
     hidden: usize,
     /// Mini-batches of --batch-size people with neighbour sampling: incoming
@@ -116,7 +121,7 @@ struct CrossValidationArgs {
     #[arg(long, value_delimiter = ',')]
     fanouts: Vec<usize>,
     /// Write every fold's result and the summary as JSON here.
-    #[arg(long)]
+    #[arg(long, requires = "cross_validate")]
     metrics: Option<PathBuf>,
 }
 
@@ -342,6 +347,16 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
         seed: a.seed,
         ..TrainerConfig::default()
     };
+    if !a.cv.cross_validate {
+        return super::classify::train_graph_only(
+            &data,
+            &label,
+            class.as_ref(),
+            &config,
+            &trainer,
+            &a.fused.out,
+        );
+    }
     let bar = progress(folds * repeats);
     let results = cross_validate(&data, &config, &trainer, folds, repeats, &mut |r| {
         super::epoch_done(

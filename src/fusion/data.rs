@@ -225,7 +225,7 @@ impl Vocabulary {
         let labelled = labelled_entities(store, &label, Some(&class))?;
         let wanted: Vec<NamedOrBlankNode> = match entities {
             Some(list) => list.to_vec(),
-            None => class_members(store, &class)?,
+            None => crate::graph::class_members(store, &class)?,
         };
         if wanted.is_empty() {
             return Err(Error::Model(format!(
@@ -654,19 +654,6 @@ fn categorical_features(counts: BTreeMap<String, usize>) -> Vec<String> {
     }
     features.sort();
     features
-}
-
-/// Members of a class.
-fn class_members(store: &Store, class: &NamedNode) -> Result<Vec<NamedOrBlankNode>> {
-    let query = format!(
-        "SELECT DISTINCT ?e WHERE {{ ?e a <{}> }} ORDER BY ?e",
-        class.as_str()
-    );
-    let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| NamedOrBlankNode::try_from(row.into_iter().next().flatten()?).ok())
-        .collect())
 }
 
 #[cfg(test)]

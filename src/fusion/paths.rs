@@ -12,6 +12,11 @@
 //!
 //! The paths kept are the most common over the targets of the training
 //! store (no label is read), so `predict` counts the same ones on new data.
+//! Redundancy is removed first, or it would fill the budget: a relation
+//! that repeats another (an `owl:inverseOf` or `owl:equivalentProperty`
+//! pair the reasoner materialised) is not walked, and of features that
+//! count the same on every target (a class and its superclass, when every
+//! end node has both) only one is kept.
 
 use std::collections::HashMap;
 
@@ -46,6 +51,10 @@ pub struct RelationPaths {
     /// Longest path counted, in edges (0: none).
     pub max_length: usize,
     pub features: Vec<PathFeature>,
+    /// Steps (relation ids, `+ relations` for inverse steps) that walks do
+    /// not take because another step has exactly the same edges.
+    #[serde(default)]
+    pub skipped_steps: Vec<u32>,
     /// Multiplies each feature's `ln(1 + count)` so that its mean over the
     /// training targets that have it is 1: a rare, decisive path then
     /// weighs as much as a common one.
@@ -57,41 +66,77 @@ pub type PathCounts = Vec<(u32, f32)>;
 
 impl RelationPaths {
     /// Keeps the path features that occur on at least [`MIN_TARGETS`] of
-    /// the targets of `inputs`: shorter paths first, then the most common,
-    /// up to [`MAX_FEATURES`].
+    /// the targets of `inputs`, one of each set that counts the same on
+    /// every target: shorter paths first, then the most common, up to
+    /// [`MAX_FEATURES`].
     pub fn fit(inputs: &FusionInputs, num_relations: usize, max_length: usize) -> Self {
         let max_length = max_length.min(MAX_LENGTH);
-        let walker = Walker::new(inputs, num_relations, &[], max_length);
-        // Targets that have each feature, and the sum of their ln(1 + count).
-        let mut spread: HashMap<PackedFeature, (usize, f32)> = HashMap::new();
-        for target in &inputs.targets {
+        let skipped_steps = redundant_steps(&inputs.edges, num_relations);
+        let walker = Walker::new(inputs, num_relations, &skipped_steps, &[], max_length);
+        let mut spread: HashMap<PackedFeature, Spread> = HashMap::new();
+        for (t, target) in inputs.targets.iter().enumerate() {
             for (feature, n) in walker.counts(target.node) {
                 let entry = spread.entry(feature).or_default();
-                entry.0 += 1;
-                entry.1 += (1.0 + n as f32).ln();
+                entry.targets += 1;
+                entry.log_sum += (1.0 + n as f32).ln();
+                entry.fingerprint = entry
+                    .fingerprint
+                    .wrapping_add(mix(((t as u64) << 32) | u64::from(n)));
             }
         }
-        let mut kept: Vec<(PathFeature, (usize, f32))> = spread
-            .into_iter()
-            .filter(|(_, (n, _))| *n >= MIN_TARGETS)
-            .map(|(feature, spread)| (unpack(feature), spread))
-            .collect();
+        // How many nodes have each node feature: of two features with the
+        // same counts, the one ending at the rarer (more specific) is kept.
+        let mut frequency = vec![
+            0usize;
+            1 + inputs
+                .node_features
+                .iter()
+                .flatten()
+                .max()
+                .map_or(0, |&f| f as usize)
+        ];
+        for &f in inputs.node_features.iter().flatten() {
+            frequency[f as usize] += 1;
+        }
+        let mut distinct: HashMap<(u64, usize), (PathFeature, Spread)> = HashMap::new();
+        for (feature, s) in spread.into_iter().filter(|(_, s)| s.targets >= MIN_TARGETS) {
+            let feature = unpack(feature);
+            let preference =
+                |f: &PathFeature| (f.relations.len(), frequency[f.feature as usize], f.clone());
+            let slot = distinct
+                .entry((s.fingerprint, s.targets))
+                .or_insert_with(|| (feature.clone(), s));
+            if preference(&feature) < preference(&slot.0) {
+                *slot = (feature, s);
+            }
+        }
+        let mut kept: Vec<(PathFeature, Spread)> = distinct.into_values().collect();
         kept.sort_by(|a, b| {
             (a.0.relations.len().cmp(&b.0.relations.len()))
-                .then_with(|| b.1 .0.cmp(&a.1 .0))
+                .then_with(|| b.1.targets.cmp(&a.1.targets))
                 .then_with(|| a.0.cmp(&b.0))
         });
         kept.truncate(MAX_FEATURES);
         kept.sort_by(|a, b| a.0.cmp(&b.0));
         let (features, scales) = kept
             .into_iter()
-            .map(|(f, (n, sum))| (f, n as f32 / sum))
+            .map(|(f, s)| (f, s.targets as f32 / s.log_sum))
             .unzip();
         Self {
             max_length,
             features,
+            skipped_steps,
             scales,
         }
+    }
+
+    /// How many features of each length, from one step to `max_length`.
+    pub fn per_length(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.max_length];
+        for f in &self.features {
+            counts[f.relations.len() - 1] += 1;
+        }
+        counts
     }
 
     pub fn len(&self) -> usize {
@@ -107,7 +152,13 @@ impl RelationPaths {
         if self.features.is_empty() {
             return vec![Vec::new(); inputs.targets.len()];
         }
-        let walker = Walker::new(inputs, num_relations, &[], self.max_length);
+        let walker = Walker::new(
+            inputs,
+            num_relations,
+            &self.skipped_steps,
+            &[],
+            self.max_length,
+        );
         let ids = self.ids();
         inputs
             .targets
@@ -125,7 +176,13 @@ impl RelationPaths {
         node: u32,
         removed: &[usize],
     ) -> PathCounts {
-        let walker = Walker::new(inputs, num_relations, removed, self.max_length);
+        let walker = Walker::new(
+            inputs,
+            num_relations,
+            &self.skipped_steps,
+            removed,
+            self.max_length,
+        );
         self.weigh(&self.ids(), walker.counts(node))
     }
 
@@ -140,7 +197,13 @@ impl RelationPaths {
         ids: &[u32],
         limit: usize,
     ) -> Vec<Vec<Vec<usize>>> {
-        let walker = Walker::new(inputs, num_relations, &[], self.max_length);
+        let walker = Walker::new(
+            inputs,
+            num_relations,
+            &self.skipped_steps,
+            &[],
+            self.max_length,
+        );
         ids.iter()
             .map(|&id| {
                 let mut found = Vec::new();
@@ -204,6 +267,60 @@ impl RelationPaths {
     }
 }
 
+/// What [`RelationPaths::fit`] learns of one candidate feature.
+#[derive(Clone, Copy, Default)]
+struct Spread {
+    /// Training targets that have it.
+    targets: usize,
+    /// Their sum of `ln(1 + count)`.
+    log_sum: f32,
+    /// Order-free hash of its `(target, count)` pairs: equal for features
+    /// that count the same on every target.
+    fingerprint: u64,
+}
+
+/// SplitMix64's finaliser: spreads a word over all 64 bits.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Steps that repeat another step's edges: a relation with the same
+/// edges as an earlier one, forwards or backwards (both its steps go), and
+/// the inverse step of a symmetric relation.
+fn redundant_steps(edges: &[(u32, u32, u32)], num_relations: usize) -> Vec<u32> {
+    let mut forward: Vec<Vec<(u32, u32)>> = vec![Vec::new(); num_relations];
+    for &(s, p, o) in edges {
+        forward[p as usize].push((s, o));
+    }
+    for pairs in &mut forward {
+        pairs.sort_unstable();
+        pairs.dedup();
+    }
+    let backward: Vec<Vec<(u32, u32)>> = forward
+        .iter()
+        .map(|pairs| {
+            let mut reversed: Vec<(u32, u32)> = pairs.iter().map(|&(s, o)| (o, s)).collect();
+            reversed.sort_unstable();
+            reversed
+        })
+        .collect();
+    let r = num_relations as u32;
+    let mut skipped = Vec::new();
+    for q in 0..num_relations {
+        if forward[q].is_empty() {
+            continue;
+        }
+        if (0..q).any(|p| forward[p] == forward[q] || forward[p] == backward[q]) {
+            skipped.extend([q as u32, q as u32 + r]);
+        } else if backward[q] == forward[q] {
+            skipped.push(q as u32 + r);
+        }
+    }
+    skipped
+}
+
 /// A path packed into a word: step `i` is `relation + 1` in bits
 /// `16·i .. 16·i + 16` (0: no step), so counting needs no allocation.
 type PackedPath = u64;
@@ -247,10 +364,12 @@ struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    /// Over every edge of `inputs` but the `removed` ones.
+    /// Over every edge of `inputs` but the `removed` ones, in every
+    /// direction but the `skipped` steps.
     fn new(
         inputs: &'a FusionInputs,
         num_relations: usize,
+        skipped: &[u32],
         removed: &[usize],
         max_length: usize,
     ) -> Self {
@@ -259,8 +378,13 @@ impl<'a> Walker<'a> {
         // Relation ids must fit a packed step (far above any real schema).
         if 2 * num_relations < usize::from(u16::MAX) {
             for (e, &(s, p, o)) in inputs.edges.iter().enumerate() {
-                if !removed.contains(&e) {
+                if removed.contains(&e) {
+                    continue;
+                }
+                if !skipped.contains(&p) {
                     adjacency[s as usize].push((p, o, e));
+                }
+                if !skipped.contains(&(p + r)) {
                     adjacency[o as usize].push((p + r, s, e));
                 }
             }
@@ -373,7 +497,12 @@ mod tests {
     /// (more than [`MAX_EXPANDED_DEGREE`] edges), which paths may end at
     /// but not pass through.
     fn world() -> (Vocabulary, FusionInputs) {
-        let mut turtle = format!("@prefix ex: <{EX}> .\n");
+        world_with("")
+    }
+
+    /// [`world`] with more triples.
+    fn world_with(extra: &str) -> (Vocabulary, FusionInputs) {
+        let mut turtle = format!("@prefix ex: <{EX}> .\n{extra}");
         turtle.push_str(
             "ex:c0 a ex:Company ; ex:risk ex:High ; ex:controlledBy ex:p0 .
              ex:c1 a ex:Company ; ex:risk ex:High ; ex:controlledBy ex:p0 .
@@ -451,13 +580,71 @@ mod tests {
         // The zone is reached, but its other members (the x nodes, all
         // sanctioned) are not: that would tie every company to them.
         assert!(
-            by_target[2].contains_key("<in> → node"),
+            by_target[2].contains_key("<in> → = <Zone>"),
             "{:?}",
             by_target[2]
         );
         assert!(by_target
             .iter()
             .all(|f| !f.contains_key("<in> ^<in> → a <Sanction>")));
+    }
+
+    #[test]
+    fn of_features_that_count_the_same_the_most_specific_is_kept() {
+        let (vocab, _) = world();
+        let names: Vec<String> = vocab
+            .paths
+            .names(&vocab)
+            .iter()
+            .map(|n| n.replace(EX, ""))
+            .collect();
+        // Every target has one parent, which is a Parent, and is in the
+        // one zone: these four count 1 on every target. One is kept, the
+        // one whose end feature is rarest (the zone's identity).
+        let same = [
+            "<controlledBy> → a <Parent>",
+            "<controlledBy> → node",
+            "<in> → node",
+            "<in> → = <Zone>",
+        ];
+        let kept: Vec<&str> = same
+            .into_iter()
+            .filter(|n| names.iter().any(|m| m == n))
+            .collect();
+        assert_eq!(kept, ["<in> → = <Zone>"], "{names:?}");
+    }
+
+    #[test]
+    fn steps_that_repeat_other_steps_are_not_walked() {
+        // 0: a → b; 1: its inverse; 2: a copy of 0; 3: symmetric; 4: alone.
+        let edges = [
+            (0, 0, 1),
+            (2, 0, 3),
+            (1, 1, 0),
+            (3, 1, 2),
+            (0, 2, 1),
+            (2, 2, 3),
+            (4, 3, 5),
+            (5, 3, 4),
+            (6, 4, 7),
+        ];
+        // Relation 1 both ways, 2 both ways, 3 backwards (+5: inverse).
+        assert_eq!(redundant_steps(&edges, 5), [1, 6, 2, 7, 8]);
+    }
+
+    #[test]
+    fn an_inverse_relation_adds_no_feature() {
+        let (vocab, _) = world();
+        let (with_inverse, _) = world_with("ex:p0 ex:controls ex:c0, ex:c1 . ex:p1 ex:controls ex:c2, ex:c4 . ex:p2 ex:controls ex:c3 .\n");
+        let names = |v: &Vocabulary| -> Vec<String> {
+            v.paths.names(v).iter().map(|n| n.replace(EX, "")).collect()
+        };
+        let names_with_inverse = names(&with_inverse);
+        assert!(
+            names_with_inverse.iter().all(|n| !n.contains("controls")),
+            "{names_with_inverse:?}"
+        );
+        assert_eq!(names(&vocab), names_with_inverse);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
 use crate::tasks::baselines::{evaluate_baselines, LabelledRows, Table};
+use crate::tasks::graph_classifier::GraphClassifier;
 use crate::tasks::metrics::{argmax, ClassificationMetrics};
 use crate::tasks::trainer::{
     seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
@@ -56,6 +57,8 @@ pub struct TrainOptions {
 pub struct TrainSummary {
     /// The views the model reads (the text side is off when there is no text).
     pub views: Vec<View>,
+    /// Relation-path features counted, by length (index 0: one step).
+    pub path_features: Vec<usize>,
     pub train: usize,
     pub valid: usize,
     pub test: usize,
@@ -205,6 +208,7 @@ pub fn train_classifier(
     };
     let summary = TrainSummary {
         views: model.config().views(),
+        path_features: model.vocab.paths.per_length(),
         train: train_set.len(),
         valid: valid_set.len(),
         test: test_set.len(),
@@ -455,6 +459,44 @@ pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
                     .iter()
                     .map(|(view, p)| (view.name().to_owned(), f64::from(p[i][positive])))
                     .collect(),
+            }
+        })
+        .collect())
+}
+
+/// Scores `entities` (by default the model's class, or its labelled
+/// entities) with a graph-only classifier.
+pub fn predict_with_graph_classifier(
+    model: &GraphClassifier,
+    store: &Store,
+    entities: Option<&[NamedOrBlankNode]>,
+) -> Result<Vec<Prediction>> {
+    let graph = model.align(store)?;
+    let targets = match entities {
+        Some(entities) => entities
+            .iter()
+            .map(|e| {
+                graph
+                    .node_id(e)
+                    .ok_or_else(|| Error::Model(format!("{e} is not in the store's graph")))
+            })
+            .collect::<Result<Vec<u32>>>()?,
+        None => model.default_targets(store, &graph)?,
+    };
+    let classes = model.classes();
+    Ok(model
+        .score(&graph, &targets)?
+        .into_iter()
+        .map(|s| {
+            let best = argmax(&s.probabilities);
+            Prediction {
+                entity: s.entity.to_string(),
+                term: s.entity,
+                predicted: classes[best].clone(),
+                probability: f64::from(s.probabilities[best]),
+                score: f64::from(s.probabilities[model.positive_class()]),
+                actual: s.actual.map(|c| classes[c].clone()),
+                views: std::collections::BTreeMap::new(),
             }
         })
         .collect())

@@ -87,6 +87,19 @@ pub fn display_label(store: &Store, node: &NamedOrBlankNode) -> Result<String> {
     })
 }
 
+/// Members of a class, in IRI order.
+pub fn class_members(store: &Store, class: &NamedNode) -> Result<Vec<NamedOrBlankNode>> {
+    let query = format!(
+        "SELECT DISTINCT ?e WHERE {{ ?e a <{}> }} ORDER BY ?e",
+        class.as_str()
+    );
+    let (_, rows) = SparqlRunner::new(store).select(&query, &[])?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| NamedOrBlankNode::try_from(row.into_iter().next().flatten()?).ok())
+        .collect())
+}
+
 /// The label value (an IRI, a literal's lexical form, or a blank node's id)
 /// of every subject that has one, restricted to members of `class` when given.
 /// Two different values for one entity are an error.

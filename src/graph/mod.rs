@@ -6,7 +6,7 @@ pub mod entity;
 pub mod subgraph;
 pub mod view;
 
-pub use entity::{display_label, labelled_entities, resolve_entity};
+pub use entity::{class_members, display_label, labelled_entities, resolve_entity};
 pub use subgraph::{
     resource_predicates, Subgraph, SubgraphEdge, SubgraphNode, SubgraphOptions, SubgraphRetriever,
 };

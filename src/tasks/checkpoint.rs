@@ -37,6 +37,7 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelKind {
     FusedClassifier,
+    GraphClassifier,
     QuestionAnswerer,
     LinkPredictor,
 }
@@ -46,6 +47,7 @@ impl ModelKind {
     pub fn tag(self) -> &'static str {
         match self {
             Self::FusedClassifier => "kgfuse-fused-classifier",
+            Self::GraphClassifier => "kgfuse-graph-classifier",
             Self::QuestionAnswerer => "kgfuse-qa",
             Self::LinkPredictor => "linkpred",
         }
@@ -55,6 +57,7 @@ impl ModelKind {
         let field = |name: &str| config.get(name).and_then(serde_json::Value::as_str);
         [
             Self::FusedClassifier,
+            Self::GraphClassifier,
             Self::QuestionAnswerer,
             Self::LinkPredictor,
         ]
@@ -66,6 +69,7 @@ impl ModelKind {
     fn describe(self) -> &'static str {
         match self {
             Self::FusedClassifier => "a fused classifier (from `kgfuse train classify`; use it with `predict`, `explain`, `evaluate classify` or `query --model`)",
+            Self::GraphClassifier => "a graph-only classifier (from `kgfuse train classify --graph-only`; use it with `predict`, `explain` or `evaluate classify`)",
             Self::QuestionAnswerer => "a question answerer (from `kgfuse train qa`; use it with `ask` or `evaluate qa`)",
             Self::LinkPredictor => "a link predictor (from `kgfuse train linkpred`; use it with `evaluate linkpred`)",
         }
@@ -74,10 +78,27 @@ impl ModelKind {
     fn name(self) -> &'static str {
         match self {
             Self::FusedClassifier => "a fused classifier",
+            Self::GraphClassifier => "a graph-only classifier",
             Self::QuestionAnswerer => "a question answerer",
             Self::LinkPredictor => "a link predictor",
         }
     }
+}
+
+/// The kind of model a folder holds, from its `config.json`.
+pub fn kind_of(dir: &Path) -> Result<ModelKind> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .as_ref()
+        .and_then(ModelKind::of_config)
+        .ok_or_else(|| {
+            Error::Model(format!(
+                "{}: not a kgfuse model config (no `kind` says what model it is)",
+                path.display()
+            ))
+        })
 }
 
 /// Reads a model folder's `config.json`, after checking that the folder

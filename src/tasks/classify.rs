@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use oxigraph::model::NamedNode;
+use oxigraph::model::{NamedNode, NamedOrBlankNode};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -34,6 +34,10 @@ pub struct ClassifyData {
     /// `(node, class)` for every labelled entity, sorted by node.
     pub examples: Vec<(u32, u32)>,
     pub classes: Vec<String>,
+    /// The node of each id.
+    pub nodes: Vec<NamedOrBlankNode>,
+    /// The predicate of each forward relation id; inverse ids follow them.
+    pub relations: Vec<NamedNode>,
 }
 
 impl ClassifyData {
@@ -41,6 +45,19 @@ impl ClassifyData {
     /// into the messages), and the label of every subject that has one;
     /// `class` keeps only entities of that class.
     pub fn from_store(store: &Store, label: &NamedNode, class: Option<&NamedNode>) -> Result<Self> {
+        let data = Self::graph_of(store, label, class)?;
+        if data.examples.is_empty() {
+            return Err(Error::Model(format!(
+                "no entity in the graph has a <{}> label",
+                label.as_str()
+            )));
+        }
+        Ok(data)
+    }
+
+    /// [`ClassifyData::from_store`] for a store that may have no label
+    /// at all (one to score, not to train on).
+    pub fn graph_of(store: &Store, label: &NamedNode, class: Option<&NamedNode>) -> Result<Self> {
         let options = GraphViewOptions {
             exclude_predicates: vec![label.clone()],
         };
@@ -59,12 +76,6 @@ impl ClassifyData {
             .filter_map(|(entity, value)| Some((view.node_id(entity)?, class_ids[value.as_str()])))
             .collect();
         examples.sort_unstable();
-        if examples.is_empty() {
-            return Err(Error::Model(format!(
-                "no entity in the graph has a <{}> label",
-                label.as_str()
-            )));
-        }
         Ok(Self {
             num_nodes: view.node_count(),
             num_relations: 2 * view.relation_count(),
@@ -74,6 +85,8 @@ impl ClassifyData {
                 .collect(),
             examples,
             classes: class_ids.into_keys().map(str::to_owned).collect(),
+            nodes: view.nodes().to_vec(),
+            relations: view.relations().to_vec(),
         })
     }
 }
@@ -192,6 +205,31 @@ impl NodeClassifier {
                 .forward(None, &self.graph, &mut |x| Ok(x.clone())),
         }
         .map_err(candle)
+    }
+
+    /// Class scores of every node of `graph`, whose first nodes are the
+    /// ones this model learned inputs for; any later node (one it never
+    /// saw) enters with a zero input and is scored from its neighbours.
+    pub fn logits_over(&self, graph: &MessageGraph) -> Result<Tensor> {
+        let known = self.encoder.config().num_nodes;
+        let device = graph
+            .relations
+            .first()
+            .map_or(Device::Cpu, |r| r.src.device().clone());
+        let ids = Tensor::arange(0u32, known as u32, &device).map_err(candle)?;
+        let mut input = self.encoder.learned_input(&ids).map_err(candle)?;
+        if graph.num_nodes > known {
+            let unseen = Tensor::zeros(
+                (graph.num_nodes - known, self.encoder.config().input_dim),
+                DType::F32,
+                &device,
+            )
+            .map_err(candle)?;
+            input = Tensor::cat(&[&input, &unseen], 0).map_err(candle)?;
+        }
+        self.encoder
+            .forward(Some(&input), graph, &mut |x| Ok(x.clone()))
+            .map_err(candle)
     }
 
     /// Predicted class of each node in `nodes`.
@@ -341,22 +379,45 @@ pub fn train_and_test(
         config,
         &Device::Cpu,
     )?;
-    seed_weights(&varmap, rng)?;
+    let report = fit(
+        &model,
+        &varmap,
+        config,
+        trainer,
+        (train_part, valid),
+        rng,
+        &mut |_, _| Ok(()),
+    )?;
+    Ok((accuracy_of(&model.logits(None)?, test)?, report))
+}
+
+/// Seeds `model`'s weights (held in `varmap`) and trains it on the first
+/// examples of `parts`, stopping early on the second; `on_epoch` sees each
+/// epoch and whether it is the best so far.
+pub(crate) fn fit(
+    model: &NodeClassifier,
+    varmap: &VarMap,
+    config: &ClassifyConfig,
+    trainer: &TrainerConfig,
+    (train_part, valid): (Vec<(u32, u32)>, Vec<(u32, u32)>),
+    rng: &mut ChaCha8Rng,
+    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
+) -> Result<TrainReport> {
+    seed_weights(varmap, rng)?;
     let mut task = ClassifyTraining {
-        model: &model,
+        model,
         train: train_part,
         valid,
         batch_size: config.batch_size,
     };
-    let report = train(
+    train(
         &mut task,
-        ParamGroup::all(&varmap),
+        ParamGroup::all(varmap),
         trainer,
         rng,
         Checkpointing::default(),
-        &mut |_, _| Ok(()),
-    )?;
-    Ok((accuracy_of(&model.logits(None)?, test)?, report))
+        on_epoch,
+    )
 }
 
 /// Repeated stratified k-fold cross-validation; `on_fold` sees each result.

@@ -4,6 +4,7 @@
 pub mod baselines;
 pub mod checkpoint;
 pub mod classify;
+pub mod graph_classifier;
 pub mod linkpred;
 pub mod metrics;
 pub mod optimizer;
