@@ -574,6 +574,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         limits: TextLimits::default(),
         node_ids: false,
         path_length: 3,
+        path_features: 512,
         model: FusionConfig {
             dim: 8,
             layers: 1,

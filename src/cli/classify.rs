@@ -84,6 +84,11 @@ pub struct FusedArgs {
     /// attributes view (0 to 3; 0: none).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
     path_length: u8,
+    /// Path features the network reads at most: of those counted (up to
+    /// 4,096), the ones whose presence says most about the training labels
+    /// (χ²). The --baselines read every one counted.
+    #[arg(long, default_value_t = kgfuse::fusion::paths::MAX_SELECTED)]
+    path_features: usize,
     /// R-GCN layers (1 to 3): the hops the graph side sees.
     #[arg(long, default_value_t = 2)]
     layers: usize,
@@ -144,6 +149,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         limits: TextLimits::default(),
         node_ids: a.node_ids,
         path_length: usize::from(a.path_length),
+        path_features: a.path_features,
         model: FusionConfig {
             dim: c.dim,
             layers: a.layers,

@@ -125,6 +125,7 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         limits: TextLimits::default(),
         node_ids: false,
         path_length: kgfuse::fusion::paths::MAX_LENGTH,
+        path_features: kgfuse::fusion::paths::MAX_SELECTED,
         model: FusionConfig::default(),
         trainer: TrainerConfig {
             epochs: args.epochs,

@@ -511,17 +511,23 @@ impl FusionInputs {
     /// The targets as a flat table (one row each, in order), for baselines
     /// that read attributes only: the encoded literal columns, a 0/1 column
     /// per node feature (classes, categorical values, hubs), then
-    /// `ln(1 + count)` per relation path.
-    pub fn target_table(&self, vocab: &Vocabulary) -> (Vec<String>, Vec<Vec<f32>>) {
+    /// weighted count per relation path of `paths` (`counts`: each
+    /// target's, by `paths`' ids).
+    pub fn target_table(
+        &self,
+        vocab: &Vocabulary,
+        paths: &RelationPaths,
+        counts: &[PathCounts],
+    ) -> (Vec<String>, Vec<Vec<f32>>) {
         let width = vocab.columns.width();
         let mut names = vocab.columns.names();
         names.extend(vocab.features.iter().cloned());
-        names.extend(vocab.paths.names(vocab));
+        names.extend(paths.names(vocab));
         let paths_at = width + vocab.features.len();
         let rows = self
             .targets
             .iter()
-            .zip(&self.target_paths)
+            .zip(counts)
             .map(|(t, paths)| {
                 let node = t.node as usize;
                 let mut row = self.node_columns[node * width..(node + 1) * width].to_vec();

@@ -34,8 +34,11 @@ const MAX_EXPANDED_DEGREE: usize = 64;
 const MAX_WALKS: usize = 20_000;
 /// A path feature must occur on this many targets.
 const MIN_TARGETS: usize = 3;
-/// Path features kept at most (the most common).
+/// Path features counted at most (the most common).
 const MAX_FEATURES: usize = 4_096;
+/// Path features the network reads at most: those that say most about the
+/// training labels (see [`RelationPaths::select`]).
+pub const MAX_SELECTED: usize = 512;
 
 /// One path feature: relation ids (`r`, or `r + relations` read backwards)
 /// and the node feature id where the path ends.
@@ -127,6 +130,71 @@ impl RelationPaths {
             features,
             skipped_steps,
             scales,
+        }
+    }
+
+    /// Keeps the `k` features whose presence says most about the classes of
+    /// the `train` targets (`(target, class)`; χ² of presence against
+    /// class), and rewrites every target's `counts` to the new ids. Of
+    /// thousands of counts a few carry the signal; a network handed all of
+    /// them fits the rest to noise.
+    pub fn select(
+        &mut self,
+        counts: &mut [PathCounts],
+        train: &[(usize, u32)],
+        classes: usize,
+        k: usize,
+    ) {
+        if self.features.len() <= k {
+            return;
+        }
+        let n = train.len() as f64;
+        let mut class_size = vec![0f64; classes];
+        let mut present = vec![vec![0f64; classes]; self.features.len()];
+        for &(t, c) in train {
+            class_size[c as usize] += 1.0;
+            for &(f, _) in &counts[t] {
+                present[f as usize][c as usize] += 1.0;
+            }
+        }
+        let chi2 = |row: &[f64]| -> f64 {
+            let with: f64 = row.iter().sum();
+            let without = n - with;
+            if with == 0.0 || without == 0.0 {
+                return 0.0;
+            }
+            (0..classes)
+                .filter(|&c| class_size[c] > 0.0)
+                .map(|c| {
+                    let expected_with = with * class_size[c] / n;
+                    let expected_without = without * class_size[c] / n;
+                    (row[c] - expected_with).powi(2) / expected_with
+                        + (class_size[c] - row[c] - expected_without).powi(2) / expected_without
+                })
+                .sum()
+        };
+        let mut ranked: Vec<(f64, usize)> = present
+            .iter()
+            .enumerate()
+            .map(|(f, row)| (chi2(row), f))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut kept: Vec<usize> = ranked[..k].iter().map(|&(_, f)| f).collect();
+        kept.sort_unstable();
+        let mut new_id = vec![None; self.features.len()];
+        for (i, &f) in kept.iter().enumerate() {
+            new_id[f] = Some(i as u32);
+        }
+        self.features = kept.iter().map(|&f| self.features[f].clone()).collect();
+        self.scales = kept.iter().map(|&f| self.scales[f]).collect();
+        for target in counts.iter_mut() {
+            target.retain_mut(|(f, _)| match new_id[*f as usize] {
+                Some(id) => {
+                    *f = id;
+                    true
+                }
+                None => false,
+            });
         }
     }
 
@@ -645,6 +713,46 @@ mod tests {
             "{names_with_inverse:?}"
         );
         assert_eq!(names(&vocab), names_with_inverse);
+    }
+
+    #[test]
+    fn selection_keeps_the_features_that_tell_the_classes_apart() {
+        let (mut vocab, mut inputs) = world();
+        let names_before = vocab.paths.names(&vocab);
+        let sanctioned = names_before
+            .iter()
+            .position(|n| n.replace(EX, "") == "<controlledBy> ^<targets> → a <Sanction>")
+            .unwrap();
+        // Targets c0 … c4 are High, High, Low, High, Low: the sanction path
+        // is on exactly the High ones.
+        let train: Vec<(usize, u32)> = inputs
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i, t.label.unwrap()))
+            .collect();
+        let kept_weights: Vec<f32> = inputs.target_paths[0]
+            .iter()
+            .filter(|&&(f, _)| f as usize == sanctioned)
+            .map(|&(_, w)| w)
+            .collect();
+        vocab
+            .paths
+            .select(&mut inputs.target_paths, &train, vocab.classes.len(), 1);
+        let names = vocab.paths.names(&vocab);
+        assert_eq!(names.len(), 1);
+        assert_eq!(
+            names[0].replace(EX, ""),
+            "<controlledBy> ^<targets> → a <Sanction>"
+        );
+        assert_eq!(vocab.paths.scales.len(), 1);
+        let has: Vec<bool> = inputs.target_paths.iter().map(|c| !c.is_empty()).collect();
+        assert_eq!(has, [true, true, false, true, false]);
+        assert_eq!(
+            inputs.target_paths[0],
+            [(0, kept_weights[0])],
+            "renumbered, same weight"
+        );
     }
 
     #[test]

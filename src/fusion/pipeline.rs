@@ -43,6 +43,9 @@ pub struct TrainOptions {
     /// Longest relation path counted from each target (0: none; see
     /// `fusion::paths`).
     pub path_length: usize,
+    /// Path features the network reads at most, chosen on the training
+    /// labels of each fit (see `RelationPaths::select`).
+    pub path_features: usize,
     /// The network; the `num_*` and `text_dim` fields are filled in here.
     pub model: FusionConfig,
     pub trainer: TrainerConfig,
@@ -105,7 +108,7 @@ fn untrained_model(
         use_text: options.model.use_text && has_text,
         num_features: vocab.features.len(),
         num_columns: vocab.columns.width(),
-        num_paths: vocab.paths.len(),
+        num_paths: vocab.paths.len().min(options.path_features),
         num_relations: vocab.relations.len(),
         num_classes: vocab.classes.len(),
         ..options.model.clone()
@@ -128,22 +131,40 @@ fn labelled_targets(model: &FusionModel) -> Vec<(usize, u32)> {
         .collect()
 }
 
-/// Seeds the network's weights, picks the positive class from the training
+/// Every relation-path feature counted, before a fit selects from them.
+type CountedPaths = (RelationPaths, Vec<super::PathCounts>);
+
+fn counted_paths(model: &FusionModel) -> CountedPaths {
+    (model.vocab.paths.clone(), model.inputs.target_paths.clone())
+}
+
+/// Selects the path features from `counted` on the training labels,
+/// seeds the network's weights, picks the positive class from the training
 /// labels, and trains (BERT's fine-tuned layers at their own learning rate).
 fn fit(
     model: &mut FusionModel,
     options: &TrainOptions,
+    counted: &CountedPaths,
     train_set: &[usize],
     valid_set: &[usize],
     rng: &mut ChaCha8Rng,
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<TrainReport> {
-    seed_weights(&model.varmap, rng)?;
-    let train_labels: Vec<u32> = train_set
+    let train_labelled: Vec<(usize, u32)> = train_set
         .iter()
-        .filter_map(|&t| model.inputs.targets[t].label)
+        .filter_map(|&t| Some((t, model.inputs.targets[t].label?)))
         .collect();
-    model.positive_class = minority_class(&train_labels, model.vocab.classes.len());
+    (model.vocab.paths, model.inputs.target_paths) = counted.clone();
+    let (classes, kept) = (model.vocab.classes.len(), model.config().num_paths);
+    model.vocab.paths.select(
+        &mut model.inputs.target_paths,
+        &train_labelled,
+        classes,
+        kept,
+    );
+    seed_weights(&model.varmap, rng)?;
+    let train_labels: Vec<u32> = train_labelled.iter().map(|&(_, c)| c).collect();
+    model.positive_class = minority_class(&train_labels, classes);
     let mut groups = ParamGroup::all(&model.varmap);
     if let Some(text) = &model.text {
         groups.push(ParamGroup {
@@ -197,8 +218,9 @@ pub fn train_classifier(
             labelled.len()
         )));
     }
+    let counted = counted_paths(&model);
     let report = fit(
-        &mut model, options, &train_set, &valid_set, &mut rng, on_epoch,
+        &mut model, options, &counted, &train_set, &valid_set, &mut rng, on_epoch,
     )?;
     let valid_metrics = evaluate(&mut model, &valid_set)?;
     let test_metrics = if test_set.is_empty() {
@@ -250,7 +272,11 @@ pub fn baselines(
             "the comparison needs a test part: set --test-fraction above 0".into(),
         ));
     }
-    let (columns, rows) = fused.inputs.target_table(&fused.vocab);
+    // The baselines read every counted path, not the network's selection.
+    let relations = fused.vocab.relations.len();
+    let paths = RelationPaths::fit(&fused.inputs, relations, options.path_length);
+    let counts = paths.encode(&fused.inputs, relations);
+    let (columns, rows) = fused.inputs.target_table(&fused.vocab, &paths, &counts);
     let table = Table { columns, rows };
     let label = |t: &usize| fused.inputs.targets[*t].label.unwrap_or(0) as usize;
     let pool: Vec<usize> = train_set.iter().chain(valid_set).copied().collect();
@@ -342,6 +368,7 @@ pub fn cross_validate(
         .into_iter()
         .map(|(t, c)| (t as u32, c))
         .collect();
+    let counted = counted_paths(&model);
     let mut accuracies = Vec::new();
     for repeat in 0..repeats {
         let mut rng = ChaCha8Rng::seed_from_u64(options.trainer.seed + repeat as u64);
@@ -360,6 +387,7 @@ pub fn cross_validate(
             fit(
                 &mut model,
                 options,
+                &counted,
                 &train_set,
                 &valid_set,
                 &mut rng,

@@ -71,6 +71,7 @@ pub struct AlignedGraph {
     pub messages: MessageGraph,
     /// The node of each id; `None` for a trained node the store lacks.
     nodes: Vec<Option<NamedOrBlankNode>>,
+    ids: HashMap<NamedOrBlankNode, u32>,
     /// The triples `(subject, predicate, object)` behind the messages:
     /// message `i` runs along triple `i % triples.len()`, forward in the
     /// first half and backward in the second.
@@ -296,9 +297,16 @@ impl GraphClassifier {
                 Some((id_of[n as usize], class))
             })
             .collect();
+        let ids = data
+            .nodes
+            .iter()
+            .cloned()
+            .zip(id_of.iter().copied())
+            .collect();
         Ok(AlignedGraph {
             messages,
             nodes,
+            ids,
             triples,
             labels,
         })
@@ -308,16 +316,10 @@ impl GraphClassifier {
     /// model's class, or the labelled entities when it has no class.
     pub fn default_targets(&self, store: &Store, graph: &AlignedGraph) -> Result<Vec<u32>> {
         let mut targets: Vec<u32> = match self.class() {
-            Some(class) => {
-                let ids: HashMap<&NamedOrBlankNode, u32> = (0..)
-                    .zip(&graph.nodes)
-                    .filter_map(|(i, n)| Some((n.as_ref()?, i)))
-                    .collect();
-                crate::graph::class_members(store, &class)?
-                    .iter()
-                    .filter_map(|m| ids.get(m).copied())
-                    .collect()
-            }
+            Some(class) => crate::graph::class_members(store, &class)?
+                .iter()
+                .filter_map(|m| graph.node_id(m))
+                .collect(),
             None => graph.labels.keys().copied().collect(),
         };
         targets.sort_unstable();
@@ -386,10 +388,7 @@ impl GraphClassifier {
 impl AlignedGraph {
     /// The id of `entity`, if the store has it.
     pub fn node_id(&self, entity: &NamedOrBlankNode) -> Option<u32> {
-        self.nodes
-            .iter()
-            .position(|n| n.as_ref() == Some(entity))
-            .map(|i| i as u32)
+        self.ids.get(entity).copied()
     }
 
     /// The node of `id`: one of the store's (ids of trained nodes that the
@@ -398,11 +397,6 @@ impl AlignedGraph {
         self.nodes[id as usize]
             .as_ref()
             .expect("only the store's nodes are in its triples")
-    }
-
-    /// The stored class of a node, when it has one of the model's classes.
-    pub fn label(&self, id: u32) -> Option<usize> {
-        self.labels.get(&id).copied()
     }
 }
 
