@@ -10,9 +10,10 @@
 //! steps included) and a node feature of the node it ends at (a class, a
 //! categorical value, a hub's identity, or plain `node`: "there is one").
 //!
-//! The paths kept are the most common over the targets of the training
-//! store (no label is read), so `predict` counts the same ones on new data.
-//! Redundancy is removed first, or it would fill the budget: a relation
+//! The paths counted are the most common over the targets of the training
+//! store (no label is read), and of those a fit keeps the ones that say
+//! most about its training labels ([`RelationPaths::select`]); `predict`
+//! counts the same ones on new data. Redundancy is removed first, or it would fill the budget: a relation
 //! that repeats another (an `owl:inverseOf` or `owl:equivalentProperty`
 //! pair the reasoner materialised) is not walked, and of features that
 //! count the same on every target (a class and its superclass, when every

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::paths::RelationPaths;
-use super::training::{evaluate, minority_class, stratified_split, FusionTraining};
+use super::training::{evaluate, stratified_split, FusionTraining};
 use super::{FusionConfig, FusionModel, TextLimits, View, Vocabulary};
 use crate::error::{Error, Result};
 use crate::store::query::CustomFunction;
@@ -20,7 +20,7 @@ use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
 use crate::tasks::baselines::{evaluate_baselines, LabelledRows, Table};
 use crate::tasks::graph_classifier::GraphClassifier;
-use crate::tasks::metrics::{argmax, ClassificationMetrics};
+use crate::tasks::metrics::{argmax, minority_class, ClassificationMetrics};
 use crate::tasks::trainer::{
     seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
 };

@@ -253,13 +253,3 @@ pub fn stratified_split(
     test.sort_unstable();
     (train, valid, test)
 }
-
-/// The class that is rarer among `labels` (the natural "positive" of a
-/// binary task, e.g. high risk); the first on a tie.
-pub fn minority_class(labels: &[u32], classes: usize) -> usize {
-    let mut counts = vec![0usize; classes];
-    for &l in labels {
-        counts[l as usize] += 1;
-    }
-    (0..classes).min_by_key(|&c| (counts[c], c)).unwrap_or(0)
-}

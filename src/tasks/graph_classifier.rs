@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, ModelKind};
 use super::classify::{fit, stratified_folds, ClassifyConfig, ClassifyData, NodeClassifier};
-use super::metrics::ClassificationMetrics;
+use super::metrics::{minority_class, ClassificationMetrics};
 use super::trainer::{candle, EpochRecord, TrainReport, TrainerConfig};
 use crate::error::{Error, Result};
 use crate::gnn::MessageGraph;
@@ -125,13 +125,8 @@ impl GraphClassifier {
             &mut rng,
             on_epoch,
         )?;
-        let mut counts = vec![0usize; data.classes.len()];
-        for &(_, c) in &train {
-            counts[c as usize] += 1;
-        }
-        let positive_class = (0..counts.len())
-            .min_by_key(|&c| (counts[c], c))
-            .unwrap_or(0);
+        let train_labels: Vec<u32> = train.iter().map(|&(_, c)| c).collect();
+        let positive_class = minority_class(&train_labels, data.classes.len());
         let names = |part: &[(u32, u32)]| -> Vec<String> {
             part.iter()
                 .map(|&(n, _)| data.nodes[n as usize].to_string())

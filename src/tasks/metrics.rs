@@ -179,6 +179,16 @@ pub fn average_precision(scores: &[f32], positive: &[bool]) -> Option<f64> {
     Some(sum / total as f64)
 }
 
+/// The class that is rarer among `labels` (the natural "positive" of a
+/// binary task, e.g. high risk); the first on a tie.
+pub fn minority_class(labels: &[u32], classes: usize) -> usize {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    (0..classes).min_by_key(|&c| (counts[c], c)).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
