@@ -18,7 +18,7 @@ use kgfuse::tasks::checkpoint::{self, ModelKind};
 use kgfuse::tasks::classify::{ClassifyConfig, ClassifyData};
 use kgfuse::tasks::graph_classifier::GraphClassifier;
 use kgfuse::tasks::metrics::ClassificationMetrics;
-use kgfuse::tasks::trainer::TrainerConfig;
+use kgfuse::tasks::trainer::{EpochRecord, TrainerConfig};
 use kgfuse::text::{parse_device, BertEncoder, LoraConfig};
 
 use super::embed::ModelArgs;
@@ -241,16 +241,7 @@ pub fn train_graph_only(
         config,
         trainer,
         &mut |record, improved| {
-            let metric = record.metric.map_or(String::new(), |m| {
-                format!(
-                    ", valid accuracy {m:.3}{}",
-                    if improved { " *" } else { "" }
-                )
-            });
-            super::epoch_done(
-                &bar,
-                format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds),
-            );
+            super::epoch_done(&bar, epoch_line(record, improved));
             Ok(())
         },
     );
@@ -272,6 +263,18 @@ pub fn train_graph_only(
     model.save(out, &summary)?;
     println!("model written to {}", out.display());
     Ok(())
+}
+
+/// An epoch's progress line: loss, validation accuracy (`*`: the best so
+/// far) and seconds.
+fn epoch_line(record: &EpochRecord, improved: bool) -> String {
+    let metric = record.metric.map_or(String::new(), |m| {
+        format!(
+            ", valid accuracy {m:.3}{}",
+            if improved { " *" } else { "" }
+        )
+    });
+    format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds)
 }
 
 /// The fused model's test metrics, then each baseline's.
@@ -363,16 +366,7 @@ pub fn train_with_progress(
                 cache.finish_and_clear();
                 started = true;
             }
-            let metric = record.metric.map_or(String::new(), |m| {
-                format!(
-                    ", valid accuracy {m:.3}{}",
-                    if improved { " *" } else { "" }
-                )
-            });
-            super::epoch_done(
-                &bar,
-                format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds),
-            );
+            super::epoch_done(&bar, epoch_line(record, improved));
             Ok(())
         },
     );

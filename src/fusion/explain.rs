@@ -314,40 +314,19 @@ pub fn explain(
             ))
         })?;
     let attributions = attribute(model, target, IG_STEPS)?;
-    let mut closure: Option<Closure> = None;
-    let mut paths = Vec::new();
-    for (rank, (score, edges)) in ranked_paths(model, node, &attributions, top_k)
-        .into_iter()
-        .enumerate()
-    {
-        let mut steps = Vec::new();
-        for &e in &edges {
+    let paths = explained_paths(
+        store,
+        ranked_paths(model, node, &attributions, top_k),
+        |e| {
             let (s, r, o) = model.inputs.edges[e];
-            let subject = model.inputs.view.node(s).clone();
-            let predicate = NamedNode::new_unchecked(&model.vocab.relations[r as usize]);
-            let object = model.inputs.view.node(o).clone();
-            let triple = Triple::new(
-                subject.clone(),
-                predicate.clone(),
-                Term::from(object.clone()),
-            );
-            steps.push(path_step(
-                store,
-                triple,
-                display_label(store, &subject)?,
-                display_label(store, &object)?,
-                attributions.edges[e],
-                &mut closure,
-            )?);
-        }
-        let sparql = path_query(&steps);
-        paths.push(ExplainedPath {
-            rank: rank + 1,
-            attribution: score,
-            steps,
-            sparql,
-        });
-    }
+            (
+                model.inputs.view.node(s).clone(),
+                NamedNode::new_unchecked(&model.vocab.relations[r as usize]),
+                model.inputs.view.node(o).clone(),
+            )
+        },
+        &attributions.edges,
+    )?;
     let mut spans: Vec<ExplainedSpan> = model.inputs.targets[target]
         .items
         .iter()
@@ -424,21 +403,50 @@ pub fn explain_graph_classifier(
         }
     }
     let ends: Vec<(u32, u32)> = graph.triples.iter().map(|(s, _, o)| (*s, *o)).collect();
+    let paths = explained_paths(
+        store,
+        top_paths(&ends, node, &edge_scores, top_k),
+        |e| {
+            let (s, predicate, o) = &graph.triples[e];
+            (
+                graph.node(*s).clone(),
+                predicate.clone(),
+                graph.node(*o).clone(),
+            )
+        },
+        &edge_scores,
+    )?;
+    Ok(Explanation {
+        entity: entity.to_string(),
+        entity_label: display_label(store, entity)?,
+        model_id: model_id.to_owned(),
+        predicted: model.classes()[class].clone(),
+        probability: f64::from(probabilities[class]),
+        score: f64::from(probabilities[model.positive_class()]),
+        method: format!(
+            "integrated gradients ({IG_STEPS} steps, all-zero baseline) on the graph-only R-GCN's message mask"
+        ),
+        paths,
+        spans: Vec::new(),
+    })
+}
+
+/// Ranked paths (`(score, edge indices)`) as explained paths: each edge's
+/// triple (from `triple_of`), labels, attribution and derivation, and the
+/// ASK query of the whole path.
+fn explained_paths(
+    store: &Store,
+    ranked: Vec<(f64, Vec<usize>)>,
+    triple_of: impl Fn(usize) -> (NamedOrBlankNode, NamedNode, NamedOrBlankNode),
+    edge_scores: &[f64],
+) -> Result<Vec<ExplainedPath>> {
     let mut closure: Option<Closure> = None;
     let mut paths = Vec::new();
-    for (rank, (score, edges)) in top_paths(&ends, node, &edge_scores, top_k)
-        .into_iter()
-        .enumerate()
-    {
+    for (rank, (score, edges)) in ranked.into_iter().enumerate() {
         let mut steps = Vec::new();
         for &e in &edges {
-            let (s, predicate, o) = &graph.triples[e];
-            let (subject, object) = (graph.node(*s).clone(), graph.node(*o).clone());
-            let triple = Triple::new(
-                subject.clone(),
-                predicate.clone(),
-                Term::from(object.clone()),
-            );
+            let (subject, predicate, object) = triple_of(e);
+            let triple = Triple::new(subject.clone(), predicate, Term::from(object.clone()));
             steps.push(path_step(
                 store,
                 triple,
@@ -456,19 +464,7 @@ pub fn explain_graph_classifier(
             sparql,
         });
     }
-    Ok(Explanation {
-        entity: entity.to_string(),
-        entity_label: display_label(store, entity)?,
-        model_id: model_id.to_owned(),
-        predicted: model.classes()[class].clone(),
-        probability: f64::from(probabilities[class]),
-        score: f64::from(probabilities[model.positive_class()]),
-        method: format!(
-            "integrated gradients ({IG_STEPS} steps, all-zero baseline) on the graph-only R-GCN's message mask"
-        ),
-        paths,
-        spans: Vec::new(),
-    })
+    Ok(paths)
 }
 
 /// One step of an explanation path: the triple, whether only the reasoner

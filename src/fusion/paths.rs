@@ -221,13 +221,7 @@ impl RelationPaths {
         if self.features.is_empty() {
             return vec![Vec::new(); inputs.targets.len()];
         }
-        let walker = Walker::new(
-            inputs,
-            num_relations,
-            &self.skipped_steps,
-            &[],
-            self.max_length,
-        );
+        let walker = self.walker(inputs, num_relations, &[]);
         let ids = self.ids();
         inputs
             .targets
@@ -245,13 +239,7 @@ impl RelationPaths {
         node: u32,
         removed: &[usize],
     ) -> PathCounts {
-        let walker = Walker::new(
-            inputs,
-            num_relations,
-            &self.skipped_steps,
-            removed,
-            self.max_length,
-        );
+        let walker = self.walker(inputs, num_relations, removed);
         self.weigh(&self.ids(), walker.counts(node))
     }
 
@@ -266,13 +254,7 @@ impl RelationPaths {
         ids: &[u32],
         limit: usize,
     ) -> Vec<Vec<Vec<usize>>> {
-        let walker = Walker::new(
-            inputs,
-            num_relations,
-            &self.skipped_steps,
-            &[],
-            self.max_length,
-        );
+        let walker = self.walker(inputs, num_relations, &[]);
         ids.iter()
             .map(|&id| {
                 let mut found = Vec::new();
@@ -286,6 +268,22 @@ impl RelationPaths {
                 found
             })
             .collect()
+    }
+
+    /// Walks as this model counts them, without the `removed` edges.
+    fn walker<'a>(
+        &self,
+        inputs: &'a FusionInputs,
+        num_relations: usize,
+        removed: &[usize],
+    ) -> Walker<'a> {
+        Walker::new(
+            inputs,
+            num_relations,
+            &self.skipped_steps,
+            removed,
+            self.max_length,
+        )
     }
 
     fn ids(&self) -> HashMap<PackedFeature, u32> {

@@ -169,6 +169,18 @@ impl NodeClassifier {
         })
     }
 
+    /// A new model on the CPU, with the variable map that holds its weights.
+    pub fn on_cpu(data: &ClassifyData, config: &ClassifyConfig) -> Result<(VarMap, Self)> {
+        let varmap = VarMap::new();
+        let model = Self::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+            data,
+            config,
+            &Device::Cpu,
+        )?;
+        Ok((varmap, model))
+    }
+
     /// Class scores of the local nodes of a sampled subgraph, with dropout.
     fn sampled_logits(&self, sampled: &SampledGraph, rng: &mut ChaCha8Rng) -> Result<Tensor> {
         let device = self
@@ -372,13 +384,7 @@ pub fn train_and_test(
     let inner = stratified_folds(train_examples, 10, rng);
     let valid = inner[0].clone();
     let train_part: Vec<(u32, u32)> = inner[1..].concat();
-    let varmap = VarMap::new();
-    let model = NodeClassifier::load(
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-        data,
-        config,
-        &Device::Cpu,
-    )?;
+    let (varmap, model) = NodeClassifier::on_cpu(data, config)?;
     let report = fit(
         &model,
         &varmap,

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
 use oxigraph::model::{NamedNode, NamedOrBlankNode};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -109,13 +109,7 @@ impl GraphClassifier {
                 data.examples.len()
             )));
         }
-        let varmap = VarMap::new();
-        let model = NodeClassifier::load(
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-            data,
-            config,
-            &Device::Cpu,
-        )?;
+        let (varmap, model) = NodeClassifier::on_cpu(data, config)?;
         let training = fit(
             &model,
             &varmap,
@@ -197,13 +191,7 @@ impl GraphClassifier {
             nodes: Vec::new(),
             relations: Vec::new(),
         };
-        let mut varmap = VarMap::new();
-        let model = NodeClassifier::load(
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-            &shape,
-            &saved.model,
-            &Device::Cpu,
-        )?;
+        let (mut varmap, model) = NodeClassifier::on_cpu(&shape, &saved.model)?;
         checkpoint::load_weights(dir, &mut varmap)?;
         Ok(Self {
             saved,
