@@ -31,8 +31,9 @@ pub struct TrainArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TrainTask {
-    /// Link prediction: R-GCN encoder + DistMult decoder, 1-N scoring, early
-    /// stopping on filtered validation MRR; writes a model folder.
+    /// Link prediction: R-GCN encoder + ComplEx decoder (or DistMult), 1-N
+    /// scoring, early stopping on filtered validation MRR; writes a model
+    /// folder.
     #[command(after_help = "Example:
   kgfuse train linkpred --train umls/train.txt --valid umls/valid.txt --test umls/test.txt --out models/umls
   kgfuse train linkpred --train-graph https://example.org/umls/train --valid-graph https://example.org/umls/valid \\
