@@ -72,6 +72,10 @@ pub struct TrainSummary {
     /// Target indices of the training, validation and test parts.
     #[serde(skip)]
     pub split: [Vec<usize>; 3],
+    /// Every path feature counted, of which the network reads a selection
+    /// (the baselines read them all).
+    #[serde(skip)]
+    pub counted_paths: CountedPaths,
 }
 
 /// A fresh network over the store's labelled entities of the class (BERT's
@@ -131,8 +135,9 @@ fn labelled_targets(model: &FusionModel) -> Vec<(usize, u32)> {
         .collect()
 }
 
-/// Every relation-path feature counted, before a fit selects from them.
-type CountedPaths = (RelationPaths, Vec<super::PathCounts>);
+/// Every relation-path feature counted, and each target's counts, before a
+/// fit selects from them.
+pub type CountedPaths = (RelationPaths, Vec<super::PathCounts>);
 
 fn counted_paths(model: &FusionModel) -> CountedPaths {
     (model.vocab.paths.clone(), model.inputs.target_paths.clone())
@@ -239,6 +244,7 @@ pub fn train_classifier(
         training: report,
         seconds: start.elapsed().as_secs_f64(),
         split: [train_set, valid_set, test_set],
+        counted_paths: counted,
     };
     Ok((model, summary))
 }
@@ -273,10 +279,8 @@ pub fn baselines(
         ));
     }
     // The baselines read every counted path, not the network's selection.
-    let relations = fused.vocab.relations.len();
-    let paths = RelationPaths::fit(&fused.inputs, relations, options.path_length);
-    let counts = paths.encode(&fused.inputs, relations);
-    let (columns, rows) = fused.inputs.target_table(&fused.vocab, &paths, &counts);
+    let (paths, counts) = &summary.counted_paths;
+    let (columns, rows) = fused.inputs.target_table(&fused.vocab, paths, counts);
     let table = Table { columns, rows };
     let label = |t: &usize| fused.inputs.targets[*t].label.unwrap_or(0) as usize;
     let pool: Vec<usize> = train_set.iter().chain(valid_set).copied().collect();

@@ -87,27 +87,20 @@ impl ModelKind {
 
 /// The kind of model a folder holds, from its `config.json`.
 pub fn kind_of(dir: &Path) -> Result<ModelKind> {
-    let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .as_ref()
-        .and_then(ModelKind::of_config)
-        .ok_or_else(|| {
-            Error::Model(format!(
-                "{}: not a kgfuse model config (no `kind` says what model it is)",
-                path.display()
-            ))
-        })
+    let (path, value) = config_value(dir)?;
+    ModelKind::of_config(&value).ok_or_else(|| {
+        Error::Model(format!(
+            "{}: not a kgfuse model config (no `kind` says what model it is)",
+            path.display()
+        ))
+    })
 }
 
-/// Reads a model folder's `config.json`, after checking that the folder
-/// holds a model of `kind` and complete weights, so that a wrong or broken
-/// folder fails before any work is done.
-pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T> {
+/// A folder's `config.json` as JSON, with its path.
+fn config_value(dir: &Path) -> Result<(std::path::PathBuf, serde_json::Value)> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    let value = serde_json::from_str(&text).map_err(|e| {
         Error::Model(format!(
             "{}:{}:{}: not a kgfuse model config: {e}",
             path.display(),
@@ -115,6 +108,14 @@ pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T
             e.column()
         ))
     })?;
+    Ok((path, value))
+}
+
+/// Reads a model folder's `config.json`, after checking that the folder
+/// holds a model of `kind` and complete weights, so that a wrong or broken
+/// folder fails before any work is done.
+pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T> {
+    let (path, value) = config_value(dir)?;
     match ModelKind::of_config(&value) {
         Some(found) if found == kind => {}
         Some(found) => {
