@@ -485,6 +485,8 @@ mod tests {
     use super::*;
     use candle_core::Device;
     use candle_nn::VarMap;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     /// Three nodes in a path `0 → 1 → 2` under one relation; targets 0 and 2,
     /// each with two text items of random features and two neighbours; 0
@@ -514,9 +516,16 @@ mod tests {
             &config,
         )
         .unwrap();
+        // Seeded values, so that no run draws a head whose units are all dead.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut uniform = |shape: &candle_core::Shape, half_width: f32| {
+            let values: Vec<f32> = (0..shape.elem_count())
+                .map(|_| rng.random_range(-half_width..half_width))
+                .collect();
+            Tensor::from_vec(values, shape, &device).unwrap()
+        };
         for var in varmap.all_vars() {
-            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &device).unwrap())
-                .unwrap();
+            var.set(&uniform(var.shape(), 0.87)).unwrap();
         }
         let features = NodeFeatures {
             ids: Tensor::new(&[0u32, 1, 0, 1], &device).unwrap(),
@@ -529,7 +538,7 @@ mod tests {
             .unwrap();
         let batch = FusionBatch {
             targets: Tensor::new(&[0u32, 2], &device).unwrap(),
-            items: Tensor::randn(0f32, 1.0, (4, 6), &device).unwrap(),
+            items: uniform(&(4, 6).into(), 1.73),
             item_index: Tensor::new(&[[0u32, 1], [2, 3]], &device).unwrap(),
             item_mask: Tensor::ones((2, 2), DType::F32, &device).unwrap(),
             neighbour_index: Tensor::new(&[[1u32, 2], [1, 0]], &device).unwrap(),
