@@ -36,4 +36,16 @@ pub(crate) mod test_support {
                 .unwrap()
         })
     }
+
+    /// An in-memory store holding a Turtle document (in the default graph).
+    pub fn store_from_turtle(turtle: &str) -> crate::store::Store {
+        use oxigraph::io::{RdfFormat, RdfParser};
+        let store = crate::store::Store::in_memory().unwrap();
+        let quads = RdfParser::from_format(RdfFormat::Turtle)
+            .for_slice(turtle.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        store.insert_quads(quads).unwrap();
+        store
+    }
 }

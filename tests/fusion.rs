@@ -460,7 +460,7 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
     load_turtle(&ws, "graph.ttl", &ttl);
     train(&ws, "model", &[])
         .success()
-        .stdout(contains("views: attributes, graph\n"));
+        .stdout(contains("views: attributes, graph, trees\n"));
     assert_eq!(metrics(&ws, "model")["test_metrics"]["accuracy"], 1.0);
     train(&ws, "text", &["--no-graph"])
         .failure()
@@ -575,6 +575,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         node_ids: false,
         path_length: 3,
         path_features: 512,
+        trees: true,
         model: FusionConfig {
             dim: 8,
             layers: 1,

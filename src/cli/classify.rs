@@ -41,6 +41,10 @@ pub struct FusedArgs {
     /// Ablation: the task loss alone (α = β = 0).
     #[arg(long)]
     no_joint: bool,
+    /// Ablation: no trees view (gradient-boosted trees over each entity's
+    /// flat attributes, stacked under the network out of fold).
+    #[arg(long)]
+    no_trees: bool,
     /// Also train, on the same split, logistic regression and gradient-boosted
     /// trees on the flat attribute table, and the text-only and graph-only
     /// networks, and print their test metrics beside the fused model's.
@@ -150,6 +154,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         node_ids: a.node_ids,
         path_length: usize::from(a.path_length),
         path_features: a.path_features,
+        trees: !a.no_trees,
         model: FusionConfig {
             dim: c.dim,
             layers: a.layers,
@@ -395,6 +400,9 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
             .map(|(steps, n)| format!("{n} of {steps} step{}", if steps == 1 { "" } else { "s" }))
             .collect();
         println!("relation-path features: {}", lengths.join(", "));
+    }
+    if let Some(trees) = &s.trees {
+        println!("trees view: gradient-boosted trees, {trees}");
     }
     println!(
         "{} train / {} valid / {} test entities; best epoch {} of {}{} in {:.1} s",

@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use indicatif::ProgressBar;
 
-use kgfuse::text::{model_files, parse_device, BertEncoder, SpanInput};
+use kgfuse::text::model_files::{self, ModelLocation};
+use kgfuse::text::{parse_device, BertEncoder, SpanInput};
 
 /// Which model to run and where: shared by every command that needs BERT.
 #[derive(Debug, clap::Args)]
@@ -24,7 +25,17 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn load(&self) -> Result<BertEncoder> {
-        let dir = model_files::locate(self.model_dir.as_deref(), &mut |m| eprintln!("{m}"))?;
+        let dir = match model_files::locate(self.model_dir.as_deref())? {
+            ModelLocation::Found(dir) => dir,
+            ModelLocation::NotFetched { cache } => {
+                eprintln!(
+                    "the default model {} is not in {}; fetching it once",
+                    model_files::DEFAULT_MODEL,
+                    cache.display()
+                );
+                model_files::fetch(&cache, &mut |m| eprintln!("{m}"))?
+            }
+        };
         let device = parse_device(&self.device)?;
         Ok(BertEncoder::load(&dir, &device)?)
     }

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use kgfuse::store::format::parse_format_name;
 use kgfuse::store::terms::parse_iri;
-use kgfuse::store::{LoadOptions, Loader};
+use kgfuse::store::LoadOptions;
 
 use super::{Access, Context};
 
@@ -45,10 +45,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         format: args.format.as_deref().map(parse_format_name).transpose()?,
         graph: args.graph.as_deref().map(parse_iri).transpose()?,
         base_iri: args.base,
-        progress: true,
     };
     let store = ctx.open(Access::ReadWrite)?;
-    let report = Loader::new(&store, options).load_paths(&args.paths)?;
+    let report = super::loader_with_bar(&store, options).load_paths(&args.paths)?;
     store.flush()?;
     for path in &report.skipped {
         eprintln!("skipped (not an RDF file name): {}", path.display());

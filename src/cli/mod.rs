@@ -137,6 +137,31 @@ fn progress_bar(len: Option<usize>, template: &str) -> ProgressBar {
     bar
 }
 
+/// A [`Loader`](kgfuse::store::Loader) that draws its progress as a bar
+/// of bytes read on standard error, cleared when the indexes are written.
+fn loader_with_bar<'a>(
+    store: &'a Store,
+    options: kgfuse::store::LoadOptions,
+) -> kgfuse::store::Loader<'a> {
+    let bar = progress_bar(
+        None,
+        "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {msg}",
+    );
+    let sink = move |p: kgfuse::store::load::LoadProgress| {
+        bar.set_length(p.total_bytes);
+        bar.set_position(p.bytes_read);
+        if p.writing_indexes {
+            bar.finish_and_clear();
+        } else {
+            bar.set_message(format!(
+                "{} quads, {:.0} quads/s",
+                p.quads, p.quads_per_second
+            ));
+        }
+    };
+    kgfuse::store::Loader::new(store, options).with_progress(std::sync::Arc::new(sink))
+}
+
 /// Counts a finished epoch: on the bar when stderr is a terminal, else as
 /// one line per epoch, so that logs of long runs show their progress.
 fn epoch_done(bar: &ProgressBar, message: String) {

@@ -22,7 +22,7 @@ use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
 use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
 use kgfuse::store::Store;
-use kgfuse::store::{LoadOptions, Loader, SparqlRunner, StoreStats};
+use kgfuse::store::{LoadOptions, SparqlRunner, StoreStats};
 use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -62,13 +62,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         (defaults::sample_graph(), defaults::sample_source()),
     ] {
         // Loading blank nodes twice would duplicate them, so replace the graph.
-        store.oxigraph().clear_graph(&graph)?;
+        store.clear_graph(graph.as_ref())?;
         let options = LoadOptions {
             graph: Some(graph.clone()),
-            progress: true,
             ..LoadOptions::default()
         };
-        let report = Loader::new(&store, options).load_sources(&[source])?;
+        let report = super::loader_with_bar(&store, options).load_sources(&[source])?;
         println!(
             "loaded {} quads into {graph} in {:.2} s",
             report.quads,
@@ -126,6 +125,7 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         node_ids: false,
         path_length: kgfuse::fusion::paths::MAX_LENGTH,
         path_features: kgfuse::fusion::paths::MAX_SELECTED,
+        trees: true,
         model: FusionConfig::default(),
         trainer: TrainerConfig {
             epochs: args.epochs,

@@ -665,7 +665,6 @@ fn categorical_features(counts: BTreeMap<String, usize>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxigraph::io::RdfFormat;
 
     const EX: &str = "http://example.org/";
 
@@ -674,15 +673,7 @@ mod tests {
     }
 
     fn store(turtle: &str) -> Store {
-        let store = Store::in_memory().unwrap();
-        store
-            .oxigraph()
-            .load_from_slice(
-                RdfFormat::Turtle,
-                &format!("@prefix ex: <{EX}> .\n{turtle}"),
-            )
-            .unwrap();
-        store
+        crate::test_support::store_from_turtle(&format!("@prefix ex: <{EX}> .\n{turtle}"))
     }
 
     fn read(store: &Store, label: &str) -> (Vocabulary, FusionInputs) {

@@ -9,8 +9,11 @@
 //! from 0 to 1 with the edges, and each path feature gets its integrated
 //! gradient too. Paths of up to three edges from the entity are ranked by
 //! the sum of their edges' attributions plus, for the walks that make up a
-//! path feature, a share of that feature's. Text items are scored by
-//! gradient × input on their BERT features.
+//! path feature, a share of that feature's. With a trees view, its
+//! log-odds are scaled from even odds too, and each path feature also gets
+//! the trees' share: its Shapley contribution to their log-odds times the
+//! integrated gradient on them. Text items are scored by gradient × input
+//! on their BERT features.
 
 use candle_core::{DType, Tensor, Var};
 use oxigraph::model::{GraphNameRef, NamedNode, NamedOrBlankNode, QuadRef, Term, Triple};
@@ -121,6 +124,7 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
         .map(|&(_, w)| w)
         .collect();
     let mut path_gradients = vec![0f64; path_weights.len()];
+    let mut tree_gradients = vec![0f64; model.config().tree_outputs];
     for step in 1..=steps {
         let alpha = step as f64 / steps as f64;
         let mask = Var::from_tensor(
@@ -134,6 +138,13 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
             let var = Var::from_tensor(&(&bag.weights * alpha).map_err(candle)?).map_err(candle)?;
             bag.weights = var.as_tensor().clone();
             path_var = Some(var);
+        }
+        // So are the trees' log-odds (from even odds).
+        let mut tree_var = None;
+        if let Some(odds) = &mut scaled.trees {
+            let var = Var::from_tensor(&(&*odds * alpha).map_err(candle)?).map_err(candle)?;
+            *odds = var.as_tensor().clone();
+            tree_var = Some(var);
         }
         let run = || -> candle_core::Result<candle_core::backprop::GradStore> {
             let logits = logits_with_edge_weights(model, &scaled, mask.as_tensor())?;
@@ -154,6 +165,15 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
                 *acc += f64::from(v) / steps as f64;
             }
         }
+        if let Some(g) = tree_var.as_ref().and_then(|v| grads.get(v.as_tensor())) {
+            let g = g
+                .flatten_all()
+                .and_then(|g| g.to_vec1::<f32>())
+                .map_err(candle)?;
+            for (acc, v) in tree_gradients.iter_mut().zip(g) {
+                *acc += f64::from(v) / steps as f64;
+            }
+        }
         if step == steps {
             if let Some(g) = grads.get(items_var.as_tensor()) {
                 let product = (g * items_var.as_tensor())
@@ -167,11 +187,25 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
             }
         }
     }
-    let paths = model.inputs.target_paths[target]
+    let mut paths: Vec<(u32, f64)> = model.inputs.target_paths[target]
         .iter()
         .zip(path_weights.iter().zip(&path_gradients))
         .map(|(&(id, _), (&w, &g))| (id, f64::from(w) * g))
         .collect();
+    let (table, texts) = model.tree_tables()?;
+    if let Some(trees) = &model.trees {
+        // The trees' share: each path column's Shapley contribution to the
+        // log-odds, times the mean gradient of the logit on those log-odds.
+        let contributions = trees.contributions(&table, texts.as_ref(), target)?;
+        let paths_at = table.columns.len() - model.vocab.paths.len();
+        for (id, attribution) in &mut paths {
+            *attribution += contributions
+                .iter()
+                .zip(&tree_gradients)
+                .map(|(c, g)| c[paths_at + *id as usize] * g)
+                .sum::<f64>();
+        }
+    }
     Ok(Attributions {
         edges,
         paths,
@@ -503,7 +537,7 @@ pub(crate) fn path_step(
 /// True when the triple is only in kgfuse's inferred graph.
 fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
     let inferred = NamedNode::new_unchecked(INFERRED_GRAPH);
-    let in_inferred = store.oxigraph().contains(QuadRef::new(
+    let in_inferred = store.contains(QuadRef::new(
         &triple.subject,
         &triple.predicate,
         &triple.object,
@@ -512,7 +546,7 @@ fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
     if !in_inferred {
         return Ok(false);
     }
-    for quad in store.oxigraph().quads_for_pattern(
+    for quad in store.quads_matching(
         Some((&triple.subject).into()),
         Some((&triple.predicate).into()),
         Some((&triple.object).into()),

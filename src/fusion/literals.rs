@@ -426,14 +426,9 @@ mod tests {
     }
 
     fn view(turtle: &str) -> GraphView {
-        let store = crate::store::Store::in_memory().unwrap();
-        store
-            .oxigraph()
-            .load_from_slice(
-                oxigraph::io::RdfFormat::Turtle,
-                &format!("@prefix ex: <http://example.org/> .\n@prefix xsd: <{XSD}> .\n{turtle}"),
-            )
-            .unwrap();
+        let store = crate::test_support::store_from_turtle(&format!(
+            "@prefix ex: <http://example.org/> .\n@prefix xsd: <{XSD}> .\n{turtle}"
+        ));
         GraphView::from_store(&store, &Default::default()).unwrap()
     }
 

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod render;
 pub mod text_side;
 pub mod training;
+pub mod trees;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,9 +32,11 @@ pub use model::{
 };
 pub use paths::PathCounts;
 pub use text_side::TextSide;
+pub use trees::TreeView;
 
 use crate::error::{Error, Result};
 use crate::gnn::MessageGraph;
+use crate::tasks::baselines::Table;
 use crate::tasks::checkpoint::{self, ModelKind};
 use crate::tasks::trainer::{candle, dropout, TrainerConfig};
 use crate::text::BertEncoder;
@@ -51,6 +54,9 @@ pub struct SavedModel {
     pub bert: Option<String>,
 }
 
+/// The trees view's trees in a model folder (forust's JSON).
+const TREES_FILE: &str = "trees.json";
+
 /// Prefix of the fine-tuned BERT tensors inside `model.safetensors`.
 const BERT_PREFIX: &str = "bert::";
 /// Prefix of the LoRA adapters' tensors inside `model.safetensors` (the
@@ -67,6 +73,10 @@ pub struct FusionModel {
     pub graph: MessageGraph,
     pub features: NodeFeatures,
     pub positive_class: usize,
+    /// The trees view's trees (once fitted) and each target's log-odds:
+    /// out of fold for the targets they were fitted on (see `trees`).
+    pub trees: Option<TreeView>,
+    pub tree_log_odds: Vec<Vec<f32>>,
 }
 
 impl FusionModel {
@@ -118,6 +128,8 @@ impl FusionModel {
             graph,
             features,
             positive_class: 0,
+            trees: None,
+            tree_log_odds: Vec::new(),
         })
     }
 
@@ -195,6 +207,20 @@ impl FusionModel {
             .iter()
             .map(|&t| &self.inputs.target_paths[t])
             .collect();
+        let tree_outputs = self.config().tree_outputs;
+        let tree_log_odds: Vec<f32> = match tree_outputs {
+            0 => Vec::new(),
+            _ if self.tree_log_odds.len() != self.inputs.targets.len() => {
+                return Err(Error::Model(
+                    "the trees view has no log-odds for these targets: fit or load its trees first"
+                        .into(),
+                ))
+            }
+            _ => targets
+                .iter()
+                .flat_map(|&t| self.tree_log_odds[t].iter().copied())
+                .collect(),
+        };
         let items = match &mut self.text {
             Some(text) if item_count > 0 => text.features(&items)?,
             Some(text) => {
@@ -212,6 +238,10 @@ impl FusionModel {
                 neighbour_index: Tensor::from_vec(neighbour_index, (b, k), &device)?,
                 neighbour_mask: Tensor::from_vec(neighbour_mask, (b, k), &device)?,
                 paths: path_bag(&paths, &device)?,
+                trees: match tree_outputs {
+                    0 => None,
+                    t => Some(Tensor::from_vec(tree_log_odds, (b, t), &device)?),
+                },
             })
         };
         build().map_err(candle)
@@ -300,9 +330,108 @@ impl FusionModel {
                 tensors.insert(format!("{prefix}{name}"), tensor);
             }
         }
+        if let Some(trees) = &self.trees {
+            checkpoint::write_json(&dir.join(TREES_FILE), trees)?;
+        }
         let path = dir.join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path)
             .map_err(|e| Error::Model(format!("{}: {e}", path.display())))
+    }
+
+    /// Fits the trees view on the `train` targets (out of fold for them,
+    /// see `trees`) and sets every target's log-odds; no-op without a
+    /// trees view.
+    pub fn fit_trees(&mut self, train: &[usize], seed: u64) -> Result<()> {
+        if self.config().tree_outputs == 0 {
+            return Ok(());
+        }
+        let table = self.attribute_table();
+        let texts = self.text_table()?;
+        let labels: Vec<usize> = train
+            .iter()
+            .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
+            .collect();
+        let classes = self.vocab.classes.len();
+        let (trees, out_of_fold) =
+            TreeView::fit(&table, texts.as_ref(), train, &labels, classes, seed)?;
+        self.tree_log_odds = trees.log_odds(&table, texts.as_ref())?;
+        self.trees = Some(trees);
+        for (&t, odds) in train.iter().zip(out_of_fold) {
+            self.tree_log_odds[t] = odds;
+        }
+        Ok(())
+    }
+
+    /// Every target's log-odds from the kept trees, as a reopened model
+    /// folder has them (after training, which read the training targets'
+    /// out of fold).
+    pub fn rescore_with_kept_trees(&mut self) -> Result<()> {
+        if self.trees.is_none() {
+            return Ok(());
+        }
+        let (attributes, texts) = self.tree_tables()?;
+        if let Some(trees) = &self.trees {
+            self.tree_log_odds = trees.log_odds(&attributes, texts.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// The tables the kept trees read: attributes, and texts when they
+    /// read those.
+    pub fn tree_tables(&mut self) -> Result<(Table, Option<Table>)> {
+        let texts = match self.trees.as_ref().is_some_and(TreeView::reads_text) {
+            true => self.text_table()?,
+            false => None,
+        };
+        Ok((self.attribute_table(), texts))
+    }
+
+    /// Each target's texts as the trees view reads them: the mean of its
+    /// items' BERT features (missing when it has none). Only a frozen text
+    /// side gives the same features when the model is reopened; `None`
+    /// without one.
+    pub fn text_table(&mut self) -> Result<Option<Table>> {
+        let Some(text) = self
+            .text
+            .as_mut()
+            .filter(|_| self.network.config().bert_layers == 0)
+        else {
+            return Ok(None);
+        };
+        let width = text.feature_dim();
+        let mut rows = Vec::with_capacity(self.inputs.targets.len());
+        for chunk in self.inputs.targets.chunks(256) {
+            let items: Vec<&TextItem> = chunk.iter().flat_map(|t| &t.items).collect();
+            let features = match items.len() {
+                0 => Vec::new(),
+                _ => text.features(&items)?.to_vec2::<f32>().map_err(candle)?,
+            };
+            let mut next = features.iter();
+            for target in chunk {
+                let mut mean = vec![0f32; width];
+                for row in next.by_ref().take(target.items.len()) {
+                    mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+                }
+                match target.items.len() {
+                    0 => mean.fill(f32::NAN),
+                    n => mean.iter_mut().for_each(|m| *m /= n as f32),
+                }
+                rows.push(mean);
+            }
+        }
+        let columns = (0..width)
+            .map(|i| format!("mean text feature {i}"))
+            .collect();
+        Ok(Some(Table { columns, rows }))
+    }
+
+    /// The targets' flat attributes as the trees read them: literal
+    /// columns, node features and the selected path counts.
+    pub fn attribute_table(&self) -> Table {
+        let (columns, rows) =
+            self.inputs
+                .target_table(&self.vocab, &self.vocab.paths, &self.inputs.target_paths);
+        Table { columns, rows }
     }
 
     /// Reads a model folder and binds it to `store`'s inputs (every entity
@@ -371,6 +500,14 @@ impl FusionModel {
             }
         }
         model.positive_class = saved.positive_class;
+        if saved.model.tree_outputs > 0 {
+            let path = dir.join(TREES_FILE);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let trees: TreeView = serde_json::from_str(&text)
+                .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+            model.trees = Some(trees);
+            model.rescore_with_kept_trees()?;
+        }
         Ok(model)
     }
 }

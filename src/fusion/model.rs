@@ -19,6 +19,11 @@
 //!    whose signal is weaker is not drowned by a stronger one, and a
 //!    conjunction ("adverse press AND exposure") is a sum of log-odds.
 //!
+//! 4. With `tree_outputs > 0`, the log-odds `z` of gradient-boosted trees
+//!    over the target's flat attributes (`fusion::trees`, stacked out of
+//!    fold) are one more view: a linear head scores the classes from `z`,
+//!    and the interaction head reads `[m; h; t; z]`.
+//!
 //! `use_graph = false` drops `x` and `h` (no R-GCN; the interaction head
 //! sees `[t; 0; t]`); `use_text = false` drops `t` (it sees `[h; h; 0]`).
 
@@ -59,6 +64,10 @@ pub struct FusionConfig {
     /// Weight of each view head's own cross-entropy.
     #[serde(default)]
     pub view_loss: f64,
+    /// Log-odds per target from the trees view (0: no trees view; see
+    /// `fusion::trees::tree_outputs`).
+    #[serde(default)]
+    pub tree_outputs: usize,
     /// Forward relations (the R-GCN also gets their inverses).
     pub num_relations: usize,
     pub num_classes: usize,
@@ -76,6 +85,7 @@ impl FusionConfig {
             (View::Attributes, self.use_graph),
             (View::Graph, self.use_graph),
             (View::Text, self.use_text),
+            (View::Trees, self.tree_outputs > 0),
         ]
         .into_iter()
         .filter_map(|(view, on)| on.then_some(view))
@@ -107,6 +117,7 @@ impl Default for FusionConfig {
             num_columns: 0,
             num_paths: 0,
             view_loss: 0.5,
+            tree_outputs: 0,
             num_relations: 0,
             num_classes: 0,
             lora: crate::text::LoraConfig::default(),
@@ -130,6 +141,8 @@ pub struct FusionBatch {
     pub neighbour_mask: Tensor,
     /// The targets' relation-path counts, when any.
     pub paths: Option<PathBag>,
+    /// The trees' log-odds `[B, tree_outputs]` (with a trees view).
+    pub trees: Option<Tensor>,
 }
 
 /// Relation-path features of a batch as a weighted bag per target.
@@ -154,6 +167,8 @@ pub enum View {
     Graph,
     /// Its texts through BERT.
     Text,
+    /// Gradient-boosted trees over its flat attributes.
+    Trees,
 }
 
 impl View {
@@ -163,6 +178,7 @@ impl View {
             Self::Attributes => "attributes",
             Self::Graph => "graph",
             Self::Text => "text",
+            Self::Trees => "trees",
         }
     }
 }
@@ -227,6 +243,7 @@ pub struct FusedClassifier {
     attribute_head: ViewHead,
     graph_head: ViewHead,
     text_head: ViewHead,
+    trees_head: Option<Linear>,
     rgcn: RgcnEncoder,
     text_proj: Linear,
     span_query: Linear,
@@ -292,6 +309,10 @@ impl FusedClassifier {
             attribute_head: ViewHead::load(vb.pp("attribute_head"), d, classes)?,
             graph_head: ViewHead::load(vb.pp("graph_head"), d, classes)?,
             text_head: ViewHead::load(vb.pp("text_head"), d, classes)?,
+            trees_head: match config.tree_outputs {
+                0 => None,
+                n => Some(linear(n, classes, vb.pp("trees_head"))?),
+            },
             rgcn,
             text_proj: linear(2 * config.text_dim, d, vb.pp("text_proj"))?,
             span_query: linear_no_bias(d, d, vb.pp("span_query"))?,
@@ -300,7 +321,7 @@ impl FusedClassifier {
             entity_query: linear_no_bias(d, d, vb.pp("entity_query"))?,
             text_query: vb.get_with_hints(d, "text_query", Init::Const(0.0))?,
             gate: linear(2 * d, d, vb.pp("gate"))?,
-            hidden: linear(3 * d, d, vb.pp("hidden"))?,
+            hidden: linear(3 * d + config.tree_outputs, d, vb.pp("hidden"))?,
             out: linear(d, config.num_classes, vb.pp("out"))?,
             distmult: DistMult::load(vb.pp("distmult"), config.num_relations, d)?,
             config: config.clone(),
@@ -433,7 +454,15 @@ impl FusedClassifier {
             })?;
             Tensor::cat(&[&h, &h, &h.zeros_like()?], 1)?
         };
-        // Interaction head on `[B, 3D]`, plus every view's own scores.
+        let interaction_input = match (&self.trees_head, &batch.trees) {
+            (Some(head), Some(odds)) => {
+                views.push((View::Trees, head.forward(odds)?));
+                Tensor::cat(&[&interaction_input, odds], 1)?
+            }
+            (Some(_), None) => candle_core::bail!("the trees view needs the trees' log-odds"),
+            (None, _) => interaction_input,
+        };
+        // Interaction head on `[B, 3D (+ T)]`, plus every view's own scores.
         let hidden = self.hidden.forward(&dropout(&interaction_input)?)?.relu()?;
         let mut logits = self.out.forward(&hidden)?;
         for (_, view) in &views {
@@ -506,6 +535,7 @@ mod tests {
             num_features: 2,
             num_columns: 2,
             num_paths: 3,
+            tree_outputs: 1,
             num_relations: 1,
             num_classes: 2,
             ..FusionConfig::default()
@@ -548,6 +578,7 @@ mod tests {
                 rows: Tensor::new(&[0u32, 0, 1], &device).unwrap(),
                 weights: Tensor::new(&[[1f32], [0.5], [2.0]], &device).unwrap(),
             }),
+            trees: Some(Tensor::new(&[[1.5f32], [-2.0]], &device).unwrap()),
         };
         (varmap, network, features, graph, batch)
     }
@@ -571,7 +602,10 @@ mod tests {
         let (_, network, features, graph, batch) = network();
         let output = forward(&network, &features, &graph, &batch);
         let views: Vec<View> = output.views.iter().map(|(v, _)| *v).collect();
-        assert_eq!(views, [View::Attributes, View::Graph, View::Text]);
+        assert_eq!(
+            views,
+            [View::Attributes, View::Graph, View::Text, View::Trees]
+        );
         let mut views_only = output.views[0].1.zeros_like().unwrap();
         for (view, logits) in &output.views {
             assert_eq!(logits.dims(), [2, 2], "{view:?}");
@@ -625,6 +659,7 @@ mod tests {
             "attribute_head.out.weight",
             "graph_head.out.weight",
             "text_head.out.weight",
+            "trees_head.weight",
         ] {
             let norm = crate::test_support::gradient_norm(&grads, &data[name]);
             assert!(norm.is_some_and(|n| n > 0.0), "{name}: {norm:?}");

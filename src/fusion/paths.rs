@@ -553,8 +553,6 @@ impl<'a> Walker<'a> {
 mod tests {
     use super::*;
     use crate::fusion::TextLimits;
-    use crate::store::Store;
-    use oxigraph::io::RdfFormat;
     use oxigraph::model::NamedNode;
 
     const EX: &str = "http://example.org/";
@@ -586,11 +584,7 @@ mod tests {
         for i in 0..MAX_EXPANDED_DEGREE {
             turtle.push_str(&format!("ex:x{i} ex:in ex:Zone ; a ex:Sanction .\n"));
         }
-        let store = Store::in_memory().unwrap();
-        store
-            .oxigraph()
-            .load_from_slice(RdfFormat::Turtle, &turtle)
-            .unwrap();
+        let store = crate::test_support::store_from_turtle(&turtle);
         let iri = |s: &str| NamedNode::new(format!("{EX}{s}")).unwrap();
         let mut vocab = Vocabulary::from_store(
             &store,

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::paths::RelationPaths;
 use super::training::{evaluate, stratified_split, FusionTraining};
+use super::trees::tree_outputs;
 use super::{FusionConfig, FusionModel, TextLimits, View, Vocabulary};
 use crate::error::{Error, Result};
 use crate::store::query::CustomFunction;
@@ -46,7 +47,11 @@ pub struct TrainOptions {
     /// Path features the network reads at most, chosen on the training
     /// labels of each fit (see `RelationPaths::select`).
     pub path_features: usize,
-    /// The network; the `num_*` and `text_dim` fields are filled in here.
+    /// Stack gradient-boosted trees over the flat attributes under the
+    /// network as its trees view (with the graph side; see `fusion::trees`).
+    pub trees: bool,
+    /// The network; the `num_*`, `tree_outputs` and `text_dim` fields are
+    /// filled in here.
     pub model: FusionConfig,
     pub trainer: TrainerConfig,
     /// BERT's learning rate as a fraction of the rest's.
@@ -62,6 +67,8 @@ pub struct TrainSummary {
     pub views: Vec<View>,
     /// Relation-path features counted, by length (index 0: one step).
     pub path_features: Vec<usize>,
+    /// The trees view's depth and tree count, as validation chose them.
+    pub trees: Option<String>,
     pub train: usize,
     pub valid: usize,
     pub test: usize,
@@ -115,6 +122,11 @@ fn untrained_model(
         num_paths: vocab.paths.len().min(options.path_features),
         num_relations: vocab.relations.len(),
         num_classes: vocab.classes.len(),
+        tree_outputs: if options.trees && options.model.use_graph && vocab.classes.len() >= 2 {
+            tree_outputs(vocab.classes.len())
+        } else {
+            0
+        },
         ..options.model.clone()
     };
     FusionModel::new(vocab, inputs, config, bert, device, on_cache)
@@ -144,7 +156,7 @@ fn counted_paths(model: &FusionModel) -> CountedPaths {
 }
 
 /// Selects the path features from `counted` on the training labels,
-/// seeds the network's weights, picks the positive class from the training
+/// fits the trees view on the training targets, seeds the network's weights, picks the positive class from the training
 /// labels, and trains (BERT's fine-tuned layers at their own learning rate).
 fn fit(
     model: &mut FusionModel,
@@ -167,6 +179,7 @@ fn fit(
         classes,
         kept,
     );
+    model.fit_trees(train_set, options.trainer.seed)?;
     seed_weights(&model.varmap, rng)?;
     let train_labels: Vec<u32> = train_labelled.iter().map(|&(_, c)| c).collect();
     model.positive_class = minority_class(&train_labels, classes);
@@ -185,14 +198,16 @@ fn fit(
             .batch_size
             .max(train_set.len().div_ceil(MAX_STEPS_PER_EPOCH)),
     };
-    train(
+    let report = train(
         &mut task,
         groups,
         &options.trainer,
         rng,
         Checkpointing::default(),
         on_epoch,
-    )
+    )?;
+    model.rescore_with_kept_trees()?;
+    Ok(report)
 }
 
 /// Trains a fused classifier on the labelled entities of the store.
@@ -236,6 +251,7 @@ pub fn train_classifier(
     let summary = TrainSummary {
         views: model.config().views(),
         path_features: model.vocab.paths.per_length(),
+        trees: model.trees.as_ref().map(|t| t.describe()),
         train: train_set.len(),
         valid: valid_set.len(),
         test: test_set.len(),
@@ -561,24 +577,12 @@ pub fn write_back(
 ) -> Result<NamedNode> {
     let graph = predictions_graph(model_id);
     let name = GraphName::NamedNode(graph.clone());
+    let subjects: Vec<NamedOrBlankNode> = predictions.iter().map(|p| p.term.clone()).collect();
+    let mut quads = Vec::with_capacity(3 * predictions.len());
     let score = NamedNode::new_unchecked(format!("{KGFUSE_NS}score"));
     let predicted = NamedNode::new_unchecked(format!("{KGFUSE_NS}predictedLabel"));
     let scored_by = NamedNode::new_unchecked(format!("{KGFUSE_NS}scoredBy"));
     let model = NamedNode::new_unchecked(format!("urn:kgfuse:model:{model_id}"));
-    let mut transaction = store.oxigraph().start_transaction()?;
-    match scope {
-        WriteScope::WholeGraph => transaction.clear_graph(&graph)?,
-        WriteScope::ScoredEntities => {
-            for p in predictions {
-                let old: Vec<Quad> = transaction
-                    .quads_for_pattern(Some(p.term.as_ref()), None, None, Some(name.as_ref()))
-                    .collect::<std::result::Result<_, _>>()?;
-                for quad in &old {
-                    transaction.remove(quad);
-                }
-            }
-        }
-    }
     for p in predictions {
         let label: Term = match NamedNode::new(&p.predicted) {
             Ok(iri) if p.predicted.contains(':') => iri.into(),
@@ -589,7 +593,7 @@ pub fn write_back(
             (&predicted, label),
             (&scored_by, Term::from(model.clone())),
         ] {
-            transaction.insert(&Quad::new(
+            quads.push(Quad::new(
                 p.term.clone(),
                 predicate.clone(),
                 object,
@@ -597,7 +601,11 @@ pub fn write_back(
             ));
         }
     }
-    transaction.commit()?;
+    let replaced = match scope {
+        WriteScope::WholeGraph => None,
+        WriteScope::ScoredEntities => Some(&subjects[..]),
+    };
+    store.rewrite_graph(graph.as_ref(), replaced, &quads)?;
     Ok(graph)
 }
 

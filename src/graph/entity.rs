@@ -69,12 +69,8 @@ pub fn resolve_entity(store: &Store, text: &str) -> Result<NamedOrBlankNode> {
 pub fn display_label(store: &Store, node: &NamedOrBlankNode) -> Result<String> {
     for property in LABEL_PROPERTIES {
         let property = NamedNode::new_unchecked(property);
-        let mut quads = store.oxigraph().quads_for_pattern(
-            Some(node.as_ref()),
-            Some(property.as_ref()),
-            None,
-            None,
-        );
+        let mut quads =
+            store.quads_matching(Some(node.as_ref()), Some(property.as_ref()), None, None);
         if let Some(quad) = quads.next() {
             if let Term::Literal(label) = quad?.object {
                 return Ok(label.value().to_owned());

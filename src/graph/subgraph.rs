@@ -251,18 +251,15 @@ impl Serialize for Subgraph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxigraph::model::{GraphNameRef, QuadRef};
+    use oxigraph::model::{GraphName, Quad};
 
     fn store_with(edges: &[(&str, &str, &str)]) -> Store {
         let store = Store::in_memory().unwrap();
-        for (s, p, o) in edges {
-            let n = |x: &str| NamedNode::new(format!("http://example.com/{x}")).unwrap();
-            let (s, p, o) = (n(s), n(p), n(o));
-            store
-                .oxigraph()
-                .insert(QuadRef::new(&s, &p, &o, GraphNameRef::DefaultGraph))
-                .unwrap();
-        }
+        let n = |x: &str| NamedNode::new(format!("http://example.com/{x}")).unwrap();
+        let quads = edges
+            .iter()
+            .map(|(s, p, o)| Quad::new(n(s), n(p), n(o), GraphName::DefaultGraph));
+        store.insert_quads(quads).unwrap();
         store
     }
 

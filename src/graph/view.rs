@@ -50,7 +50,7 @@ impl GraphView {
     /// Builds the view from the union of all graphs of a store.
     pub fn from_store(store: &Store, options: &GraphViewOptions) -> Result<Self> {
         let mut triples = Vec::new();
-        for quad in store.oxigraph().iter() {
+        for quad in store.quads_matching(None, None, None, None) {
             triples.push(Triple::from(quad?));
         }
         Ok(Self::from_triples(triples, options))

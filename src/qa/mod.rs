@@ -185,8 +185,7 @@ impl QaModel {
             .collect::<Result<Vec<_>>>()?;
         let present = relations.iter().any(|p| {
             store
-                .oxigraph()
-                .quads_for_pattern(None, Some(p.as_ref()), None, None)
+                .quads_matching(None, Some(p.as_ref()), None, None)
                 .next()
                 .is_some()
         });

