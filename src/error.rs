@@ -69,6 +69,21 @@ pub enum Error {
     /// An output format does not fit the kind of result or data.
     #[error("{0}")]
     UnsupportedOutput(String),
+    /// A tensor computation failed (shapes, devices, memory), or a model
+    /// refused its inputs (candle's `bail!`).
+    #[error("{0}")]
+    Tensor(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    /// Keeps the cause and drops the backtrace candle may attach: the
+    /// message is for the user, the backtrace is not.
+    fn from(mut e: candle_core::Error) -> Self {
+        while let candle_core::Error::WithBacktrace { inner, .. } = e {
+            e = *inner;
+        }
+        Self::Tensor(e)
+    }
 }
 
 impl Error {

@@ -27,7 +27,6 @@ use crate::reason::{reason_over_store, Closure, DerivationTree, ReasonOptions, I
 use crate::store::Store;
 use crate::tasks::graph_classifier::GraphClassifier;
 use crate::tasks::metrics::argmax;
-use crate::tasks::trainer::candle;
 
 /// Integration steps of the edge attributions.
 pub const IG_STEPS: usize = 16;
@@ -108,7 +107,7 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
     let device = model.device();
     let mut edges = vec![0f64; e];
     let batch = model.batch(&[target])?;
-    let items_var = Var::from_tensor(&batch.items.detach()).map_err(candle)?;
+    let items_var = Var::from_tensor(&batch.items.detach())?;
     let batch = super::FusionBatch {
         items: items_var.as_tensor().clone(),
         ..batch
@@ -127,22 +126,19 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
     let mut tree_gradients = vec![0f64; model.config().tree_outputs];
     for step in 1..=steps {
         let alpha = step as f64 / steps as f64;
-        let mask = Var::from_tensor(
-            &(Tensor::ones(e, DType::F32, &device).map_err(candle)? * alpha).map_err(candle)?,
-        )
-        .map_err(candle)?;
+        let mask = Var::from_tensor(&(Tensor::ones(e, DType::F32, &device)? * alpha)?)?;
         // The path counts are scaled with the edges: both start from nothing.
         let mut scaled = batch.clone();
         let mut path_var = None;
         if let Some(bag) = &mut scaled.paths {
-            let var = Var::from_tensor(&(&bag.weights * alpha).map_err(candle)?).map_err(candle)?;
+            let var = Var::from_tensor(&(&bag.weights * alpha)?)?;
             bag.weights = var.as_tensor().clone();
             path_var = Some(var);
         }
         // So are the trees' log-odds (from even odds).
         let mut tree_var = None;
         if let Some(odds) = &mut scaled.trees {
-            let var = Var::from_tensor(&(&*odds * alpha).map_err(candle)?).map_err(candle)?;
+            let var = Var::from_tensor(&(&*odds * alpha)?)?;
             *odds = var.as_tensor().clone();
             tree_var = Some(var);
         }
@@ -150,26 +146,20 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
             let logits = logits_with_edge_weights(model, &scaled, mask.as_tensor())?;
             log_odds(&logits.get(0)?, class)?.backward()
         };
-        let grads = run().map_err(candle)?;
+        let grads = run()?;
         if let Some(g) = grads.get(mask.as_tensor()) {
-            for (acc, v) in edges.iter_mut().zip(g.to_vec1::<f32>().map_err(candle)?) {
+            for (acc, v) in edges.iter_mut().zip(g.to_vec1::<f32>()?) {
                 *acc += f64::from(v) / steps as f64;
             }
         }
         if let Some(g) = path_var.as_ref().and_then(|v| grads.get(v.as_tensor())) {
-            let g = g
-                .flatten_all()
-                .and_then(|g| g.to_vec1::<f32>())
-                .map_err(candle)?;
+            let g = g.flatten_all().and_then(|g| g.to_vec1::<f32>())?;
             for (acc, v) in path_gradients.iter_mut().zip(g) {
                 *acc += f64::from(v) / steps as f64;
             }
         }
         if let Some(g) = tree_var.as_ref().and_then(|v| grads.get(v.as_tensor())) {
-            let g = g
-                .flatten_all()
-                .and_then(|g| g.to_vec1::<f32>())
-                .map_err(candle)?;
+            let g = g.flatten_all().and_then(|g| g.to_vec1::<f32>())?;
             for (acc, v) in tree_gradients.iter_mut().zip(g) {
                 *acc += f64::from(v) / steps as f64;
             }
@@ -179,11 +169,7 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
                 let product = (g * items_var.as_tensor())
                     .and_then(|p| p.sum(1))
                     .and_then(|p| p.to_vec1::<f32>());
-                items = product
-                    .map_err(candle)?
-                    .into_iter()
-                    .map(f64::from)
-                    .collect();
+                items = product?.into_iter().map(f64::from).collect();
             }
         }
     }
@@ -416,22 +402,20 @@ pub fn explain_graph_classifier(
     let probabilities = model.score(&graph, &[node])?.remove(0).probabilities;
     let class = argmax(&probabilities);
     let triples = graph.triples.len();
-    let ones = Tensor::ones(triples, DType::F32, &candle_core::Device::Cpu).map_err(candle)?;
+    let ones = Tensor::ones(triples, DType::F32, &candle_core::Device::Cpu)?;
     let mut edge_scores = vec![0f64; triples];
     for step in 1..=IG_STEPS {
         let alpha = step as f64 / IG_STEPS as f64;
-        let mask = Var::from_tensor(&(&ones * alpha).map_err(candle)?).map_err(candle)?;
+        let mask = Var::from_tensor(&(&ones * alpha)?)?;
         let logits = model.logits_with_triple_weights(&graph, mask.as_tensor())?;
         let gradients = logits
             .get(node as usize)
             .and_then(|l| log_odds(&l, class))
-            .and_then(|l| l.backward())
-            .map_err(candle)?;
+            .and_then(|l| l.backward())?;
         let gradient = gradients
             .get(mask.as_tensor())
             .ok_or_else(|| Error::Model("the edge mask got no gradient".into()))?
-            .to_vec1::<f32>()
-            .map_err(candle)?;
+            .to_vec1::<f32>()?;
         for (score, g) in edge_scores.iter_mut().zip(gradient) {
             *score += f64::from(g) / IG_STEPS as f64;
         }
@@ -611,7 +595,7 @@ pub fn probability_without(
         keep[r] = 0.0;
     }
     let device = model.device();
-    let keep = Tensor::from_vec(keep, e, &device).map_err(candle)?;
+    let keep = Tensor::from_vec(keep, e, &device)?;
     let mut batch = model.batch(&[target])?;
     let counts = model.vocab.paths.encode_without(
         &model.inputs,
@@ -619,11 +603,10 @@ pub fn probability_without(
         model.inputs.targets[target].node,
         removed,
     );
-    batch.paths = super::path_bag(&[&counts], &device).map_err(candle)?;
+    batch.paths = super::path_bag(&[&counts], &device)?;
     let p = logits_with_edge_weights(model, &batch, &keep)
         .and_then(|l| candle_nn::ops::softmax_last_dim(&l))
-        .and_then(|p| p.get(0)?.get(class)?.to_scalar::<f32>())
-        .map_err(candle)?;
+        .and_then(|p| p.get(0)?.get(class)?.to_scalar::<f32>())?;
     Ok(f64::from(p))
 }
 

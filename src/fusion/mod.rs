@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::gnn::MessageGraph;
 use crate::tasks::baselines::Table;
 use crate::tasks::checkpoint::{self, ModelKind};
-use crate::tasks::trainer::{candle, dropout, TrainerConfig};
+use crate::tasks::trainer::{dropout, TrainerConfig};
 use crate::text::BertEncoder;
 
 /// What `config.json` of a fused model folder holds.
@@ -116,8 +116,7 @@ impl FusionModel {
         let network = FusedClassifier::load(
             VarBuilder::from_varmap(&varmap, DType::F32, device),
             &config,
-        )
-        .map_err(candle)?;
+        )?;
         let (graph, features) = graph_tensors(&inputs, &config, device)?;
         Ok(Self {
             vocab,
@@ -157,7 +156,7 @@ impl FusionModel {
                 .network
                 .node_embeddings(&self.features, graph, &mut |x| Ok(x.clone())),
         };
-        nodes.map(Some).map_err(candle)
+        nodes.map(Some).map_err(Error::from)
     }
 
     /// The tensors of a batch of targets (indices into `inputs.targets`).
@@ -223,11 +222,8 @@ impl FusionModel {
         };
         let items = match &mut self.text {
             Some(text) if item_count > 0 => text.features(&items)?,
-            Some(text) => {
-                Tensor::zeros((0, text.feature_dim()), DType::F32, &device).map_err(candle)?
-            }
-            None => Tensor::zeros((0, 2 * self.config().text_dim), DType::F32, &device)
-                .map_err(candle)?,
+            Some(text) => Tensor::zeros((0, text.feature_dim()), DType::F32, &device)?,
+            None => Tensor::zeros((0, 2 * self.config().text_dim), DType::F32, &device)?,
         };
         let build = || -> candle_core::Result<FusionBatch> {
             Ok(FusionBatch {
@@ -244,7 +240,7 @@ impl FusionModel {
                 },
             })
         };
-        build().map_err(candle)
+        build().map_err(Error::from)
     }
 
     /// The device the network and its inputs live on.
@@ -268,16 +264,13 @@ impl FusionModel {
         let mut out = Vec::with_capacity(targets.len());
         let mut views: Vec<(View, Vec<Vec<f32>>)> = Vec::new();
         let softmax = |logits: &Tensor| {
-            candle_nn::ops::softmax_last_dim(logits)
-                .and_then(|p| p.to_vec2::<f32>())
-                .map_err(candle)
+            candle_nn::ops::softmax_last_dim(logits).and_then(|p| p.to_vec2::<f32>())
         };
         for chunk in targets.chunks(64) {
             let batch = self.batch(chunk)?;
             let output = self
                 .network
-                .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))
-                .map_err(candle)?;
+                .forward(&batch, nodes.as_ref(), &mut |x| Ok(x.clone()))?;
             out.extend(softmax(&output.logits)?);
             for (i, (view, logits)) in output.views.iter().enumerate() {
                 if views.len() <= i {
@@ -404,7 +397,7 @@ impl FusionModel {
             let items: Vec<&TextItem> = chunk.iter().flat_map(|t| &t.items).collect();
             let features = match items.len() {
                 0 => Vec::new(),
-                _ => text.features(&items)?.to_vec2::<f32>().map_err(candle)?,
+                _ => text.features(&items)?.to_vec2::<f32>()?,
             };
             let mut next = features.iter();
             for target in chunk {
@@ -562,7 +555,7 @@ fn graph_tensors(
         .chain(inputs.edges.iter().map(|&(s, p, o)| (o, p + r, s)))
         .collect();
     let n = inputs.view.node_count();
-    let graph = MessageGraph::new(n, 2 * num_relations, &edges, device).map_err(candle)?;
+    let graph = MessageGraph::new(n, 2 * num_relations, &edges, device)?;
     let mut ids = Vec::new();
     let mut nodes = Vec::new();
     let mut inverse_counts = Vec::with_capacity(n);
@@ -587,5 +580,5 @@ fn graph_tensors(
             num_nodes: n,
         })
     };
-    Ok((graph, build().map_err(candle)?))
+    Ok((graph, build()?))
 }

@@ -11,7 +11,6 @@ use tokenizers::Encoding;
 
 use super::data::TextItem;
 use crate::error::{Error, Result};
-use crate::tasks::trainer::candle;
 use crate::text::{span_tokens, BertEncoder, LoraConfig, SplitBert};
 
 /// Texts per BERT call while caching.
@@ -135,8 +134,7 @@ impl TextSide {
             )
         } else {
             Tensor::cat(&parts, 0)
-        }
-        .map_err(candle)?;
+        }?;
         self.frozen = Some((rows, table));
         self.states.clear();
         Ok(())
@@ -153,8 +151,8 @@ impl TextSide {
                     })
                 })
                 .collect::<Result<Vec<u32>>>()?;
-            let index = Tensor::from_vec(index, items.len(), table.device()).map_err(candle)?;
-            return table.index_select(&index, 0).map_err(candle);
+            let index = Tensor::from_vec(index, items.len(), table.device())?;
+            return table.index_select(&index, 0).map_err(Error::from);
         }
         self.compute(items)
     }
@@ -170,8 +168,8 @@ impl TextSide {
         }
         let states: Vec<&Tensor> = texts.iter().map(|&t| &self.states[t]).collect();
         // Padding is never pooled: items only name real tokens.
-        let (hidden, _mask) = self.split.top(&states).map_err(candle)?;
-        let (n, longest, width) = hidden.dims3().map_err(candle)?;
+        let (hidden, _mask) = self.split.top(&states)?;
+        let (n, longest, width) = hidden.dims3()?;
         // Each item pools two token sets: its span, and the sentence around it.
         let mut pools: [(Vec<u32>, Vec<u32>, Vec<f32>); 2] = Default::default();
         for (position, item) in items.iter().enumerate() {
@@ -200,7 +198,7 @@ impl TextSide {
             }
             Tensor::cat(&means, 1)
         };
-        run().map_err(candle)
+        run().map_err(Error::from)
     }
 
     /// Token positions of an item's span and of the sentence around it

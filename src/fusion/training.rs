@@ -18,9 +18,9 @@ use rand_chacha::ChaCha8Rng;
 use super::data::ItemSource;
 use super::model::normalize_rows;
 use super::FusionModel;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tasks::metrics::{argmax, ClassificationMetrics};
-use crate::tasks::trainer::{bce_with_logits, candle, dropout, TrainingTask};
+use crate::tasks::trainer::{bce_with_logits, dropout, TrainingTask};
 
 /// Edges of the batch's targets scored per step for `L_graph`.
 const GRAPH_LOSS_EDGES: usize = 512;
@@ -39,7 +39,7 @@ impl FusionTraining<'_> {
             .iter()
             .map(|&t| self.model.inputs.targets[t].label.unwrap_or(0))
             .collect();
-        Tensor::from_vec(labels, targets.len(), &self.model.device()).map_err(candle)
+        Tensor::from_vec(labels, targets.len(), &self.model.device()).map_err(Error::from)
     }
 
     fn graph_loss(
@@ -86,7 +86,7 @@ impl FusionTraining<'_> {
             )?;
             bce_with_logits(&scores, &Tensor::from_vec(truth, m, device)?)
         };
-        run().map(Some).map_err(candle)
+        run().map(Some).map_err(Error::from)
     }
 
     fn align_loss(
@@ -124,7 +124,7 @@ impl FusionTraining<'_> {
             let logits = (spans.matmul(&keys.t()?)? / temperature)?;
             candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(owners, m, device)?)
         };
-        run().map(Some).map_err(candle)
+        run().map(Some).map_err(Error::from)
     }
 }
 
@@ -151,28 +151,25 @@ impl TrainingTask for FusionTraining<'_> {
                 .network
                 .forward(&batch, states.as_ref(), &mut |x| {
                     dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
-                })
-                .map_err(candle)?;
+                })?;
             let labels = self.labels(chunk)?;
-            let mut loss =
-                candle_nn::loss::cross_entropy(&output.logits, &labels).map_err(candle)?;
+            let mut loss = candle_nn::loss::cross_entropy(&output.logits, &labels)?;
             if config.view_loss > 0.0 {
                 for (_, view) in &output.views {
                     let l = candle_nn::loss::cross_entropy(view, &labels)
-                        .and_then(|l| l * config.view_loss)
-                        .map_err(candle)?;
-                    loss = (loss + l).map_err(candle)?;
+                        .and_then(|l| l * config.view_loss)?;
+                    loss = (loss + l)?;
                 }
             }
             if let Some(nodes) = states.as_ref().map(|s| &s.hidden) {
                 if config.alpha > 0.0 {
                     if let Some(l) = self.graph_loss(nodes, chunk, rng)? {
-                        loss = (loss + (l * config.alpha).map_err(candle)?).map_err(candle)?;
+                        loss = (loss + (l * config.alpha)?)?;
                     }
                 }
                 if let (true, Some(items)) = (config.beta > 0.0, &output.items) {
                     if let Some(l) = self.align_loss(nodes, items, chunk, &batch.targets)? {
-                        loss = (loss + (l * config.beta).map_err(candle)?).map_err(candle)?;
+                        loss = (loss + (l * config.beta)?)?;
                     }
                 }
             }

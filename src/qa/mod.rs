@@ -32,7 +32,7 @@ use crate::graph::{display_label, Subgraph, SubgraphOptions, SubgraphRetriever};
 use crate::store::query::SparqlRunner;
 use crate::store::Store;
 use crate::tasks::checkpoint::{self, ModelKind};
-use crate::tasks::trainer::{candle, TrainerConfig};
+use crate::tasks::trainer::TrainerConfig;
 use crate::text::BertEncoder;
 
 /// What replaces a linked mention in the text BERT reads: the model learns
@@ -142,8 +142,7 @@ impl QaModel {
         let network = RelationFollower::load(
             VarBuilder::from_varmap(&varmap, DType::F32, bert.device()),
             &config,
-        )
-        .map_err(candle)?;
+        )?;
         let relation_ids = relations
             .iter()
             .enumerate()
@@ -447,25 +446,21 @@ impl QaModel {
             let topics = q.topic_indexes();
             topic.extend((0..n).map(|i| if topics.contains(&i) { 1f32 } else { 0.0 }));
             let length = q.tokens.dims()[0];
-            tokens.push(
-                q.tokens
-                    .pad_with_zeros(0, 0, longest - length)
-                    .map_err(candle)?,
-            );
+            tokens.push(q.tokens.pad_with_zeros(0, 0, longest - length)?);
             let mut mask = vec![1f32; length];
             mask.resize(longest, 0.0);
-            masks.push(Tensor::new(mask.as_slice(), device).map_err(candle)?);
+            masks.push(Tensor::new(mask.as_slice(), device)?);
             offset += n as u32;
         }
-        let u32s = |v: Vec<u32>| Tensor::new(v.as_slice(), device).map_err(candle);
+        let u32s = |v: Vec<u32>| Tensor::new(v.as_slice(), device);
         Ok(QuestionBatch {
-            tokens: Tensor::stack(&tokens, 0).map_err(candle)?,
-            token_mask: Tensor::stack(&masks, 0).map_err(candle)?,
+            tokens: Tensor::stack(&tokens, 0)?,
+            token_mask: Tensor::stack(&masks, 0)?,
             edge_source: u32s(src)?,
             edge_target: u32s(dst)?,
             edge_relation: u32s(rel)?,
             node_question: u32s(node_question)?,
-            topic: Tensor::new(topic.as_slice(), device).map_err(candle)?,
+            topic: Tensor::new(topic.as_slice(), device)?,
         })
     }
 
@@ -496,7 +491,7 @@ impl QaModel {
             return Err(Error::InvalidTerm(failure.reason));
         }
         let q = prepared.remove(0).expect("prepared or failed");
-        let out = self.network.forward(&self.batch(&[&q])?).map_err(candle)?;
+        let out = self.network.forward(&self.batch(&[&q])?)?;
         let read = || -> candle_core::Result<(Vec<f32>, Vec<Vec<f32>>, Vec<f32>)> {
             Ok((
                 out.scores.to_vec1()?,
@@ -504,7 +499,7 @@ impl QaModel {
                 out.hop_probs.get(0)?.to_vec1()?,
             ))
         };
-        let (scores, relation_probs, hop_probs) = read().map_err(candle)?;
+        let (scores, relation_probs, hop_probs) = read()?;
         let chosen = training::answer_nodes(&q, &scores, self.threshold);
         let mut found =
             training::answer_paths(self, &q, &chosen, &relation_probs, &hop_probs, paths);

@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use super::path::answer_query;
 use super::{EntityLinker, PreparedQuestion, QaModel, Question, Step};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tasks::trainer::{
-    candle, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainingTask,
+    train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainingTask,
 };
 
 /// Trains on questions whose subgraph holds a gold answer; validates Hits@1.
@@ -62,7 +62,7 @@ impl TrainingTask for QaTraining<'_> {
 /// Weighted binary cross-entropy over every non-topic node of the batch.
 fn loss(model: &QaModel, questions: &[&PreparedQuestion]) -> Result<Tensor> {
     let batch = model.batch(questions)?;
-    let out = model.network.forward(&batch).map_err(candle)?;
+    let out = model.network.forward(&batch)?;
     let mut targets = Vec::new();
     let mut weights = Vec::new();
     for q in questions {
@@ -93,7 +93,7 @@ fn loss(model: &QaModel, questions: &[&PreparedQuestion]) -> Result<Tensor> {
         .mul(&w))?;
         bce.sum_all()? / questions.len() as f64
     };
-    run().map_err(candle)
+    run().map_err(Error::from)
 }
 
 /// Every question's node scores, `batch` questions at a time.
@@ -107,8 +107,7 @@ pub fn node_scores(
         let scores = model
             .network
             .forward(&model.batch(chunk)?)
-            .and_then(|o| o.scores.to_vec1::<f32>())
-            .map_err(candle)?;
+            .and_then(|o| o.scores.to_vec1::<f32>())?;
         let mut at = 0;
         for q in chunk {
             let n = q.subgraph.nodes.len();

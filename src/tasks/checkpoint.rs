@@ -7,7 +7,6 @@ use candle_nn::VarMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::trainer::candle;
 use crate::error::{Error, Result};
 use crate::safetensors_header::{read_header, HeaderError};
 
@@ -172,5 +171,5 @@ pub fn load_weights(dir: &Path, varmap: &mut VarMap) -> Result<()> {
             dir.display()
         )));
     }
-    varmap.load(&path).map_err(candle)
+    varmap.load(&path).map_err(Error::from)
 }

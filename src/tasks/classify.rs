@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::trainer::{
-    candle, dropout, seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport,
+    dropout, seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport,
     TrainerConfig, TrainingTask,
 };
 use crate::error::{Error, Result};
@@ -140,8 +140,7 @@ impl NodeClassifier {
         config: &ClassifyConfig,
         device: &Device,
     ) -> Result<Self> {
-        let graph = MessageGraph::new(data.num_nodes, data.num_relations, &data.edges, device)
-            .map_err(candle)?;
+        let graph = MessageGraph::new(data.num_nodes, data.num_relations, &data.edges, device)?;
         let rgcn = RgcnConfig {
             num_nodes: data.num_nodes,
             num_relations: data.num_relations,
@@ -162,7 +161,7 @@ impl NodeClassifier {
         let sampler = (!config.fanouts.is_empty())
             .then(|| NeighbourSampler::new(data.num_nodes, &data.edges, config.fanouts.clone()));
         Ok(Self {
-            encoder: RgcnEncoder::load(vb, &rgcn).map_err(candle)?,
+            encoder: RgcnEncoder::load(vb, &rgcn)?,
             graph,
             sampler,
             dropout: config.dropout,
@@ -193,30 +192,29 @@ impl NodeClassifier {
             self.graph.num_relations,
             &sampled.edges,
             &device,
-        )
-        .map_err(candle)?;
-        let nodes = Tensor::new(sampled.nodes.as_slice(), &device).map_err(candle)?;
-        let input = self.encoder.learned_input(&nodes).map_err(candle)?;
+        )?;
+        let nodes = Tensor::new(sampled.nodes.as_slice(), &device)?;
+        let input = self.encoder.learned_input(&nodes)?;
         let p = self.dropout;
         self.encoder
             .forward(Some(&input), &graph, &mut |x| {
                 dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
             })
-            .map_err(candle)
+            .map_err(Error::from)
     }
 
     /// Class scores of every node `[nodes, classes]`; dropout when `rng` is given.
     pub fn logits(&self, rng: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
         let p = self.dropout;
-        match rng {
+        let logits = match rng {
             Some(rng) => self.encoder.forward(None, &self.graph, &mut |x| {
                 dropout(x, p, rng).map_err(|e| candle_core::Error::Msg(e.to_string()))
             }),
             None => self
                 .encoder
                 .forward(None, &self.graph, &mut |x| Ok(x.clone())),
-        }
-        .map_err(candle)
+        };
+        Ok(logits?)
     }
 
     /// Class scores of every node of `graph`, whose first nodes are the
@@ -228,20 +226,19 @@ impl NodeClassifier {
             .relations
             .first()
             .map_or(Device::Cpu, |r| r.src.device().clone());
-        let ids = Tensor::arange(0u32, known as u32, &device).map_err(candle)?;
-        let mut input = self.encoder.learned_input(&ids).map_err(candle)?;
+        let ids = Tensor::arange(0u32, known as u32, &device)?;
+        let mut input = self.encoder.learned_input(&ids)?;
         if graph.num_nodes > known {
             let unseen = Tensor::zeros(
                 (graph.num_nodes - known, self.encoder.config().input_dim),
                 DType::F32,
                 &device,
-            )
-            .map_err(candle)?;
-            input = Tensor::cat(&[&input, &unseen], 0).map_err(candle)?;
+            )?;
+            input = Tensor::cat(&[&input, &unseen], 0)?;
         }
         self.encoder
             .forward(Some(&input), graph, &mut |x| Ok(x.clone()))
-            .map_err(candle)
+            .map_err(Error::from)
     }
 
     /// Predicted class of each node in `nodes`.
@@ -291,9 +288,7 @@ impl TrainingTask for ClassifyTraining<'_> {
     /// more confident model should win the tie.
     fn validate(&mut self) -> Result<f64> {
         let logits = self.model.logits(None)?;
-        let loss = cross_entropy(&logits, &self.valid)?
-            .to_scalar::<f32>()
-            .map_err(candle)?;
+        let loss = cross_entropy(&logits, &self.valid)?.to_scalar::<f32>()?;
         Ok(accuracy_of(&logits, &self.valid)? - 1e-3 * f64::from(loss))
     }
 
@@ -306,14 +301,12 @@ impl TrainingTask for ClassifyTraining<'_> {
 fn cross_entropy(logits: &Tensor, examples: &[(u32, u32)]) -> Result<Tensor> {
     let device = logits.device();
     let n = examples.len();
-    let nodes =
-        Tensor::from_vec(examples.iter().map(|e| e.0).collect(), n, device).map_err(candle)?;
-    let classes =
-        Tensor::from_vec(examples.iter().map(|e| e.1).collect(), n, device).map_err(candle)?;
+    let nodes = Tensor::from_vec(examples.iter().map(|e| e.0).collect(), n, device)?;
+    let classes = Tensor::from_vec(examples.iter().map(|e| e.1).collect(), n, device)?;
     logits
         .index_select(&nodes, 0)
         .and_then(|l| candle_nn::loss::cross_entropy(&l, &classes))
-        .map_err(candle)
+        .map_err(Error::from)
 }
 
 /// Share of examples whose highest class score is their class.
@@ -329,12 +322,12 @@ fn accuracy_of(logits: &Tensor, examples: &[(u32, u32)]) -> Result<f64> {
 }
 
 fn predict_from(logits: &Tensor, nodes: &[u32]) -> Result<Vec<u32>> {
-    let index = Tensor::from_vec(nodes.to_vec(), nodes.len(), logits.device()).map_err(candle)?;
+    let index = Tensor::from_vec(nodes.to_vec(), nodes.len(), logits.device())?;
     logits
         .index_select(&index, 0)
         .and_then(|l| l.argmax(1))
         .and_then(|a| a.to_vec1::<u32>())
-        .map_err(candle)
+        .map_err(Error::from)
 }
 
 /// Splits examples into `k` folds with each class spread evenly (shuffled by `rng`).

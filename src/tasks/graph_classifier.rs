@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, ModelKind};
 use super::classify::{fit, stratified_folds, ClassifyConfig, ClassifyData, NodeClassifier};
 use super::metrics::{minority_class, ClassificationMetrics};
-use super::trainer::{candle, EpochRecord, TrainReport, TrainerConfig};
+use super::trainer::{EpochRecord, TrainReport, TrainerConfig};
 use crate::error::{Error, Result};
 use crate::gnn::MessageGraph;
 use crate::store::Store;
@@ -269,8 +269,7 @@ impl GraphClassifier {
                     .map(|(s, p, o)| (*o, relation(p) + trained, *s)),
             )
             .collect();
-        let messages = MessageGraph::new(nodes.len(), 2 * trained as usize, &edges, &Device::Cpu)
-            .map_err(candle)?;
+        let messages = MessageGraph::new(nodes.len(), 2 * trained as usize, &edges, &Device::Cpu)?;
         let labels = data
             .examples
             .iter()
@@ -335,11 +334,8 @@ impl GraphClassifier {
         graph: &AlignedGraph,
         weights: &Tensor,
     ) -> Result<Tensor> {
-        let both_ways = Tensor::cat(&[weights, weights], 0).map_err(candle)?;
-        let weighted = graph
-            .messages
-            .with_edge_weights(&both_ways)
-            .map_err(candle)?;
+        let both_ways = Tensor::cat(&[weights, weights], 0)?;
+        let weighted = graph.messages.with_edge_weights(&both_ways)?;
         self.model.logits_over(&weighted)
     }
 
@@ -385,10 +381,10 @@ impl AlignedGraph {
 
 /// Softmax rows of `logits` for `nodes`.
 fn probabilities(logits: &Tensor, nodes: &[u32]) -> Result<Vec<Vec<f32>>> {
-    let index = Tensor::from_vec(nodes.to_vec(), nodes.len(), logits.device()).map_err(candle)?;
+    let index = Tensor::from_vec(nodes.to_vec(), nodes.len(), logits.device())?;
     logits
         .index_select(&index, 0)
         .and_then(|l| candle_nn::ops::softmax_last_dim(&l))
         .and_then(|p| p.to_vec2::<f32>())
-        .map_err(candle)
+        .map_err(Error::from)
 }

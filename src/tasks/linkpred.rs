@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{realistic_rank, RankMetrics};
-use super::trainer::{bce_with_logits, candle, dropout, TrainingTask};
+use super::trainer::{bce_with_logits, dropout, TrainingTask};
 use crate::error::{Error, Result};
 use crate::gnn::{ComplEx, Decomposition, DistMult, MessageGraph, RgcnConfig, RgcnEncoder};
 
@@ -199,8 +199,7 @@ impl LinkPredictor {
             .iter()
             .flat_map(|&[h, rel, t]| [(h, rel, t), (t, rel + r as u32, h)])
             .collect();
-        let graph =
-            MessageGraph::new(data.entities.len(), 2 * r, &edges, device).map_err(candle)?;
+        let graph = MessageGraph::new(data.entities.len(), 2 * r, &edges, device)?;
         let rgcn = RgcnConfig {
             num_nodes: data.entities.len(),
             num_relations: 2 * r,
@@ -211,14 +210,13 @@ impl LinkPredictor {
             learned_input: true,
             residual: config.residual,
         };
-        let encoder = RgcnEncoder::load(vb.pp("encoder"), &rgcn).map_err(candle)?;
+        let encoder = RgcnEncoder::load(vb.pp("encoder"), &rgcn)?;
         let decoder = Decoder::load(
             vb.pp("decoder"),
             config.decoder,
             2 * r,
             encoder.output_dim(),
-        )
-        .map_err(candle)?;
+        )?;
         Ok(Self {
             encoder,
             decoder,
@@ -239,7 +237,7 @@ impl LinkPredictor {
                 .encoder
                 .forward(None, &self.graph, &mut |x| Ok(x.clone())),
         };
-        result.map_err(candle)
+        result.map_err(Error::from)
     }
 
     /// Filtered ranking metrics on `triples`, both directions; `known` holds
@@ -266,11 +264,10 @@ impl LinkPredictor {
                 .decoder
                 .score_all(
                     &nodes,
-                    &Tensor::from_vec(known_ids, n, &device).map_err(candle)?,
-                    &Tensor::from_vec(rel_ids, n, &device).map_err(candle)?,
+                    &Tensor::from_vec(known_ids, n, &device)?,
+                    &Tensor::from_vec(rel_ids, n, &device)?,
                 )
-                .and_then(|s| s.to_vec2::<f32>())
-                .map_err(candle)?;
+                .and_then(|s| s.to_vec2::<f32>())?;
             for (i, &[h, rel, t]) in chunk.iter().enumerate() {
                 ranks.push(realistic_rank(&scores[i], t as usize, |c| {
                     c != t as usize && known.contains(&[h, rel, c as u32])
@@ -341,17 +338,13 @@ impl TrainingTask for LinkPredTraining<'_> {
             let relations: Vec<u32> = batch.iter().map(|&q| self.queries[q].0 .1).collect();
             let b = batch.len();
             let nodes = self.model.nodes(Some(rng))?;
-            let logits = self
-                .model
-                .decoder
-                .score_all(
-                    &nodes,
-                    &Tensor::from_vec(known, b, &device).map_err(candle)?,
-                    &Tensor::from_vec(relations, b, &device).map_err(candle)?,
-                )
-                .map_err(candle)?;
-            let targets = Tensor::from_vec(targets, (b, n), &device).map_err(candle)?;
-            let loss = bce_with_logits(&logits, &targets).map_err(candle)?;
+            let logits = self.model.decoder.score_all(
+                &nodes,
+                &Tensor::from_vec(known, b, &device)?,
+                &Tensor::from_vec(relations, b, &device)?,
+            )?;
+            let targets = Tensor::from_vec(targets, (b, n), &device)?;
+            let loss = bce_with_logits(&logits, &targets)?;
             total += step(&loss)?;
             batches += 1;
         }

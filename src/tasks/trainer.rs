@@ -122,8 +122,8 @@ pub fn seed_weights(varmap: &VarMap, rng: &mut ChaCha8Rng) -> Result<()> {
                 .map(|_| rng.random_range(-bound..bound))
                 .collect()
         };
-        let tensor = Tensor::from_vec(values, dims.as_slice(), var.device()).map_err(candle)?;
-        var.set(&tensor).map_err(candle)?;
+        let tensor = Tensor::from_vec(values, dims.as_slice(), var.device())?;
+        var.set(&tensor)?;
     }
     Ok(())
 }
@@ -143,8 +143,8 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
             }
         })
         .collect();
-    let mask = Tensor::from_vec(mask, x.dims(), x.device()).map_err(candle)?;
-    x.mul(&mask).map_err(candle)
+    let mask = Tensor::from_vec(mask, x.dims(), x.device())?;
+    x.mul(&mask).map_err(Error::from)
 }
 
 /// Mean binary cross-entropy on logits, in the stable form
@@ -155,13 +155,6 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result
     (logits.relu()? - logits.mul(targets)?)?
         .add(&softplus_tail)?
         .mean_all()
-}
-
-/// A candle error as ours, without the backtrace candle may attach.
-pub(crate) fn candle(e: candle_core::Error) -> Error {
-    let text = e.to_string();
-    let message = text.split("\n   0:").next().unwrap_or(&text).trim_end();
-    Error::Model(message.to_owned())
 }
 
 /// Weights trained at their own learning rate: `lr_scale` times the
@@ -297,9 +290,7 @@ impl LoopState {
             )));
         }
         for (g, optimizer) in optimizers.iter_mut().enumerate() {
-            optimizer
-                .restore(state.optimizer_steps[g], &format!("group{g}"), &get)
-                .map_err(candle)?;
+            optimizer.restore(state.optimizer_steps[g], &format!("group{g}"), &get)?;
         }
         let (seed, stream, position) = state.rng;
         *rng = <ChaCha8Rng as rand::SeedableRng>::from_seed(seed);
@@ -350,9 +341,8 @@ pub fn train(
                 config.learning_rate_at(0) * g.lr_scale,
                 config.weight_decay,
             )
-            .map_err(candle)
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<candle_core::Result<Vec<_>>>()?;
     let Resumed {
         mut best,
         mut history,
@@ -373,12 +363,12 @@ pub fn train(
             optimizer.learning_rate = learning_rate * group.lr_scale;
         }
         let mut step = |loss: &Tensor| -> Result<f64> {
-            let mut grads = loss.backward().map_err(candle)?;
+            let mut grads = loss.backward()?;
             clip_gradients(&mut grads, &vars, config.grad_clip)?;
             for optimizer in optimizers.iter_mut() {
-                optimizer.step(&grads).map_err(candle)?;
+                optimizer.step(&grads)?;
             }
-            Ok(f64::from(loss.to_scalar::<f32>().map_err(candle)?))
+            Ok(f64::from(loss.to_scalar::<f32>()?))
         };
         let loss = task.train_epoch(rng, &mut step)?;
         if !loss.is_finite() {
@@ -403,8 +393,7 @@ pub fn train(
             let snapshot = vars
                 .iter()
                 .map(|v| v.as_tensor().copy())
-                .collect::<candle_core::Result<Vec<_>>>()
-                .map_err(candle)?;
+                .collect::<candle_core::Result<Vec<_>>>()?;
             best = Some((epoch, metric.unwrap_or(f64::NAN), snapshot));
             since_best = 0;
         } else if validate {
@@ -444,7 +433,7 @@ pub fn train(
     let (best_epoch, best_metric, snapshot) =
         best.ok_or_else(|| Error::Model("no epoch produced a finite validation metric".into()))?;
     for (var, tensor) in vars.iter().zip(snapshot) {
-        var.set(&tensor).map_err(candle)?;
+        var.set(&tensor)?;
     }
     Ok(TrainReport {
         best_epoch: best_epoch + 1,
@@ -469,8 +458,7 @@ fn clip_gradients(
             total += f64::from(
                 g.sqr()
                     .and_then(|s| s.sum_all())
-                    .and_then(|s| s.to_scalar::<f32>())
-                    .map_err(candle)?,
+                    .and_then(|s| s.to_scalar::<f32>())?,
             );
         }
     }
@@ -479,7 +467,7 @@ fn clip_gradients(
         let scale = max / norm;
         for var in vars {
             if let Some(g) = grads.get(var.as_tensor()) {
-                let scaled = (g * scale).map_err(candle)?;
+                let scaled = (g * scale)?;
                 grads.insert(var.as_tensor(), scaled);
             }
         }
