@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use candle_core::Device;
-use oxigraph::model::{NamedNode, NamedOrBlankNode};
+use oxigraph::model::NamedNode;
 
 use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
 use kgfuse::fusion::training::evaluate as evaluate_model;
-use kgfuse::fusion::{read_config, FusionConfig, FusionModel, TextLimits};
+use kgfuse::fusion::{FusionConfig, FusionModel, TextLimits};
 use kgfuse::store::terms::parse_iri;
 use kgfuse::store::Store;
 use kgfuse::tasks::checkpoint::{self, ModelKind};
@@ -21,7 +21,7 @@ use kgfuse::tasks::metrics::ClassificationMetrics;
 use kgfuse::tasks::trainer::{EpochRecord, TrainerConfig};
 use kgfuse::text::{parse_device, BertEncoder, LoraConfig};
 
-use super::embed::ModelArgs;
+use super::shared::{load_model, ModelArgs};
 use super::{Access, Context};
 
 /// Options of the fused model (ignored with --graph-only, except
@@ -238,7 +238,7 @@ pub fn train_graph_only(
     trainer: &TrainerConfig,
     out: &Path,
 ) -> Result<()> {
-    let bar = super::train::progress(trainer.epochs);
+    let bar = super::shared::epoch_progress(trainer.epochs);
     let result = GraphClassifier::train(
         data,
         label,
@@ -246,7 +246,7 @@ pub fn train_graph_only(
         config,
         trainer,
         &mut |record, improved| {
-            super::epoch_done(&bar, epoch_line(record, improved));
+            super::shared::epoch_done(&bar, epoch_line(record, improved));
             Ok(())
         },
     );
@@ -321,7 +321,7 @@ pub fn cross_validate_fused(
     ctx: &Context,
 ) -> Result<()> {
     let (store, options, bert, device) = setup(c, a, ctx)?;
-    let bar = super::train::progress(folds * repeats);
+    let bar = super::shared::epoch_progress(folds * repeats);
     let accuracies = kgfuse::fusion::pipeline::cross_validate(
         &store,
         &options,
@@ -330,7 +330,7 @@ pub fn cross_validate_fused(
         folds,
         repeats,
         &mut |r, f, accuracy| {
-            super::epoch_done(
+            super::shared::epoch_done(
                 &bar,
                 format!("repeat {} fold {}: accuracy {accuracy:.3}", r + 1, f + 1),
             );
@@ -354,11 +354,11 @@ pub fn train_with_progress(
     bert: Option<BertEncoder>,
     device: &Device,
 ) -> Result<(FusionModel, kgfuse::fusion::pipeline::TrainSummary)> {
-    let cache = super::progress_bar(
+    let cache = super::shared::progress_bar(
         None,
         "{spinner} encoding texts with BERT: {pos} [{elapsed}]",
     );
-    let bar = super::train::progress(options.trainer.epochs);
+    let bar = super::shared::epoch_progress(options.trainer.epochs);
     let mut started = false;
     let result = train_classifier(
         store,
@@ -371,7 +371,7 @@ pub fn train_with_progress(
                 cache.finish_and_clear();
                 started = true;
             }
-            super::epoch_done(&bar, epoch_line(record, improved));
+            super::shared::epoch_done(&bar, epoch_line(record, improved));
             Ok(())
         },
     );
@@ -521,30 +521,6 @@ pub fn evaluate(a: &EvaluateArgs, ctx: &Context) -> Result<()> {
         kgfuse::tasks::checkpoint::write_json(path, &metrics)?;
     }
     Ok(())
-}
-
-/// Loads a fused model folder over `store`, with BERT when the model reads text.
-pub fn load_model(
-    dir: &Path,
-    store: &Store,
-    entities: Option<&[NamedOrBlankNode]>,
-    bert: &ModelArgs,
-) -> Result<FusionModel> {
-    let saved = read_config(dir)?;
-    let device = parse_device(&bert.device)?;
-    let encoder = if saved.model.use_text {
-        Some(bert.load()?)
-    } else {
-        None
-    };
-    Ok(FusionModel::load(
-        dir,
-        store,
-        entities,
-        encoder,
-        &device,
-        |_| {},
-    )?)
 }
 
 /// `kgfuse evaluate explanations`.

@@ -8,38 +8,9 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use indicatif::ProgressBar;
 
-use kgfuse::text::model_files::{self, ModelLocation};
-use kgfuse::text::{parse_device, BertEncoder, SpanInput};
+use kgfuse::text::SpanInput;
 
-/// Which model to run and where: shared by every command that needs BERT.
-#[derive(Debug, clap::Args)]
-pub struct ModelArgs {
-    /// BERT checkpoint folder (config.json, model.safetensors, tokenizer.json).
-    /// Default: KGFUSE_MODEL_DIR, else the cache, fetching all-MiniLM-L6-v2 once.
-    #[arg(long, value_name = "DIR")]
-    pub model_dir: Option<PathBuf>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-}
-
-impl ModelArgs {
-    pub fn load(&self) -> Result<BertEncoder> {
-        let dir = match model_files::locate(self.model_dir.as_deref())? {
-            ModelLocation::Found(dir) => dir,
-            ModelLocation::NotFetched { cache } => {
-                eprintln!(
-                    "the default model {} is not in {}; fetching it once",
-                    model_files::DEFAULT_MODEL,
-                    cache.display()
-                );
-                model_files::fetch(&cache, &mut |m| eprintln!("{m}"))?
-            }
-        };
-        let device = parse_device(&self.device)?;
-        Ok(BertEncoder::load(&dir, &device)?)
-    }
-}
+use super::shared::ModelArgs;
 
 /// Embed texts: one L2-normalised sentence vector per text and, with
 /// --spans, a vector per character span (mean of the span's tokens).
@@ -148,7 +119,7 @@ pub fn run(args: Args) -> Result<()> {
         encoder.set_max_length(max)?;
     }
     let bar = if args.file.is_some() {
-        super::progress_bar(
+        super::shared::progress_bar(
             Some(inputs.len()),
             "{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} texts {per_sec}",
         )

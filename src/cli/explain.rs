@@ -11,8 +11,8 @@ use kgfuse::graph::resolve_entity;
 use kgfuse::tasks::checkpoint::{kind_of, ModelKind};
 use kgfuse::tasks::graph_classifier::GraphClassifier;
 
-use super::classify::load_model;
-use super::embed::ModelArgs;
+use super::shared::ModelArgs;
+use super::shared::{load_model, write_output};
 use super::{Access, Context};
 
 /// Explain a classifier's prediction for one entity: the top paths (up to
@@ -63,13 +63,4 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         explain(&mut model, &store, &entity, &id, args.top)?
     };
     write_output(&render(&explanation, format)?, args.out.as_deref())
-}
-
-/// A rendered explanation to the file, or to standard output.
-pub(super) fn write_output(text: &str, out: Option<&std::path::Path>) -> Result<()> {
-    match out {
-        Some(path) => std::fs::write(path, text).map_err(|e| kgfuse::Error::io(path, e))?,
-        None => print!("{text}"),
-    }
-    Ok(())
 }

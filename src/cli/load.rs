@@ -47,7 +47,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         base_iri: args.base,
     };
     let store = ctx.open(Access::ReadWrite)?;
-    let report = super::loader_with_bar(&store, options).load_paths(&args.paths)?;
+    let report = super::shared::loader_with_bar(&store, options).load_paths(&args.paths)?;
     store.flush()?;
     for path in &report.skipped {
         eprintln!("skipped (not an RDF file name): {}", path.display());

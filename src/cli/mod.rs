@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use kgfuse::store::{Store, DEFAULT_STORE_DIR};
 
@@ -23,6 +22,7 @@ mod qa;
 mod query;
 mod quickstart;
 mod reason;
+mod shared;
 mod stats;
 mod subgraph;
 mod train;
@@ -127,54 +127,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ask(args) => qa::ask(args, &ctx),
     }?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A progress bar on standard error (`len` None: a counter without a
-/// total) drawn with `template`, one of our constant templates.
-fn progress_bar(len: Option<usize>, template: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(len.map(|n| n as u64), ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
-    bar
-}
-
-/// A [`Loader`](kgfuse::store::Loader) that draws its progress as a bar
-/// of bytes read on standard error, cleared when the indexes are written.
-fn loader_with_bar<'a>(
-    store: &'a Store,
-    options: kgfuse::store::LoadOptions,
-) -> kgfuse::store::Loader<'a> {
-    let bar = progress_bar(
-        None,
-        "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {msg}",
-    );
-    let sink = move |p: kgfuse::store::load::LoadProgress| {
-        bar.set_length(p.total_bytes);
-        bar.set_position(p.bytes_read);
-        if p.writing_indexes {
-            bar.finish_and_clear();
-        } else {
-            bar.set_message(format!(
-                "{} quads, {:.0} quads/s",
-                p.quads, p.quads_per_second
-            ));
-        }
-    };
-    kgfuse::store::Loader::new(store, options).with_progress(std::sync::Arc::new(sink))
-}
-
-/// Counts a finished epoch: on the bar when stderr is a terminal, else as
-/// one line per epoch, so that logs of long runs show their progress.
-fn epoch_done(bar: &ProgressBar, message: String) {
-    bar.inc(1);
-    if bar.is_hidden() {
-        eprintln!(
-            "epoch {}/{}: {message}",
-            bar.position(),
-            bar.length().unwrap_or(0)
-        );
-    } else {
-        bar.set_message(message);
-    }
 }
 
 /// Reads a query or update given inline, from a file, or from stdin (`-f -`).

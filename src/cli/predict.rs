@@ -12,8 +12,8 @@ use kgfuse::store::terms::{compact_iri, display_term};
 use kgfuse::tasks::checkpoint::{kind_of, ModelKind};
 use kgfuse::tasks::graph_classifier::GraphClassifier;
 
-use super::classify::load_model;
-use super::embed::ModelArgs;
+use super::shared::load_model;
+use super::shared::ModelArgs;
 use super::{Access, Context};
 
 /// Score entities with a model from `kgfuse train classify` (fused or

@@ -17,7 +17,7 @@ use kgfuse::qa::{
 use kgfuse::store::Store;
 use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
 
-use super::embed::ModelArgs;
+use super::shared::ModelArgs;
 use super::{Access, Context};
 
 /// Answer questions from the store with a trained QA model.
@@ -91,7 +91,7 @@ pub fn ask(args: AskArgs, ctx: &Context) -> Result<()> {
             &kgfuse::fusion::model_id(&args.model)?,
         )?;
         let text = render(&explanation, ExplanationFormat::parse(&args.format)?)?;
-        return super::explain::write_output(&text, args.out.as_deref());
+        return super::shared::write_output(&text, args.out.as_deref());
     }
     let mut latencies = Vec::new();
     let mut failures = 0usize;
@@ -256,7 +256,7 @@ pub(super) fn prepare(
     linker: &EntityLinker,
     questions: &[Question],
 ) -> Result<Vec<Option<PreparedQuestion>>> {
-    let bar = super::progress_bar(
+    let bar = super::shared::progress_bar(
         Some(questions.len()),
         "{spinner} preparing questions {pos}/{len} [{wide_bar}] {eta}",
     );
@@ -336,7 +336,7 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
         train_set.iter().filter(|q| !q.gold.is_empty()).count(),
         valid_set.len()
     );
-    let bar = super::train::progress(a.epochs);
+    let bar = super::shared::epoch_progress(a.epochs);
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let start = Instant::now();
     let report = fit(
@@ -350,7 +350,7 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
             save_to: Some(&a.out),
         },
         &mut |record, improved| {
-            super::epoch_done(
+            super::shared::epoch_done(
                 &bar,
                 format!(
                     "loss {:.4}, valid Hits@1 {:.4}{}",

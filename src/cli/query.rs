@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     #[command(flatten)]
-    bert: super::embed::ModelArgs,
+    bert: super::shared::ModelArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
@@ -85,7 +85,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let mut runner = SparqlRunner::new(&store);
     if let Some(dir) = &args.model {
-        let mut model = super::classify::load_model(dir, &store, None, &args.bert)?;
+        let mut model = super::shared::load_model(dir, &store, None, &args.bert)?;
         let (name, function) = score_function(&predict(&mut model)?);
         runner = runner.with_function(name, function);
     }

@@ -28,7 +28,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::classify::{print_summary, train_with_progress};
-use super::embed::ModelArgs;
+use super::shared::ModelArgs;
 use super::{Access, Context};
 
 /// Load the bundled risk ontology and sample data (into their own named
@@ -67,7 +67,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             graph: Some(graph.clone()),
             ..LoadOptions::default()
         };
-        let report = super::loader_with_bar(&store, options).load_sources(&[source])?;
+        let report = super::shared::loader_with_bar(&store, options).load_sources(&[source])?;
         println!(
             "loaded {} quads into {graph} in {:.2} s",
             report.quads,
@@ -256,7 +256,7 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
     let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
         ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
     };
-    let bar = super::train::progress(trainer.epochs);
+    let bar = super::shared::epoch_progress(trainer.epochs);
     let mut rng = ChaCha8Rng::seed_from_u64(trainer.seed);
     fit(
         &mut model,
@@ -266,7 +266,7 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
         &mut rng,
         Checkpointing::default(),
         &mut |record, _| {
-            super::epoch_done(&bar, format!("loss {:.4}", record.loss));
+            super::shared::epoch_done(&bar, format!("loss {:.4}", record.loss));
             Ok(())
         },
     )?;

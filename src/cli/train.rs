@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use candle_core::Device;
-use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -245,13 +244,6 @@ enum EvaluateTask {
     },
 }
 
-pub(super) fn progress(epochs: usize) -> ProgressBar {
-    super::progress_bar(
-        Some(epochs),
-        "{spinner} epoch {pos}/{len} [{wide_bar}] {msg}",
-    )
-}
-
 fn print_metrics(name: &str, m: &RankMetrics) {
     println!(
         "{name:<6} MRR {:.4}  Hits@1 {:.4}  Hits@3 {:.4}  Hits@10 {:.4}  ({} ranks)",
@@ -358,9 +350,9 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
             &a.fused.out,
         );
     }
-    let bar = progress(folds * repeats);
+    let bar = super::shared::epoch_progress(folds * repeats);
     let results = cross_validate(&data, &config, &trainer, folds, repeats, &mut |r| {
-        super::epoch_done(
+        super::shared::epoch_done(
             &bar,
             format!(
                 "repeat {} fold {}: accuracy {:.3}",
@@ -434,7 +426,7 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
     );
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let (varmap, model) = new_model(&data, &model_config, &mut rng, &Device::Cpu)?;
-    let bar = progress(a.epochs);
+    let bar = super::shared::epoch_progress(a.epochs);
     let mut task = LinkPredTraining::new(&model, &data);
     let report = train(
         &mut task,
@@ -449,7 +441,7 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
             let metric = record.metric.map_or(String::new(), |m| {
                 format!(", valid MRR {m:.4}{}", if improved { " *" } else { "" })
             });
-            super::epoch_done(&bar, format!("loss {:.5}{metric}", record.loss));
+            super::shared::epoch_done(&bar, format!("loss {:.5}{metric}", record.loss));
             Ok(())
         },
     )?;

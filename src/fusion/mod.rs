@@ -427,6 +427,23 @@ impl FusionModel {
         Table { columns, rows }
     }
 
+    /// Opens a model folder over `store` (every entity of the model's class,
+    /// or `entities`), calling `bert` for the encoder only when the model
+    /// reads text: a graph-only model needs no BERT checkpoint.
+    pub fn open(
+        dir: &Path,
+        store: &crate::store::Store,
+        entities: Option<&[oxigraph::model::NamedOrBlankNode]>,
+        bert: impl FnOnce() -> Result<BertEncoder>,
+        device: &Device,
+    ) -> Result<Self> {
+        let encoder = match read_config(dir)?.model.use_text {
+            true => Some(bert()?),
+            false => None,
+        };
+        Self::load(dir, store, entities, encoder, device, |_| {})
+    }
+
     /// Reads a model folder and binds it to `store`'s inputs (every entity
     /// of the model's class, or `entities`).
     pub fn load(

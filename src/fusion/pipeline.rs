@@ -584,13 +584,9 @@ pub fn write_back(
     let scored_by = NamedNode::new_unchecked(format!("{KGFUSE_NS}scoredBy"));
     let model = NamedNode::new_unchecked(format!("urn:kgfuse:model:{model_id}"));
     for p in predictions {
-        let label: Term = match NamedNode::new(&p.predicted) {
-            Ok(iri) if p.predicted.contains(':') => iri.into(),
-            _ => Literal::new_simple_literal(&p.predicted).into(),
-        };
         for (predicate, object) in [
             (&score, Term::from(Literal::from(p.score))),
-            (&predicted, label),
+            (&predicted, label_term(&p.predicted)),
             (&scored_by, Term::from(model.clone())),
         ] {
             quads.push(Quad::new(
@@ -607,6 +603,15 @@ pub fn write_back(
     };
     store.rewrite_graph(graph.as_ref(), replaced, &quads)?;
     Ok(graph)
+}
+
+/// A class label as written to the store: an IRI when it is one (labels
+/// that are IRIs in the data), else a plain literal.
+pub fn label_term(label: &str) -> Term {
+    match NamedNode::new(label) {
+        Ok(iri) if label.contains(':') => iri.into(),
+        _ => Literal::new_simple_literal(label).into(),
+    }
 }
 
 /// `kgfuse:score(?entity)`: the positive-class probability of a scored

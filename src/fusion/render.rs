@@ -6,11 +6,13 @@ use std::fmt::Write as _;
 
 use oxigraph::io::{RdfFormat, RdfSerializer};
 use oxigraph::model::vocab::{rdf, xsd};
-use oxigraph::model::{Literal, NamedNode, NamedOrBlankNode, Term, Triple};
+use oxigraph::model::{Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, Term, Triple};
 use sha2::{Digest, Sha256};
 
 use super::explain::Explanation;
+use super::pipeline::label_term;
 use crate::error::{Error, Result};
+use crate::reason::DerivationTree;
 use crate::store::terms::{compact_iri, KGFUSE_NS};
 
 /// Output formats of `kgfuse explain`.
@@ -140,6 +142,44 @@ fn parse_node(text: &str) -> NamedOrBlankNode {
     }
 }
 
+/// `rdf:Statement` nodes for the premises of `statement` (which
+/// `derivation` derived), each `prov:wasDerivedFrom` of it, with their own
+/// premises in turn; `kgfuse:derivedByRule` names each rule. Premise nodes
+/// are named `{base}-premise{n}`, numbered in depth-first order.
+fn derivation_triples(
+    statement: &NamedNode,
+    derivation: &DerivationTree,
+    base: &str,
+    premises: &mut usize,
+    triples: &mut Vec<Triple>,
+) {
+    let Some(rule) = derivation.rule else {
+        return; // asserted: nothing derived it
+    };
+    let k = |local: &str| NamedNode::new_unchecked(format!("{KGFUSE_NS}{local}"));
+    triples.push(Triple::new(
+        statement.clone(),
+        k("derivedByRule"),
+        Literal::new_simple_literal(rule),
+    ));
+    for premise in &derivation.premises {
+        *premises += 1;
+        let node = NamedNode::new_unchecked(format!("{base}-premise{premises}"));
+        let t = &premise.triple;
+        triples.extend([
+            Triple::new(statement.clone(), PROV_WAS_DERIVED_FROM, node.clone()),
+            Triple::new(node.clone(), rdf::TYPE, rdf::STATEMENT),
+            Triple::new(node.clone(), rdf::SUBJECT, t.subject.clone()),
+            Triple::new(node.clone(), rdf::PREDICATE, t.predicate.clone()),
+            Triple::new(node.clone(), rdf::OBJECT, t.object.clone()),
+        ]);
+        derivation_triples(&node, premise, base, premises, triples);
+    }
+}
+
+const PROV_WAS_DERIVED_FROM: NamedNodeRef<'static> =
+    NamedNodeRef::new_unchecked("http://www.w3.org/ns/prov#wasDerivedFrom");
+
 fn turtle(e: &Explanation) -> Result<String> {
     let k = |local: &str| NamedNode::new_unchecked(format!("{KGFUSE_NS}{local}"));
     let prov = |local: &str| NamedNode::new_unchecked(format!("http://www.w3.org/ns/prov#{local}"));
@@ -159,11 +199,7 @@ fn turtle(e: &Explanation) -> Result<String> {
             k("explains"),
             Term::from(parse_node(&e.entity)),
         ),
-        Triple::new(
-            root.clone(),
-            k("predictedLabel"),
-            Literal::new_simple_literal(&e.predicted),
-        ),
+        Triple::new(root.clone(), k("predictedLabel"), label_term(&e.predicted)),
         Triple::new(root.clone(), k("probability"), double(e.probability)),
         Triple::new(root.clone(), k("score"), double(e.score)),
         Triple::new(
@@ -229,19 +265,9 @@ fn turtle(e: &Explanation) -> Result<String> {
                 k("inferred"),
                 Literal::from(step.inferred),
             ));
-            if let Some(rule) = step.derivation.as_ref().and_then(|d| d.rule) {
-                triples.push(Triple::new(
-                    s.clone(),
-                    k("derivedByRule"),
-                    Literal::new_simple_literal(rule),
-                ));
-                for premise in &step.derivation.as_ref().expect("checked").premises {
-                    triples.push(Triple::new(
-                        s.clone(),
-                        prov("wasDerivedFrom"),
-                        Literal::new_simple_literal(premise.triple.to_string()),
-                    ));
-                }
+            if let Some(derivation) = &step.derivation {
+                let mut premises = 0;
+                derivation_triples(&s, derivation, s.as_str(), &mut premises, &mut triples);
             }
         }
     }
@@ -399,4 +425,160 @@ fn html(e: &Explanation) -> String {
         model = e.model_id,
         method = escape_html(&e.method),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use oxigraph::io::RdfParser;
+
+    use super::*;
+    use crate::fusion::explain::{ExplainedPath, PathStep};
+
+    const EX: &str = "http://example.org/";
+
+    fn iri(name: &str) -> NamedNode {
+        NamedNode::new(format!("{EX}{name}")).unwrap()
+    }
+
+    fn triple(s: &str, p: &str, o: &str) -> Triple {
+        Triple::new(iri(s), iri(p), iri(o))
+    }
+
+    /// `a controls c` derived (rule-b) from `a controls b`, itself derived
+    /// (rule-a) from the asserted `a owns b`, and from the asserted
+    /// `b controls c`.
+    fn explanation() -> Explanation {
+        let asserted = |t: Triple| DerivationTree {
+            triple: t,
+            rule: None,
+            premises: Vec::new(),
+        };
+        let derivation = DerivationTree {
+            triple: triple("a", "controls", "c"),
+            rule: Some("rule-b"),
+            premises: vec![
+                DerivationTree {
+                    triple: triple("a", "controls", "b"),
+                    rule: Some("rule-a"),
+                    premises: vec![asserted(triple("a", "owns", "b"))],
+                },
+                asserted(triple("b", "controls", "c")),
+            ],
+        };
+        let step = PathStep {
+            subject: format!("<{EX}a>"),
+            predicate: format!("<{EX}controls>"),
+            object: format!("<{EX}c>"),
+            subject_label: "a".into(),
+            object_label: "c".into(),
+            attribution: 0.5,
+            inferred: true,
+            derivation: Some(derivation),
+            triple: triple("a", "controls", "c"),
+        };
+        Explanation {
+            entity: format!("<{EX}a>"),
+            entity_label: "a".into(),
+            model_id: "0123456789abcdef".into(),
+            predicted: format!("{EX}HighRisk"),
+            probability: 0.9,
+            score: 0.9,
+            method: "test".into(),
+            paths: vec![ExplainedPath {
+                rank: 1,
+                attribution: 0.5,
+                steps: vec![step],
+                sparql: "ASK {}".into(),
+            }],
+            spans: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn turtle_is_prov_o_with_every_premise_a_statement_and_labels_as_iris() {
+        let text = turtle(&explanation()).unwrap();
+        let triples: Vec<Triple> = RdfParser::from_format(RdfFormat::Turtle)
+            .for_slice(text.as_bytes())
+            .map(|q| Triple::from(q.unwrap()))
+            .collect();
+        let objects = |s: &NamedNode, p: NamedNodeRef<'_>| -> Vec<Term> {
+            triples
+                .iter()
+                .filter(|t| t.subject == NamedOrBlankNode::from(s.clone()) && t.predicate == p)
+                .map(|t| t.object.clone())
+                .collect()
+        };
+        let kgfuse = |local: &str| NamedNode::new(format!("{KGFUSE_NS}{local}")).unwrap();
+        let predicted = kgfuse("predictedLabel");
+        let label: Vec<&Triple> = triples
+            .iter()
+            .filter(|t| t.predicate == predicted)
+            .collect();
+        assert_eq!(label.len(), 1);
+        assert_eq!(
+            label[0].object,
+            Term::from(iri("HighRisk")),
+            "an IRI, as write-back has it"
+        );
+        // The step and each premise, at every depth, is an rdf:Statement.
+        let statement = |node: &NamedNode| -> Triple {
+            let one = |p| match objects(node, p).as_slice() {
+                [t] => t.clone(),
+                other => panic!("{node} {p}: {other:?}\n{text}"),
+            };
+            assert_eq!(one(rdf::TYPE), Term::from(rdf::STATEMENT.into_owned()));
+            let node_of = |t: Term| match t {
+                Term::NamedNode(n) => NamedOrBlankNode::from(n),
+                other => panic!("{other}"),
+            };
+            let predicate = match one(rdf::PREDICATE) {
+                Term::NamedNode(n) => n,
+                other => panic!("{other}"),
+            };
+            Triple::new(node_of(one(rdf::SUBJECT)), predicate, one(rdf::OBJECT))
+        };
+        let premises_of = |node: &NamedNode| -> Vec<NamedNode> {
+            objects(node, PROV_WAS_DERIVED_FROM)
+                .into_iter()
+                .map(|t| match t {
+                    Term::NamedNode(n) => n,
+                    other => panic!("a premise is a node, not {other}"),
+                })
+                .collect()
+        };
+        let rule = |node: &NamedNode| objects(node, kgfuse("derivedByRule").as_ref());
+        let step = triples
+            .iter()
+            .find(|t| t.predicate == kgfuse("step"))
+            .map(|t| match &t.object {
+                Term::NamedNode(n) => n.clone(),
+                other => panic!("{other}"),
+            })
+            .unwrap();
+        assert_eq!(statement(&step), triple("a", "controls", "c"));
+        assert_eq!(
+            rule(&step),
+            [Term::from(Literal::new_simple_literal("rule-b"))]
+        );
+        let mut first: Vec<(Triple, NamedNode)> = premises_of(&step)
+            .into_iter()
+            .map(|p| (statement(&p), p))
+            .collect();
+        first.sort_by_key(|(t, _)| t.to_string());
+        let found: Vec<&Triple> = first.iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            found,
+            [&triple("a", "controls", "b"), &triple("b", "controls", "c")]
+        );
+        // The derived premise carries its own rule and premise; the asserted one none.
+        let (derived, asserted) = (&first[0].1, &first[1].1);
+        assert_eq!(
+            rule(derived),
+            [Term::from(Literal::new_simple_literal("rule-a"))]
+        );
+        let deeper = premises_of(derived);
+        assert_eq!(deeper.len(), 1);
+        assert_eq!(statement(&deeper[0]), triple("a", "owns", "b"));
+        assert!(rule(asserted).is_empty() && premises_of(asserted).is_empty());
+    }
 }

@@ -1,0 +1,125 @@
+//! What several commands share: the BERT arguments, progress bars, output
+//! files and opening a fused model folder. Commands import from here, never
+//! from each other.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oxigraph::model::NamedOrBlankNode;
+
+use kgfuse::fusion::FusionModel;
+use kgfuse::store::Store;
+use kgfuse::text::model_files::{self, ModelLocation};
+use kgfuse::text::{parse_device, BertEncoder};
+
+/// Which model to run and where: shared by every command that needs BERT.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// BERT checkpoint folder (config.json, model.safetensors, tokenizer.json).
+    /// Default: KGFUSE_MODEL_DIR, else the cache, fetching all-MiniLM-L6-v2 once.
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<BertEncoder> {
+        let dir = match model_files::locate(self.model_dir.as_deref())? {
+            ModelLocation::Found(dir) => dir,
+            ModelLocation::NotFetched { cache } => {
+                eprintln!(
+                    "the default model {} is not in {}; fetching it once",
+                    model_files::DEFAULT_MODEL,
+                    cache.display()
+                );
+                model_files::fetch(&cache, &mut |m| eprintln!("{m}"))?
+            }
+        };
+        let device = parse_device(&self.device)?;
+        Ok(BertEncoder::load(&dir, &device)?)
+    }
+}
+
+/// A progress bar on standard error (`len` None: a counter without a
+/// total) drawn with `template`, one of our constant templates.
+pub fn progress_bar(len: Option<usize>, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(len.map(|n| n as u64), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar
+}
+
+/// A [`Loader`](kgfuse::store::Loader) that draws its progress as a bar
+/// of bytes read on standard error, cleared when the indexes are written.
+pub fn loader_with_bar<'a>(
+    store: &'a Store,
+    options: kgfuse::store::LoadOptions,
+) -> kgfuse::store::Loader<'a> {
+    let bar = progress_bar(
+        None,
+        "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {msg}",
+    );
+    let sink = move |p: kgfuse::store::load::LoadProgress| {
+        bar.set_length(p.total_bytes);
+        bar.set_position(p.bytes_read);
+        if p.writing_indexes {
+            bar.finish_and_clear();
+        } else {
+            bar.set_message(format!(
+                "{} quads, {:.0} quads/s",
+                p.quads, p.quads_per_second
+            ));
+        }
+    };
+    kgfuse::store::Loader::new(store, options).with_progress(std::sync::Arc::new(sink))
+}
+
+/// Counts a finished epoch: on the bar when stderr is a terminal, else as
+/// one line per epoch, so that logs of long runs show their progress.
+pub fn epoch_done(bar: &ProgressBar, message: String) {
+    bar.inc(1);
+    if bar.is_hidden() {
+        eprintln!(
+            "epoch {}/{}: {message}",
+            bar.position(),
+            bar.length().unwrap_or(0)
+        );
+    } else {
+        bar.set_message(message);
+    }
+}
+
+/// A bar counting epochs (or folds) up to `epochs`.
+pub fn epoch_progress(epochs: usize) -> ProgressBar {
+    progress_bar(
+        Some(epochs),
+        "{spinner} epoch {pos}/{len} [{wide_bar}] {msg}",
+    )
+}
+
+/// Rendered output (an explanation, answers) to the file, or to standard
+/// output.
+pub fn write_output(text: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(path) => std::fs::write(path, text).map_err(|e| kgfuse::Error::io(path, e))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Opens a fused model folder over `store`, with BERT when the model reads text.
+pub fn load_model(
+    dir: &Path,
+    store: &Store,
+    entities: Option<&[NamedOrBlankNode]>,
+    bert: &ModelArgs,
+) -> Result<FusionModel> {
+    let device = parse_device(&bert.device)?;
+    let load_bert = || {
+        bert.load()
+            .map_err(|e| kgfuse::Error::Model(format!("{e:#}")))
+    };
+    Ok(FusionModel::open(dir, store, entities, load_bert, &device)?)
+}
