@@ -60,7 +60,19 @@ pub enum Error {
     /// A term given on the command line (IRI, `prefix:local`, label) is malformed or unknown.
     #[error("{0}")]
     InvalidTerm(String),
-    /// A model checkpoint is missing, malformed, or cannot be fetched or run.
+    /// A model folder, BERT checkpoint or training state is missing a
+    /// file, malformed, or of another kind or size than asked for.
+    #[error("{}: {message}", path.display())]
+    ModelFolder { path: PathBuf, message: String },
+    /// The data cannot train or feed a model: too few labels or classes,
+    /// nothing to read, rows that do not match.
+    #[error("{0}")]
+    Data(String),
+    /// Training failed numerically (the loss diverged, no finite metric).
+    #[error("{0}")]
+    Training(String),
+    /// A model cannot do what was asked of it (a missing side, a model
+    /// fetch that failed, a configuration that does not fit).
     #[error("{0}")]
     Model(String),
     /// Reasoning could not finish (e.g. the closure outgrew its limit).
@@ -87,6 +99,14 @@ impl From<candle_core::Error> for Error {
 }
 
 impl Error {
+    /// A problem with the model folder (or checkpoint file) at `path`.
+    pub fn model_folder(path: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
+        Self::ModelFolder {
+            path: path.as_ref().to_owned(),
+            message: message.into(),
+        }
+    }
+
     /// An I/O failure on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

@@ -152,7 +152,7 @@ impl Vocabulary {
         let view = graph_view(store, label)?;
         let labelled = labelled_entities(store, label, Some(class))?;
         if labelled.is_empty() {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "no entity of class <{}> has a <{}> value; check `--class` and `--label` (e.g. `kgfuse query --named stats-classes`)",
                 class.as_str(),
                 label.as_str()
@@ -165,7 +165,7 @@ impl Vocabulary {
             .into_iter()
             .collect();
         if classes.len() < 2 {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "every labelled entity has the same <{}> value ({}); a classifier needs two classes at least",
                 label.as_str(),
                 classes[0]
@@ -228,7 +228,7 @@ impl Vocabulary {
             None => crate::graph::class_members(store, &class)?,
         };
         if wanted.is_empty() {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "the store has no entity of class <{}>: this model was trained for it (wrong store?)",
                 self.class
             )));
@@ -314,7 +314,7 @@ impl Vocabulary {
             .filter(|r| self.relations.iter().any(|known| known == r.as_str()))
             .count();
         if shared == 0 && !self.relations.is_empty() {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "none of the model's {} relations occur in this store: the model was trained on a store with another schema",
                 self.relations.len()
             )));

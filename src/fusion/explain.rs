@@ -321,14 +321,14 @@ pub fn explain(
         .inputs
         .view
         .node_id(entity)
-        .ok_or_else(|| Error::Model(format!("{entity} is not in the store's graph")))?;
+        .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the store's graph")))?;
     let target = model
         .inputs
         .targets
         .iter()
         .position(|t| t.node == node)
         .ok_or_else(|| {
-            Error::Model(format!(
+            Error::InvalidTerm(format!(
                 "{entity} is not an entity of <{}>",
                 model.vocab.class
             ))
@@ -398,7 +398,7 @@ pub fn explain_graph_classifier(
     let graph = model.align(store)?;
     let node = graph
         .node_id(entity)
-        .ok_or_else(|| Error::Model(format!("{entity} is not in the store's graph")))?;
+        .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the store's graph")))?;
     let probabilities = model.score(&graph, &[node])?.remove(0).probabilities;
     let class = argmax(&probabilities);
     let triples = graph.triples.len();

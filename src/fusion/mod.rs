@@ -328,7 +328,7 @@ impl FusionModel {
         }
         let path = dir.join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path)
-            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))
+            .map_err(|e| Error::model_folder(&path, e.to_string()))
     }
 
     /// Fits the trees view on the `train` targets (out of fold for them,
@@ -466,17 +466,14 @@ impl FusionModel {
             progress,
         )?;
         if model.config().text_dim != saved.model.text_dim {
-            return Err(Error::Model(format!(
-                "{}: trained with a {}-wide BERT, given a {}-wide one (use the model it was trained with: {})",
-                dir.display(),
-                saved.model.text_dim,
+            return Err(Error::model_folder(&dir, format!("trained with a {}-wide BERT, given a {}-wide one (use the model it was trained with: {})", saved.model.text_dim,
                 model.config().text_dim,
                 saved.bert.as_deref().unwrap_or("?")
             )));
         }
         let path = dir.join("model.safetensors");
         let tensors = candle_core::safetensors::load(&path, device)
-            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::model_folder(&path, e.to_string()))?;
         let mut bert_tensors = Vec::new();
         let mut lora_tensors = Vec::new();
         {
@@ -495,10 +492,10 @@ impl FusionModel {
                     continue;
                 }
                 let var = vars.get(name).ok_or_else(|| {
-                    Error::Model(format!("{}: unexpected tensor {name}", path.display()))
+                    Error::model_folder(&path, format!("unexpected tensor {name}"))
                 })?;
                 var.set(tensor)
-                    .map_err(|e| Error::Model(format!("{}: {name}: {e}", path.display())))?;
+                    .map_err(|e| Error::model_folder(&path, format!("{name}: {e}")))?;
             }
         }
         if let Some(text) = &mut model.text {
@@ -514,7 +511,7 @@ impl FusionModel {
             let path = dir.join(TREES_FILE);
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
             let trees: TreeView = serde_json::from_str(&text)
-                .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+                .map_err(|e| Error::model_folder(&path, e.to_string()))?;
             model.trees = Some(trees);
             model.rescore_with_kept_trees()?;
         }

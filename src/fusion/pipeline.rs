@@ -110,7 +110,7 @@ fn untrained_model(
     // side alone rather than a text side that reads nothing.
     let has_text = inputs.targets.iter().any(|t| !t.items.is_empty());
     if options.model.use_text && !has_text && !options.model.use_graph {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "no entity of class <{}> has a text (a string literal or a mention) for the text side to read; train with the graph side",
             vocab.class
         )));
@@ -233,7 +233,7 @@ pub fn train_classifier(
         ),
     };
     if train_set.is_empty() || valid_set.is_empty() {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "{} labelled entities are too few to split into training and validation sets",
             labelled.len()
         )));
@@ -452,7 +452,7 @@ fn split_by_property(
             Some("valid" | "validation" | "dev") => valid.push(t),
             Some("test") => test.push(t),
             Some(other) => {
-                return Err(Error::Model(format!(
+                return Err(Error::Data(format!(
                     "<{}> value {other:?} on {}: expected train, valid or test",
                     property.as_str(),
                     inputs.view.node(inputs.targets[t].node)
@@ -526,7 +526,7 @@ pub fn predict_with_graph_classifier(
             .map(|e| {
                 graph
                     .node_id(e)
-                    .ok_or_else(|| Error::Model(format!("{e} is not in the store's graph")))
+                    .ok_or_else(|| Error::InvalidTerm(format!("{e} is not in the store's graph")))
             })
             .collect::<Result<Vec<u32>>>()?,
         None => model.default_targets(store, &graph)?,

@@ -191,7 +191,7 @@ impl TreeView {
                 let odds = probability_log_odds(model.probabilities(texts, &all)?);
                 Ok(with_leading_columns(&odds, attributes))
             }
-            (Some(_), None) => Err(crate::Error::Model(
+            (Some(_), None) => Err(crate::Error::Data(
                 "the trees view reads the texts too: the model needs its text side".into(),
             )),
             (None, _) => Ok(attributes.clone()),

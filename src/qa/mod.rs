@@ -180,7 +180,7 @@ impl QaModel {
         let relations = saved
             .relations
             .iter()
-            .map(|r| NamedNode::new(r).map_err(|e| Error::Model(format!("{}: {e}", dir.display()))))
+            .map(|r| NamedNode::new(r).map_err(|e| Error::model_folder(&dir, e.to_string())))
             .collect::<Result<Vec<_>>>()?;
         let present = relations.iter().any(|p| {
             store

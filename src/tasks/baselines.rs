@@ -49,13 +49,13 @@ impl Table {
     fn check_rows(&self, rows: &[usize]) -> Result<()> {
         for &r in rows {
             let row = self.rows.get(r).ok_or_else(|| {
-                Error::Model(format!(
+                Error::Data(format!(
                     "row {r} is not in the table ({} rows)",
                     self.rows.len()
                 ))
             })?;
             if row.len() != self.columns.len() {
-                return Err(Error::Model(format!(
+                return Err(Error::Data(format!(
                     "table row {r} has {} values for {} columns",
                     row.len(),
                     self.columns.len()
@@ -97,31 +97,29 @@ fn check_training(
     num_classes: usize,
 ) -> Result<()> {
     if rows.len() != labels.len() {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "{} training rows but {} labels",
             rows.len(),
             labels.len()
         )));
     }
     if num_classes < 2 {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "a classifier needs at least two classes, got {num_classes}"
         )));
     }
     if let Some(&bad) = labels.iter().find(|&&y| y >= num_classes) {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "label {bad} is not below the number of classes ({num_classes})"
         )));
     }
     if table.columns.is_empty() {
-        return Err(Error::Model(
-            "the table has no columns to learn from".into(),
-        ));
+        return Err(Error::Data("the table has no columns to learn from".into()));
     }
     let mut seen = vec![false; num_classes];
     labels.iter().for_each(|&y| seen[y] = true);
     if seen.iter().filter(|&&s| s).count() < 2 {
-        return Err(Error::Model(
+        return Err(Error::Data(
             "the training rows need at least two different labels".into(),
         ));
     }
@@ -482,7 +480,7 @@ impl LogisticRegression {
     ) -> Result<Self> {
         check_training(table, train_rows, labels, num_classes)?;
         if !(l2.is_finite() && l2 >= 0.0) {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "the L2 strength must be a non-negative number, got {l2}"
             )));
         }
@@ -551,7 +549,7 @@ impl LogisticRegression {
 /// A fitted model reads tables with the columns it was fitted on.
 fn check_width(table: &Table, width: usize) -> Result<()> {
     if table.columns.len() != width {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "the model was fitted on {width} columns, the table has {}",
             table.columns.len()
         )));
@@ -666,7 +664,7 @@ impl GradientBoosting {
     ) -> Result<Self> {
         check_training(table, train_rows, labels, num_classes)?;
         if max_depth == 0 || trees == 0 {
-            return Err(Error::Model(
+            return Err(Error::Data(
                 "gradient boosting needs a depth and a tree count of at least 1".into(),
             ));
         }
@@ -716,7 +714,7 @@ impl GradientBoosting {
                 .set_seed(seed);
             booster
                 .fit_unweighted(&matrix, &y, None)
-                .map_err(|e| Error::Model(format!("gradient boosting: {e}")))?;
+                .map_err(|e| Error::Data(format!("gradient boosting: {e}")))?;
             boosters.push(Some(booster));
         }
         Ok(Self {
@@ -879,19 +877,19 @@ pub fn evaluate_baselines(
 ) -> Result<Vec<BaselineResult>> {
     let k = classes.len();
     if positive >= k {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "positive class {positive} is not one of the {k} classes"
         )));
     }
     if test.rows.len() != test.labels.len() {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "{} test rows but {} labels",
             test.rows.len(),
             test.labels.len()
         )));
     }
     if let Some(&bad) = test.labels.iter().find(|&&y| y >= k) {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "test label {bad} is not below the number of classes ({k})"
         )));
     }

@@ -23,12 +23,12 @@ pub fn save(
     let weights = dir.join("model.safetensors");
     varmap
         .save(&weights)
-        .map_err(|e| Error::Model(format!("{}: {e}", weights.display())))
+        .map_err(|e| Error::model_folder(&weights, e.to_string()))
 }
 
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::model_folder(&path, e.to_string()))?;
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
@@ -88,10 +88,10 @@ impl ModelKind {
 pub fn kind_of(dir: &Path) -> Result<ModelKind> {
     let (path, value) = config_value(dir)?;
     ModelKind::of_config(&value).ok_or_else(|| {
-        Error::Model(format!(
-            "{}: not a kgfuse model config (no `kind` says what model it is)",
-            path.display()
-        ))
+        Error::model_folder(
+            &path,
+            "not a kgfuse model config (no `kind` says what model it is)",
+        )
     })
 }
 
@@ -126,20 +126,21 @@ pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T
             )))
         }
         None => {
-            return Err(Error::Model(format!(
-                "{}: not a kgfuse model config (no `kind` says what model it is); expected {}",
-                path.display(),
-                kind.describe()
-            )))
+            return Err(Error::model_folder(
+                &path,
+                format!(
+                    "not a kgfuse model config (no `kind` says what model it is); expected {}",
+                    kind.describe()
+                ),
+            ))
         }
     }
     check_weights(dir)?;
     serde_json::from_value(value).map_err(|e| {
-        Error::Model(format!(
-            "{}: a {} config that this kgfuse cannot read: {e}",
-            path.display(),
-            kind.tag()
-        ))
+        Error::model_folder(
+            &path,
+            format!("a {} config that this kgfuse cannot read: {e}", kind.tag()),
+        )
     })
 }
 
@@ -147,8 +148,7 @@ pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T
 /// without reading the tensors.
 pub fn check_weights(dir: &Path) -> Result<()> {
     let path = dir.join("model.safetensors");
-    let broken =
-        |why: String| Error::Model(format!("{}: {why}; train the model again", path.display()));
+    let broken = |why: String| Error::model_folder(&path, format!("{why}; train the model again"));
     let header = read_header(&path).map_err(|e| match e {
         HeaderError::Io(e) => Error::io(&path, e),
         HeaderError::Broken(why) => broken(why),
@@ -166,10 +166,7 @@ pub fn check_weights(dir: &Path) -> Result<()> {
 pub fn load_weights(dir: &Path, varmap: &mut VarMap) -> Result<()> {
     let path = dir.join("model.safetensors");
     if !path.is_file() {
-        return Err(Error::Model(format!(
-            "{}: no model.safetensors",
-            dir.display()
-        )));
+        return Err(Error::model_folder(&dir, "no model.safetensors"));
     }
     varmap.load(&path).map_err(Error::from)
 }

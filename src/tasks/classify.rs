@@ -47,7 +47,7 @@ impl ClassifyData {
     pub fn from_store(store: &Store, label: &NamedNode, class: Option<&NamedNode>) -> Result<Self> {
         let data = Self::graph_of(store, label, class)?;
         if data.examples.is_empty() {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "no entity in the graph has a <{}> label",
                 label.as_str()
             )));

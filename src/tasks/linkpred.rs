@@ -86,7 +86,7 @@ impl LinkData {
             .map(|[h, r, t]| {
                 let lookup = |map: &HashMap<&str, u32>, name: &str, what: &str| {
                     map.get(name).copied().ok_or_else(|| {
-                        Error::Model(format!(
+                        Error::InvalidTerm(format!(
                             "unknown {what} {name:?}: not in the model's vocabulary"
                         ))
                     })
@@ -396,7 +396,7 @@ pub fn triples_from_graph(
     );
     let (_, rows) = runner.select(&query, &[])?;
     if rows.is_empty() {
-        return Err(Error::Model(format!(
+        return Err(Error::Data(format!(
             "graph <{}> holds no triple between resources",
             graph.as_str()
         )));

