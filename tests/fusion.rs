@@ -460,8 +460,33 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
     load_turtle(&ws, "graph.ttl", &ttl);
     train(&ws, "model", &[])
         .success()
-        .stdout(contains("views: attributes, graph, trees\n"));
+        .stdout(contains("views: attributes, graph\n"));
     assert_eq!(metrics(&ws, "model")["test_metrics"]["accuracy"], 1.0);
+    // With the trees view: its trees are kept in the folder, and the
+    // reopened model scores the same entities the same way.
+    train(&ws, "trees", &["--trees"])
+        .success()
+        .stdout(contains("views: attributes, graph, trees\n"))
+        .stdout(contains("trees view: gradient-boosted trees"));
+    assert!(ws.path("trees").join("trees.json").is_file());
+    assert_eq!(metrics(&ws, "trees")["test_metrics"]["accuracy"], 1.0);
+    ws.kgfuse()
+        .args(["evaluate", "classify", "--model", "trees"])
+        .assert()
+        .success()
+        .stdout(contains("1.0000"));
+    let explanation = ws
+        .kgfuse()
+        .args(["explain", "http://example.org/c0", "--model", "trees"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(explanation.status.success());
+    let explanation: serde_json::Value = serde_json::from_slice(&explanation.stdout).unwrap();
+    assert!(
+        !explanation["paths"].as_array().unwrap().is_empty(),
+        "{explanation}"
+    );
     train(&ws, "text", &["--no-graph"])
         .failure()
         .stderr(contains("has a text"));

@@ -125,7 +125,7 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         node_ids: false,
         path_length: kgfuse::fusion::paths::MAX_LENGTH,
         path_features: kgfuse::fusion::paths::MAX_SELECTED,
-        trees: true,
+        trees: false,
         model: FusionConfig::default(),
         trainer: TrainerConfig {
             epochs: args.epochs,
