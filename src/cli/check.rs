@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use kgfuse::reason::reason_over_store;
 
-use super::reason::{report_round, ReasonArgs};
+use super::shared::{report_round, ReasonArgs};
 use super::{Access, Context};
 
 /// List the OWL 2 RL inconsistencies (cax-dw, cls-nothing2, prp-irp,

@@ -4,15 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use kgfuse::fusion::explain::{explain, explain_graph_classifier};
+use kgfuse::fusion::explain::{explain, explain_graph_classifier, Derivations};
 use kgfuse::fusion::model_id;
 use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::graph::resolve_entity;
 use kgfuse::tasks::checkpoint::{kind_of, ModelKind};
 use kgfuse::tasks::graph_classifier::GraphClassifier;
 
-use super::shared::ModelArgs;
-use super::shared::{load_model, write_output};
+use super::shared::{load_model, write_output, ModelArgs, ReasonArgs};
 use super::{Access, Context};
 
 /// Explain a classifier's prediction for one entity: the top paths (up to
@@ -43,6 +42,9 @@ pub struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     bert: ModelArgs,
+    /// The reasoning whose derivations inferred steps show.
+    #[command(flatten)]
+    reason: ReasonArgs,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
@@ -50,9 +52,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let entity = resolve_entity(&store, &args.entity)?;
     let id = model_id(&args.model)?;
+    let mut derivations = Derivations::on_demand(args.reason.options());
     let explanation = if kind_of(&args.model)? == ModelKind::GraphClassifier {
         let model = GraphClassifier::open(&args.model)?;
-        explain_graph_classifier(&model, &store, &entity, &id, args.top)?
+        explain_graph_classifier(&model, &store, &entity, &id, args.top, &mut derivations)?
     } else {
         let mut model = load_model(
             &args.model,
@@ -60,7 +63,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             Some(std::slice::from_ref(&entity)),
             &args.bert,
         )?;
-        explain(&mut model, &store, &entity, &id, args.top)?
+        explain(&mut model, &store, &entity, &id, args.top, &mut derivations)?
     };
     write_output(&render(&explanation, format)?, args.out.as_deref())
 }

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use kgfuse::fusion::explain::Derivations;
 use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::qa::training::{fit, linking_accuracy, measure, split, QaMetrics};
 use kgfuse::qa::{
@@ -17,7 +18,7 @@ use kgfuse::qa::{
 use kgfuse::store::Store;
 use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
 
-use super::shared::ModelArgs;
+use super::shared::{ModelArgs, ReasonArgs};
 use super::{Access, Context};
 
 /// Answer questions from the store with a trained QA model.
@@ -58,6 +59,10 @@ pub struct AskArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     bert: ModelArgs,
+    /// The reasoning whose derivations inferred steps show (with the dot,
+    /// turtle and html formats).
+    #[command(flatten)]
+    reason: ReasonArgs,
 }
 
 pub fn ask(args: AskArgs, ctx: &Context) -> Result<()> {
@@ -89,6 +94,7 @@ pub fn ask(args: AskArgs, ctx: &Context) -> Result<()> {
             &set,
             args.answer.saturating_sub(1),
             &kgfuse::fusion::model_id(&args.model)?,
+            &mut Derivations::on_demand(args.reason.options()),
         )?;
         let text = render(&explanation, ExplanationFormat::parse(&args.format)?)?;
         return super::shared::write_output(&text, args.out.as_deref());

@@ -7,7 +7,7 @@ use anyhow::Result;
 use oxigraph::model::NamedNode;
 
 use kgfuse::defaults;
-use kgfuse::fusion::explain::explain;
+use kgfuse::fusion::explain::{explain, Derivations};
 use kgfuse::fusion::pipeline::{predict, write_back, TrainOptions, WriteScope};
 use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::fusion::{model_id, FusionConfig, FusionModel, TextLimits};
@@ -17,7 +17,7 @@ use kgfuse::qa::{
     generate_questions, strip_brackets, EntityLinker, GenerateOptions, PreparedQuestion, QaModel,
     Question, Retrieval,
 };
-use kgfuse::reason::{reason_over_store, write_inferred, ReasonOptions, INFERRED_GRAPH};
+use kgfuse::reason::{reason_over_store, write_inferred, Closure, ReasonOptions, INFERRED_GRAPH};
 use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
 use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
@@ -95,7 +95,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         let shown = &rows[..rows.len().min(SHOWN_ROWS)];
         write_table(&header, shown, rows.len(), &mut stdout().lock())?;
     }
-    classify_and_explain(&store, &args)?;
+    classify_and_explain(&store, &closure, &args)?;
     question_answering(&store, &args)?;
     if let Some(dir) = store.location() {
         println!(
@@ -110,7 +110,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
 }
 
 /// The fusion story on the sample: train, score, write back, explain.
-fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
+fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result<()> {
     println!(
         "\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0"
     );
@@ -173,7 +173,14 @@ fn classify_and_explain(store: &Store, args: &Args) -> Result<()> {
         );
     }
     let riskiest = &predictions[0].term;
-    let explanation = explain(&mut model, store, riskiest, &id, 5)?;
+    let explanation = explain(
+        &mut model,
+        store,
+        riskiest,
+        &id,
+        5,
+        &mut Derivations::Of(closure),
+    )?;
     println!(
         "\n== kgfuse explain {} --model {}",
         display_term(&riskiest.clone().into()),

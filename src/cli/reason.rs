@@ -5,12 +5,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use kgfuse::reason::{
-    reason_over_store, write_inferred, Profile, ReasonOptions, RoundProgress, INFERRED_GRAPH,
-};
+use kgfuse::reason::{reason_over_store, write_inferred, INFERRED_GRAPH};
 use kgfuse::store::results::write_text_table;
 use kgfuse::store::terms::parse_triple;
 
+use super::shared::{report_round, ReasonArgs};
 use super::{Access, Context};
 
 /// Compute the closure of everything in the store and write the entailed
@@ -39,39 +38,6 @@ pub struct Args {
     /// followed by a comment naming the rule that derived it.
     #[arg(long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
-}
-
-/// Options shared by `reason` and `check`.
-#[derive(Debug, clap::Args)]
-pub struct ReasonArgs {
-    /// Rule set: rdfs or owl-rl.
-    #[arg(long, default_value = "owl-rl", value_parser = ["rdfs", "owl-rl"])]
-    profile: String,
-    /// Stop with an error when asserted plus inferred triples exceed this.
-    #[arg(long, default_value_t = ReasonOptions::default().max_triples)]
-    max_triples: usize,
-}
-
-impl ReasonArgs {
-    pub fn options(&self) -> ReasonOptions {
-        ReasonOptions {
-            // The value parser admits only names that parse.
-            profile: Profile::parse(&self.profile).expect("checked by clap"),
-            max_triples: self.max_triples,
-        }
-    }
-}
-
-/// Prints one line per rule round on stderr.
-pub fn report_round(p: RoundProgress) {
-    let rate = p.derived_triples as f64 / p.elapsed.as_secs_f64().max(1e-9);
-    eprintln!(
-        "round {:>3}: +{} new, {} in memory, {:.2} s ({rate:.0} derived triples/s)",
-        p.round,
-        p.new_triples,
-        p.total_triples,
-        p.elapsed.as_secs_f64()
-    );
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {

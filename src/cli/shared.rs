@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::model::NamedOrBlankNode;
 
 use kgfuse::fusion::FusionModel;
+use kgfuse::reason::{Profile, ReasonOptions, RoundProgress};
 use kgfuse::store::Store;
 use kgfuse::text::model_files::{self, ModelLocation};
 use kgfuse::text::{parse_device, BertEncoder};
@@ -122,4 +123,38 @@ pub fn load_model(
             .map_err(|e| kgfuse::Error::Model(format!("{e:#}")))
     };
     Ok(FusionModel::open(dir, store, entities, load_bert, &device)?)
+}
+
+/// How to reason: for `reason` and `check`, and for the derivations that
+/// `explain` and `ask` show.
+#[derive(Debug, clap::Args)]
+pub struct ReasonArgs {
+    /// Rule set: rdfs or owl-rl.
+    #[arg(long, default_value = "owl-rl", value_parser = ["rdfs", "owl-rl"])]
+    pub profile: String,
+    /// Stop with an error when asserted plus inferred triples exceed this.
+    #[arg(long, default_value_t = ReasonOptions::default().max_triples)]
+    pub max_triples: usize,
+}
+
+impl ReasonArgs {
+    pub fn options(&self) -> ReasonOptions {
+        ReasonOptions {
+            // The value parser admits only names that parse.
+            profile: Profile::parse(&self.profile).expect("checked by clap"),
+            max_triples: self.max_triples,
+        }
+    }
+}
+
+/// Prints one line per rule round on stderr.
+pub fn report_round(p: RoundProgress) {
+    let rate = p.derived_triples as f64 / p.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "round {:>3}: +{} new, {} in memory, {:.2} s ({rate:.0} derived triples/s)",
+        p.round,
+        p.new_triples,
+        p.total_triples,
+        p.elapsed.as_secs_f64()
+    );
 }

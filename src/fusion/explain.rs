@@ -309,6 +309,40 @@ pub fn ranked_paths(
     paths
 }
 
+/// Where an explanation finds the derivations of its inferred steps.
+pub enum Derivations<'a> {
+    /// The reasoner's closure over the store, as the caller holds it.
+    Of(&'a Closure),
+    /// Reason over the store with these options when the first inferred
+    /// step needs a derivation, and keep the closure for the others.
+    OnDemand {
+        options: ReasonOptions,
+        closure: Option<Closure>,
+    },
+}
+
+impl Derivations<'_> {
+    /// Reasons with `options` once an inferred step needs it.
+    pub fn on_demand(options: ReasonOptions) -> Self {
+        Self::OnDemand {
+            options,
+            closure: None,
+        }
+    }
+
+    /// How the reasoner derived `triple` (`None` when it did not).
+    fn of(&mut self, store: &Store, triple: &Triple) -> Result<Option<DerivationTree>> {
+        let closure = match self {
+            Self::Of(closure) => *closure,
+            Self::OnDemand { options, closure } => match closure {
+                Some(closure) => closure,
+                None => closure.insert(reason_over_store(store, *options, |_| {})?),
+            },
+        };
+        Ok(closure.explain(triple))
+    }
+}
+
 /// The full explanation of one entity.
 pub fn explain(
     model: &mut FusionModel,
@@ -316,6 +350,7 @@ pub fn explain(
     entity: &NamedOrBlankNode,
     model_id: &str,
     top_k: usize,
+    derivations: &mut Derivations<'_>,
 ) -> Result<Explanation> {
     let node = model
         .inputs
@@ -346,6 +381,7 @@ pub fn explain(
             )
         },
         &attributions.edges,
+        derivations,
     )?;
     let mut spans: Vec<ExplainedSpan> = model.inputs.targets[target]
         .items
@@ -394,6 +430,7 @@ pub fn explain_graph_classifier(
     entity: &NamedOrBlankNode,
     model_id: &str,
     top_k: usize,
+    derivations: &mut Derivations<'_>,
 ) -> Result<Explanation> {
     let graph = model.align(store)?;
     let node = graph
@@ -433,6 +470,7 @@ pub fn explain_graph_classifier(
             )
         },
         &edge_scores,
+        derivations,
     )?;
     Ok(Explanation {
         entity: entity.to_string(),
@@ -457,8 +495,8 @@ fn explained_paths(
     ranked: Vec<(f64, Vec<usize>)>,
     triple_of: impl Fn(usize) -> (NamedOrBlankNode, NamedNode, NamedOrBlankNode),
     edge_scores: &[f64],
+    derivations: &mut Derivations<'_>,
 ) -> Result<Vec<ExplainedPath>> {
-    let mut closure: Option<Closure> = None;
     let mut paths = Vec::new();
     for (rank, (score, edges)) in ranked.into_iter().enumerate() {
         let mut steps = Vec::new();
@@ -471,7 +509,7 @@ fn explained_paths(
                 display_label(store, &subject)?,
                 display_label(store, &object)?,
                 edge_scores[e],
-                &mut closure,
+                derivations,
             )?);
         }
         let sparql = path_query(&steps);
@@ -486,24 +524,19 @@ fn explained_paths(
 }
 
 /// One step of an explanation path: the triple, whether only the reasoner
-/// has it and, if so, its derivation (the closure is computed on first need
-/// and kept in `closure` for the other steps).
+/// has it and, if so, its derivation from `derivations`.
 pub(crate) fn path_step(
     store: &Store,
     triple: Triple,
     subject_label: String,
     object_label: String,
     attribution: f64,
-    closure: &mut Option<Closure>,
+    derivations: &mut Derivations<'_>,
 ) -> Result<PathStep> {
     let inferred = is_inferred(store, &triple)?;
-    let derivation = if inferred {
-        if closure.is_none() {
-            *closure = Some(reason_over_store(store, ReasonOptions::default(), |_| {})?);
-        }
-        closure.as_ref().and_then(|c| c.explain(&triple))
-    } else {
-        None
+    let derivation = match inferred {
+        true => derivations.of(store, &triple)?,
+        false => None,
     };
     Ok(PathStep {
         subject: triple.subject.to_string(),

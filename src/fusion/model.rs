@@ -554,7 +554,12 @@ mod tests {
                 .collect();
             Tensor::from_vec(values, shape, &device).unwrap()
         };
-        for var in varmap.all_vars() {
+        // By name: the map's own order changes from run to run.
+        let vars = varmap.data().lock().unwrap().clone();
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &vars[name];
             var.set(&uniform(var.shape(), 0.87)).unwrap();
         }
         let features = NodeFeatures {

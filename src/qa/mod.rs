@@ -608,6 +608,7 @@ pub fn explanation(
     set: &AnswerSet,
     answer: usize,
     model_id: &str,
+    derivations: &mut crate::fusion::explain::Derivations<'_>,
 ) -> Result<crate::fusion::explain::Explanation> {
     use crate::fusion::explain::{path_step, ExplainedPath as FusionPath, ExplainedSpan};
     use oxigraph::model::Triple;
@@ -618,7 +619,6 @@ pub fn explanation(
             set.answers.len()
         ))
     })?;
-    let mut closure = None;
     let mut paths = Vec::new();
     for (rank, p) in chosen.paths.iter().enumerate() {
         let mut steps = Vec::new();
@@ -640,7 +640,7 @@ pub fn explanation(
                 subject_label.clone(),
                 object_label.clone(),
                 p.path.step_weights[i],
-                &mut closure,
+                derivations,
             )?);
         }
         paths.push(FusionPath {
