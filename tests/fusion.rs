@@ -166,6 +166,26 @@ fn explanations_in_every_format() {
     let json: serde_json::Value = serde_json::from_str(&explain("json")).unwrap();
     let paths = json["paths"].as_array().unwrap();
     assert!(!paths.is_empty(), "{json}");
+    // Fidelity over a seeded sample of the labelled entities.
+    let fidelity: serde_json::Value = serde_json::from_str(&common::stdout_of(
+        ws.kgfuse()
+            .args([
+                "evaluate",
+                "explanations",
+                "--model",
+                "model",
+                "--count",
+                "3",
+            ])
+            .arg("--model-dir")
+            .arg(&bert),
+    ))
+    .unwrap();
+    assert_eq!(fidelity["entities"], 3, "{fidelity}");
+    assert!(
+        fidelity["mean_edges_removed"].as_f64().unwrap() >= 1.0,
+        "{fidelity}"
+    );
     assert_eq!(json["predicted"], "http://example.org/High");
     // Every path's query holds in the store.
     for path in paths {

@@ -545,17 +545,9 @@ pub struct FidelityArgs {
 }
 
 pub fn evaluate_fidelity(a: &FidelityArgs, ctx: &Context) -> Result<()> {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
     let store = ctx.open(Access::ReadOnly)?;
     let mut model = load_model(&a.model, &store, None, &a.bert)?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
-    let mut chosen: Vec<usize> = (0..model.inputs.targets.len())
-        .filter(|&t| model.inputs.targets[t].label.is_some())
-        .collect();
-    chosen.shuffle(&mut rng);
-    chosen.truncate(a.count);
-    let report = kgfuse::fusion::explain::fidelity(&mut model, &chosen, a.steps, &mut rng)?;
+    let report = kgfuse::fusion::explain::fidelity(&mut model, a.count, a.steps, a.seed)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -159,7 +159,11 @@ pub fn run(args: Args) -> Result<()> {
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     if args.format == "npy" {
-        write_npy(&mut out, &embeddings.sentences, encoder.hidden_size())?;
+        kgfuse::text::npy::write_f32_matrix(
+            &mut out,
+            &embeddings.sentences,
+            encoder.hidden_size(),
+        )?;
     } else {
         let items: Vec<serde_json::Value> = inputs
             .iter()
@@ -178,26 +182,5 @@ pub fn run(args: Args) -> Result<()> {
         writeln!(out)?;
     }
     out.flush()?;
-    Ok(())
-}
-
-/// A float32 matrix in NumPy's `.npy` format (version 1.0).
-fn write_npy(out: &mut dyn Write, rows: &[Vec<f32>], width: usize) -> Result<()> {
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {width}), }}",
-        rows.len()
-    );
-    // Magic (6) + version (2) + length (2) + header + newline, padded to 64 bytes.
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
-    header.push('\n');
-    out.write_all(b"\x93NUMPY\x01\x00")?;
-    out.write_all(&(header.len() as u16).to_le_bytes())?;
-    out.write_all(header.as_bytes())?;
-    for row in rows {
-        for x in row {
-            out.write_all(&x.to_le_bytes())?;
-        }
-    }
     Ok(())
 }

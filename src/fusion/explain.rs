@@ -658,22 +658,34 @@ pub struct Fidelity {
     pub mean_edges_removed: f64,
 }
 
+/// [`Fidelity`] over `count` labelled entities drawn by `seed`, each
+/// attributed with `steps` integration steps.
 pub fn fidelity(
     model: &mut FusionModel,
-    targets: &[usize],
+    count: usize,
     steps: usize,
-    rng: &mut rand_chacha::ChaCha8Rng,
+    seed: u64,
 ) -> Result<Fidelity> {
-    use rand::seq::IndexedRandom;
+    use rand::seq::{IndexedRandom, SliceRandom};
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut targets: Vec<usize> = (0..model.inputs.targets.len())
+        .filter(|&t| model.inputs.targets[t].label.is_some())
+        .collect();
+    targets.shuffle(&mut rng);
+    targets.truncate(count);
     let (mut top, mut random, mut removed) = (Vec::new(), Vec::new(), 0usize);
-    for &t in targets {
+    for t in targets {
         let a = attribute(model, t, steps)?;
         let node = model.inputs.targets[t].node;
         let Some((_, path)) = ranked_paths(model, node, &a, 1).into_iter().next() else {
             continue;
         };
         let field: Vec<usize> = (0..a.edges.len()).filter(|&e| a.edges[e] != 0.0).collect();
-        let chosen: Vec<usize> = field.choose_multiple(rng, path.len()).copied().collect();
+        let chosen: Vec<usize> = field
+            .choose_multiple(&mut rng, path.len())
+            .copied()
+            .collect();
         let base = f64::from(a.probabilities[a.class]);
         top.push(base - probability_without(model, t, &path, a.class)?);
         random.push(base - probability_without(model, t, &chosen, a.class)?);

@@ -8,6 +8,7 @@ pub mod encoder;
 mod kernels;
 pub mod lora;
 pub mod model_files;
+pub mod npy;
 
 pub use encoder::{
     parse_device, span_tokens, BertEncoder, Embeddings, SpanInput, SpanIssue, SplitBert,
