@@ -6,20 +6,20 @@ use anyhow::Result;
 use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use kgfuse::gnn::Decomposition;
 use kgfuse::store::terms::parse_iri;
 use kgfuse::tasks::checkpoint::{self, ModelKind};
 use kgfuse::tasks::classify::{cross_validate, mean_and_std, ClassifyConfig, ClassifyData};
 use kgfuse::tasks::linkpred::{
-    new_model, read_tsv, triples_from_graph, DecoderKind, LinkData, LinkPredConfig,
-    LinkPredTraining,
+    new_model, read_tsv, triples_from_graph, DecoderKind, LinkData, LinkPredConfig, LinkPredFolder,
+    LinkPredMetrics, LinkPredTraining,
 };
 
-use super::{Access, Context};
 use kgfuse::tasks::metrics::RankMetrics;
-use kgfuse::tasks::trainer::{train, Checkpointing, ParamGroup, TrainReport, TrainerConfig};
+use kgfuse::tasks::trainer::{train, Checkpointing, ParamGroup, TrainerConfig};
+
+use super::{Access, Context};
 
 /// Train a model.
 #[derive(Debug, clap::Args)]
@@ -189,22 +189,6 @@ struct LinkPredArgs {
     validate_every: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
-}
-
-/// What a link-prediction model folder's config.json holds.
-#[derive(Debug, Serialize, Deserialize)]
-struct LinkPredFolder {
-    task: String,
-    model: LinkPredConfig,
-    trainer: TrainerConfig,
-    data: LinkData,
-}
-
-#[derive(Debug, Serialize)]
-struct LinkPredMetrics {
-    valid: RankMetrics,
-    test: RankMetrics,
-    training: TrainReport,
 }
 
 /// Evaluate a trained model.
@@ -458,21 +442,17 @@ fn train_linkpred(a: LinkPredArgs, ctx: &Context) -> Result<()> {
     print_metrics("valid", &valid);
     print_metrics("test", &test);
     let folder = LinkPredFolder {
-        task: ModelKind::LinkPredictor.tag().into(),
+        kind: ModelKind::LinkPredictor.tag().into(),
         model: model_config,
         trainer,
         data,
     };
-    checkpoint::save(
-        &a.out,
-        &folder,
-        &varmap,
-        &LinkPredMetrics {
-            valid,
-            test,
-            training: report,
-        },
-    )?;
+    let metrics = LinkPredMetrics {
+        valid,
+        test,
+        training: report,
+    };
+    folder.save(&a.out, &varmap, &metrics)?;
     println!("model written to {}", a.out.display());
     Ok(())
 }
@@ -484,10 +464,7 @@ pub fn run_evaluate(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         EvaluateTask::Qa(a) => return super::qa::evaluate_qa(a, ctx),
         EvaluateTask::Linkpred { model, triples } => (model, triples),
     };
-    let folder: LinkPredFolder = checkpoint::load_config(&dir, ModelKind::LinkPredictor)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(folder.trainer.seed);
-    let (mut varmap, model) = new_model(&folder.data, &folder.model, &mut rng, &Device::Cpu)?;
-    checkpoint::load_weights(&dir, &mut varmap)?;
+    let (folder, model) = LinkPredFolder::open(&dir)?;
     let data = &folder.data;
     let ranked = match triples {
         Some(path) => data.ids(&read_tsv(&path)?)?,

@@ -42,7 +42,8 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
-    /// The value of `config.json`'s `kind` field (link predictors say `task`).
+    /// The value of `config.json`'s `kind` field (link predictors of earlier
+    /// versions say `task`).
     pub fn tag(self) -> &'static str {
         match self {
             Self::FusedClassifier => "kgfuse-fused-classifier",

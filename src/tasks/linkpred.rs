@@ -6,6 +6,7 @@
 //! directions.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
@@ -13,8 +14,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::ModelKind;
 use super::metrics::{realistic_rank, RankMetrics};
-use super::trainer::{bce_with_logits, dropout, TrainingTask};
+use super::trainer::{bce_with_logits, dropout, TrainReport, TrainerConfig, TrainingTask};
 use crate::error::{Error, Result};
 use crate::gnn::{ComplEx, Decomposition, DistMult, MessageGraph, RgcnConfig, RgcnEncoder};
 
@@ -357,6 +359,43 @@ impl TrainingTask for LinkPredTraining<'_> {
 
     fn metric_name(&self) -> &'static str {
         "valid MRR"
+    }
+}
+
+/// What a link-prediction model folder's `config.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LinkPredFolder {
+    /// `ModelKind::LinkPredictor`'s tag (folders of earlier versions call
+    /// the field `task`).
+    #[serde(alias = "task")]
+    pub kind: String,
+    pub model: LinkPredConfig,
+    pub trainer: TrainerConfig,
+    pub data: LinkData,
+}
+
+/// A link-prediction model folder's `metrics.json`.
+#[derive(Debug, Serialize)]
+pub struct LinkPredMetrics {
+    pub valid: RankMetrics,
+    pub test: RankMetrics,
+    pub training: TrainReport,
+}
+
+impl LinkPredFolder {
+    /// Writes `dir`: this config, the weights in `varmap` and `metrics`.
+    pub fn save(&self, dir: &Path, varmap: &VarMap, metrics: &LinkPredMetrics) -> Result<()> {
+        super::checkpoint::save(dir, self, varmap, metrics)
+    }
+
+    /// Reads the folder at `dir` (checked to be a link predictor's) and its
+    /// model with the trained weights, on the CPU.
+    pub fn open(dir: &Path) -> Result<(Self, LinkPredictor)> {
+        let folder: Self = super::checkpoint::load_config(dir, ModelKind::LinkPredictor)?;
+        let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(folder.trainer.seed);
+        let (mut varmap, model) = new_model(&folder.data, &folder.model, &mut rng, &Device::Cpu)?;
+        super::checkpoint::load_weights(dir, &mut varmap)?;
+        Ok((folder, model))
     }
 }
 
