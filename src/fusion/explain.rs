@@ -178,11 +178,11 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
         .zip(path_weights.iter().zip(&path_gradients))
         .map(|(&(id, _), (&w, &g))| (id, f64::from(w) * g))
         .collect();
-    let (table, texts) = model.tree_tables()?;
+    let (table, texts) = model.tree_tables(&[target])?;
     if let Some(trees) = &model.trees {
         // The trees' share: each path column's Shapley contribution to the
         // log-odds, times the mean gradient of the logit on those log-odds.
-        let contributions = trees.contributions(&table, texts.as_ref(), target)?;
+        let contributions = trees.contributions(&table, texts.as_ref(), 0)?;
         let paths_at = table.columns.len() - model.vocab.paths.len();
         for (id, attribution) in &mut paths {
             *attribution += contributions

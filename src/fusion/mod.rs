@@ -338,8 +338,9 @@ impl FusionModel {
         if self.config().tree_outputs == 0 {
             return Ok(());
         }
+        let all: Vec<usize> = (0..self.inputs.targets.len()).collect();
         let table = self.attribute_table();
-        let texts = self.text_table()?;
+        let texts = self.text_table(&all)?;
         let labels: Vec<usize> = train
             .iter()
             .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
@@ -359,31 +360,39 @@ impl FusionModel {
     /// folder has them (after training, which read the training targets'
     /// out of fold).
     pub fn rescore_with_kept_trees(&mut self) -> Result<()> {
-        if self.trees.is_none() {
-            return Ok(());
-        }
-        let (attributes, texts) = self.tree_tables()?;
+        let all: Vec<usize> = (0..self.inputs.targets.len()).collect();
+        let (attributes, texts) = self.tree_tables(&all)?;
         if let Some(trees) = &self.trees {
             self.tree_log_odds = trees.log_odds(&attributes, texts.as_ref())?;
         }
         Ok(())
     }
 
-    /// The tables the kept trees read: attributes, and texts when they
-    /// read those.
-    pub fn tree_tables(&mut self) -> Result<(Table, Option<Table>)> {
-        let texts = match self.trees.as_ref().is_some_and(TreeView::reads_text) {
-            true => self.text_table()?,
+    /// The tables the kept trees read, a row per target of `targets`
+    /// (distinct target indices):
+    /// attributes, and texts when they read those (both empty without a
+    /// trees view).
+    pub fn tree_tables(&mut self, targets: &[usize]) -> Result<(Table, Option<Table>)> {
+        let Some(trees) = &self.trees else {
+            return Ok((Table::default(), None));
+        };
+        let texts = match trees.reads_text() {
+            true => self.text_table(targets)?,
             false => None,
         };
-        Ok((self.attribute_table(), texts))
+        let mut attributes = self.attribute_table();
+        attributes.rows = targets
+            .iter()
+            .map(|&t| std::mem::take(&mut attributes.rows[t]))
+            .collect();
+        Ok((attributes, texts))
     }
 
     /// Each target's texts as the trees view reads them: the mean of its
     /// items' BERT features (missing when it has none). Only a frozen text
     /// side gives the same features when the model is reopened; `None`
     /// without one.
-    pub fn text_table(&mut self) -> Result<Option<Table>> {
+    pub fn text_table(&mut self, targets: &[usize]) -> Result<Option<Table>> {
         let Some(text) = self
             .text
             .as_mut()
@@ -392,8 +401,10 @@ impl FusionModel {
             return Ok(None);
         };
         let width = text.feature_dim();
-        let mut rows = Vec::with_capacity(self.inputs.targets.len());
-        for chunk in self.inputs.targets.chunks(256) {
+        let mut rows = Vec::with_capacity(targets.len());
+        for chunk in targets.chunks(256) {
+            let chunk: Vec<&data::Target> =
+                chunk.iter().map(|&t| &self.inputs.targets[t]).collect();
             let items: Vec<&TextItem> = chunk.iter().flat_map(|t| &t.items).collect();
             let features = match items.len() {
                 0 => Vec::new(),
@@ -437,11 +448,12 @@ impl FusionModel {
         bert: impl FnOnce() -> Result<BertEncoder>,
         device: &Device,
     ) -> Result<Self> {
-        let encoder = match read_config(dir)?.model.use_text {
+        let saved = read_config(dir)?;
+        let encoder = match saved.model.use_text {
             true => Some(bert()?),
             false => None,
         };
-        Self::load(dir, store, entities, encoder, device, |_| {})
+        Self::bind(dir, saved, store, entities, encoder, device, |_| {})
     }
 
     /// Reads a model folder and binds it to `store`'s inputs (every entity
@@ -454,7 +466,28 @@ impl FusionModel {
         device: &Device,
         progress: impl FnMut(usize),
     ) -> Result<Self> {
-        let saved = read_config(dir)?;
+        Self::bind(
+            dir,
+            read_config(dir)?,
+            store,
+            entities,
+            bert,
+            device,
+            progress,
+        )
+    }
+
+    /// A model folder's network and weights (`saved` is its config) bound
+    /// to `store`'s inputs.
+    fn bind(
+        dir: &Path,
+        saved: SavedModel,
+        store: &crate::store::Store,
+        entities: Option<&[oxigraph::model::NamedOrBlankNode]>,
+        bert: Option<BertEncoder>,
+        device: &Device,
+        progress: impl FnMut(usize),
+    ) -> Result<Self> {
         let inputs = saved.vocabulary.inputs(store, entities)?;
         let bert = if saved.model.use_text { bert } else { None };
         let mut model = Self::new(
