@@ -6,6 +6,7 @@
 
 pub mod defaults;
 pub mod error;
+pub mod explain;
 pub mod fusion;
 pub mod generate;
 pub mod gnn;

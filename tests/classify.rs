@@ -255,7 +255,7 @@ fn graph_only_trains_a_folder_that_predict_explain_and_evaluate_take() {
     for path in paths {
         let ask = stdout_of(
             ws.kgfuse()
-                .args(["query", path["sparql"].as_str().unwrap()]),
+                .args(["query", path["check"]["sparql"].as_str().unwrap()]),
         );
         assert!(ask.contains("true"), "{ask}");
     }

@@ -186,12 +186,14 @@ fn explanations_in_every_format() {
         fidelity["mean_edges_removed"].as_f64().unwrap() >= 1.0,
         "{fidelity}"
     );
-    assert_eq!(json["predicted"], "http://example.org/High");
+    assert_eq!(json["claim"]["kind"], "prediction", "{json}");
+    assert_eq!(json["claim"]["label"], "http://example.org/High");
     // Every path's query holds in the store.
     for path in paths {
+        assert_eq!(path["check"]["form"], "ASK", "{path}");
         ws.kgfuse()
             .args(["query", "--format", "csv"])
-            .arg(path["sparql"].as_str().unwrap())
+            .arg(path["check"]["sparql"].as_str().unwrap())
             .assert()
             .success()
             .stdout(contains("true"));
@@ -803,5 +805,5 @@ fn a_lora_model_trains_predicts_and_explains() {
             .arg(&bert),
     ))
     .unwrap();
-    assert_eq!(json["predicted"], "http://example.org/High", "{json}");
+    assert_eq!(json["claim"]["label"], "http://example.org/High", "{json}");
 }

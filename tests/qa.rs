@@ -287,10 +287,10 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         .assert()
         .success();
     ws.kgfuse().arg("load").arg(&why).assert().success();
-    let explained = ws.select("SELECT ?a WHERE { ?x kgfuse:explains ?a ; kgfuse:path ?p }");
+    let explained = ws.select("SELECT ?a WHERE { ?x kgfuse:explains ?a ; kgfuse:answers \"who directed [Ed Wood]\" ; kgfuse:path/kgfuse:queryForm \"SELECT\" }");
     assert!(
         explained.iter().any(|r| r.contains("Tim%20Burton")),
-        "{explained:?}"
+        "the answer, its question and a SELECT check: {explained:?}"
     );
     ask(&ws, &["--format", "html", "who directed [Ed Wood]"])
         .assert()

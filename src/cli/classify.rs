@@ -547,7 +547,7 @@ pub struct FidelityArgs {
 pub fn evaluate_fidelity(a: &FidelityArgs, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let mut model = load_model(&a.model, &store, None, &a.bert)?;
-    let report = kgfuse::fusion::explain::fidelity(&mut model, a.count, a.steps, a.seed)?;
+    let report = kgfuse::fusion::attribution::fidelity(&mut model, a.count, a.steps, a.seed)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -4,14 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use kgfuse::fusion::explain::{explain, explain_graph_classifier, Derivations};
-use kgfuse::fusion::model_id;
-use kgfuse::fusion::render::{render, ExplanationFormat};
+use kgfuse::explain::fusion::explain_classifier;
+use kgfuse::explain::{render, Derivations, ExplanationFormat};
 use kgfuse::graph::resolve_entity;
-use kgfuse::tasks::checkpoint::{kind_of, ModelKind};
-use kgfuse::tasks::graph_classifier::GraphClassifier;
 
-use super::shared::{load_model, write_output, ModelArgs, ReasonArgs};
+use super::shared::{write_output, ModelArgs, ReasonArgs};
 use super::{Access, Context};
 
 /// Explain a classifier's prediction for one entity: the top paths (up to
@@ -51,19 +48,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let format = ExplanationFormat::parse(&args.format)?;
     let store = ctx.open(Access::ReadOnly)?;
     let entity = resolve_entity(&store, &args.entity)?;
-    let id = model_id(&args.model)?;
-    let mut derivations = Derivations::on_demand(args.reason.options());
-    let explanation = if kind_of(&args.model)? == ModelKind::GraphClassifier {
-        let model = GraphClassifier::open(&args.model)?;
-        explain_graph_classifier(&model, &store, &entity, &id, args.top, &mut derivations)?
-    } else {
-        let mut model = load_model(
-            &args.model,
-            &store,
-            Some(std::slice::from_ref(&entity)),
-            &args.bert,
-        )?;
-        explain(&mut model, &store, &entity, &id, args.top, &mut derivations)?
-    };
+    let explanation = explain_classifier(
+        &args.model,
+        &store,
+        &entity,
+        args.top,
+        || args.bert.load(),
+        &args.bert.device()?,
+        &mut Derivations::on_demand(args.reason.options()),
+    )?;
     write_output(&render(&explanation, format)?, args.out.as_deref())
 }

@@ -1,22 +1,22 @@
 //! `kgfuse ask`, `kgfuse train qa` and `kgfuse evaluate qa`: questions in
 //! natural language answered from the store, with paths and SPARQL.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-use kgfuse::fusion::explain::Derivations;
-use kgfuse::fusion::render::{render, ExplanationFormat};
-use kgfuse::qa::training::{fit, linking_accuracy, measure, split, QaMetrics};
+use kgfuse::explain::qa::explain_answer;
+use kgfuse::explain::{render, Derivations, ExplanationFormat};
+use kgfuse::qa::pipeline::{
+    read_question_files, train_on_files, QaTrainEvent, QaTrainOptions, SavedSplit,
+};
+use kgfuse::qa::training::{linking_accuracy, measure, QaMetrics};
 use kgfuse::qa::{
-    read_questions, strip_brackets, AnswerSet, EntityLinker, PreparedQuestion, QaModel, Question,
-    Retrieval,
+    strip_brackets, AnswerSet, EntityLinker, PreparedQuestion, QaModel, Question, Retrieval,
 };
 use kgfuse::store::Store;
-use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
+use kgfuse::tasks::trainer::TrainerConfig;
 
 use super::shared::{ModelArgs, ReasonArgs};
 use super::{Access, Context};
@@ -89,7 +89,7 @@ pub fn ask(args: AskArgs, ctx: &Context) -> Result<()> {
             );
         }
         let set = model.answer(&store, &linker, &questions[0], args.paths)?;
-        let explanation = kgfuse::qa::explanation(
+        let explanation = explain_answer(
             &store,
             &set,
             args.answer.saturating_sub(1),
@@ -176,38 +176,39 @@ pub fn print_answers(set: &AnswerSet) {
 #[derive(Debug, clap::Args)]
 pub struct TrainQaArgs {
     /// Question files, `question with the [topic]<TAB>answer1|answer2` (MetaQA
-    /// format); repeat for several (e.g. 1-hop and 2-hop): one model learns all.
-    #[arg(long, required = true)]
+    /// format): several after one flag, or the flag repeated (e.g. 1-hop and
+    /// 2-hop); one model learns all.
+    #[arg(long, required = true, num_args = 1..)]
     questions: Vec<PathBuf>,
     /// Model folder to write.
     #[arg(long)]
     out: PathBuf,
     /// Share of each file kept for validation (early stopping, the answer
     /// threshold, and the metrics printed at the end).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = QaTrainOptions::default().valid_fraction)]
     valid_fraction: f64,
     /// Use only the first N questions of each file.
     #[arg(long)]
     limit: Option<usize>,
     /// Hops retrieved around the topic entity (1 to 3), and the most hops of an answer.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = QaTrainOptions::default().retrieval.hops)]
     hops: usize,
     /// Neighbours taken per expanded node, so hubs (a genre, a year) stay small.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = QaTrainOptions::default().retrieval.fanout)]
     fanout: usize,
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = QaTrainOptions::default().trainer.epochs)]
     epochs: usize,
-    #[arg(long, default_value_t = 0.003)]
+    #[arg(long, default_value_t = QaTrainOptions::default().trainer.learning_rate)]
     lr: f64,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = QaTrainOptions::default().batch_size)]
     batch_size: usize,
     /// Width between a hop's instruction and its relation scores.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = QaTrainOptions::default().inner_dim)]
     inner_dim: usize,
     /// Epochs without a better validation Hits@1 before stopping.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = QaTrainOptions::default().trainer.patience)]
     patience: usize,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = QaTrainOptions::default().trainer.seed)]
     seed: u64,
     /// Continue the run saved in this model folder.
     #[arg(long)]
@@ -216,47 +217,122 @@ pub struct TrainQaArgs {
     bert: ModelArgs,
 }
 
-/// One question file, split.
-struct QuestionFile {
-    name: String,
-    questions: Vec<Question>,
-    train: Vec<usize>,
-    valid: Vec<usize>,
+impl TrainQaArgs {
+    fn options(&self) -> QaTrainOptions {
+        let defaults = QaTrainOptions::default();
+        QaTrainOptions {
+            retrieval: Retrieval {
+                hops: self.hops,
+                fanout: self.fanout,
+            },
+            inner_dim: self.inner_dim,
+            trainer: TrainerConfig {
+                epochs: self.epochs,
+                learning_rate: self.lr,
+                patience: self.patience,
+                seed: self.seed,
+                ..defaults.trainer
+            },
+            batch_size: self.batch_size,
+            valid_fraction: self.valid_fraction,
+        }
+    }
 }
 
-fn read_files(
-    paths: &[PathBuf],
-    limit: Option<usize>,
-    valid_fraction: f64,
-    seed: u64,
-) -> Result<Vec<QuestionFile>> {
-    paths
-        .iter()
-        .map(|path| {
-            let mut questions = read_questions(path)?;
-            if let Some(n) = limit {
-                questions.truncate(n);
+/// Prints a training run's events: bars while preparing and training (one
+/// line per epoch when standard error is not a terminal), counts between.
+pub(super) fn print_events(
+    epochs: usize,
+) -> impl Fn(QaTrainEvent<'_>) -> kgfuse::Result<()> + Sync {
+    let preparing = super::shared::progress_bar(
+        None,
+        "{spinner} preparing questions {pos} [{elapsed_precise}] {per_sec}",
+    );
+    let training = super::shared::epoch_progress(epochs);
+    move |event| {
+        match event {
+            QaTrainEvent::Vocabulary { labels, relations } => {
+                eprintln!("{labels} labels, {relations} relations in the store")
             }
-            let (train, valid) = split(questions.len(), valid_fraction, seed);
-            Ok(QuestionFile {
-                name: file_name(path),
+            QaTrainEvent::QuestionWords(words) => eprintln!(
+                "{} labels the training questions use as words, not topics (passed over without brackets){}{}",
+                words.len(),
+                if words.is_empty() { "" } else { ": " },
+                words[..words.len().min(20)].join(", ")
+            ),
+            QaTrainEvent::Preparing(n) => preparing.inc(n as u64),
+            QaTrainEvent::Prepared {
                 questions,
+                failed,
+                seconds,
+            } => {
+                preparing.finish_and_clear();
+                eprintln!(
+                    "prepared {questions} questions in {seconds:.1} s (link, retrieve, BERT); {} not linkable{}",
+                    failed.len(),
+                    failed.first().map_or(String::new(), |f| format!(
+                        ", e.g. line {}: {}",
+                        f.index + 1,
+                        f.reason
+                    ))
+                );
+            }
+            QaTrainEvent::Sets {
                 train,
+                answerable,
                 valid,
-            })
-        })
-        .collect()
+            } => eprintln!(
+                "{train} training questions ({answerable} with an answer in their subgraph), {valid} validation"
+            ),
+            QaTrainEvent::Epoch { record, improved } => {
+                super::shared::epoch_done(
+                    &training,
+                    format!(
+                        "loss {:.4}, valid Hits@1 {:.4}{}",
+                        record.loss,
+                        record.metric.unwrap_or(f64::NAN),
+                        if improved { " *" } else { "" }
+                    ),
+                );
+                if training.position() == training.length().unwrap_or(0) {
+                    training.finish_and_clear();
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open(Access::ReadOnly)?;
+    let options = a.options();
+    let files = read_question_files(&a.questions, a.limit, options.valid_fraction, a.seed)?;
+    let (model, run) = train_on_files(
+        &store,
+        a.bert.load()?,
+        &files,
+        &options,
+        &a.out,
+        a.resume.as_deref(),
+        &print_events(options.trainer.epochs),
+    )?;
+    println!(
+        "trained in {:.1} s ({:.1} s/epoch, {} epochs, best {}); answer threshold {:.2}",
+        run.seconds,
+        run.seconds / run.training.history.len().max(1) as f64,
+        run.training.history.len(),
+        run.training.best_epoch,
+        model.threshold
+    );
+    for (name, m) in &run.validation {
+        print_metrics(&format!("{name} (validation)"), m);
+    }
+    println!("model written to {}", a.out.display());
+    Ok(())
 }
 
 /// Links, retrieves and reads questions with a progress bar.
-pub(super) fn prepare(
+fn prepare(
     model: &QaModel,
     store: &Store,
     linker: &EntityLinker,
@@ -266,129 +342,18 @@ pub(super) fn prepare(
         Some(questions.len()),
         "{spinner} preparing questions {pos}/{len} [{wide_bar}] {eta}",
     );
-    let start = Instant::now();
     let (prepared, failed) = model.prepare(store, linker, questions, &|n| bar.inc(n as u64))?;
     bar.finish_and_clear();
-    eprintln!(
-        "prepared {} questions in {:.1} s (link, retrieve, BERT); {} not linkable{}",
-        questions.len(),
-        start.elapsed().as_secs_f64(),
-        failed.len(),
-        failed.first().map_or(String::new(), |f| format!(
-            ", e.g. line {}: {}",
+    if let Some(f) = failed.first() {
+        eprintln!(
+            "{} of {} questions not linkable, e.g. line {}: {}",
+            failed.len(),
+            questions.len(),
             f.index + 1,
             f.reason
-        ))
-    );
+        );
+    }
     Ok(prepared)
-}
-
-pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
-    let store = ctx.open(Access::ReadOnly)?;
-    if store.is_empty()? {
-        bail!("the store is empty: load a knowledge base first (e.g. kgfuse load --format pipe --base IRI kb.txt)");
-    }
-    let files = read_files(&a.questions, a.limit, a.valid_fraction, a.seed)?;
-    let linker = EntityLinker::from_store(&store)?;
-    let relations = kgfuse::graph::resource_predicates(&store)?;
-    eprintln!(
-        "{} labels, {} relations in the store",
-        linker.label_count(),
-        relations.len()
-    );
-    let trainer = TrainerConfig {
-        epochs: a.epochs,
-        learning_rate: a.lr,
-        patience: a.patience,
-        warmup_epochs: 1,
-        seed: a.seed,
-        ..TrainerConfig::default()
-    };
-    let retrieval = Retrieval {
-        hops: a.hops,
-        fanout: a.fanout,
-    };
-    let mut model = QaModel::new(relations, a.bert.load()?, retrieval, a.inner_dim, trainer)?;
-    model.valid_fraction = a.valid_fraction;
-    let all: Vec<Question> = files.iter().flat_map(|f| f.questions.clone()).collect();
-    // Global indexes of each file's train and validation questions.
-    let mut offset = 0;
-    let (mut train_ids, mut valid_ids) = (Vec::new(), Vec::new());
-    let mut per_file = Vec::new();
-    for f in &files {
-        train_ids.extend(f.train.iter().map(|i| offset + i));
-        let valid: Vec<usize> = f.valid.iter().map(|i| offset + i).collect();
-        valid_ids.extend(valid.iter().copied());
-        per_file.push((f.name.clone(), valid));
-        offset += f.questions.len();
-    }
-    model.learn_question_words(&linker, train_ids.iter().map(|&i| &all[i]));
-    let mut words: Vec<&str> = model.question_words.iter().map(String::as_str).collect();
-    words.sort_unstable();
-    eprintln!(
-        "{} labels the training questions use as words, not topics (passed over without brackets){}{}",
-        words.len(),
-        if words.is_empty() { "" } else { ": " },
-        words[..words.len().min(20)].join(", ")
-    );
-    let prepared = prepare(&model, &store, &linker, &all)?;
-    let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
-        ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
-    };
-    let (train_set, valid_set) = (pick(&train_ids), pick(&valid_ids));
-    eprintln!(
-        "{} training questions ({} with an answer in their subgraph), {} validation",
-        train_set.len(),
-        train_set.iter().filter(|q| !q.gold.is_empty()).count(),
-        valid_set.len()
-    );
-    let bar = super::shared::epoch_progress(a.epochs);
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let start = Instant::now();
-    let report = fit(
-        &mut model,
-        &train_set,
-        &valid_set,
-        a.batch_size,
-        &mut rng,
-        Checkpointing {
-            resume_from: a.resume.as_deref(),
-            save_to: Some(&a.out),
-        },
-        &mut |record, improved| {
-            super::shared::epoch_done(
-                &bar,
-                format!(
-                    "loss {:.4}, valid Hits@1 {:.4}{}",
-                    record.loss,
-                    record.metric.unwrap_or(f64::NAN),
-                    if improved { " *" } else { "" }
-                ),
-            );
-            Ok(())
-        },
-    )?;
-    bar.finish_and_clear();
-    let seconds = start.elapsed().as_secs_f64();
-    println!(
-        "trained in {seconds:.1} s ({:.1} s/epoch, {} epochs, best {}); answer threshold {:.2}",
-        seconds / report.history.len().max(1) as f64,
-        report.history.len(),
-        report.best_epoch,
-        model.threshold
-    );
-    let mut metrics = Vec::new();
-    for (name, ids) in &per_file {
-        let m = measure(&model, ids.iter().map(|&i| prepared[i].as_ref()))?;
-        print_metrics(&format!("{name} (validation)"), &m);
-        metrics.push((name.clone(), m));
-    }
-    model.save(
-        &a.out,
-        &serde_json::json!({ "validation": metrics, "training": report }),
-    )?;
-    println!("model written to {}", a.out.display());
-    Ok(())
 }
 
 pub(super) fn print_metrics(name: &str, m: &QaMetrics) {
@@ -411,11 +376,12 @@ pub struct EvaluateQaArgs {
     /// Model folder from `kgfuse train qa`.
     #[arg(long)]
     model: PathBuf,
-    /// Question files (MetaQA format); one line of metrics each.
-    #[arg(long, required = true)]
+    /// Question files (MetaQA format), several after one flag or the flag
+    /// repeated; one line of metrics each.
+    #[arg(long, required = true, num_args = 1..)]
     questions: Vec<PathBuf>,
-    /// Only the validation share the model was trained without (same split,
-    /// same --limit as in training).
+    /// Only the questions training held out (the split saved in the model
+    /// folder; give the files and --limit training had).
     #[arg(long)]
     valid_only: bool,
     #[arg(long)]
@@ -433,14 +399,14 @@ pub fn evaluate_qa(a: EvaluateQaArgs, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let model = QaModel::load(&a.model, a.bert.load()?, &store)?;
     let linker = EntityLinker::from_store(&store)?;
-    for f in read_files(
-        &a.questions,
-        a.limit,
-        model.valid_fraction,
-        model.trainer.seed,
-    )? {
-        let chosen: Vec<Question> = if a.valid_only {
-            f.valid.iter().map(|&i| f.questions[i].clone()).collect()
+    let split = match a.valid_only {
+        true => Some(SavedSplit::read(&a.model)?),
+        false => None,
+    };
+    for f in read_question_files(&a.questions, a.limit, 0.0, 0)? {
+        let chosen: Vec<Question> = if let Some(split) = &split {
+            let valid = split.validation_of(&f)?;
+            valid.iter().map(|&i| f.questions[i].clone()).collect()
         } else {
             f.questions.clone()
         };

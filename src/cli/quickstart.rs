@@ -7,25 +7,19 @@ use anyhow::Result;
 use oxigraph::model::NamedNode;
 
 use kgfuse::defaults;
-use kgfuse::fusion::explain::{explain, Derivations};
+use kgfuse::explain::fusion::explain_fused;
+use kgfuse::explain::{render, Derivations, ExplanationFormat};
 use kgfuse::fusion::pipeline::{predict, write_back, TrainOptions, WriteScope};
-use kgfuse::fusion::render::{render, ExplanationFormat};
 use kgfuse::fusion::{model_id, FusionConfig, FusionModel, TextLimits};
-use kgfuse::graph::resource_predicates;
-use kgfuse::qa::training::{fit, measure, split};
-use kgfuse::qa::{
-    generate_questions, strip_brackets, EntityLinker, GenerateOptions, PreparedQuestion, QaModel,
-    Question, Retrieval,
-};
+use kgfuse::qa::pipeline::{train_on_generated, QaTrainOptions};
+use kgfuse::qa::{strip_brackets, EntityLinker, GenerateOptions};
 use kgfuse::reason::{reason_over_store, write_inferred, Closure, ReasonOptions, INFERRED_GRAPH};
 use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
 use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
 use kgfuse::store::Store;
 use kgfuse::store::{LoadOptions, SparqlRunner, StoreStats};
-use kgfuse::tasks::trainer::{Checkpointing, TrainerConfig};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use kgfuse::tasks::trainer::TrainerConfig;
 
 use super::classify::{print_summary, train_with_progress};
 use super::shared::ModelArgs;
@@ -173,7 +167,7 @@ fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result
         );
     }
     let riskiest = &predictions[0].term;
-    let explanation = explain(
+    let explanation = explain_fused(
         &mut model,
         store,
         riskiest,
@@ -225,89 +219,54 @@ fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result
 /// with paths and SPARQL.
 fn question_answering(store: &Store, args: &Args) -> Result<()> {
     println!("\n== kgfuse train qa, on questions generated from the sample graph");
-    let generated = generate_questions(
-        store,
-        GenerateOptions {
-            per_path: 12,
-            max_answers: 10,
-            two_hop_paths: 40,
-            seed: 42,
+    let defaults = QaTrainOptions::default();
+    // A small graph: more epochs and patience, a larger validation share.
+    let options = QaTrainOptions {
+        trainer: TrainerConfig {
+            epochs: 20,
+            patience: 5,
+            ..defaults.trainer
         },
-    )?;
-    let questions: Vec<Question> = generated.iter().map(|(_, q)| q.clone()).collect();
-    let (rest, test_ids) = split(questions.len(), 0.2, 42);
-    let (train_part, valid_part) = split(rest.len(), 0.2, 43);
-    let train_ids: Vec<usize> = train_part.iter().map(|&i| rest[i]).collect();
-    let valid_ids: Vec<usize> = valid_part.iter().map(|&i| rest[i]).collect();
-    let linker = EntityLinker::from_store(store)?;
-    let trainer = TrainerConfig {
-        epochs: 20,
-        learning_rate: 0.003,
-        patience: 5,
-        warmup_epochs: 1,
-        ..TrainerConfig::default()
+        valid_fraction: 0.2,
+        ..defaults
     };
-    let retrieval = Retrieval {
-        hops: 2,
-        fanout: 100,
+    let generate = GenerateOptions {
+        per_path: 12,
+        max_answers: 10,
+        two_hop_paths: 40,
+        seed: 42,
     };
-    let mut model = QaModel::new(
-        resource_predicates(store)?,
-        args.bert.load()?,
-        retrieval,
-        256,
-        trainer.clone(),
-    )?;
-    model.learn_question_words(&linker, train_ids.iter().map(|&i| &questions[i]));
-    let prepared = super::qa::prepare(&model, store, &linker, &questions)?;
-    let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
-        ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
-    };
-    let bar = super::shared::epoch_progress(trainer.epochs);
-    let mut rng = ChaCha8Rng::seed_from_u64(trainer.seed);
-    fit(
-        &mut model,
-        &pick(&train_ids),
-        &pick(&valid_ids),
-        64,
-        &mut rng,
-        Checkpointing::default(),
-        &mut |record, _| {
-            super::shared::epoch_done(&bar, format!("loss {:.4}", record.loss));
-            Ok(())
-        },
-    )?;
-    bar.finish_and_clear();
-    let mut metrics = serde_json::Map::new();
-    for (share, ids) in [("validation", &valid_ids), ("test", &test_ids)] {
-        let mut per_hop = Vec::new();
-        for hops in [1, 2] {
-            let chosen = ids.iter().filter(|&&i| generated[i].0 == hops);
-            let m = measure(&model, chosen.map(|&i| prepared[i].as_ref()))?;
-            super::qa::print_metrics(&format!("{hops}-hop {share}"), &m);
-            per_hop.push((hops, m));
-        }
-        metrics.insert(share.to_owned(), serde_json::to_value(per_hop)?);
-    }
     let dir = args.out.join("qa");
-    model.save(&dir, &metrics)?;
+    let (model, run) = train_on_generated(
+        store,
+        args.bert.load()?,
+        generate,
+        &options,
+        &dir,
+        &super::qa::print_events(options.trainer.epochs),
+    )?;
+    for (share, hops, m) in &run.metrics {
+        super::qa::print_metrics(&format!("{hops}-hop {share}"), m);
+    }
+    let (questions, test_ids) = (&run.questions, &run.test);
+    let linker = EntityLinker::from_store(store)?;
     // Three test questions: one about control, one about directors, one more.
     let mut shown: Vec<usize> = Vec::new();
     for wanted in ["controls", "director", ""] {
         if let Some(&i) = test_ids
             .iter()
-            .find(|&&i| questions[i].text.contains(wanted) && !shown.contains(&i))
+            .find(|&&i| questions[i].1.text.contains(wanted) && !shown.contains(&i))
         {
             shown.push(i);
         }
     }
     for i in shown {
         // Asked as a user types it: the generated brackets removed.
-        let asked = strip_brackets(&questions[i].text);
+        let asked = strip_brackets(&questions[i].1.text);
         println!(
             "\n== kgfuse ask --model {} {asked:?}\n(gold: {})",
             dir.display(),
-            questions[i].answers.join(" | ")
+            questions[i].1.answers.join(" | ")
         );
         match model.answer(store, &linker, &asked, 2) {
             Ok(set) => super::qa::print_answers(&set),

@@ -8,6 +8,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxigraph::model::NamedOrBlankNode;
 
+use candle_core::Device;
 use kgfuse::fusion::FusionModel;
 use kgfuse::reason::{Profile, ReasonOptions, RoundProgress};
 use kgfuse::store::Store;
@@ -27,7 +28,9 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    pub fn load(&self) -> Result<BertEncoder> {
+    /// The BERT encoder, fetching the default checkpoint first when it is
+    /// the one asked for and not fetched yet.
+    pub fn load(&self) -> kgfuse::Result<BertEncoder> {
         let dir = match model_files::locate(self.model_dir.as_deref())? {
             ModelLocation::Found(dir) => dir,
             ModelLocation::NotFetched { cache } => {
@@ -39,8 +42,11 @@ impl ModelArgs {
                 model_files::fetch(&cache, &mut |m| eprintln!("{m}"))?
             }
         };
-        let device = parse_device(&self.device)?;
-        Ok(BertEncoder::load(&dir, &device)?)
+        BertEncoder::load(&dir, &self.device()?)
+    }
+
+    pub fn device(&self) -> kgfuse::Result<Device> {
+        parse_device(&self.device)
     }
 }
 
@@ -117,12 +123,13 @@ pub fn load_model(
     entities: Option<&[NamedOrBlankNode]>,
     bert: &ModelArgs,
 ) -> Result<FusionModel> {
-    let device = parse_device(&bert.device)?;
-    let load_bert = || {
-        bert.load()
-            .map_err(|e| kgfuse::Error::Model(format!("{e:#}")))
-    };
-    Ok(FusionModel::open(dir, store, entities, load_bert, &device)?)
+    Ok(FusionModel::open(
+        dir,
+        store,
+        entities,
+        || bert.load(),
+        &bert.device()?,
+    )?)
 }
 
 /// How to reason: for `reason` and `check`, and for the derivations that

@@ -3,16 +3,16 @@
 //!
 //! `data` reads targets, graph, features and texts from a store through a
 //! model's vocabularies; `text_side` runs BERT over the texts; `model` is the
-//! network; `training` the joint loss; `explain` the attributions and paths.
+//! network; `training` the joint loss; `attribution` the integrated gradients
+//! that `crate::explain` turns into evidence.
 //! [`FusionModel`] binds the network to one store's inputs.
 
+pub mod attribution;
 pub mod data;
-pub mod explain;
 pub mod literals;
 pub mod model;
 pub mod paths;
 pub mod pipeline;
-pub mod render;
 pub mod text_side;
 pub mod training;
 pub mod trees;

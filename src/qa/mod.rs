@@ -10,6 +10,7 @@
 pub mod linking;
 pub mod model;
 pub mod path;
+pub mod pipeline;
 pub mod questions;
 pub mod training;
 
@@ -515,7 +516,7 @@ impl QaModel {
                     .unwrap_or_default()
                     .into_iter()
                     .map(|p| {
-                        Ok(ExplainedPath {
+                        Ok(SupportingPath {
                             labels: p.nodes.iter().map(|&n| label(n)).collect::<Result<_>>()?,
                             terms: p
                                 .nodes
@@ -534,14 +535,17 @@ impl QaModel {
                 .mentions
                 .iter()
                 .zip(&q.topics)
-                .map(|(m, t)| LinkedMention {
-                    text: m.text.clone(),
-                    start: m.start,
-                    end: m.end,
-                    entity: t.to_string(),
-                    candidates: m.candidates.len(),
+                .map(|(m, t)| {
+                    Ok(LinkedMention {
+                        text: m.text.clone(),
+                        start: m.start,
+                        end: m.end,
+                        entity: t.to_string(),
+                        label: display_label(store, t)?,
+                        candidates: m.candidates.len(),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
             subgraph_nodes: q.subgraph.nodes.len(),
             subgraph_edges: q.subgraph.edges.len(),
             hop_probs,
@@ -575,6 +579,8 @@ pub struct LinkedMention {
     pub end: usize,
     /// The linked entity in N-Triples syntax.
     pub entity: String,
+    /// Its label (the IRI when it has none).
+    pub label: String,
     /// Entities with this label (more than 1: chosen by BERT similarity).
     pub candidates: usize,
 }
@@ -585,92 +591,17 @@ pub struct Answer {
     pub entity: String,
     pub label: String,
     pub score: f64,
-    pub paths: Vec<ExplainedPath>,
+    pub paths: Vec<SupportingPath>,
 }
 
 /// A supporting path with the labels of its entities, topic first.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExplainedPath {
+pub struct SupportingPath {
     pub labels: Vec<String>,
     #[serde(skip)]
     pub terms: Vec<NamedOrBlankNode>,
     #[serde(flatten)]
     pub path: training::AnswerPath,
-}
-
-/// One answer as an explanation for the fusion exporters (JSON, DOT, Turtle
-/// with PROV-O, HTML): its paths run from the answer back to the topic, each
-/// step an edge of the store (inferred ones with their derivation), each path
-/// with the SELECT that returns the answer; the question's mentions are the
-/// spans.
-pub fn explanation(
-    store: &Store,
-    set: &AnswerSet,
-    answer: usize,
-    model_id: &str,
-    derivations: &mut crate::fusion::explain::Derivations<'_>,
-) -> Result<crate::fusion::explain::Explanation> {
-    use crate::fusion::explain::{path_step, ExplainedPath as FusionPath, ExplainedSpan};
-    use oxigraph::model::Triple;
-    let chosen = set.answers.get(answer).ok_or_else(|| {
-        Error::InvalidTerm(format!(
-            "answer {} asked for, the question has {}",
-            answer + 1,
-            set.answers.len()
-        ))
-    })?;
-    let mut paths = Vec::new();
-    for (rank, p) in chosen.paths.iter().enumerate() {
-        let mut steps = Vec::new();
-        for (i, step) in p.path.steps.iter().enumerate().rev() {
-            let (a, b) = (&p.terms[i], &p.terms[i + 1]);
-            let (subject, object, subject_label, object_label) = if step.forward {
-                (a, b, &p.labels[i], &p.labels[i + 1])
-            } else {
-                (b, a, &p.labels[i + 1], &p.labels[i])
-            };
-            let triple = Triple::new(
-                subject.clone(),
-                step.predicate.clone(),
-                Term::from(object.clone()),
-            );
-            steps.push(path_step(
-                store,
-                triple,
-                subject_label.clone(),
-                object_label.clone(),
-                p.path.step_weights[i],
-                derivations,
-            )?);
-        }
-        paths.push(FusionPath {
-            rank: rank + 1,
-            attribution: p.path.weight,
-            steps,
-            sparql: p.path.sparql.clone(),
-        });
-    }
-    Ok(crate::fusion::explain::Explanation {
-        entity: chosen.entity.clone(),
-        entity_label: chosen.label.clone(),
-        model_id: model_id.to_owned(),
-        predicted: format!("answer to: {}", set.question),
-        probability: chosen.score,
-        score: chosen.score,
-        method: "relation-following GNN: each step weighs its relation's probability at its hop (from the question's BERT states); a path weighs their product times its hop weight".into(),
-        paths,
-        spans: set
-            .mentions
-            .iter()
-            .map(|m| ExplainedSpan {
-                text: set.question.clone(),
-                start: m.start,
-                end: m.end,
-                source: format!("mention of {}", m.entity),
-                attribution: 1.0,
-            })
-            .collect(),
-    })
 }
 
 /// The question with each mention (and its brackets) replaced by the mask.

@@ -66,7 +66,7 @@ impl ModelKind {
     }
 
     /// What the folder holds and which commands take it, for error messages.
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             Self::FusedClassifier => "a fused classifier (from `kgfuse train classify`; use it with `predict`, `explain`, `evaluate classify` or `query --model`)",
             Self::GraphClassifier => "a graph-only classifier (from `kgfuse train classify --graph-only`; use it with `predict`, `explain` or `evaluate classify`)",

@@ -1,4 +1,5 @@
-//! Explanations of a fused model's prediction for one entity.
+//! Attributions of a classifier's prediction for one entity: what
+//! `explain::fusion` turns into evidence paths and spans.
 //!
 //! Edges are scored by integrated gradients on an edge mask: every message of
 //! the R-GCN is scaled by a weight per edge, and the attribution of an edge
@@ -16,16 +17,11 @@
 //! on their BERT features.
 
 use candle_core::{DType, Tensor, Var};
-use oxigraph::model::{GraphNameRef, NamedNode, NamedOrBlankNode, QuadRef, Term, Triple};
 use serde::Serialize;
 
-use super::data::ItemSource;
 use super::FusionModel;
 use crate::error::{Error, Result};
-use crate::graph::display_label;
-use crate::reason::{reason_over_store, Closure, DerivationTree, ReasonOptions, INFERRED_GRAPH};
-use crate::store::Store;
-use crate::tasks::graph_classifier::GraphClassifier;
+use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 use crate::tasks::metrics::argmax;
 
 /// Integration steps of the edge attributions.
@@ -34,58 +30,6 @@ pub const IG_STEPS: usize = 16;
 const MAX_PATH: usize = 3;
 /// Edges followed from each node while enumerating paths (the strongest by |attribution|).
 const BRANCHING: usize = 12;
-
-/// One edge of a path, as stored.
-#[derive(Debug, Clone, Serialize)]
-pub struct PathStep {
-    pub subject: String,
-    pub predicate: String,
-    pub object: String,
-    /// Labels for display (the IRI when there is none).
-    pub subject_label: String,
-    pub object_label: String,
-    pub attribution: f64,
-    /// In kgfuse's inferred graph and not asserted.
-    pub inferred: bool,
-    pub derivation: Option<DerivationTree>,
-    #[serde(skip)]
-    pub triple: Triple,
-}
-
-/// A path from the entity, with the query that checks it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExplainedPath {
-    pub rank: usize,
-    pub attribution: f64,
-    pub steps: Vec<PathStep>,
-    /// `ASK` query that is true when the path is in the store.
-    pub sparql: String,
-}
-
-/// A text span and how much it moved the prediction.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExplainedSpan {
-    pub text: String,
-    /// Character span in `text` (the whole text for literals).
-    pub start: usize,
-    pub end: usize,
-    pub source: String,
-    pub attribution: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Explanation {
-    pub entity: String,
-    pub entity_label: String,
-    pub model_id: String,
-    pub predicted: String,
-    pub probability: f64,
-    /// Probability of the positive class (binary models).
-    pub score: f64,
-    pub method: String,
-    pub paths: Vec<ExplainedPath>,
-    pub spans: Vec<ExplainedSpan>,
-}
 
 /// Attributions of the forward edges for one target's predicted class, of
 /// its relation-path features and of its text items; also the predicted
@@ -309,291 +253,49 @@ pub fn ranked_paths(
     paths
 }
 
-/// Where an explanation finds the derivations of its inferred steps.
-pub enum Derivations<'a> {
-    /// The reasoner's closure over the store, as the caller holds it.
-    Of(&'a Closure),
-    /// Reason over the store with these options when the first inferred
-    /// step needs a derivation, and keep the closure for the others.
-    OnDemand {
-        options: ReasonOptions,
-        closure: Option<Closure>,
-    },
+/// Attributions of a graph-only classifier's triples for one node's
+/// predicted class; also the class and probabilities.
+pub struct GraphAttributions {
+    /// One per triple of the aligned graph.
+    pub triples: Vec<f64>,
+    pub class: usize,
+    pub probabilities: Vec<f32>,
 }
 
-impl Derivations<'_> {
-    /// Reasons with `options` once an inferred step needs it.
-    pub fn on_demand(options: ReasonOptions) -> Self {
-        Self::OnDemand {
-            options,
-            closure: None,
-        }
-    }
-
-    /// How the reasoner derived `triple` (`None` when it did not).
-    fn of(&mut self, store: &Store, triple: &Triple) -> Result<Option<DerivationTree>> {
-        let closure = match self {
-            Self::Of(closure) => *closure,
-            Self::OnDemand { options, closure } => match closure {
-                Some(closure) => closure,
-                None => closure.insert(reason_over_store(store, *options, |_| {})?),
-            },
-        };
-        Ok(closure.explain(triple))
-    }
-}
-
-/// The full explanation of one entity.
-pub fn explain(
-    model: &mut FusionModel,
-    store: &Store,
-    entity: &NamedOrBlankNode,
-    model_id: &str,
-    top_k: usize,
-    derivations: &mut Derivations<'_>,
-) -> Result<Explanation> {
-    let node = model
-        .inputs
-        .view
-        .node_id(entity)
-        .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the store's graph")))?;
-    let target = model
-        .inputs
-        .targets
-        .iter()
-        .position(|t| t.node == node)
-        .ok_or_else(|| {
-            Error::InvalidTerm(format!(
-                "{entity} is not an entity of <{}>",
-                model.vocab.class
-            ))
-        })?;
-    let attributions = attribute(model, target, IG_STEPS)?;
-    let paths = explained_paths(
-        store,
-        ranked_paths(model, node, &attributions, top_k),
-        |e| {
-            let (s, r, o) = model.inputs.edges[e];
-            (
-                model.inputs.view.node(s).clone(),
-                NamedNode::new_unchecked(&model.vocab.relations[r as usize]),
-                model.inputs.view.node(o).clone(),
-            )
-        },
-        &attributions.edges,
-        derivations,
-    )?;
-    let mut spans: Vec<ExplainedSpan> = model.inputs.targets[target]
-        .items
-        .iter()
-        .zip(&attributions.items)
-        .map(|(item, &a)| {
-            let text = model.inputs.texts[item.text].clone();
-            let (start, end) = item.span.unwrap_or((0, text.chars().count()));
-            ExplainedSpan {
-                text,
-                start,
-                end,
-                source: match &item.source {
-                    ItemSource::Literal(p) => format!("<{p}> of the entity"),
-                    ItemSource::Neighbour(n, p) => format!("<{p}> of {n}"),
-                    ItemSource::Mention => "mention in a text".to_owned(),
-                },
-                attribution: a,
-            }
-        })
-        .collect();
-    spans.sort_by(|a, b| b.attribution.total_cmp(&a.attribution));
-    spans.truncate(top_k);
-    let probabilities = &attributions.probabilities;
-    Ok(Explanation {
-        entity: entity.to_string(),
-        entity_label: display_label(store, entity)?,
-        model_id: model_id.to_owned(),
-        predicted: model.vocab.classes[attributions.class].clone(),
-        probability: f64::from(probabilities[attributions.class]),
-        score: f64::from(probabilities[model.positive_class]),
-        method: format!(
-            "integrated gradients ({IG_STEPS} steps, all-zero baseline) on R-GCN edge masks and relation-path counts; gradient x input on text items"
-        ),
-        paths,
-        spans,
-    })
-}
-
-/// The explanation of a graph-only classifier's prediction for one entity:
-/// integrated gradients on the mask of its R-GCN's messages (both messages
-/// of a triple share its weight), paths ranked as for the fused model.
-pub fn explain_graph_classifier(
+/// Integrated gradients on the mask of a graph-only classifier's R-GCN
+/// messages (both messages of a triple share its weight), in `steps` steps.
+pub fn attribute_graph_classifier(
     model: &GraphClassifier,
-    store: &Store,
-    entity: &NamedOrBlankNode,
-    model_id: &str,
-    top_k: usize,
-    derivations: &mut Derivations<'_>,
-) -> Result<Explanation> {
-    let graph = model.align(store)?;
-    let node = graph
-        .node_id(entity)
-        .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the store's graph")))?;
-    let probabilities = model.score(&graph, &[node])?.remove(0).probabilities;
+    graph: &AlignedGraph,
+    node: u32,
+    steps: usize,
+) -> Result<GraphAttributions> {
+    let probabilities = model.score(graph, &[node])?.remove(0).probabilities;
     let class = argmax(&probabilities);
-    let triples = graph.triples.len();
-    let ones = Tensor::ones(triples, DType::F32, &candle_core::Device::Cpu)?;
-    let mut edge_scores = vec![0f64; triples];
-    for step in 1..=IG_STEPS {
-        let alpha = step as f64 / IG_STEPS as f64;
+    let count = graph.triples.len();
+    let ones = Tensor::ones(count, DType::F32, &candle_core::Device::Cpu)?;
+    let mut triples = vec![0f64; count];
+    for step in 1..=steps {
+        let alpha = step as f64 / steps as f64;
         let mask = Var::from_tensor(&(&ones * alpha)?)?;
-        let logits = model.logits_with_triple_weights(&graph, mask.as_tensor())?;
+        let logits = model.logits_with_triple_weights(graph, mask.as_tensor())?;
         let gradients = logits
             .get(node as usize)
             .and_then(|l| log_odds(&l, class))
             .and_then(|l| l.backward())?;
         let gradient = gradients
             .get(mask.as_tensor())
-            .ok_or_else(|| Error::Model("the edge mask got no gradient".into()))?
+            .ok_or_else(|| Error::Training("the edge mask got no gradient".into()))?
             .to_vec1::<f32>()?;
-        for (score, g) in edge_scores.iter_mut().zip(gradient) {
-            *score += f64::from(g) / IG_STEPS as f64;
+        for (score, g) in triples.iter_mut().zip(gradient) {
+            *score += f64::from(g) / steps as f64;
         }
     }
-    let ends: Vec<(u32, u32)> = graph.triples.iter().map(|(s, _, o)| (*s, *o)).collect();
-    let paths = explained_paths(
-        store,
-        top_paths(&ends, node, &edge_scores, top_k),
-        |e| {
-            let (s, predicate, o) = &graph.triples[e];
-            (
-                graph.node(*s).clone(),
-                predicate.clone(),
-                graph.node(*o).clone(),
-            )
-        },
-        &edge_scores,
-        derivations,
-    )?;
-    Ok(Explanation {
-        entity: entity.to_string(),
-        entity_label: display_label(store, entity)?,
-        model_id: model_id.to_owned(),
-        predicted: model.classes()[class].clone(),
-        probability: f64::from(probabilities[class]),
-        score: f64::from(probabilities[model.positive_class()]),
-        method: format!(
-            "integrated gradients ({IG_STEPS} steps, all-zero baseline) on the graph-only R-GCN's message mask"
-        ),
-        paths,
-        spans: Vec::new(),
+    Ok(GraphAttributions {
+        triples,
+        class,
+        probabilities,
     })
-}
-
-/// Ranked paths (`(score, edge indices)`) as explained paths: each edge's
-/// triple (from `triple_of`), labels, attribution and derivation, and the
-/// ASK query of the whole path.
-fn explained_paths(
-    store: &Store,
-    ranked: Vec<(f64, Vec<usize>)>,
-    triple_of: impl Fn(usize) -> (NamedOrBlankNode, NamedNode, NamedOrBlankNode),
-    edge_scores: &[f64],
-    derivations: &mut Derivations<'_>,
-) -> Result<Vec<ExplainedPath>> {
-    let mut paths = Vec::new();
-    for (rank, (score, edges)) in ranked.into_iter().enumerate() {
-        let mut steps = Vec::new();
-        for &e in &edges {
-            let (subject, predicate, object) = triple_of(e);
-            let triple = Triple::new(subject.clone(), predicate, Term::from(object.clone()));
-            steps.push(path_step(
-                store,
-                triple,
-                display_label(store, &subject)?,
-                display_label(store, &object)?,
-                edge_scores[e],
-                derivations,
-            )?);
-        }
-        let sparql = path_query(&steps);
-        paths.push(ExplainedPath {
-            rank: rank + 1,
-            attribution: score,
-            steps,
-            sparql,
-        });
-    }
-    Ok(paths)
-}
-
-/// One step of an explanation path: the triple, whether only the reasoner
-/// has it and, if so, its derivation from `derivations`.
-pub(crate) fn path_step(
-    store: &Store,
-    triple: Triple,
-    subject_label: String,
-    object_label: String,
-    attribution: f64,
-    derivations: &mut Derivations<'_>,
-) -> Result<PathStep> {
-    let inferred = is_inferred(store, &triple)?;
-    let derivation = match inferred {
-        true => derivations.of(store, &triple)?,
-        false => None,
-    };
-    Ok(PathStep {
-        subject: triple.subject.to_string(),
-        predicate: triple.predicate.to_string(),
-        object: triple.object.to_string(),
-        subject_label,
-        object_label,
-        attribution,
-        inferred,
-        derivation,
-        triple,
-    })
-}
-
-/// True when the triple is only in kgfuse's inferred graph.
-fn is_inferred(store: &Store, triple: &Triple) -> Result<bool> {
-    let inferred = NamedNode::new_unchecked(INFERRED_GRAPH);
-    let in_inferred = store.contains(QuadRef::new(
-        &triple.subject,
-        &triple.predicate,
-        &triple.object,
-        GraphNameRef::NamedNode(inferred.as_ref()),
-    ))?;
-    if !in_inferred {
-        return Ok(false);
-    }
-    for quad in store.quads_matching(
-        Some((&triple.subject).into()),
-        Some((&triple.predicate).into()),
-        Some((&triple.object).into()),
-        None,
-    ) {
-        if quad?.graph_name != GraphNameRef::NamedNode(inferred.as_ref()).into_owned() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// `ASK { … }` over the path's triples; blank nodes become variables.
-pub fn path_query(steps: &[PathStep]) -> String {
-    let term = |t: &str| match t.strip_prefix("_:") {
-        Some(b) => format!("?{}", b.replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
-        None => t.to_owned(),
-    };
-    let patterns: Vec<String> = steps
-        .iter()
-        .map(|s| {
-            format!(
-                "  {} {} {} .",
-                term(&s.subject),
-                s.predicate,
-                term(&s.object)
-            )
-        })
-        .collect();
-    format!("ASK WHERE {{\n{}\n}}", patterns.join("\n"))
 }
 
 /// Class scores of a batch with every forward edge's messages (and its

@@ -9,9 +9,9 @@ use oxigraph::model::vocab::{rdf, xsd};
 use oxigraph::model::{Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, Term, Triple};
 use sha2::{Digest, Sha256};
 
-use super::explain::Explanation;
-use super::pipeline::label_term;
+use super::{Claim, EvidencePath, Explanation, QueryForm};
 use crate::error::{Error, Result};
+use crate::fusion::pipeline::label_term;
 use crate::reason::DerivationTree;
 use crate::store::terms::{compact_iri, KGFUSE_NS};
 
@@ -49,8 +49,8 @@ impl ExplanationFormat {
 
 pub fn render(explanation: &Explanation, format: ExplanationFormat) -> Result<String> {
     match format {
-        ExplanationFormat::Json => serde_json::to_string_pretty(explanation)
-            .map_err(|e| Error::Model(format!("explanation as JSON: {e}"))),
+        ExplanationFormat::Json => Ok(serde_json::to_string_pretty(explanation)
+            .expect("an explanation is plain data that serialises")),
         ExplanationFormat::Dot => Ok(dot(explanation)),
         ExplanationFormat::Turtle => turtle(explanation),
         ExplanationFormat::Html => Ok(html(explanation)),
@@ -156,10 +156,9 @@ fn derivation_triples(
     let Some(rule) = derivation.rule else {
         return; // asserted: nothing derived it
     };
-    let k = |local: &str| NamedNode::new_unchecked(format!("{KGFUSE_NS}{local}"));
     triples.push(Triple::new(
         statement.clone(),
-        k("derivedByRule"),
+        kgfuse("derivedByRule"),
         Literal::new_simple_literal(rule),
     ));
     for premise in &derivation.premises {
@@ -180,141 +179,165 @@ fn derivation_triples(
 const PROV_WAS_DERIVED_FROM: NamedNodeRef<'static> =
     NamedNodeRef::new_unchecked("http://www.w3.org/ns/prov#wasDerivedFrom");
 
+fn kgfuse(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{KGFUSE_NS}{local}"))
+}
+
+fn prov(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("http://www.w3.org/ns/prov#{local}"))
+}
+
+fn double(v: f64) -> Term {
+    Literal::new_typed_literal(format!("{v}"), xsd::DOUBLE).into()
+}
+
+/// The explanation as PROV-O: a `prov:Entity` attributed to the model,
+/// with its claim, its paths (each step an `rdf:Statement` with the
+/// premises it was derived from) and its text spans.
 fn turtle(e: &Explanation) -> Result<String> {
-    let k = |local: &str| NamedNode::new_unchecked(format!("{KGFUSE_NS}{local}"));
-    let prov = |local: &str| NamedNode::new_unchecked(format!("http://www.w3.org/ns/prov#{local}"));
-    // The prediction is part of the name: one entity can be explained as
-    // the answer to several questions.
-    let digest = Sha256::digest(format!("{} {}", e.entity, e.predicted).as_bytes());
+    // The claim is part of the name: one entity can be explained as the
+    // answer to several questions.
+    let digest = Sha256::digest(format!("{} {}", e.entity, e.claim.statement()).as_bytes());
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let base = format!("urn:kgfuse:explanation:{}:{hash}", e.model_id);
     let root = NamedNode::new_unchecked(&base);
-    let model = NamedNode::new_unchecked(format!("urn:kgfuse:model:{}", e.model_id));
-    let double = |v: f64| Term::from(Literal::new_typed_literal(format!("{v}"), xsd::DOUBLE));
-    let mut triples = vec![
-        Triple::new(root.clone(), rdf::TYPE, k("Explanation")),
-        Triple::new(root.clone(), rdf::TYPE, prov("Entity")),
-        Triple::new(
-            root.clone(),
-            k("explains"),
-            Term::from(parse_node(&e.entity)),
-        ),
-        Triple::new(root.clone(), k("predictedLabel"), label_term(&e.predicted)),
-        Triple::new(root.clone(), k("probability"), double(e.probability)),
-        Triple::new(root.clone(), k("score"), double(e.score)),
-        Triple::new(
-            root.clone(),
-            k("attributionMethod"),
-            Literal::new_simple_literal(&e.method),
-        ),
-        Triple::new(root.clone(), prov("wasAttributedTo"), model.clone()),
-        Triple::new(model.clone(), rdf::TYPE, prov("SoftwareAgent")),
-    ];
+    let mut triples = claim_triples(e, &root);
     for path in &e.paths {
-        let p = NamedNode::new_unchecked(format!("{base}#path{}", path.rank));
-        triples.push(Triple::new(root.clone(), k("path"), p.clone()));
-        triples.push(Triple::new(p.clone(), rdf::TYPE, k("ExplanationPath")));
-        triples.push(Triple::new(
-            p.clone(),
-            k("rank"),
-            Literal::from(path.rank as i64),
-        ));
-        triples.push(Triple::new(
-            p.clone(),
-            k("attribution"),
-            double(path.attribution),
-        ));
-        triples.push(Triple::new(
-            p.clone(),
-            k("sparql"),
-            Literal::new_simple_literal(&path.sparql),
-        ));
-        for (i, step) in path.steps.iter().enumerate() {
-            let s = NamedNode::new_unchecked(format!("{base}#path{}-step{}", path.rank, i + 1));
-            triples.push(Triple::new(p.clone(), k("step"), s.clone()));
-            triples.push(Triple::new(s.clone(), rdf::TYPE, rdf::STATEMENT));
-            triples.push(Triple::new(
-                s.clone(),
-                rdf::SUBJECT,
-                Term::from(parse_node(&step.subject)),
-            ));
-            triples.push(Triple::new(
-                s.clone(),
-                rdf::PREDICATE,
-                NamedNode::new_unchecked(
-                    step.predicate.trim_start_matches('<').trim_end_matches('>'),
-                ),
-            ));
-            triples.push(Triple::new(
-                s.clone(),
-                rdf::OBJECT,
-                Term::from(parse_node(&step.object)),
-            ));
-            triples.push(Triple::new(
-                s.clone(),
-                k("position"),
-                Literal::from((i + 1) as i64),
-            ));
-            triples.push(Triple::new(
-                s.clone(),
-                k("attribution"),
-                double(step.attribution),
-            ));
-            triples.push(Triple::new(
-                s.clone(),
-                k("inferred"),
-                Literal::from(step.inferred),
-            ));
-            if let Some(derivation) = &step.derivation {
-                let mut premises = 0;
-                derivation_triples(&s, derivation, s.as_str(), &mut premises, &mut triples);
-            }
-        }
+        path_triples(path, &root, &base, &mut triples);
     }
     for (i, span) in e.spans.iter().enumerate() {
         let s = NamedNode::new_unchecked(format!("{base}#span{}", i + 1));
-        triples.push(Triple::new(root.clone(), k("span"), s.clone()));
-        triples.push(Triple::new(s.clone(), rdf::TYPE, k("TextSpan")));
-        triples.push(Triple::new(
-            s.clone(),
-            k("text"),
-            Literal::new_simple_literal(&span.text),
-        ));
-        triples.push(Triple::new(
-            s.clone(),
-            k("startChar"),
-            Literal::from(span.start as i64),
-        ));
-        triples.push(Triple::new(
-            s.clone(),
-            k("endChar"),
-            Literal::from(span.end as i64),
-        ));
-        triples.push(Triple::new(
-            s.clone(),
-            k("source"),
-            Literal::new_simple_literal(&span.source),
-        ));
-        triples.push(Triple::new(
-            s.clone(),
-            k("attribution"),
-            double(span.attribution),
-        ));
+        triples.extend([
+            Triple::new(root.clone(), kgfuse("span"), s.clone()),
+            Triple::new(s.clone(), rdf::TYPE, kgfuse("TextSpan")),
+            Triple::new(
+                s.clone(),
+                kgfuse("text"),
+                Literal::new_simple_literal(&span.text),
+            ),
+            Triple::new(
+                s.clone(),
+                kgfuse("startChar"),
+                Literal::from(span.start as i64),
+            ),
+            Triple::new(s.clone(), kgfuse("endChar"), Literal::from(span.end as i64)),
+            Triple::new(
+                s.clone(),
+                kgfuse("source"),
+                Literal::new_simple_literal(&span.source),
+            ),
+        ]);
+        if let Some(a) = span.attribution {
+            triples.push(Triple::new(s, kgfuse("attribution"), double(a)));
+        }
     }
-    let mut serializer = RdfSerializer::from_format(RdfFormat::Turtle)
-        .with_prefix("kgfuse", KGFUSE_NS)
-        .and_then(|s| s.with_prefix("prov", "http://www.w3.org/ns/prov#"))
-        .map_err(|e| Error::Model(e.to_string()))?
-        .for_writer(Vec::new());
-    for t in &triples {
-        serializer
-            .serialize_triple(t)
-            .map_err(|e| Error::Model(e.to_string()))?;
+    let serialize = || -> std::io::Result<Vec<u8>> {
+        let mut serializer = RdfSerializer::from_format(RdfFormat::Turtle)
+            .with_prefix("kgfuse", KGFUSE_NS)
+            .and_then(|s| s.with_prefix("prov", "http://www.w3.org/ns/prov#"))
+            .map_err(std::io::Error::other)?
+            .for_writer(Vec::new());
+        for t in &triples {
+            serializer.serialize_triple(t)?;
+        }
+        serializer.finish()
+    };
+    let bytes =
+        serialize().map_err(|e| Error::UnsupportedOutput(format!("explanation as Turtle: {e}")))?;
+    Ok(String::from_utf8(bytes).expect("Turtle is written as UTF-8"))
+}
+
+/// The explanation node, its claim and the model it is attributed to.
+fn claim_triples(e: &Explanation, root: &NamedNode) -> Vec<Triple> {
+    let model = NamedNode::new_unchecked(format!("urn:kgfuse:model:{}", e.model_id));
+    let mut triples = vec![
+        Triple::new(root.clone(), rdf::TYPE, kgfuse("Explanation")),
+        Triple::new(root.clone(), rdf::TYPE, prov("Entity")),
+        Triple::new(
+            root.clone(),
+            kgfuse("explains"),
+            Term::from(parse_node(&e.entity)),
+        ),
+        Triple::new(
+            root.clone(),
+            kgfuse("attributionMethod"),
+            Literal::new_simple_literal(&e.method),
+        ),
+        Triple::new(root.clone(), prov("wasAttributedTo"), model.clone()),
+        Triple::new(model, rdf::TYPE, prov("SoftwareAgent")),
+    ];
+    match &e.claim {
+        Claim::Prediction {
+            label,
+            probability,
+            score,
+        } => triples.extend([
+            Triple::new(root.clone(), kgfuse("predictedLabel"), label_term(label)),
+            Triple::new(root.clone(), kgfuse("probability"), double(*probability)),
+            Triple::new(root.clone(), kgfuse("score"), double(*score)),
+        ]),
+        Claim::Answer { question, score } => triples.extend([
+            Triple::new(
+                root.clone(),
+                kgfuse("answers"),
+                Literal::new_simple_literal(question),
+            ),
+            Triple::new(root.clone(), kgfuse("score"), double(*score)),
+        ]),
     }
-    let bytes = serializer
-        .finish()
-        .map_err(|e| Error::Model(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| Error::Model(e.to_string()))
+    triples
+}
+
+/// A path node with its check query and its steps as `rdf:Statement`s,
+/// each with the premises of its derivation.
+fn path_triples(path: &EvidencePath, root: &NamedNode, base: &str, triples: &mut Vec<Triple>) {
+    let p = NamedNode::new_unchecked(format!("{base}#path{}", path.rank));
+    let form = match path.check.form {
+        QueryForm::Ask => "ASK",
+        QueryForm::Select => "SELECT",
+    };
+    triples.extend([
+        Triple::new(root.clone(), kgfuse("path"), p.clone()),
+        Triple::new(p.clone(), rdf::TYPE, kgfuse("ExplanationPath")),
+        Triple::new(p.clone(), kgfuse("rank"), Literal::from(path.rank as i64)),
+        Triple::new(p.clone(), kgfuse("attribution"), double(path.attribution)),
+        Triple::new(
+            p.clone(),
+            kgfuse("sparql"),
+            Literal::new_simple_literal(&path.check.sparql),
+        ),
+        Triple::new(
+            p.clone(),
+            kgfuse("queryForm"),
+            Literal::new_simple_literal(form),
+        ),
+    ]);
+    for (i, step) in path.steps.iter().enumerate() {
+        let s = NamedNode::new_unchecked(format!("{base}#path{}-step{}", path.rank, i + 1));
+        let predicate = step.predicate.trim_start_matches('<').trim_end_matches('>');
+        triples.extend([
+            Triple::new(p.clone(), kgfuse("step"), s.clone()),
+            Triple::new(s.clone(), rdf::TYPE, rdf::STATEMENT),
+            Triple::new(
+                s.clone(),
+                rdf::SUBJECT,
+                Term::from(parse_node(&step.subject)),
+            ),
+            Triple::new(
+                s.clone(),
+                rdf::PREDICATE,
+                NamedNode::new_unchecked(predicate),
+            ),
+            Triple::new(s.clone(), rdf::OBJECT, Term::from(parse_node(&step.object))),
+            Triple::new(s.clone(), kgfuse("position"), Literal::from((i + 1) as i64)),
+            Triple::new(s.clone(), kgfuse("attribution"), double(step.attribution)),
+            Triple::new(s.clone(), kgfuse("inferred"), Literal::from(step.inferred)),
+        ]);
+        if let Some(derivation) = &step.derivation {
+            let mut premises = 0;
+            derivation_triples(&s, derivation, s.as_str(), &mut premises, triples);
+        }
+    }
 }
 
 fn escape_html(s: &str) -> String {
@@ -398,7 +421,7 @@ fn html(e: &Explanation) -> String {
             p.rank,
             p.attribution,
             steps.join(" ;<br>"),
-            escape_html(&p.sparql)
+            escape_html(&p.check.sparql)
         );
     }
     let mut spans = String::new();
@@ -408,20 +431,31 @@ fn html(e: &Explanation) -> String {
         let piece = |r: std::ops::Range<usize>| escape_html(&chars[r].iter().collect::<String>());
         let _ = writeln!(
             spans,
-            "<li><span class=\"score\">{:+.4}</span> <small>{}</small><br>{}<mark>{}</mark>{}</li>",
-            s.attribution,
+            "<li><span class=\"score\">{}</span> <small>{}</small><br>{}<mark>{}</mark>{}</li>",
+            s.attribution.map_or(String::new(), |a| format!("{a:+.4}")),
             escape_html(&s.source),
             piece(0..a),
             piece(a..b),
             piece(b..chars.len())
         );
     }
+    let claim = match &e.claim {
+        Claim::Prediction {
+            label,
+            probability,
+            score,
+        } => format!(
+            "Predicted <b>{}</b> with probability {probability:.3} (score {score:.3})",
+            escape_html(&short(label))
+        ),
+        Claim::Answer { question, score } => format!(
+            "Answer to <q>{}</q> with score {score:.3}",
+            escape_html(question)
+        ),
+    };
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Explanation: {label}</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}pre{{margin:0;font-size:11px}}mark{{background:#ffe08a}}.score{{font-family:monospace}}</style></head>\n<body>\n<h1>{label}</h1>\n<p>Predicted <b>{predicted}</b> with probability {probability:.3} (score {score:.3}) by model <code>{model}</code>.<br>Attribution: {method}.</p>\n<h2>Paths</h2>\n{svg}\n<table><tr><th>#</th><th>attribution</th><th>path</th><th>SPARQL that verifies it</th></tr>\n{paths}</table>\n<h2>Text spans</h2>\n<ol>\n{spans}</ol>\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Explanation: {label}</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}pre{{margin:0;font-size:11px}}mark{{background:#ffe08a}}.score{{font-family:monospace}}</style></head>\n<body>\n<h1>{label}</h1>\n<p>{claim} by model <code>{model}</code>.<br>Attribution: {method}.</p>\n<h2>Paths</h2>\n{svg}\n<table><tr><th>#</th><th>attribution</th><th>path</th><th>SPARQL that checks it</th></tr>\n{paths}</table>\n<h2>Text spans</h2>\n<ol>\n{spans}</ol>\n</body></html>\n",
         label = escape_html(&e.entity_label),
-        predicted = escape_html(&short(&e.predicted)),
-        probability = e.probability,
-        score = e.score,
         model = e.model_id,
         method = escape_html(&e.method),
     )
@@ -432,7 +466,7 @@ mod tests {
     use oxigraph::io::RdfParser;
 
     use super::*;
-    use crate::fusion::explain::{ExplainedPath, PathStep};
+    use crate::explain::{CheckQuery, PathStep, TextSpan};
 
     const EX: &str = "http://example.org/";
 
@@ -480,27 +514,138 @@ mod tests {
             entity: format!("<{EX}a>"),
             entity_label: "a".into(),
             model_id: "0123456789abcdef".into(),
-            predicted: format!("{EX}HighRisk"),
-            probability: 0.9,
-            score: 0.9,
+            claim: Claim::Prediction {
+                label: format!("{EX}HighRisk"),
+                probability: 0.9,
+                score: 0.9,
+            },
             method: "test".into(),
-            paths: vec![ExplainedPath {
+            paths: vec![EvidencePath {
                 rank: 1,
                 attribution: 0.5,
                 steps: vec![step],
-                sparql: "ASK {}".into(),
+                check: CheckQuery {
+                    form: QueryForm::Ask,
+                    sparql: format!("ASK {{ <{EX}a> <{EX}controls> <{EX}c> }}"),
+                },
             }],
-            spans: Vec::new(),
+            spans: vec![TextSpan {
+                text: "Fined <twice> for fraud".into(),
+                start: 6,
+                end: 13,
+                source: "description of the entity".into(),
+                attribution: Some(0.25),
+            }],
         }
+    }
+
+    /// The same paths as the answer to a question, its mention unweighed.
+    fn answer() -> Explanation {
+        let mut e = explanation();
+        e.claim = Claim::Answer {
+            question: "who controls [c]?".into(),
+            score: 0.8,
+        };
+        e.paths[0].check.form = QueryForm::Select;
+        e.spans = vec![TextSpan {
+            text: "who controls [c]?".into(),
+            start: 14,
+            end: 15,
+            source: "mention of c".into(),
+            attribution: None,
+        }];
+        e
+    }
+
+    fn parse_turtle(text: &str) -> Vec<Triple> {
+        RdfParser::from_format(RdfFormat::Turtle)
+            .for_slice(text.as_bytes())
+            .map(|q| Triple::from(q.unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn json_keeps_the_claim_the_check_query_and_unweighed_spans() {
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&answer(), ExplanationFormat::Json).unwrap()).unwrap();
+        assert_eq!(json["claim"]["kind"], "answer");
+        assert_eq!(json["claim"]["question"], "who controls [c]?");
+        assert_eq!(json["paths"][0]["check"]["form"], "SELECT");
+        assert_eq!(json["paths"][0]["steps"][0]["derivation"]["rule"], "rule-b");
+        assert!(json["spans"][0]["attribution"].is_null(), "{json}");
+    }
+
+    #[test]
+    fn dot_draws_each_edge_once_with_inferred_ones_dashed() {
+        let mut e = explanation();
+        let again = e.paths[0].clone();
+        e.paths.push(EvidencePath { rank: 2, ..again });
+        let dot = render(&e, ExplanationFormat::Dot).unwrap();
+        assert!(dot.starts_with("digraph explanation {"), "{dot}");
+        let edges: Vec<&str> = dot.lines().filter(|l| l.contains("->")).collect();
+        assert_eq!(edges.len(), 1, "one edge shared by two paths: {dot}");
+        assert!(
+            edges[0].contains("style=dashed") && edges[0].contains("+0.500"),
+            "{dot}"
+        );
+        assert_eq!(
+            dot.matches("[label=").count(),
+            3,
+            "two nodes and the edge: {dot}"
+        );
+    }
+
+    #[test]
+    fn html_escapes_text_and_marks_the_span() {
+        let html = render(&explanation(), ExplanationFormat::Html).unwrap();
+        assert!(html.contains("<mark>&lt;twice&gt;</mark>"), "{html}");
+        assert!(!html.contains("<twice>"), "unescaped text: {html}");
+        assert!(html.contains("Predicted <b>"), "{html}");
+        let answer = render(&answer(), ExplanationFormat::Html).unwrap();
+        assert!(
+            answer.contains("Answer to <q>who controls [c]?</q>"),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn turtle_of_an_answer_names_the_question_and_the_select() {
+        let text = turtle(&answer()).unwrap();
+        let triples = parse_turtle(&text);
+        let object_of = |local: &str| -> Vec<Term> {
+            let p = NamedNode::new(format!("{KGFUSE_NS}{local}")).unwrap();
+            triples
+                .iter()
+                .filter(|t| t.predicate == p)
+                .map(|t| t.object.clone())
+                .collect()
+        };
+        assert_eq!(
+            object_of("answers"),
+            [Term::from(Literal::new_simple_literal("who controls [c]?"))]
+        );
+        assert_eq!(
+            object_of("queryForm"),
+            [Term::from(Literal::new_simple_literal("SELECT"))]
+        );
+        assert!(object_of("predictedLabel").is_empty(), "{text}");
+        let span_attributions = triples
+            .iter()
+            .filter(|t| {
+                t.subject.to_string().contains("#span")
+                    && t.predicate.as_str().ends_with("attribution")
+            })
+            .count();
+        assert_eq!(
+            span_attributions, 0,
+            "an unweighed span has no attribution: {text}"
+        );
     }
 
     #[test]
     fn turtle_is_prov_o_with_every_premise_a_statement_and_labels_as_iris() {
         let text = turtle(&explanation()).unwrap();
-        let triples: Vec<Triple> = RdfParser::from_format(RdfFormat::Turtle)
-            .for_slice(text.as_bytes())
-            .map(|q| Triple::from(q.unwrap()))
-            .collect();
+        let triples = parse_turtle(&text);
         let objects = |s: &NamedNode, p: NamedNodeRef<'_>| -> Vec<Term> {
             triples
                 .iter()
