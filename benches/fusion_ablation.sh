@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-$(mktemp -d)}"
 K="${KGFUSE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/kgfuse}"
-export KGFUSE_MODEL_DIR="${KGFUSE_MODEL_DIR:-$root/../shared/data/models/all-MiniLM-L6-v2}"
+export KGFUSE_BERT_DIR="${KGFUSE_BERT_DIR:-$root/../shared/data/models/all-MiniLM-L6-v2}"
 cd "$work"
 for world in "w7 2000 7" "w42 300 42" "w11 1000 11"; do
   read -r name companies seed <<<"$world"

@@ -61,7 +61,7 @@ def main():
     work = args.work or tempfile.mkdtemp(prefix="kgfuse-diagnosis-")
     env = dict(os.environ)
     env.setdefault(
-        "KGFUSE_MODEL_DIR",
+        "KGFUSE_BERT_DIR",
         os.path.join(ROOT, "..", "shared", "data", "models", "all-MiniLM-L6-v2"),
     )
     run = lambda *a: subprocess.run([k, *a], check=True, env=env, capture_output=True, text=True)

@@ -16,7 +16,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-$(mktemp -d)}"
 K="${KGFUSE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/kgfuse}"
 data="${KGFUSE_SHARED_DATA:-$root/../shared/data}/metaqa"
-export KGFUSE_MODEL_DIR="${KGFUSE_MODEL_DIR:-$root/../shared/data/models/all-MiniLM-L6-v2}"
+export KGFUSE_BERT_DIR="${KGFUSE_BERT_DIR:-$root/../shared/data/models/all-MiniLM-L6-v2}"
 cd "$work"
 if [ ! -d metaqa-store ]; then
   "$K" --store metaqa-store load --format pipe --base http://example.org/metaqa/ "$data/kb.txt" >/dev/null 2>&1

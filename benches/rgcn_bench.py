@@ -8,8 +8,7 @@ it).  Every measurement runs in its own child process, the two sides alternately
 kgfuse, PyG, ...; ``--repeats`` each, default 3), and the table shows medians.  "PyG/kgfuse" is
 PyG's seconds per epoch over kgfuse's: above 1, kgfuse is faster.
 
-AIFB+ node classification (``<data>/aifb``): the 2-layer R-GCN of ``kgfuse train classify
---graph-only``.  Graph: every triple of ``aifb+.nt.gz`` whose object is not a literal is an edge
+AIFB+ node classification (``<data>/aifb``): the 2-layer R-GCN of ``kgfuse train rgcn``.  Graph: every triple of ``aifb+.nt.gz`` whose object is not a literal is an edge
 (duplicates once), ``swrc:employs`` (the label) is left out, every relation also read backwards
 as its own relation id (22 + 22 relations, 20,338 + 20,338 edges, 2,835 nodes: the subjects,
 including those with only literals, and the non-literal objects).  Model: a learned 64-wide input
@@ -20,7 +19,7 @@ relation (no bases), a self-loop weight and bias, mean over each relation's neig
 
 * kgfuse: ``kgfuse --store S load aifb+.nt.gz``, ``kgfuse --store S load --graph
   https://example.org/aifb/labels train.nt.gz valid.nt.gz`` (once), then per repeat ``kgfuse
-  --store S train classify --graph-only --cross-validate --label swrc:employs --folds 10 --repeats 1 --epochs E``
+  --store S train rgcn --cross-validate --label swrc:employs --folds 10 --repeats 1 --epochs E``
   with E = ``--aifb-epochs`` (default 50) and E = 1.  One kgfuse epoch is a training step plus a
   forward pass on the fold's validation people (kgfuse validates every epoch, early stopping,
   keeping a copy of the best weights).  Seconds per epoch: the median of the per-epoch
@@ -363,7 +362,7 @@ def histories(value):
 
 def kgfuse_classify(binary, store, epochs, args, workdir):
     metrics = workdir / f"classify-{epochs}.json"
-    command = [str(binary), "--store", str(store), "train", "classify", "--graph-only",
+    command = [str(binary), "--store", str(store), "train", "rgcn",
                "--cross-validate", "--label", LABEL, "--folds", str(args.folds), "--repeats", "1",
                "--epochs", str(epochs), "--metrics", str(metrics)]
     wall, output = run(command, args.threads, args.nice, "kgfuse train classify")

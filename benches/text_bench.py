@@ -20,7 +20,7 @@ Texts (``--texts``):
 For every batch size (``--batch-sizes``, default 1,16,64) each side runs in its own child process
 (``--repeats`` times, the best rate is kept):
 
-* kgfuse: ``kgfuse embed --memory --file F --batch-size B --format npy --out O.npy --model-dir M``;
+* kgfuse: ``kgfuse embed --memory --file F --batch-size B --format npy --out O.npy --bert M``;
   the rate is R of its stderr line ``embedded N texts in T s (R sentences/s)``, where T covers
   tokenisation, forward passes and pooling, not loading the model.  kgfuse sorts the texts by
   length and pads each batch to its longest text.
@@ -163,7 +163,7 @@ def child_env(threads):
 def run_kgfuse(binary, texts_file, batch, model_dir, threads, out, workdir):
     command = [str(binary), "--memory", "embed", "--file", str(texts_file),
                "--batch-size", str(batch), "--format", "npy", "--out", str(out),
-               "--model-dir", str(model_dir)]
+               "--bert", str(model_dir)]
     code, wall, rss, output = run_child(command, child_env(threads), workdir / "kgfuse.log")
     if code != 0:
         raise RuntimeError(f"kgfuse embed exited with {code}:\n{output[-2000:]}")
@@ -178,7 +178,7 @@ def run_kgfuse(binary, texts_file, batch, model_dir, threads, out, workdir):
 def run_torch(texts_file, batch, model_dir, threads, out, workdir, stats):
     command = [sys.executable, str(Path(__file__).resolve()), "--worker",
                "--texts-file", str(texts_file), "--batch-size", str(batch),
-               "--threads", str(threads), "--model-dir", str(model_dir), "--out", str(out)]
+               "--threads", str(threads), "--bert", str(model_dir), "--out", str(out)]
     if stats:
         command.append("--stats")
     code, wall, rss, output = run_child(command, child_env(threads), workdir / "torch.log")
@@ -342,7 +342,7 @@ def main():
                         help="threads for both sides (default os.cpu_count())")
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per side and batch size, the fastest kept (default 1)")
-    parser.add_argument("--model-dir", type=Path,
+    parser.add_argument("--bert", type=Path,
                         help="sentence-transformers folder (default <shared data>/models/"
                              "all-MiniLM-L6-v2)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

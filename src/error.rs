@@ -27,7 +27,7 @@ pub enum Error {
         message: String,
     },
     /// The RDF format of a file could not be told from its name.
-    #[error("{}: unknown RDF format (extension {extension:?}); use --format with one of: {known}", path.display())]
+    #[error("{}: unknown RDF format (extension {extension:?}); known: {known}", path.display())]
     UnknownFormat {
         path: PathBuf,
         extension: String,
@@ -37,13 +37,13 @@ pub enum Error {
     #[error("unknown format {name:?}; expected one of: {known}")]
     UnknownFormatName { name: String, known: &'static str },
     /// Another process holds the store's lock.
-    #[error("the store at {} is in use by another kgfuse process (RocksDB lock held); wait for it to finish or use --store to pick another folder", path.display())]
+    #[error("the store at {} is in use by another kgfuse process (RocksDB lock held)", path.display())]
     StoreLocked { path: PathBuf },
     /// A read-only command was pointed at a folder that holds no store.
-    #[error("no store at {}; load data first (`kgfuse load FILE…`) or point --store / KGFUSE_STORE at an existing store", path.display())]
+    #[error("no store at {}", path.display())]
     NoStore { path: PathBuf },
     /// A store was to be created in a folder that already holds other files.
-    #[error("{} is not empty and holds no kgfuse store; give --store an empty or new folder (or an existing store)", path.display())]
+    #[error("{} is not empty and holds no kgfuse store", path.display())]
     NotAStore { path: PathBuf },
     /// The embedded store failed.
     #[error("store error: {0}")]
@@ -60,6 +60,10 @@ pub enum Error {
     /// A term given on the command line (IRI, `prefix:local`, label) is malformed or unknown.
     #[error("{0}")]
     InvalidTerm(String),
+    /// A setting the caller must give or change; `setting` says which, so
+    /// that a front end can name its own flag for it.
+    #[error("{message}")]
+    Setting { setting: Setting, message: String },
     /// A model folder, BERT checkpoint or training state is missing a
     /// file, malformed, or of another kind or size than asked for.
     #[error("{}: {message}", path.display())]
@@ -71,10 +75,14 @@ pub enum Error {
     /// Training failed numerically (the loss diverged, no finite metric).
     #[error("{0}")]
     Training(String),
-    /// A model cannot do what was asked of it (a missing side, a model
-    /// fetch that failed, a configuration that does not fit).
+    /// Options that do not fit together or do not fit the model (a text
+    /// side without BERT, one fan-out short, no test share to compare on).
     #[error("{0}")]
-    Model(String),
+    Config(String),
+    /// The BERT checkpoint: not fetched or fetchable, not a checkpoint, its
+    /// tokenizer, adapters or forward pass failed.
+    #[error("{0}")]
+    Bert(String),
     /// Reasoning could not finish (e.g. the closure outgrew its limit).
     #[error("{0}")]
     Reasoning(String),
@@ -85,6 +93,23 @@ pub enum Error {
     /// refused its inputs (candle's `bail!`).
     #[error("{0}")]
     Tensor(candle_core::Error),
+}
+
+/// The settings an [`Error::Setting`] can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The RDF syntax of an input.
+    Format,
+    /// The namespace that plain names become IRIs in.
+    BaseIri,
+    /// Which graph of the store an output holds.
+    Graph,
+    /// The most triples reasoning may hold.
+    MaxTriples,
+    /// The class and label property of a classifier.
+    ClassAndLabel,
+    /// The share of labelled entities held out for test.
+    TestFraction,
 }
 
 impl From<candle_core::Error> for Error {

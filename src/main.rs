@@ -15,10 +15,39 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", one_line(&error));
+            match hint(&error) {
+                Some(hint) => eprintln!("error: {}; {hint}", one_line(&error)),
+                None => eprintln!("error: {}", one_line(&error)),
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// What the user can do about a library error, in this command line's
+/// words: the library names settings, not flags.
+fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    use kgfuse::error::Setting;
+    use kgfuse::Error;
+    Some(match error.downcast_ref::<Error>()? {
+        Error::UnknownFormat { .. } => "name the format with --format",
+        Error::StoreLocked { .. } => "wait for it to finish or use --store to pick another folder",
+        Error::NoStore { .. } => {
+            "load data first (`kgfuse load FILE…`) or point --store / KGFUSE_STORE at an existing store"
+        }
+        Error::NotAStore { .. } => "give --store an empty or new folder (or an existing store)",
+        Error::Setting { setting, .. } => match setting {
+            Setting::Format => "give it with --format",
+            Setting::BaseIri => "give it with --base IRI",
+            Setting::Graph => "use --graph IRI (or --graph default)",
+            Setting::MaxTriples => "raise --max-triples if the machine has the memory",
+            Setting::ClassAndLabel => {
+                "check --class and --label (`kgfuse query --named stats-classes` lists the classes)"
+            }
+            Setting::TestFraction => "set --test-fraction above 0",
+        },
+        _ => return None,
+    })
 }
 
 /// The error and its causes on one line: a cause whose text the message
@@ -58,10 +87,10 @@ fn restore_sigpipe() {
     }
 }
 
-/// `KGFUSE_STORE=` or `KGFUSE_MODEL_DIR=` (set but empty) mean "not set",
+/// `KGFUSE_STORE=` or `KGFUSE_BERT_DIR=` (set but empty) mean "not set",
 /// as an empty `PATH` entry does, rather than a folder named "".
 fn unset_empty_settings() {
-    for var in ["KGFUSE_STORE", "KGFUSE_MODEL_DIR"] {
+    for var in ["KGFUSE_STORE", "KGFUSE_BERT_DIR", "KGFUSE_MODEL_DIR"] {
         if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
             // Edition 2021: safe; we are still single-threaded here.
             std::env::remove_var(var);

@@ -202,8 +202,7 @@ fn graph_only_trains_a_folder_that_predict_explain_and_evaluate_take() {
     ws.kgfuse().arg("load").arg(data).assert().success();
     let trained = stdout_of(ws.kgfuse().args([
         "train",
-        "classify",
-        "--graph-only",
+        "rgcn",
         "--label",
         "http://example.com/group",
         "--out",
@@ -262,8 +261,7 @@ fn graph_only_trains_a_folder_that_predict_explain_and_evaluate_take() {
     // Cross-validation still runs, and writes no folder.
     let cv = stdout_of(ws.kgfuse().args([
         "train",
-        "classify",
-        "--graph-only",
+        "rgcn",
         "--cross-validate",
         "--folds",
         "3",

@@ -186,9 +186,9 @@ fn documented_store_commands_run() {
             "kgfuse predict",
             "kgfuse explain",
             "kgfuse ask",
-            "kgfuse model fetch",
+            "kgfuse bert fetch",
             "--model ",
-            "--model-dir ./my-bert",
+            "--bert ./my-bert",
             "--store ",
             "metaqa/kb.txt",
             "aifb",
@@ -222,7 +222,7 @@ fn documented_store_commands_run() {
         } else {
             ws.kgfuse()
         };
-        cmd.env("KGFUSE_MODEL_DIR", &model)
+        cmd.env("KGFUSE_BERT_DIR", &model)
             .args(args[1..].iter().map(|a| {
                 a.replace("/tmp/finance", "generated")
                     .replace("../shared/data", &shared.to_string_lossy())

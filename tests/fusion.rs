@@ -45,7 +45,7 @@ fn train(ws: &Workspace, out: &str, extra: &[&str]) -> assert_cmd::assert::Asser
     cmd.args(["train", "classify", "--class", "http://example.org/Company"])
         .args(["--label", "http://example.org/risk", "--out", out])
         .args(extra)
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(&bert);
     // Defaults for a quick run, unless the test sets them.
     for (flag, value) in [
@@ -91,7 +91,7 @@ fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
             "--write-back",
             "--format",
             "json",
-            "--model-dir",
+            "--bert",
         ])
         .arg(&bert)
         .assert()
@@ -107,7 +107,7 @@ fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
     // The SPARQL function gives the same scores as the stored triples.
     let joined = ws
         .kgfuse()
-        .args(["query", "--format", "csv", "--model", "model", "--model-dir"])
+        .args(["query", "--format", "csv", "--model", "model", "--bert"])
         .arg(&bert)
         .arg("SELECT ?c (kgfuse:score(?c) AS ?f) ?s WHERE { ?c a <http://example.org/Company> ; kgfuse:score ?s } ORDER BY ?c")
         .output()
@@ -158,7 +158,7 @@ fn explanations_in_every_format() {
                     "model",
                     "--format",
                     format,
-                    "--model-dir",
+                    "--bert",
                 ])
                 .arg(&bert),
         )
@@ -177,7 +177,7 @@ fn explanations_in_every_format() {
                 "--count",
                 "3",
             ])
-            .arg("--model-dir")
+            .arg("--bert")
             .arg(&bert),
     ))
     .unwrap();
@@ -224,15 +224,7 @@ fn bad_input_gives_clear_errors() {
     let classify = |class: &str, label: &str| {
         ws.kgfuse()
             .args([
-                "train",
-                "classify",
-                "--class",
-                class,
-                "--label",
-                label,
-                "--epochs",
-                "1",
-                "--model-dir",
+                "train", "classify", "--class", class, "--label", label, "--epochs", "1", "--bert",
             ])
             .arg(&bert)
             .assert()
@@ -343,7 +335,7 @@ fn a_model_folder_of_another_kind_is_named_with_its_command() {
     std::fs::create_dir_all(&bert).unwrap();
     tiny_bert(&bert);
     ws.kgfuse()
-        .args(["ask", "--model", "classifier", "--model-dir"])
+        .args(["ask", "--model", "classifier", "--bert"])
         .arg(&bert)
         .arg("who controls [company 1]")
         .assert()
@@ -361,14 +353,14 @@ fn truncated_weights_fail_before_any_work() {
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
     ws.kgfuse()
-        .args(["predict", "--model", "model", "--model-dir"])
+        .args(["predict", "--model", "model", "--bert"])
         .arg(ws.path("bert"))
         .assert()
         .failure()
         .stderr(contains("model.safetensors: truncated"));
     std::fs::remove_file(&weights).unwrap();
     ws.kgfuse()
-        .args(["predict", "--model", "model", "--model-dir"])
+        .args(["predict", "--model", "model", "--bert"])
         .arg(ws.path("bert"))
         .assert()
         .failure()
@@ -448,14 +440,7 @@ fn a_table_without_text_or_edges_trains_on_its_numbers() {
     assert_eq!(columns, ["number", "number", "boolean", "date"], "{config}");
     // The saved encoders score the table again.
     ws.kgfuse()
-        .args([
-            "predict",
-            "--model",
-            "model",
-            "--format",
-            "json",
-            "--model-dir",
-        ])
+        .args(["predict", "--model", "model", "--format", "json", "--bert"])
         .arg(ws.path("bert"))
         .assert()
         .success()
@@ -779,7 +764,7 @@ fn a_lora_model_trains_predicts_and_explains() {
     assert_eq!(metrics(&ws, "model")["test_metrics"]["accuracy"], 1.0);
     let bert = ws.path("bert");
     ws.kgfuse()
-        .args(["predict", "--model", "model", "--write-back", "--model-dir"])
+        .args(["predict", "--model", "model", "--write-back", "--bert"])
         .arg(&bert)
         .assert()
         .success();
@@ -800,7 +785,7 @@ fn a_lora_model_trains_predicts_and_explains() {
                 "model",
                 "--format",
                 "json",
-                "--model-dir",
+                "--bert",
             ])
             .arg(&bert),
     ))

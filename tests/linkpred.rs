@@ -132,7 +132,7 @@ fn interrupted_and_resumed(device: &Device) -> Run {
         save,
         &mut |record, _| {
             if record.epoch == 30 {
-                Err(kgfuse::error::Error::Model("interrupted".into()))
+                Err(kgfuse::error::Error::Training("interrupted".into()))
             } else {
                 Ok(())
             }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{shared_data, Workspace};
+use predicates::prelude::*;
 use predicates::str::contains;
 
 const TURTLE: &str = "@prefix ex: <http://example.com/> .
@@ -324,7 +325,7 @@ fn standard_input_loads_streamed_and_all_or_nothing() {
         .write_stdin(TURTLE)
         .assert()
         .failure()
-        .stderr(contains("needs --format"));
+        .stderr(contains("needs its format").and(contains("give it with --format")));
     assert_eq!(ws.count(), 3);
 }
 

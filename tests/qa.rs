@@ -115,7 +115,7 @@ fn train(ws: &Workspace, out: &str) -> assert_cmd::assert::Assert {
         ])
         .arg("--questions")
         .arg(questions)
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(bert(ws))
         .arg("--out")
         .arg(ws.path(out))
@@ -127,7 +127,7 @@ fn ask(ws: &Workspace, extra: &[&str]) -> assert_cmd::Command {
     let mut cmd = ws.kgfuse();
     cmd.args(["ask", "--model"])
         .arg(ws.path("qa"))
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(ws.path("bert"))
         .args(extra);
     cmd
@@ -229,7 +229,12 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         "questions.txt (validation): 12 questions  Hits@1 100.00 %",
     ));
     let model = ws.path("qa");
-    for file in ["config.json", "model.safetensors", "metrics.json"] {
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "metrics.json",
+        "split.json",
+    ] {
         assert!(model.join(file).is_file(), "{file}");
     }
     let out = common::stdout_of(&mut ask(
@@ -263,7 +268,7 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         .arg(&model)
         .arg("--questions")
         .arg(ws.path("questions.txt"))
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(ws.path("bert"))
         .assert()
         .success()
@@ -273,6 +278,17 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         .stdout(contains(
             "linking accuracy 100.00 % (12 of 12 questions linked to exactly their bracketed entity)",
         ));
+    // The held-out share is the saved one: a shorter file is not it.
+    ws.kgfuse()
+        .args(["evaluate", "qa", "--valid-only", "--limit", "5", "--model"])
+        .arg(&model)
+        .arg("--questions")
+        .arg(ws.path("questions.txt"))
+        .arg("--bert")
+        .arg(ws.path("bert"))
+        .assert()
+        .failure()
+        .stderr(contains("questions.txt has 5 questions here").and(contains("the same limit")));
     // Text output names the entity, the answer and the SPARQL.
     ask(&ws, &["who directed [Ed Wood]"])
         .assert()
@@ -314,7 +330,7 @@ fn errors_name_the_problem() {
         .kgfuse()
         .args(["train", "qa", "--questions"])
         .arg(&questions)
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(bert(&ws))
         .arg("--out")
         .arg(empty.path("m"))
@@ -348,7 +364,7 @@ fn errors_name_the_problem() {
         .kgfuse()
         .args(["ask", "--model"])
         .arg(ws.path("qa"))
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(ws.path("bert"))
         .arg("who knows [a]")
         .assert()
@@ -359,7 +375,7 @@ fn errors_name_the_problem() {
     ws.kgfuse()
         .args(["train", "qa", "--questions"])
         .arg(bad)
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(ws.path("bert"))
         .arg("--out")
         .arg(ws.path("m2"))

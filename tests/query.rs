@@ -319,7 +319,7 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
     let model = common::shared_data().join("models/all-MiniLM-L6-v2");
     let quickstart = || {
         let mut cmd = ws.kgfuse();
-        cmd.env("KGFUSE_MODEL_DIR", &model)
+        cmd.env("KGFUSE_BERT_DIR", &model)
             .args(["quickstart", "--epochs", "8"]);
         cmd
     };

@@ -267,7 +267,7 @@ fn embed_command_writes_json_and_npy() {
                 "the bank",
                 "--spans",
                 "0:4",
-                "--model-dir",
+                "--bert",
             ])
             .arg(&model),
     );
@@ -287,7 +287,7 @@ fn embed_command_writes_json_and_npy() {
         .arg(&file)
         .arg("--out")
         .arg(&npy)
-        .arg("--model-dir")
+        .arg("--bert")
         .arg(&model)
         .assert()
         .success()
@@ -301,13 +301,13 @@ fn embed_command_writes_json_and_npy() {
     assert_eq!(bytes.len(), 10 + header_len + 2 * 16 * 4);
 
     ws.kgfuse()
-        .args(["embed", "x", "--spans", "5:2", "--model-dir"])
+        .args(["embed", "x", "--spans", "5:2", "--bert"])
         .arg(&model)
         .assert()
         .failure()
         .stderr(predicates::str::contains("START must be below END"));
     ws.kgfuse()
-        .args(["embed", "x", "--model-dir", "/nonexistent-model"])
+        .args(["embed", "x", "--bert", "/nonexistent-model"])
         .assert()
         .failure()
         .stderr(predicates::str::contains("config.json is missing"));

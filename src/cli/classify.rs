@@ -1,6 +1,6 @@
-//! The classifiers on the command line: `train classify` (the fused model,
-//! and the model folder of --graph-only), `evaluate classify`, and the
-//! model loading shared by `predict`, `explain` and `query --model`.
+//! The classifiers on the command line: `train classify` (the fused model),
+//! the model folder of `train rgcn`, `evaluate classify` and `evaluate
+//! explanations`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,9 +9,9 @@ use anyhow::Result;
 use candle_core::Device;
 use oxigraph::model::NamedNode;
 
-use kgfuse::fusion::pipeline::{train_classifier, TrainOptions};
+use kgfuse::fusion::pipeline::{train_classifier, TrainOptions, DEFAULT_BERT_LR, DEFAULT_LORA_LR};
 use kgfuse::fusion::training::evaluate as evaluate_model;
-use kgfuse::fusion::{FusionConfig, FusionModel, TextLimits};
+use kgfuse::fusion::{FusionConfig, FusionModel};
 use kgfuse::store::terms::parse_iri;
 use kgfuse::store::Store;
 use kgfuse::tasks::checkpoint::{self, ModelKind};
@@ -22,10 +22,16 @@ use kgfuse::tasks::trainer::{EpochRecord, TrainerConfig};
 use kgfuse::text::{parse_device, BertEncoder, LoraConfig};
 
 use super::shared::{load_model, ModelArgs};
+
+/// The library's defaults of a fused classifier, for the flags' defaults
+/// (class and label are placeholders).
+fn defaults() -> TrainOptions {
+    let placeholder = NamedNode::new_unchecked("urn:kgfuse:default");
+    TrainOptions::new(placeholder.clone(), placeholder)
+}
 use super::{Access, Context};
 
-/// Options of the fused model (ignored with --graph-only, except
-/// --batch-size).
+/// Options of the fused model.
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Fused model")]
 pub struct FusedArgs {
@@ -54,18 +60,18 @@ pub struct FusedArgs {
     #[arg(long)]
     baselines: bool,
     /// Weight α of the link-prediction loss on the targets' edges.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = FusionConfig::default().alpha)]
     alpha: f64,
     /// Weight β of the span-to-node InfoNCE alignment loss.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = FusionConfig::default().beta)]
     beta: f64,
     /// InfoNCE temperature.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = FusionConfig::default().temperature)]
     temperature: f64,
     /// BERT layers fine-tuned, from the top (0: BERT frozen). Frozen by
     /// default: on a CPU, backpropagating through even two layers costs
     /// minutes and gigabytes per epoch against a second or two frozen.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = FusionConfig::default().bert_layers)]
     bert_layers: usize,
     /// LoRA adapters of this rank on the --bert-layers top layers (Q, K, V,
     /// attention output, FFN in and out), trained instead of those layers'
@@ -80,7 +86,8 @@ pub struct FusedArgs {
     #[arg(long, default_value_t = 0.0)]
     lora_dropout: f64,
     /// BERT's learning rate (the rest use --lr) [default: 3e-5; 1e-3 for
-    /// LoRA adapters, which start from zero].
+    /// LoRA adapters, which start from zero (`fusion::pipeline::DEFAULT_BERT_LR`,
+    /// `DEFAULT_LORA_LR`)].
     #[arg(long)]
     bert_lr: Option<f64>,
     /// An input embedding per entity IRI, as the original R-GCN: better on a
@@ -89,30 +96,29 @@ pub struct FusedArgs {
     node_ids: bool,
     /// Longest relation path counted from each entity as a feature of its
     /// attributes view (0 to 3; 0: none).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
+    #[arg(long, default_value_t = defaults().path_length as u8, value_parser = clap::value_parser!(u8).range(0..=3))]
     path_length: u8,
     /// Path features the network reads at most: of those counted (up to
     /// 4,096), the ones whose presence says most about the training labels
     /// (χ²). The --baselines read every one counted.
-    #[arg(long, default_value_t = kgfuse::fusion::paths::MAX_SELECTED)]
+    #[arg(long, default_value_t = defaults().path_features)]
     path_features: usize,
     /// R-GCN layers (1 to 3): the hops the graph side sees.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = FusionConfig::default().layers)]
     layers: usize,
     /// Targets per optimisation step, at least an eighth of the training
-    /// targets (each step runs the R-GCN over the whole graph). With
-    /// --graph-only --fanouts: the labelled entities of a sampled mini-batch.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
+    /// targets (each step runs the R-GCN over the whole graph).
+    #[arg(long, default_value_t = defaults().batch_size)]
+    batch_size: usize,
     /// Epochs without a better validation accuracy before stopping.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults().trainer.patience)]
     patience: usize,
     /// Split by this property's value (train, valid, test) instead of at random.
     #[arg(long)]
     split_property: Option<String>,
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = defaults().valid_fraction)]
     valid_fraction: f64,
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = defaults().test_fraction)]
     test_fraction: f64,
     /// SPARQL query returning ?entity ?text ?start ?end for text mentions
     /// [default: the named query `mentions`].
@@ -122,7 +128,7 @@ pub struct FusedArgs {
     bert: ModelArgs,
 }
 
-/// The options `train classify` shares with --graph-only, resolved.
+/// The options of `train classify` that are not the fused model's own, resolved.
 pub struct CommonArgs<'a> {
     pub label: &'a str,
     pub class: &'a str,
@@ -143,17 +149,16 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         .map(|p| std::fs::read_to_string(p).map_err(|e| kgfuse::Error::io(p, e)))
         .transpose()?;
     let joint = !a.no_joint;
-    let bert_lr = a
-        .bert_lr
-        .unwrap_or(if a.lora_rank > 0 { 1e-3 } else { 3e-5 });
+    let bert_lr = a.bert_lr.unwrap_or(match a.lora_rank {
+        0 => DEFAULT_BERT_LR,
+        _ => DEFAULT_LORA_LR,
+    });
+    let defaults = TrainOptions::new(parse_iri(c.class)?, parse_iri(c.label)?);
     let options = TrainOptions {
-        class: parse_iri(c.class)?,
-        label: parse_iri(c.label)?,
         split_property: a.split_property.as_deref().map(parse_iri).transpose()?,
         valid_fraction: a.valid_fraction,
         test_fraction: a.test_fraction,
         mentions_query,
-        limits: TextLimits::default(),
         node_ids: a.node_ids,
         path_length: usize::from(a.path_length),
         path_features: a.path_features,
@@ -179,7 +184,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
                 dropout: a.lora_dropout,
                 seed: c.seed,
             },
-            ..FusionConfig::default()
+            ..defaults.model
         },
         trainer: TrainerConfig {
             epochs: c.epochs,
@@ -187,10 +192,11 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
             weight_decay: c.weight_decay,
             patience: a.patience,
             seed: c.seed,
-            ..TrainerConfig::default()
+            ..defaults.trainer
         },
         bert_lr_scale: bert_lr / c.lr,
         batch_size: a.batch_size,
+        ..defaults
     };
     Ok(options)
 }
@@ -231,7 +237,7 @@ pub fn train_fused(c: &CommonArgs, a: &FusedArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// `train classify --graph-only`: one R-GCN on a stratified 60/20/20
+/// `train rgcn`: one R-GCN on a stratified 60/20/20
 /// split, written as a model folder.
 pub fn train_graph_only(
     data: &ClassifyData,
@@ -319,8 +325,8 @@ fn print_baselines(
 pub fn cross_validate_fused(
     c: &CommonArgs,
     a: &FusedArgs,
-    folds: usize,
-    repeats: usize,
+    (folds, repeats): (usize, usize),
+    metrics: Option<&Path>,
     ctx: &Context,
 ) -> Result<()> {
     let (store, options, bert, device) = setup(c, a, ctx)?;
@@ -347,6 +353,13 @@ pub fn cross_validate_fused(
         100.0 * std,
         accuracies.len()
     );
+    if let Some(path) = metrics {
+        let summary = serde_json::json!({
+            "accuracy_mean": mean, "accuracy_std": std, "fold_accuracies": accuracies,
+            "model": options.model, "trainer": options.trainer,
+        });
+        checkpoint::write_json(path, &summary)?;
+    }
     Ok(())
 }
 

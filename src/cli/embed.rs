@@ -21,7 +21,7 @@ use super::shared::ModelArgs;
 #[command(after_help = "Examples:
   kgfuse embed 'Acme Holdings defaulted on its loan' --spans 0:13
   kgfuse embed --file questions.txt --format npy --out questions.npy
-  kgfuse embed 'who directed The Ice Storm' --model-dir ./my-bert --device cuda")]
+  kgfuse embed 'who directed The Ice Storm' --bert ./my-bert --device cuda")]
 pub struct Args {
     /// Texts to embed.
     #[arg(conflicts_with = "file")]

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use kgfuse::store::{Store, DEFAULT_STORE_DIR};
 
+mod bert;
 mod check;
 mod classify;
 mod embed;
@@ -16,7 +17,6 @@ mod explain;
 mod export;
 mod generate;
 mod load;
-mod model;
 mod predict;
 mod qa;
 mod query;
@@ -71,7 +71,8 @@ enum Command {
     Reason(reason::Args),
     Check(check::Args),
     Embed(embed::Args),
-    Model(model::Args),
+    #[command(alias = "model")]
+    Bert(bert::Args),
     Train(train::TrainArgs),
     Evaluate(train::EvaluateArgs),
     Predict(predict::Args),
@@ -119,7 +120,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reason(args) => reason::run(args, &ctx),
         Command::Check(args) => return check::run(args, &ctx),
         Command::Embed(args) => embed::run(args),
-        Command::Model(args) => model::run(args),
+        Command::Bert(args) => bert::run(args),
         Command::Train(args) => train::run_train(args, &ctx),
         Command::Evaluate(args) => train::run_evaluate(args, &ctx),
         Command::Predict(args) => predict::run(args, &ctx),

@@ -16,8 +16,8 @@ use super::shared::load_model;
 use super::shared::ModelArgs;
 use super::{Access, Context};
 
-/// Score entities with a model from `kgfuse train classify` (fused or
-/// --graph-only): the predicted
+/// Score entities with a model from `kgfuse train classify` or `kgfuse train
+/// rgcn`: the predicted
 /// label, its probability and the score (the positive class's probability).
 /// With --write-back the scores go into the store as triples in the graph
 /// kgg:predictions/MODEL-ID (`?e kgfuse:score ?s ; kgfuse:predictedLabel ?l ;

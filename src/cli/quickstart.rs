@@ -10,7 +10,7 @@ use kgfuse::defaults;
 use kgfuse::explain::fusion::explain_fused;
 use kgfuse::explain::{render, Derivations, ExplanationFormat};
 use kgfuse::fusion::pipeline::{predict, write_back, TrainOptions, WriteScope};
-use kgfuse::fusion::{model_id, FusionConfig, FusionModel, TextLimits};
+use kgfuse::fusion::{model_id, FusionModel};
 use kgfuse::qa::pipeline::{train_on_generated, QaTrainOptions};
 use kgfuse::qa::{strip_brackets, EntityLinker, GenerateOptions};
 use kgfuse::reason::{reason_over_store, write_inferred, Closure, ReasonOptions, INFERRED_GRAPH};
@@ -108,28 +108,18 @@ fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result
     println!(
         "\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0"
     );
+    let defaults = TrainOptions::new(
+        NamedNode::new(format!("{RISK_NS}Company"))?,
+        NamedNode::new(format!("{RISK_NS}riskLabel"))?,
+    );
+    // A small sample and a short run: a larger step; BERT stays frozen.
     let options = TrainOptions {
-        class: NamedNode::new(format!("{RISK_NS}Company"))?,
-        label: NamedNode::new(format!("{RISK_NS}riskLabel"))?,
-        split_property: None,
-        valid_fraction: 0.2,
-        test_fraction: 0.2,
-        mentions_query: None,
-        limits: TextLimits::default(),
-        node_ids: false,
-        path_length: kgfuse::fusion::paths::MAX_LENGTH,
-        path_features: kgfuse::fusion::paths::MAX_SELECTED,
-        trees: false,
-        model: FusionConfig::default(),
         trainer: TrainerConfig {
             epochs: args.epochs,
             learning_rate: 0.01,
-            weight_decay: 5e-4,
-            patience: 10,
-            ..TrainerConfig::default()
+            ..defaults.trainer
         },
-        bert_lr_scale: 0.0,
-        batch_size: 32,
+        ..defaults
     };
     let bert = args.bert.load()?;
     let device = bert.device().clone();

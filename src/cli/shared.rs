@@ -19,9 +19,9 @@ use kgfuse::text::{parse_device, BertEncoder};
 #[derive(Debug, clap::Args)]
 pub struct ModelArgs {
     /// BERT checkpoint folder (config.json, model.safetensors, tokenizer.json).
-    /// Default: KGFUSE_MODEL_DIR, else the cache, fetching all-MiniLM-L6-v2 once.
-    #[arg(long, value_name = "DIR")]
-    pub model_dir: Option<PathBuf>,
+    /// Default: KGFUSE_BERT_DIR, else the cache, fetching all-MiniLM-L6-v2 once.
+    #[arg(long = "bert", value_name = "DIR", alias = "model-dir")]
+    pub bert_dir: Option<PathBuf>,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -31,7 +31,7 @@ impl ModelArgs {
     /// The BERT encoder, fetching the default checkpoint first when it is
     /// the one asked for and not fetched yet.
     pub fn load(&self) -> kgfuse::Result<BertEncoder> {
-        let dir = match model_files::locate(self.model_dir.as_deref())? {
+        let dir = match model_files::locate(self.bert_dir.as_deref())? {
             ModelLocation::Found(dir) => dir,
             ModelLocation::NotFetched { cache } => {
                 eprintln!(

@@ -7,10 +7,14 @@ use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use kgfuse::fusion::pipeline::TrainOptions;
+use kgfuse::fusion::FusionConfig;
 use kgfuse::gnn::Decomposition;
 use kgfuse::store::terms::parse_iri;
 use kgfuse::tasks::checkpoint::{self, ModelKind};
-use kgfuse::tasks::classify::{cross_validate, mean_and_std, ClassifyConfig, ClassifyData};
+use kgfuse::tasks::classify::{
+    cross_validate, default_trainer as rgcn_trainer, mean_and_std, ClassifyConfig, ClassifyData,
+};
 use kgfuse::tasks::linkpred::{
     new_model, read_tsv, triples_from_graph, DecoderKind, LinkData, LinkPredConfig, LinkPredFolder,
     LinkPredMetrics, LinkPredTraining,
@@ -38,21 +42,25 @@ enum TrainTask {
   kgfuse train linkpred --train-graph https://example.org/umls/train --valid-graph https://example.org/umls/valid \\
       --test-graph https://example.org/umls/test --out models/umls")]
     Linkpred(LinkPredArgs),
-    /// Entity classification. By default the fused text+graph model (BERT
-    /// spans + R-GCN subgraph, joint loss): trains on the store's entities of
+    /// Entity classification with the fused text+graph model (BERT spans +
+    /// R-GCN subgraph, joint loss): trains on the store's entities of
     /// --class that have a --label value, reports held-out metrics and writes
-    /// a model folder. With --graph-only: the transductive R-GCN on the
-    /// graph alone (an input per node), also a model folder. With
-    /// --cross-validate, either is evaluated by repeated stratified k-fold
-    /// cross-validation instead.
+    /// a model folder; with --cross-validate, it is evaluated by repeated
+    /// stratified k-fold cross-validation instead.
     #[command(after_help = "Examples:
   kgfuse quickstart   # loads and reasons over the sample finance graph
   kgfuse train classify --class risk:Company --label risk:riskLabel --out models/risk
-  kgfuse train classify --class risk:Company --label risk:riskLabel --no-text --out models/risk-graph
-  kgfuse train classify --graph-only --label http://swrc.ontoware.org/ontology#employs --out models/aifb-rgcn
-  kgfuse train classify --graph-only --cross-validate --label http://swrc.ontoware.org/ontology#employs   # AIFB+ benchmark
-  kgfuse train classify --graph-only --class risk:Company --label risk:riskLabel --fanouts 25,10 --batch-size 256")]
+  kgfuse train classify --class risk:Company --label risk:riskLabel --no-text --out models/risk-graph")]
     Classify(ClassifyArgs),
+    /// Entity classification with the R-GCN on the graph alone, an input per
+    /// node (transductive: best on a fixed graph such as AIFB+): a model
+    /// folder for `predict`, `explain` and `evaluate classify`, or with
+    /// --cross-validate repeated stratified k-fold cross-validation.
+    #[command(after_help = "Examples:
+  kgfuse train rgcn --label http://swrc.ontoware.org/ontology#employs --out models/aifb-rgcn
+  kgfuse train rgcn --cross-validate --label http://swrc.ontoware.org/ontology#employs   # AIFB+ benchmark
+  kgfuse train rgcn --class risk:Company --label risk:riskLabel --fanouts 25,10 --batch-size 256")]
+    Rgcn(RgcnArgs),
     /// Question answering: a question-conditioned GNN over each question's
     /// retrieved subgraph, trained on MetaQA-format questions against the
     /// store's KB; writes a model folder for `kgfuse ask`.
@@ -65,40 +73,75 @@ enum TrainTask {
 
 #[derive(Debug, clap::Args)]
 struct ClassifyArgs {
-    /// The R-GCN on the graph alone, with an input per node (transductive:
-    /// best on a fixed graph such as AIFB+); `predict` scores a node it
-    /// never saw from its neighbours alone.
+    /// The entities' class (IRI or prefix:local).
     #[arg(long)]
-    graph_only: bool,
+    class: String,
     /// The property whose value is the label (IRI or prefix:local).
     #[arg(long)]
     label: String,
-    /// Only entities of this class (required for the fused model).
-    #[arg(long)]
-    class: Option<String>,
     /// Node embedding width.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = FusionConfig::default().dim)]
     dim: usize,
     /// Basis matrices (0: one full matrix per relation).
     #[arg(long, default_value_t = 0)]
     bases: usize,
-    /// Dropout [default: 0.3 with --graph-only, 0.2 otherwise].
-    #[arg(long)]
-    dropout: Option<f64>,
-    /// Epochs [default: 100 with --graph-only, 40 otherwise].
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Learning rate [default: 0.01 with --graph-only, 0.003 otherwise].
-    #[arg(long)]
-    lr: Option<f64>,
-    #[arg(long, default_value_t = 0.0005)]
+    #[arg(long, default_value_t = FusionConfig::default().dropout)]
+    dropout: f64,
+    #[arg(long, default_value_t = TrainOptions::default_trainer().epochs)]
+    epochs: usize,
+    #[arg(long, default_value_t = TrainOptions::default_trainer().learning_rate)]
+    lr: f64,
+    #[arg(long, default_value_t = TrainOptions::default_trainer().weight_decay)]
     weight_decay: f64,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = TrainOptions::default_trainer().seed)]
     seed: u64,
     #[command(flatten)]
     cv: CrossValidationArgs,
     #[command(flatten)]
     fused: super::classify::FusedArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RgcnArgs {
+    /// The property whose value is the label (IRI or prefix:local).
+    #[arg(long)]
+    label: String,
+    /// Only entities of this class.
+    #[arg(long)]
+    class: Option<String>,
+    /// Model folder to write.
+    #[arg(long, default_value = "kgfuse-rgcn")]
+    out: PathBuf,
+    /// Node embedding width.
+    #[arg(long, default_value_t = ClassifyConfig::default().embedding_dim)]
+    dim: usize,
+    /// Hidden width of the two-layer R-GCN.
+    #[arg(long, default_value_t = ClassifyConfig::default().hidden_dim)]
+    hidden: usize,
+    /// Basis matrices (0: one full matrix per relation).
+    #[arg(long, default_value_t = 0)]
+    bases: usize,
+    #[arg(long, default_value_t = ClassifyConfig::default().dropout)]
+    dropout: f64,
+    /// Epochs (no early stopping: the best validation epoch is kept).
+    #[arg(long, default_value_t = rgcn_trainer().epochs)]
+    epochs: usize,
+    #[arg(long, default_value_t = rgcn_trainer().learning_rate)]
+    lr: f64,
+    #[arg(long, default_value_t = rgcn_trainer().weight_decay)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = rgcn_trainer().seed)]
+    seed: u64,
+    /// Mini-batches of --batch-size labelled entities with neighbour
+    /// sampling: incoming edges kept per node for layer 1, 2 (e.g. 25,10);
+    /// for graphs whose full-batch training does not fit.
+    #[arg(long, value_delimiter = ',')]
+    fanouts: Vec<usize>,
+    /// Labelled entities per sampled mini-batch (with --fanouts).
+    #[arg(long, default_value_t = ClassifyConfig::default().batch_size, requires = "fanouts")]
+    batch_size: usize,
+    #[command(flatten)]
+    cv: CrossValidationArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,14 +155,6 @@ struct CrossValidationArgs {
     folds: usize,
     #[arg(long, default_value_t = 3, requires = "cross_validate")]
     repeats: usize,
-    /// Hidden width of the two-layer R-GCN (--graph-only).
-    #[arg(long, default_value_t = 16)]
-    hidden: usize,
-    /// Mini-batches of --batch-size people with neighbour sampling: incoming
-    /// edges kept per node for layer 1, 2 (e.g. 25,10); for graphs whose
-    /// full-batch training does not fit.
-    #[arg(long, value_delimiter = ',')]
-    fanouts: Vec<usize>,
     /// Write every fold's result and the summary as JSON here.
     #[arg(long, requires = "cross_validate")]
     metrics: Option<PathBuf>,
@@ -256,39 +291,36 @@ pub fn run_train(args: TrainArgs, ctx: &Context) -> Result<()> {
     match args.task {
         TrainTask::Linkpred(a) => train_linkpred(a, ctx),
         TrainTask::Classify(a) => train_classify(a, ctx),
+        TrainTask::Rgcn(a) => train_rgcn(a, ctx),
         TrainTask::Qa(a) => super::qa::train_qa(a, ctx),
     }
 }
 
 fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
-    if !a.graph_only {
-        let class = a.class.as_deref().ok_or_else(|| {
-            anyhow::anyhow!(
-                "--class is required: the fused model classifies the entities of one class"
-            )
-        })?;
-        let common = super::classify::CommonArgs {
-            label: &a.label,
-            class,
-            dim: a.dim,
-            bases: a.bases,
-            dropout: a.dropout.unwrap_or(0.2),
-            epochs: a.epochs.unwrap_or(40),
-            lr: a.lr.unwrap_or(0.003),
-            weight_decay: a.weight_decay,
-            seed: a.seed,
-        };
-        if a.cv.cross_validate {
-            return super::classify::cross_validate_fused(
-                &common,
-                &a.fused,
-                a.cv.folds,
-                a.cv.repeats,
-                ctx,
-            );
-        }
-        return super::classify::train_fused(&common, &a.fused, ctx);
+    let common = super::classify::CommonArgs {
+        label: &a.label,
+        class: &a.class,
+        dim: a.dim,
+        bases: a.bases,
+        dropout: a.dropout,
+        epochs: a.epochs,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        seed: a.seed,
+    };
+    if a.cv.cross_validate {
+        return super::classify::cross_validate_fused(
+            &common,
+            &a.fused,
+            (a.cv.folds, a.cv.repeats),
+            a.cv.metrics.as_deref(),
+            ctx,
+        );
     }
+    super::classify::train_fused(&common, &a.fused, ctx)
+}
+
+fn train_rgcn(a: RgcnArgs, ctx: &Context) -> Result<()> {
     let (folds, repeats) = (a.cv.folds, a.cv.repeats);
     let store = ctx.open(Access::ReadOnly)?;
     let label = parse_iri(&a.label)?;
@@ -304,25 +336,23 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
     );
     let config = ClassifyConfig {
         embedding_dim: a.dim,
-        hidden_dim: a.cv.hidden,
+        hidden_dim: a.hidden,
         decomposition: if a.bases == 0 {
             Decomposition::None
         } else {
             Decomposition::Basis { bases: a.bases }
         },
-        dropout: a.dropout.unwrap_or(0.3),
-        fanouts: a.cv.fanouts.clone(),
-        batch_size: a.fused.batch_size,
+        dropout: a.dropout,
+        fanouts: a.fanouts.clone(),
+        batch_size: a.batch_size,
     };
-    let epochs = a.epochs.unwrap_or(100);
     let trainer = TrainerConfig {
-        epochs,
-        learning_rate: a.lr.unwrap_or(0.01),
+        epochs: a.epochs,
+        learning_rate: a.lr,
         weight_decay: a.weight_decay,
-        patience: epochs,
-        warmup_epochs: 0,
+        patience: a.epochs,
         seed: a.seed,
-        ..TrainerConfig::default()
+        ..rgcn_trainer()
     };
     if !a.cv.cross_validate {
         return super::classify::train_graph_only(
@@ -331,7 +361,7 @@ fn train_classify(a: ClassifyArgs, ctx: &Context) -> Result<()> {
             class.as_ref(),
             &config,
             &trainer,
-            &a.fused.out,
+            &a.out,
         );
     }
     let bar = super::shared::epoch_progress(folds * repeats);

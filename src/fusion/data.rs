@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::literals::{LiteralColumns, TypedValue};
 use super::paths::{PathCounts, RelationPaths};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::graph::{labelled_entities, GraphView, GraphViewOptions};
 use crate::store::named_queries::named_query;
 use crate::store::terms::KGFUSE_NS;
@@ -152,11 +152,14 @@ impl Vocabulary {
         let view = graph_view(store, label)?;
         let labelled = labelled_entities(store, label, Some(class))?;
         if labelled.is_empty() {
-            return Err(Error::Data(format!(
-                "no entity of class <{}> has a <{}> value; check `--class` and `--label` (e.g. `kgfuse query --named stats-classes`)",
-                class.as_str(),
-                label.as_str()
-            )));
+            return Err(Error::Setting {
+                setting: Setting::ClassAndLabel,
+                message: format!(
+                    "no entity of class <{}> has a <{}> value",
+                    class.as_str(),
+                    label.as_str()
+                ),
+            });
         }
         let classes: Vec<String> = labelled
             .values()
@@ -219,8 +222,8 @@ impl Vocabulary {
         store: &Store,
         entities: Option<&[NamedOrBlankNode]>,
     ) -> Result<FusionInputs> {
-        let class = NamedNode::new(&self.class).map_err(|e| Error::Model(e.to_string()))?;
-        let label = NamedNode::new(&self.label).map_err(|e| Error::Model(e.to_string()))?;
+        let class = NamedNode::new(&self.class).map_err(|e| Error::InvalidTerm(e.to_string()))?;
+        let label = NamedNode::new(&self.label).map_err(|e| Error::InvalidTerm(e.to_string()))?;
         let mut view = graph_view(store, &label)?;
         let labelled = labelled_entities(store, &label, Some(&class))?;
         let wanted: Vec<NamedOrBlankNode> = match entities {

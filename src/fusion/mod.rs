@@ -103,7 +103,7 @@ impl FusionModel {
                 side.freeze(&items)?;
                 Some(side)
             }
-            (true, None) => return Err(Error::Model("the text side needs a BERT model".into())),
+            (true, None) => return Err(Error::Config("the text side needs a BERT model".into())),
             (false, _) => None,
         };
         let config = FusionConfig {
@@ -210,7 +210,7 @@ impl FusionModel {
         let tree_log_odds: Vec<f32> = match tree_outputs {
             0 => Vec::new(),
             _ if self.tree_log_odds.len() != self.inputs.targets.len() => {
-                return Err(Error::Model(
+                return Err(Error::Config(
                     "the trees view has no log-odds for these targets: fit or load its trees first"
                         .into(),
                 ))

@@ -15,7 +15,7 @@ use super::paths::RelationPaths;
 use super::training::{evaluate, stratified_split, FusionTraining};
 use super::trees::tree_outputs;
 use super::{FusionConfig, FusionModel, TextLimits, View, Vocabulary};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
@@ -58,6 +58,49 @@ pub struct TrainOptions {
     pub bert_lr_scale: f64,
     /// Targets per step (raised to an eighth of the training targets).
     pub batch_size: usize,
+}
+
+/// BERT's default learning rate when its layers are fine-tuned whole.
+pub const DEFAULT_BERT_LR: f64 = 3e-5;
+/// BERT's default learning rate when LoRA adapters (which start from zero)
+/// are trained instead.
+pub const DEFAULT_LORA_LR: f64 = 1e-3;
+
+impl TrainOptions {
+    /// The defaults of `kgfuse train classify`, for the entities of `class`
+    /// labelled by `label`.
+    pub fn new(class: NamedNode, label: NamedNode) -> Self {
+        let trainer = Self::default_trainer();
+        Self {
+            class,
+            label,
+            split_property: None,
+            valid_fraction: 0.2,
+            test_fraction: 0.2,
+            mentions_query: None,
+            limits: TextLimits::default(),
+            node_ids: false,
+            path_length: super::paths::MAX_LENGTH,
+            path_features: super::paths::MAX_SELECTED,
+            trees: false,
+            model: FusionConfig::default(),
+            bert_lr_scale: DEFAULT_BERT_LR / trainer.learning_rate,
+            trainer,
+            batch_size: 32,
+        }
+    }
+
+    /// The optimiser's defaults: 40 epochs at 0.003, weight decay 5e-4,
+    /// stopping after 10 epochs without a better validation accuracy.
+    pub fn default_trainer() -> TrainerConfig {
+        TrainerConfig {
+            epochs: 40,
+            learning_rate: 0.003,
+            weight_decay: 5e-4,
+            patience: 10,
+            ..TrainerConfig::default()
+        }
+    }
 }
 
 /// Sizes and metrics of a training run.
@@ -290,9 +333,10 @@ pub fn baselines(
 ) -> Result<Vec<BaselineScore>> {
     let [train_set, valid_set, test_set] = &summary.split;
     if test_set.is_empty() {
-        return Err(Error::Model(
-            "the comparison needs a test part: set --test-fraction above 0".into(),
-        ));
+        return Err(Error::Setting {
+            setting: Setting::TestFraction,
+            message: "the comparison with the baselines needs a test share".into(),
+        });
     }
     // The baselines read every counted path, not the network's selection.
     let (paths, counts) = &summary.counted_paths;
@@ -354,8 +398,8 @@ pub fn baselines(
 
 /// The class members that have a label, in a stable order.
 fn labelled_members(store: &Store, vocab: &Vocabulary) -> Result<Vec<NamedOrBlankNode>> {
-    let class = NamedNode::new(&vocab.class).map_err(|e| Error::Model(e.to_string()))?;
-    let label = NamedNode::new(&vocab.label).map_err(|e| Error::Model(e.to_string()))?;
+    let class = NamedNode::new(&vocab.class).map_err(|e| Error::InvalidTerm(e.to_string()))?;
+    let label = NamedNode::new(&vocab.label).map_err(|e| Error::InvalidTerm(e.to_string()))?;
     let mut members: Vec<(String, NamedOrBlankNode)> =
         crate::graph::labelled_entities(store, &label, Some(&class))?
             .into_keys()

@@ -97,7 +97,7 @@ impl TextSide {
     pub fn merge_adapters(&mut self, tensors: &[(String, Tensor)]) -> Result<()> {
         let expected = self.encoder.adapter_vars().len();
         if tensors.len() != expected {
-            return Err(Error::Model(format!(
+            return Err(Error::Bert(format!(
                 "the model folder holds {} LoRA tensors; its configuration asks for {expected}",
                 tensors.len()
             )));
@@ -147,7 +147,7 @@ impl TextSide {
                 .iter()
                 .map(|i| {
                     rows.get(&(i.text, i.span)).copied().ok_or_else(|| {
-                        Error::Model("text item missing from the frozen cache".into())
+                        Error::Data("text item missing from the frozen cache".into())
                     })
                 })
                 .collect::<Result<Vec<u32>>>()?;

@@ -123,7 +123,7 @@ pub fn labelled_entities(
         };
         if let Some(previous) = out.insert(entity.clone(), value.clone()) {
             if previous != value {
-                return Err(Error::Model(format!(
+                return Err(Error::Data(format!(
                     "{entity} has two <{}> values: {previous} and {value}",
                     label.as_str()
                 )));

@@ -151,7 +151,7 @@ impl EntityLinker {
             }
         }
         if labels.is_empty() {
-            return Err(Error::Model(
+            return Err(Error::Data(
                 "the store has no labelled entities (rdfs:label, skos:prefLabel or schema:name): nothing to link questions to".into(),
             ));
         }
@@ -160,7 +160,7 @@ impl EntityLinker {
             .collect();
         // Standard semantics: every occurrence is reported, the longest wins later.
         let automaton = AhoCorasick::new(scanned.iter().map(|&i| labels[i].key.as_str()))
-            .map_err(|e| Error::Model(format!("label automaton: {e}")))?;
+            .map_err(|e| Error::Data(format!("label automaton: {e}")))?;
         Ok(Self {
             labels,
             index,

@@ -169,14 +169,16 @@ impl QaModel {
     pub fn load(dir: &Path, bert: BertEncoder, store: &Store) -> Result<Self> {
         let saved: SavedQaModel = checkpoint::load_config(dir, ModelKind::QuestionAnswerer)?;
         if bert.hidden_size() != saved.model.text_dim {
-            return Err(Error::Model(format!(
-                "{} was trained on {}-wide BERT states ({}); this BERT ({}) is {} wide",
-                dir.display(),
-                saved.model.text_dim,
-                saved.bert,
-                bert.name(),
-                bert.hidden_size()
-            )));
+            return Err(Error::model_folder(
+                dir,
+                format!(
+                    "was trained on {}-wide BERT states ({}); this BERT ({}) is {} wide",
+                    saved.model.text_dim,
+                    saved.bert,
+                    bert.name(),
+                    bert.hidden_size()
+                ),
+            ));
         }
         let relations = saved
             .relations
@@ -190,7 +192,7 @@ impl QaModel {
                 .is_some()
         });
         if !present {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "none of the model's {} relations occur in this store: {} was trained on another graph",
                 relations.len(),
                 dir.display()

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use oxigraph::model::{NamedNodeRef, Triple};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::store::graphs::{quads_outside, replace_graph, GraphDiff};
 use crate::store::terms::display_term;
 use crate::store::Store;
@@ -76,11 +76,9 @@ impl Reasoner {
     /// Runs to the fixpoint; `progress` is called after every round.
     pub fn run(mut self, progress: impl FnMut(RoundProgress)) -> Result<Closure> {
         let start = Instant::now();
-        self.engine.run(progress).map_err(|e| {
-            Error::Reasoning(format!(
-                "the closure exceeds {} triples; raise --max-triples if the machine has the memory",
-                e.limit
-            ))
+        self.engine.run(progress).map_err(|e| Error::Setting {
+            setting: Setting::MaxTriples,
+            message: format!("the closure exceeds {} triples", e.limit),
         })?;
         // The engine keeps one representative per owl:sameAs class; reading
         // the closure out repeats every triple over every member, which grows
@@ -89,10 +87,13 @@ impl Reasoner {
         // exhausts memory.
         let (expanded, largest) = expanded_size(&self.engine);
         if expanded > self.max_triples as u128 {
-            return Err(Error::Reasoning(format!(
-                "the closure expands to {expanded} triples over its owl:sameAs classes (the largest holds {largest} individuals), more than --max-triples {}; look for owl:sameAs, functional or inverse-functional facts that merge unrelated individuals (`kgfuse check` lists clashes), or raise --max-triples",
-                self.max_triples
-            )));
+            return Err(Error::Setting {
+                setting: Setting::MaxTriples,
+                message: format!(
+                    "the closure expands to {expanded} triples over its owl:sameAs classes (the largest holds {largest} individuals), more than the limit of {}; look for owl:sameAs, functional or inverse-functional facts that merge unrelated individuals (`kgfuse check` lists clashes)",
+                    self.max_triples
+                ),
+            });
         }
         Ok(Closure {
             engine: self.engine,

@@ -8,7 +8,7 @@ use oxigraph::model::{GraphName, GraphNameRef};
 
 use super::results::with_prefixes;
 use super::Store;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// Writes the store, or one graph of it, to `out`; returns the quads written.
 pub fn export(
@@ -26,10 +26,13 @@ pub fn export(
         None if format.supports_datasets() => None,
         None if inner.named_graphs().next().is_none() => Some(GraphNameRef::DefaultGraph),
         None => {
-            return Err(Error::UnsupportedOutput(format!(
-                "{} holds one graph but the store has named graphs; pick one with --graph IRI (or --graph default), or export as nquads or trig",
-                format.name()
-            )))
+            return Err(Error::Setting {
+                setting: Setting::Graph,
+                message: format!(
+                    "{} holds one graph but the store has named graphs; pick one (or the default graph), or export as nquads or trig",
+                    format.name()
+                ),
+            })
         }
     };
     let mut writer = serializer.for_writer(out);

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::format::{self, FileFormat, Syntax};
 use super::terms::iri_for_name;
 use super::Store;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// How to load: forced syntax, target graph, base IRI.
 #[derive(Debug, Clone, Default)]
@@ -261,10 +261,10 @@ impl<'a> Loader<'a> {
     /// Copies standard input to a temporary file; its syntax must be given.
     fn spool_stdin(&self) -> Result<LoadSource> {
         let syntax = self.options.format.ok_or_else(|| {
-            Error::InvalidTerm(
-                "reading standard input (-) needs --format (turtle, ntriples, nquads, trig, rdfxml, jsonld, n3, tsv or pipe)"
-                    .into(),
-            )
+            Error::Setting {
+                setting: Setting::Format,
+                message: "reading standard input (-) needs its format (turtle, ntriples, nquads, trig, rdfxml, jsonld, n3, tsv or pipe)".into(),
+            }
         })?;
         let mut file =
             tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?;
@@ -340,7 +340,10 @@ impl<'a> Loader<'a> {
             }
             Syntax::Names { separator } => {
                 let base = self.options.base_iri.clone().ok_or_else(|| {
-                    Error::InvalidTerm("--format tsv and pipe need --base IRI: the namespace that the names in the file become IRIs in".into())
+                    Error::Setting {
+                        setting: Setting::BaseIri,
+                        message: "tsv and pipe files need a base IRI: the namespace that the names in the file become IRIs in".into(),
+                    }
                 })?;
                 let quads = NameTriples::new(
                     reader,

@@ -147,7 +147,7 @@ const GRAPH_FORMATS: &str = "turtle, ntriples, xml";
 
 fn not_for(what: &str, format: ResultFormat, applicable: &str) -> Error {
     Error::UnsupportedOutput(format!(
-        "--format {} does not apply to {what}; use one of {applicable}",
+        "the format {} does not apply to {what}; use one of {applicable}",
         format.name()
     ))
 }

@@ -68,8 +68,8 @@ impl ModelKind {
     /// What the folder holds and which commands take it, for error messages.
     pub fn describe(self) -> &'static str {
         match self {
-            Self::FusedClassifier => "a fused classifier (from `kgfuse train classify`; use it with `predict`, `explain`, `evaluate classify` or `query --model`)",
-            Self::GraphClassifier => "a graph-only classifier (from `kgfuse train classify --graph-only`; use it with `predict`, `explain` or `evaluate classify`)",
+            Self::FusedClassifier => "a fused classifier (from `kgfuse train classify`; use it with `predict`, `explain`, `evaluate classify` or `query`)",
+            Self::GraphClassifier => "a graph-only classifier (from `kgfuse train classify`, graph only; use it with `predict`, `explain` or `evaluate classify`)",
             Self::QuestionAnswerer => "a question answerer (from `kgfuse train qa`; use it with `ask` or `evaluate qa`)",
             Self::LinkPredictor => "a link predictor (from `kgfuse train linkpred`; use it with `evaluate linkpred`)",
         }
@@ -100,13 +100,13 @@ pub fn kind_of(dir: &Path) -> Result<ModelKind> {
 fn config_value(dir: &Path) -> Result<(std::path::PathBuf, serde_json::Value)> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let value = serde_json::from_str(&text).map_err(|e| {
-        Error::Model(format!(
-            "{}:{}:{}: not a kgfuse model config: {e}",
-            path.display(),
+    let value = serde_json::from_str(&text).map_err(|e| Error::ModelFolder {
+        path: path.clone(),
+        message: format!(
+            "{}:{}: not a kgfuse model config: {e}",
             e.line(),
             e.column()
-        ))
+        ),
     })?;
     Ok((path, value))
 }
@@ -119,12 +119,10 @@ pub fn load_config<T: DeserializeOwned>(dir: &Path, kind: ModelKind) -> Result<T
     match ModelKind::of_config(&value) {
         Some(found) if found == kind => {}
         Some(found) => {
-            return Err(Error::Model(format!(
-                "{} holds {}, not {}",
-                dir.display(),
-                found.describe(),
-                kind.name()
-            )))
+            return Err(Error::model_folder(
+                dir,
+                format!("holds {}, not {}", found.describe(), kind.name()),
+            ))
         }
         None => {
             return Err(Error::model_folder(

@@ -111,6 +111,20 @@ fn default_batch_size() -> usize {
     64
 }
 
+/// The training defaults of the R-GCN (`kgfuse train rgcn`): as Schlichtkrull
+/// et al. trained it on AIFB, 100 full-batch epochs at 0.01 and no early
+/// stopping (patience equal to the epochs).
+pub fn default_trainer() -> TrainerConfig {
+    TrainerConfig {
+        epochs: 100,
+        learning_rate: 0.01,
+        weight_decay: 5e-4,
+        patience: 100,
+        warmup_epochs: 0,
+        ..TrainerConfig::default()
+    }
+}
+
 impl Default for ClassifyConfig {
     fn default() -> Self {
         Self {
@@ -152,7 +166,7 @@ impl NodeClassifier {
             residual: false,
         };
         if !config.fanouts.is_empty() && config.fanouts.len() != rgcn.layer_dims.len() {
-            return Err(Error::Model(format!(
+            return Err(Error::Config(format!(
                 "give one fan-out per R-GCN layer ({}), not {}",
                 rgcn.layer_dims.len(),
                 config.fanouts.len()

