@@ -1,8 +1,11 @@
 //! kgfuse: a knowledge-graph-centric reasoning engine.
 //!
 //! The stages follow the data flow of `ARCHITECTURE.md`: `store` (RDF storage,
-//! loading, SPARQL), `graph` (the graph view and subgraph retrieval used by the
-//! learning stages) and `generate` (synthetic domain data).
+//! loading, SPARQL), `reason` (OWL 2 RL), `graph` (the graph view and subgraph
+//! retrieval used by the learning stages), `text` and `gnn` (the encoders),
+//! `tasks` (training, metrics, model folders), `fusion` (the fused
+//! classifier), `qa` (question answering), `explain` (why, for both) and
+//! `generate` (synthetic domain data).
 
 pub mod defaults;
 pub mod error;
