@@ -51,6 +51,12 @@ pub enum Error {
     /// A SPARQL query or update does not parse; the message carries line:column.
     #[error("invalid SPARQL: {0}")]
     SparqlSyntax(String),
+    /// A running query was stopped (its time ran out).
+    #[error("the query was stopped: it ran out of time")]
+    Cancelled,
+    /// A request the engine does not carry out (a SERVICE call, LOAD of a URL).
+    #[error("{0}")]
+    Refused(String),
     /// A SPARQL query or update failed while running.
     #[error("SPARQL evaluation failed: {0}")]
     SparqlEvaluation(String),

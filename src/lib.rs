@@ -17,6 +17,7 @@ pub mod graph;
 pub mod qa;
 pub mod reason;
 pub mod safetensors_header;
+pub mod server;
 pub mod store;
 pub mod tasks;
 pub mod text;

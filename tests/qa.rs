@@ -250,6 +250,32 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         .collect();
     labels.sort();
     assert_eq!(labels, vec!["Sleepy Hollow", "The Ice Storm"]);
+    // The same answers over HTTP from `kgfuse serve`.
+    let bert_dir = ws.path("bert");
+    let server = common::Server::start(
+        &ws,
+        &["--qa-model", "qa", "--bert", bert_dir.to_str().unwrap()],
+        &[],
+    );
+    let mut response = common::http()
+        .post(&server.url("/api/ask"))
+        .header("Content-Type", "application/json")
+        .send(r#"{"question": "which films starred christina ricci"}"#)
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let served: serde_json::Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(served["answers"], set["answers"], "{served}");
+    let mut empty = common::http()
+        .post(&server.url("/api/ask"))
+        .header("Content-Type", "application/json")
+        .send(r#"{"question": " "}"#)
+        .unwrap();
+    assert_eq!(empty.status().as_u16(), 400);
+    let error: serde_json::Value =
+        serde_json::from_str(&empty.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(error["field"], "question");
+    drop(server);
     for answer in set["answers"].as_array().unwrap() {
         let path = &answer["paths"][0];
         assert_eq!(path["labels"][0], "Christina Ricci");

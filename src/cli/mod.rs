@@ -22,6 +22,7 @@ mod qa;
 mod query;
 mod quickstart;
 mod reason;
+mod serve;
 mod shared;
 mod stats;
 mod subgraph;
@@ -78,6 +79,7 @@ enum Command {
     Predict(predict::Args),
     Explain(explain::Args),
     Ask(qa::AskArgs),
+    Serve(serve::Args),
 }
 
 /// How a command wants the store.
@@ -126,6 +128,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Predict(args) => predict::run(args, &ctx),
         Command::Explain(args) => explain::run(args, &ctx),
         Command::Ask(args) => qa::ask(args, &ctx),
+        Command::Serve(args) => serve::run(args, &ctx),
     }?;
     Ok(ExitCode::SUCCESS)
 }

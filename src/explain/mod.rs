@@ -144,7 +144,7 @@ impl Derivations<'_> {
     }
 
     /// How the reasoner derived `triple` (`None` when it did not).
-    fn of(&mut self, store: &Store, triple: &Triple) -> Result<Option<DerivationTree>> {
+    pub fn derivation(&mut self, store: &Store, triple: &Triple) -> Result<Option<DerivationTree>> {
         let closure = match self {
             Self::Of(closure) => *closure,
             Self::OnDemand { options, closure } => match closure {
@@ -168,7 +168,7 @@ pub fn path_step(
 ) -> Result<PathStep> {
     let inferred = is_inferred(store, &triple)?;
     let derivation = match inferred {
-        true => derivations.of(store, &triple)?,
+        true => derivations.derivation(store, &triple)?,
         false => None,
     };
     Ok(PathStep {

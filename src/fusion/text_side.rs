@@ -23,7 +23,7 @@ pub struct TextSide {
     states: Vec<Tensor>,
     encodings: Vec<Encoding>,
     texts: Vec<String>,
-    tokens: HashMap<(usize, Option<(usize, usize)>), std::rc::Rc<(Vec<usize>, Vec<usize>)>>,
+    tokens: HashMap<(usize, Option<(usize, usize)>), std::sync::Arc<(Vec<usize>, Vec<usize>)>>,
     /// Items whose span has no token (e.g. cut at the maximum length); they
     /// fall back to the whole text.
     pub span_issues: usize,
@@ -204,7 +204,7 @@ impl TextSide {
     /// Token positions of an item's span and of the sentence around it
     /// (cached; for whole literals both are the whole text). A span without
     /// tokens falls back to the whole text and is counted in `span_issues`.
-    fn tokens_of(&mut self, item: &TextItem) -> std::rc::Rc<(Vec<usize>, Vec<usize>)> {
+    fn tokens_of(&mut self, item: &TextItem) -> std::sync::Arc<(Vec<usize>, Vec<usize>)> {
         let key = (item.text, item.span);
         if let Some(tokens) = self.tokens.get(&key) {
             return tokens.clone();
@@ -226,7 +226,7 @@ impl TextSide {
             },
             None => (all_tokens(encoding), all_tokens(encoding)),
         };
-        let tokens = std::rc::Rc::new(tokens);
+        let tokens = std::sync::Arc::new(tokens);
         self.tokens.insert(key, tokens.clone());
         tokens
     }

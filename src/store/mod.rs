@@ -116,24 +116,24 @@ impl Store {
         Ok(loader.commit()?)
     }
 
-    /// Removes every quad of a named graph.
-    pub fn clear_graph(&self, graph: NamedNodeRef<'_>) -> Result<()> {
+    /// Removes every quad of a graph.
+    pub fn clear_graph<'a>(&self, graph: impl Into<GraphNameRef<'a>>) -> Result<()> {
         Ok(self.inner.clear_graph(graph)?)
     }
 
     /// In one transaction: removes from `graph` every quad, or with
     /// `subjects` those whose subject is one of them, and adds `quads`.
-    pub fn rewrite_graph(
+    pub fn rewrite_graph<'a>(
         &self,
-        graph: NamedNodeRef<'_>,
+        graph: impl Into<GraphNameRef<'a>>,
         subjects: Option<&[NamedOrBlankNode]>,
         quads: &[Quad],
     ) -> Result<()> {
+        let name = graph.into();
         let mut transaction = self.inner.start_transaction()?;
         match subjects {
-            None => transaction.clear_graph(graph)?,
+            None => transaction.clear_graph(name)?,
             Some(subjects) => {
-                let name = GraphNameRef::NamedNode(graph);
                 for subject in subjects {
                     let old: Vec<Quad> = transaction
                         .quads_for_pattern(Some(subject.as_ref()), None, None, Some(name))

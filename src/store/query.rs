@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use oxigraph::model::{NamedNode, Term, Variable};
-use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+use oxigraph::sparql::{QueryEvaluationError, QueryResults, SparqlEvaluator};
+use spargebra::GraphUpdateOperation;
 
 use super::sparql_text::{check_nesting, explain_syntax_error, SparqlKind};
 use super::terms::PREFIXES;
 use super::Store;
 use crate::error::{Error, Result};
 
+pub use oxigraph::sparql::CancellationToken;
 pub use oxigraph::sparql::QueryResults as QueryOutcome;
 
 /// A SPARQL extension function: the arguments' values to a result, or
@@ -62,14 +64,43 @@ impl<'a> SparqlRunner<'a> {
         text: &str,
         bindings: &[(Variable, Term)],
     ) -> Result<QueryResults<'static>> {
+        self.query_with(text, bindings, &Dataset::default(), None)
+    }
+
+    /// Runs a query over `dataset` (the union of all graphs as the default
+    /// graph when it names none); `cancel` stops it (`Error::Cancelled`).
+    /// SERVICE calls are refused: the store makes no requests of its own.
+    pub fn query_with(
+        &self,
+        text: &str,
+        bindings: &[(Variable, Term)],
+        dataset: &Dataset,
+        cancel: Option<CancellationToken>,
+    ) -> Result<QueryResults<'static>> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
-        let mut prepared = self.evaluator().parse_query(text).map_err(|e| {
+        // Built without an HTTP client, the evaluator has no service
+        // handler: SERVICE fails as `UnsupportedService`.
+        let mut evaluator = self.evaluator();
+        if let Some(token) = cancel {
+            evaluator = evaluator.with_cancellation_token(token);
+        }
+        let mut prepared = evaluator.parse_query(text).map_err(|e| {
             Error::SparqlSyntax(explain_syntax_error(
                 text,
                 SparqlKind::Query,
                 &e.to_string(),
             ))
         })?;
+        if !dataset.default_graphs.is_empty() {
+            let graphs = dataset.default_graphs.iter().cloned().map(Into::into);
+            prepared.dataset_mut().set_default_graph(graphs.collect());
+        }
+        if !dataset.named_graphs.is_empty() {
+            let graphs = dataset.named_graphs.iter().cloned().map(Into::into);
+            prepared
+                .dataset_mut()
+                .set_available_named_graphs(graphs.collect());
+        }
         if prepared.dataset().is_default_dataset() {
             prepared.dataset_mut().set_default_graph_as_union();
         }
@@ -77,9 +108,7 @@ impl<'a> SparqlRunner<'a> {
         for (variable, value) in bindings {
             bound = bound.substitute_variable(variable.clone(), value.clone());
         }
-        bound
-            .execute()
-            .map_err(|e| Error::SparqlEvaluation(e.to_string()))
+        bound.execute().map_err(evaluation_error)
     }
 
     /// Runs a query and collects its solutions as rows of optional terms, in
@@ -114,7 +143,7 @@ impl<'a> SparqlRunner<'a> {
                 let variables = solutions.variables().to_vec();
                 let mut rows = Vec::new();
                 for solution in solutions.take(limit) {
-                    let solution = solution.map_err(|e| Error::SparqlEvaluation(e.to_string()))?;
+                    let solution = solution.map_err(evaluation_error)?;
                     rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
                 }
                 Ok((variables, rows))
@@ -125,9 +154,11 @@ impl<'a> SparqlRunner<'a> {
         }
     }
 
-    /// Runs a SPARQL Update in one transaction.
+    /// Runs a SPARQL Update in one transaction. `LOAD <url>` is refused:
+    /// the store makes no requests of its own.
     pub fn update(&self, text: &str) -> Result<()> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
+        refuse_load(text)?;
         self.evaluator()
             .parse_update(text)
             .map_err(|e| {
@@ -140,6 +171,48 @@ impl<'a> SparqlRunner<'a> {
             .on_store(self.store.oxigraph())
             .execute()
             .map_err(|e| Error::SparqlEvaluation(e.to_string()))
+    }
+}
+
+/// Fails when the update holds a `LOAD`. Syntax errors are left to the
+/// evaluator's parser, which names their position.
+fn refuse_load(text: &str) -> Result<()> {
+    let parser = PREFIXES
+        .iter()
+        .fold(spargebra::SparqlParser::new(), |parser, (name, iri)| {
+            parser
+                .with_prefix(*name, *iri)
+                .expect("well-known prefixes are valid IRIs")
+        });
+    let Ok(update) = parser.parse_update(text) else {
+        return Ok(());
+    };
+    for operation in &update.operations {
+        if let GraphUpdateOperation::Load { source, .. } = operation {
+            return Err(Error::Refused(format!(
+                "LOAD {source} is refused: the store makes no requests of its own; load the file itself (kgfuse load, or a Graph Store Protocol PUT or POST)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The RDF dataset a protocol request names (`default-graph-uri`,
+/// `named-graph-uri`); empty: the query's own, else the union of all graphs.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    pub default_graphs: Vec<NamedNode>,
+    pub named_graphs: Vec<NamedNode>,
+}
+
+/// A query's evaluation error by cause: stopped, refused, or failed.
+pub fn evaluation_error(e: QueryEvaluationError) -> Error {
+    match e {
+        QueryEvaluationError::Cancelled => Error::Cancelled,
+        QueryEvaluationError::UnsupportedService(name) => Error::Refused(format!(
+            "SERVICE {name} is refused: the store makes no requests of its own"
+        )),
+        e => Error::SparqlEvaluation(e.to_string()),
     }
 }
 

@@ -104,7 +104,7 @@ pub fn write_results(
             if f == ResultFormat::Table {
                 let mut rows = Vec::new();
                 for solution in solutions {
-                    let solution = solution.map_err(|e| Error::SparqlEvaluation(e.to_string()))?;
+                    let solution = solution.map_err(super::query::evaluation_error)?;
                     rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
                 }
                 let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
@@ -117,7 +117,7 @@ pub fn write_results(
                 .serialize_solutions_to_writer(out, variables)
                 .map_err(io)?;
             for solution in solutions {
-                let solution = solution.map_err(|e| Error::SparqlEvaluation(e.to_string()))?;
+                let solution = solution.map_err(super::query::evaluation_error)?;
                 serializer.serialize(&solution).map_err(io)?;
             }
             serializer.finish().map_err(io)?;
@@ -132,7 +132,7 @@ pub fn write_results(
             };
             let mut serializer = with_prefixes(RdfSerializer::from_format(syntax)).for_writer(out);
             for triple in triples {
-                let triple = triple.map_err(|e| Error::SparqlEvaluation(e.to_string()))?;
+                let triple = triple.map_err(super::query::evaluation_error)?;
                 serializer.serialize_triple(&triple).map_err(io)?;
             }
             serializer.finish().map_err(io)?;

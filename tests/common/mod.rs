@@ -189,3 +189,100 @@ pub fn tiny_bert(dir: &Path) {
     });
     std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
 }
+
+/// A `kgfuse serve` process on a free loopback port, stopped on drop.
+pub struct Server {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its standard error so far (the request log), filled by a thread.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `kgfuse --store STORE serve --bind 127.0.0.1:0 ARGS…` with `env`
+    /// and waits until it listens.
+    pub fn start(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let binary = assert_cmd::cargo::cargo_bin("kgfuse");
+        let mut command = std::process::Command::new(binary);
+        command
+            .current_dir(ws.dir.path())
+            .env_remove("KGFUSE_STORE")
+            .env_remove("KGFUSE_TOKEN")
+            .arg("--store")
+            .arg(ws.store())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("kgfuse serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(address) = line.strip_prefix("listening on ") {
+                    let _ = sender.send(address.to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let base = receiver
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("the server did not start: {:?}", log.lock().unwrap()));
+        Self { child, base, log }
+    }
+
+    /// Waits up to five seconds for a log line with every one of `parts`
+    /// (the log is written after the response is sent).
+    pub fn logged(&self, parts: &[&str]) -> bool {
+        for _ in 0..250 {
+            let found = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|line| parts.iter().all(|p| line.contains(p)));
+            if found {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client that returns error statuses as responses.
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
