@@ -186,6 +186,7 @@ fn documented_store_commands_run() {
             "kgfuse predict",
             "kgfuse explain",
             "kgfuse ask",
+            "kgfuse serve",
             "kgfuse bert fetch",
             "--model ",
             "--bert ./my-bert",
