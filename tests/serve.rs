@@ -457,6 +457,30 @@ fn json_api_serves_stats_entities_models_and_explanations() {
     let (status, error) = json("/api/why?triple=not%20a%20triple");
     assert_eq!(status, 400);
     assert_eq!(error["field"], "triple");
+    // Scores, and writing them back only when the service allows writes.
+    let predict = |body: &str| {
+        let mut response = agent
+            .post(&server.url("/api/predict"))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        )
+    };
+    let (status, scored) = predict(r#"{"model": "m", "entities": ["http://example.com/p1"]}"#);
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!(scored["predictions"].as_array().unwrap().len(), 1);
+    assert_eq!(scored["predictions"][0]["predicted"], "S", "{scored}");
+    let (status, all) = predict(r#"{"model": "m"}"#);
+    assert_eq!(status, 200);
+    assert_eq!(all["predictions"].as_array().unwrap().len(), 24);
+    let (status, refused) = predict(r#"{"model": "m", "write_back": true}"#);
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["field"], "write_back");
     let (status, openapi) = json("/api/openapi.json");
     assert_eq!(status, 200);
     assert_eq!(openapi["openapi"], "3.0.3");

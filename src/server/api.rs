@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::{blocking, Classifier, Engine, HttpError, LoadedClassifier};
 use crate::explain::fusion::{explain_fused, explain_graph_classifier};
 use crate::explain::{render, ExplanationFormat};
+use crate::fusion::pipeline::{
+    predict as predict_fused, predict_with_graph_classifier, write_back, WriteScope,
+};
 use crate::graph::{display_label, resolve_entity};
 use crate::store::StoreStats;
 use crate::tasks::metrics::argmax;
@@ -29,6 +32,7 @@ pub fn routes() -> Router<Arc<Engine>> {
         .route("/api/entity", get(entity))
         .route("/api/explain", get(explain))
         .route("/api/why", get(why))
+        .route("/api/predict", post(predict))
 }
 
 async fn stats(State(engine): State<Arc<Engine>>) -> Result<Response, HttpError> {
@@ -243,6 +247,78 @@ fn score_of(
 }
 
 #[derive(Deserialize)]
+struct PredictRequest {
+    model: String,
+    /// IRIs, prefixed names or labels; none: every entity the model scores.
+    #[serde(default)]
+    entities: Vec<String>,
+    /// Store the scores as `kgfuse predict --write-back` does.
+    #[serde(default)]
+    write_back: bool,
+}
+
+async fn predict(
+    State(engine): State<Arc<Engine>>,
+    headers: axum::http::HeaderMap,
+    request: Result<Json<PredictRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, HttpError> {
+    let Json(request) = request.map_err(|e| HttpError::bad_request(e.body_text()))?;
+    if request.write_back {
+        super::check_write(&engine, &headers).map_err(|e| e.field("write_back"))?;
+    }
+    blocking(move || {
+        let store = &engine.store;
+        let c = engine.classifier(&request.model)?;
+        let chosen = request
+            .entities
+            .iter()
+            .map(|e| resolve_entity(store, e))
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(|e| HttpError::from(e).field("entities"))?;
+        let mut predictions = match &c.model {
+            Classifier::Fused(model) => {
+                let mut model = model.lock().expect("never poisoned");
+                predict_fused(&mut model)?
+            }
+            Classifier::Graph(model) => {
+                let chosen = (!chosen.is_empty()).then_some(chosen.as_slice());
+                predict_with_graph_classifier(model, store, chosen)?
+            }
+        };
+        // The fused model is bound to every entity of its class at start.
+        if !chosen.is_empty() {
+            predictions.retain(|p| chosen.contains(&p.term));
+            if predictions.len() < chosen.len() {
+                return Err(HttpError::bad_request(format!(
+                    "{} of the {} entities are not ones model {} scores",
+                    chosen.len() - predictions.len(),
+                    chosen.len(),
+                    c.name
+                ))
+                .field("entities"));
+            }
+        }
+        let graph = match request.write_back {
+            true => {
+                let scope = match chosen.is_empty() {
+                    true => WriteScope::WholeGraph,
+                    false => WriteScope::ScoredEntities,
+                };
+                let graph = write_back(store, &c.id, &predictions, scope)?;
+                store.flush()?;
+                Some(graph.as_str().to_owned())
+            }
+            false => None,
+        };
+        Ok(
+            Json(serde_json::json!({ "predictions": predictions, "written_to": graph }))
+                .into_response(),
+        )
+    })
+    .await
+}
+
+#[derive(Deserialize)]
 struct ExplainRequest {
     entity: String,
     model: String,
@@ -380,6 +456,13 @@ pub fn openapi_document() -> serde_json::Value {
                 "parameters": [query("entity", "IRI, prefix:local or exact label", true), query("model", "a loaded model's name or id", true),
                                query("format", "json (default), html, turtle (PROV-O) or dot", false), query("top", "paths and spans shown (default 5)", false)],
                 "responses": { "200": { "description": "the explanation" }, "400": error.clone(), "404": error.clone() } } },
+            "/api/predict": { "post": {
+                "summary": "Score entities with a loaded classifier; optionally write the scores back (needs --allow-update)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["model"],
+                    "properties": { "model": { "type": "string" }, "entities": { "type": "array", "items": { "type": "string" } },
+                                    "write_back": { "type": "boolean", "default": false } } } } } },
+                "responses": { "200": { "description": "predictions and the graph written to" }, "400": error.clone(), "401": error.clone(), "403": error.clone(), "404": error.clone() } } },
             "/api/why": { "get": {
                 "summary": "The reasoner's derivation tree of an inferred triple",
                 "parameters": [query("triple", "one triple in N-Triples syntax", true)],
