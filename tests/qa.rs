@@ -275,6 +275,25 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
     let error: serde_json::Value =
         serde_json::from_str(&empty.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(error["field"], "question");
+    // And in the workbench's Ask page, in a real browser.
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/workbench.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .args([
+            server.base.as_str(),
+            "ask",
+            "which films starred christina ricci",
+            "Sleepy Hollow",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     drop(server);
     for answer in set["answers"].as_array().unwrap() {
         let path = &answer["paths"][0];

@@ -506,3 +506,85 @@ fn python_sparql_clients_query_and_update_the_service() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("all clients ok"), "{stdout}");
 }
+
+/// Runs a check of `tests/clients/workbench.py` in headless Chromium.
+fn browser_check(server: &Server, args: &[&str]) {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/workbench.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&server.base)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?}\n{stdout}\n{stderr}");
+}
+
+#[test]
+fn workbench_pages_work_in_a_real_browser() {
+    let ws = Workspace::new();
+    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
+    for i in 0..24 {
+        let (dept, label) = if i % 2 == 0 {
+            ("ex:research", "\"R\"")
+        } else {
+            ("ex:sales", "\"S\"")
+        };
+        ttl.push_str(&format!(
+            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
+            (i + 2) % 24
+        ));
+    }
+    let data = ws.write("toy.ttl", ttl);
+    ws.kgfuse().arg("load").arg(data).assert().success();
+    ws.kgfuse()
+        .args([
+            "train",
+            "rgcn",
+            "--label",
+            "http://example.com/group",
+            "--out",
+            "m",
+            "--epochs",
+            "40",
+            "--lr",
+            "0.05",
+            "--dim",
+            "8",
+        ])
+        .assert()
+        .success();
+    let server = Server::start(&ws, &["--model", "m"], &[]);
+    // Static assets: the page and its libraries, and nothing else.
+    let agent = http();
+    let (status, media, text) = body(agent.get(&server.base).call().unwrap());
+    assert_eq!((status, media.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(text.contains("/assets/d3.min.js"), "{text}");
+    for name in [
+        "codemirror.js",
+        "codemirror-sparql.js",
+        "d3.min.js",
+        "workbench.js",
+    ] {
+        let (status, _, _) = body(
+            agent
+                .get(&server.url(&format!("/assets/{name}")))
+                .call()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{name}");
+    }
+    for escape in [
+        "/assets/..%2FCargo.toml",
+        "/assets/%2e%2e%2fsrc%2flib.rs",
+        "/assets/nope.js",
+    ] {
+        let (status, _, _) = body(agent.get(&server.url(escape)).call().unwrap());
+        assert_eq!(status, 404, "{escape}");
+    }
+    browser_check(&server, &["sparql"]);
+    browser_check(&server, &["entity", "http://example.com/p0", "m"]);
+    browser_check(&server, &["models"]);
+}

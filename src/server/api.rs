@@ -27,12 +27,18 @@ pub fn routes() -> Router<Arc<Engine>> {
     Router::new()
         .route("/api/openapi.json", get(openapi))
         .route("/api/stats", get(stats))
+        .route("/api/prefixes", get(prefixes))
         .route("/api/models", get(models))
         .route("/api/ask", post(ask))
         .route("/api/entity", get(entity))
         .route("/api/explain", get(explain))
         .route("/api/why", get(why))
         .route("/api/predict", post(predict))
+}
+
+/// The prefixes every query has predeclared, by name.
+async fn prefixes() -> Json<std::collections::BTreeMap<&'static str, &'static str>> {
+    Json(crate::store::terms::PREFIXES.iter().copied().collect())
 }
 
 async fn stats(State(engine): State<Arc<Engine>>) -> Result<Response, HttpError> {
@@ -439,6 +445,7 @@ pub fn openapi_document() -> serde_json::Value {
                   "description": "A knowledge graph's store, questions, scores and explanations over HTTP. SPARQL 1.1 Protocol at /sparql, Graph Store HTTP Protocol at /store." },
         "paths": {
             "/healthz": { "get": { "summary": "Liveness, quads and loaded models", "responses": { "200": { "description": "ok" } } } },
+            "/api/prefixes": { "get": { "summary": "The prefixes every query has predeclared", "responses": { "200": { "description": "name to namespace" } } } },
             "/api/stats": { "get": { "summary": "Store statistics (quads, graphs, classes, predicates)", "responses": { "200": { "description": "statistics" } } } },
             "/api/models": { "get": { "summary": "The loaded models with their kind, id and metrics", "responses": { "200": { "description": "models" } } } },
             "/api/ask": { "post": {

@@ -3,13 +3,15 @@
 //!
 //! `sparql` speaks the SPARQL 1.1 Protocol (`/sparql`) and the Graph Store
 //! HTTP Protocol (`/store`); `api` is the JSON API (`/api/…`, described by
-//! `/api/openapi.json`). Both call the same library functions as the CLI.
+//! `/api/openapi.json`); `workbench` the browser pages at `/`. All call the
+//! same library functions as the CLI.
 //! The HTTP stack is axum on tokio: the most used maintained Rust stack
 //! (hyper underneath). Store and model work is blocking, so each request
 //! runs it on tokio's blocking pool.
 
 pub mod api;
 pub mod sparql;
+pub mod workbench;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -238,6 +240,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/healthz", get(healthz))
         .merge(sparql::routes())
         .merge(api::routes())
+        .merge(workbench::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(log_request));
     if let Some(origin) = cors {
