@@ -412,7 +412,14 @@ fn json_api_serves_stats_entities_models_and_explanations() {
         ])
         .assert()
         .success();
-    let server = Server::start(&ws, &["--model", "m"], &[]);
+    let bert = ws.path("bert");
+    std::fs::create_dir_all(&bert).unwrap();
+    common::tiny_bert(&bert);
+    let server = Server::start(
+        &ws,
+        &["--model", "m", "--bert", bert.to_str().unwrap()],
+        &[],
+    );
     let agent = http();
     let json = |path: &str| -> (u16, serde_json::Value) {
         let (status, _, text) = body(agent.get(&server.url(path)).call().unwrap());
@@ -481,6 +488,42 @@ fn json_api_serves_stats_entities_models_and_explanations() {
     let (status, refused) = predict(r#"{"model": "m", "write_back": true}"#);
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["field"], "write_back");
+    // Embeddings: one normalised vector per text, and one per span.
+    let embed = |body: &str| {
+        let mut response = agent
+            .post(&server.url("/api/embed"))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        )
+    };
+    let (status, embedded) =
+        embed(r#"{"texts": ["research and sales", "sales"], "spans": [[[0, 8]], []]}"#);
+    assert_eq!(status, 200, "{embedded}");
+    let dimensions = embedded["dimensions"].as_u64().unwrap() as usize;
+    let first = embedded["embeddings"][0]["embedding"].as_array().unwrap();
+    assert_eq!(first.len(), dimensions);
+    let norm: f64 = first
+        .iter()
+        .map(|v| v.as_f64().unwrap().powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!((norm - 1.0).abs() < 1e-3, "{norm}");
+    assert_eq!(
+        embedded["embeddings"][0]["spans"][0]["embedding"]
+            .as_array()
+            .unwrap()
+            .len(),
+        dimensions
+    );
+    let (status, error) = embed(r#"{"texts": ["a", "b"], "spans": [[[0, 1]]]}"#);
+    assert_eq!(status, 400);
+    assert_eq!(error["field"], "spans");
     let (status, openapi) = json("/api/openapi.json");
     assert_eq!(status, 200);
     assert_eq!(openapi["openapi"], "3.0.3");

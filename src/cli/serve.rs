@@ -133,7 +133,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     if options.token.is_some() && !options.allow_update {
         eprintln!("note: a token is set but the service is read-only (no --allow-update)");
     }
-    let engine = Engine::new(store, classifiers, answerer, args.reason.options(), options);
+    let bert = args.bert.clone();
+    let engine = Engine::new(
+        store,
+        classifiers,
+        answerer,
+        args.reason.options(),
+        Box::new(move || bert.load()),
+        options,
+    );
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(engine, shutdown_signal(), |address| {
         eprintln!("listening on http://{address}");

@@ -16,7 +16,7 @@ use kgfuse::text::model_files::{self, ModelLocation};
 use kgfuse::text::{parse_device, BertEncoder};
 
 /// Which model to run and where: shared by every command that needs BERT.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
     /// BERT checkpoint folder (config.json, model.safetensors, tokenizer.json).
     /// Default: KGFUSE_BERT_DIR, else the cache, fetching all-MiniLM-L6-v2 once.

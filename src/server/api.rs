@@ -22,6 +22,7 @@ use crate::fusion::pipeline::{
 use crate::graph::{display_label, resolve_entity};
 use crate::store::StoreStats;
 use crate::tasks::metrics::argmax;
+use crate::text::SpanInput;
 
 pub fn routes() -> Router<Arc<Engine>> {
     Router::new()
@@ -34,6 +35,7 @@ pub fn routes() -> Router<Arc<Engine>> {
         .route("/api/explain", get(explain))
         .route("/api/why", get(why))
         .route("/api/predict", post(predict))
+        .route("/api/embed", post(embed))
 }
 
 /// The prefixes every query has predeclared, by name.
@@ -325,6 +327,67 @@ async fn predict(
 }
 
 #[derive(Deserialize)]
+struct EmbedRequest {
+    texts: Vec<String>,
+    /// Per text, character spans `[start, end)` to embed as well.
+    #[serde(default)]
+    spans: Vec<Vec<(usize, usize)>>,
+}
+
+async fn embed(
+    State(engine): State<Arc<Engine>>,
+    request: Result<Json<EmbedRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, HttpError> {
+    let Json(request) = request.map_err(|e| HttpError::bad_request(e.body_text()))?;
+    if request.texts.is_empty() {
+        return Err(HttpError::bad_request("no texts given").field("texts"));
+    }
+    if !request.spans.is_empty() && request.spans.len() != request.texts.len() {
+        return Err(HttpError::bad_request(format!(
+            "{} span lists for {} texts: give one list per text, or none",
+            request.spans.len(),
+            request.texts.len()
+        ))
+        .field("spans"));
+    }
+    blocking(move || {
+        let inputs: Vec<SpanInput> = request
+            .texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| SpanInput {
+                text: text.clone(),
+                spans: request.spans.get(i).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let bert = engine.bert()?;
+        let embedded = bert.embed(&inputs, 32, |_| {})?;
+        let items: Vec<serde_json::Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let spans: Vec<serde_json::Value> = input
+                    .spans
+                    .iter()
+                    .zip(&embedded.spans[i])
+                    .map(|(&(start, end), v)| serde_json::json!({ "start": start, "end": end, "embedding": v }))
+                    .collect();
+                serde_json::json!({ "text": input.text, "embedding": embedded.sentences[i], "spans": spans })
+            })
+            .collect();
+        Ok(Json(serde_json::json!({
+            "model": bert.name(),
+            "dimensions": bert.hidden_size(),
+            "truncated": embedded.truncated,
+            "issues": embedded.issues,
+            "embeddings": items,
+        }))
+        .into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
 struct ExplainRequest {
     entity: String,
     model: String,
@@ -470,6 +533,14 @@ pub fn openapi_document() -> serde_json::Value {
                     "properties": { "model": { "type": "string" }, "entities": { "type": "array", "items": { "type": "string" } },
                                     "write_back": { "type": "boolean", "default": false } } } } } },
                 "responses": { "200": { "description": "predictions and the graph written to" }, "400": error.clone(), "401": error.clone(), "403": error.clone(), "404": error.clone() } } },
+            "/api/embed": { "post": {
+                "summary": "BERT sentence embeddings (L2-normalised mean pooling), and span embeddings",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["texts"],
+                    "properties": { "texts": { "type": "array", "items": { "type": "string" } },
+                                    "spans": { "type": "array", "description": "per text, [start, end) character spans",
+                                               "items": { "type": "array", "items": { "type": "array", "items": { "type": "integer" } } } } } } } } },
+                "responses": { "200": { "description": "the embeddings" }, "400": error.clone() } } },
             "/api/why": { "get": {
                 "summary": "The reasoner's derivation tree of an inferred triple",
                 "parameters": [query("triple", "one triple in N-Triples syntax", true)],

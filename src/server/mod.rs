@@ -16,7 +16,7 @@ pub mod workbench;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -34,6 +34,7 @@ use crate::qa::{EntityLinker, QaModel};
 use crate::reason::ReasonOptions;
 use crate::store::Store;
 use crate::tasks::graph_classifier::GraphClassifier;
+use crate::text::BertEncoder;
 
 /// How the service runs and what it refuses.
 #[derive(Debug, Clone)]
@@ -93,6 +94,9 @@ pub struct LoadedAnswerer {
     pub linker: EntityLinker,
 }
 
+/// Opens the BERT encoder for `/api/embed` when it is first needed.
+pub type BertLoader = Box<dyn Fn() -> crate::error::Result<BertEncoder> + Send + Sync>;
+
 /// What the service holds for its whole life.
 pub struct Engine {
     pub store: Store,
@@ -100,6 +104,8 @@ pub struct Engine {
     pub answerer: Option<LoadedAnswerer>,
     /// Derivations of inferred steps: reasoned once, when first needed.
     pub derivations: Mutex<Derivations<'static>>,
+    bert: OnceLock<BertEncoder>,
+    bert_loader: BertLoader,
     pub options: ServerOptions,
 }
 
@@ -109,6 +115,7 @@ impl Engine {
         classifiers: Vec<LoadedClassifier>,
         answerer: Option<LoadedAnswerer>,
         reasoning: ReasonOptions,
+        bert_loader: BertLoader,
         options: ServerOptions,
     ) -> Self {
         Self {
@@ -116,8 +123,23 @@ impl Engine {
             classifiers,
             answerer,
             derivations: Mutex::new(Derivations::on_demand(reasoning)),
+            bert: OnceLock::new(),
+            bert_loader,
             options,
         }
+    }
+
+    /// The BERT encoder: the question answerer's when one is loaded, else
+    /// one opened on first use.
+    pub fn bert(&self) -> crate::error::Result<&BertEncoder> {
+        if let Some(qa) = &self.answerer {
+            return Ok(&qa.model.bert);
+        }
+        if let Some(bert) = self.bert.get() {
+            return Ok(bert);
+        }
+        let bert = (self.bert_loader)()?;
+        Ok(self.bert.get_or_init(|| bert))
     }
 
     fn classifier(&self, name: &str) -> Result<&LoadedClassifier, HttpError> {
