@@ -286,6 +286,10 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
             "which films starred christina ricci",
             "Sleepy Hollow",
         ])
+        .env(
+            "KGFUSE_SCREENSHOTS",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("workbench-screenshots"),
+        )
         .output()
         .expect("python3 runs");
     assert!(

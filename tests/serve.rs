@@ -550,6 +550,11 @@ fn python_sparql_clients_query_and_update_the_service() {
     assert!(stdout.contains("all clients ok"), "{stdout}");
 }
 
+/// Where the browser checks save their screenshots: the tests' output folder.
+fn screenshots() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("workbench-screenshots")
+}
+
 /// Runs a check of `tests/clients/workbench.py` in headless Chromium.
 fn browser_check(server: &Server, args: &[&str]) {
     let script =
@@ -558,6 +563,7 @@ fn browser_check(server: &Server, args: &[&str]) {
         .arg(script)
         .arg(&server.base)
         .args(args)
+        .env("KGFUSE_SCREENSHOTS", screenshots())
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

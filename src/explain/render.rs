@@ -347,27 +347,39 @@ fn escape_html(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// One page: the paths drawn as an SVG graph (columns by hop), a table of
-/// paths with their SPARQL, and the text spans highlighted.
-fn html(e: &Explanation) -> String {
+/// The paths as one SVG: columns by hop from the entity, lines from box
+/// edge to box edge, each edge's label (relation and attribution) on a
+/// white box at its middle, drawn above the lines.
+fn svg_drawing(e: &Explanation) -> String {
     let nodes = path_nodes(e);
     let mut columns: BTreeMap<usize, Vec<&String>> = BTreeMap::new();
     for (node, (_, depth)) in &nodes {
         columns.entry(*depth).or_default().push(node);
     }
     let rows = columns.values().map(Vec::len).max().unwrap_or(1);
-    let (width, height) = (260 * columns.len().max(1) + 40, 70 * rows + 40);
+    let step = BOX_WIDTH + COLUMN_GAP;
+    let (width, height) = (step * columns.len().max(1) + 40, ROW_HEIGHT * rows + 40);
     let mut at: BTreeMap<&String, (usize, usize)> = BTreeMap::new();
     for (depth, list) in &columns {
+        // Each column centred on the tallest one.
+        let top = 20 + ROW_HEIGHT * (rows - list.len()) / 2;
         for (i, node) in list.iter().enumerate() {
-            at.insert(node, (40 + 260 * depth, 40 + 70 * i));
+            at.insert(node, (20 + step * depth, top + ROW_HEIGHT * i));
         }
     }
-    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
+    let mut lines = String::new();
+    let mut labels = String::new();
     for ((s, p, o), (attribution, inferred)) in path_edges(e) {
         let (Some(&(x1, y1)), Some(&(x2, y2))) = (at.get(&s), at.get(&o)) else {
             continue;
         };
+        // From the facing sides of the two boxes (an edge may point back).
+        let (from, to) = if x1 <= x2 {
+            (x1 + BOX_WIDTH, x2)
+        } else {
+            (x1, x2 + BOX_WIDTH)
+        };
+        let (y1, y2) = (y1 + 15, y2 + 15);
         let colour = if attribution >= 0.0 { "#2a7" } else { "#c33" };
         let dash = if inferred {
             " stroke-dasharray=\"6 4\""
@@ -375,14 +387,30 @@ fn html(e: &Explanation) -> String {
             ""
         };
         let _ = writeln!(
-            svg,
-            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{colour}\" stroke-width=\"{:.1}\"{dash}/><text x=\"{}\" y=\"{}\" fill=\"#555\">{} ({attribution:+.3})</text>",
-            x1 + 90, y1 + 15, x2 + 90, y2 + 15,
-            1.0 + 5.0 * attribution.abs().min(1.0),
-            (x1 + x2) / 2 + 20, (y1 + y2) / 2 + 10,
-            escape_html(&short(&p))
+            lines,
+            "<line x1=\"{from}\" y1=\"{y1}\" x2=\"{to}\" y2=\"{y2}\" stroke=\"{colour}\" stroke-width=\"{:.1}\"{dash}/>",
+            1.0 + 5.0 * attribution.abs().min(1.0)
+        );
+        let full = format!("{} ({attribution:+.3})", short(&p));
+        let shown: String = if full.chars().count() > LABEL_CHARS {
+            full.chars().take(LABEL_CHARS - 1).chain(['…']).collect()
+        } else {
+            full.clone()
+        };
+        let (mx, my) = ((from + to) / 2, (y1 + y2) / 2);
+        let half = 3 * shown.chars().count() + 4;
+        let _ = writeln!(
+            labels,
+            "<g><title>{}</title><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"15\" rx=\"3\" fill=\"#fff\" opacity=\"0.9\"/><text x=\"{mx}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10.5\" fill=\"#444\">{}</text></g>",
+            escape_html(&full),
+            mx.saturating_sub(half),
+            my.saturating_sub(11),
+            2 * half,
+            my,
+            escape_html(&shown)
         );
     }
+    let mut boxes = String::new();
     for (node, (label, _)) in &nodes {
         let (x, y) = at[node];
         let fill = if *node == e.entity {
@@ -391,18 +419,37 @@ fn html(e: &Explanation) -> String {
             "#eef3fb"
         };
         let _ = writeln!(
-            svg,
-            "<g class=\"node\"><title>{}</title><rect x=\"{x}\" y=\"{y}\" width=\"180\" height=\"30\" rx=\"8\" fill=\"{fill}\" stroke=\"#678\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
-            escape_html(node),
+            boxes,
+            "<g class=\"node\"><title>{}</title><rect x=\"{x}\" y=\"{y}\" width=\"{BOX_WIDTH}\" height=\"30\" rx=\"8\" fill=\"{fill}\" stroke=\"#678\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
+            escape_html(&format!("{label}\n{node}")),
             x + 8,
             y + 19,
-            escape_html(&label.chars().take(26).collect::<String>())
+            escape_html(&label.chars().take(LABEL_CHARS).collect::<String>())
         );
     }
-    svg.push_str("</svg>");
-    let mut paths = String::new();
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n{lines}{boxes}{labels}</svg>"
+    )
+}
+
+/// Layout of the HTML drawing: node boxes in columns by hop, with room
+/// between columns for the edge labels.
+const BOX_WIDTH: usize = 190;
+const COLUMN_GAP: usize = 190;
+const ROW_HEIGHT: usize = 64;
+const LABEL_CHARS: usize = 28;
+
+/// One page: the paths drawn as an SVG graph (columns by hop, each edge once,
+/// its label on a box in the gap between the columns), the paths as
+/// readable lines (identical ones merged) with the query that checks each,
+/// and the text spans highlighted.
+fn html(e: &Explanation) -> String {
+    let svg = svg_drawing(e);
+    // Paths through different nodes of the same labels read alike: list
+    // them once, with the ranks of the others.
+    let mut rows: Vec<(String, &EvidencePath, Vec<usize>)> = Vec::new();
     for p in &e.paths {
-        let steps: Vec<String> = p
+        let text = p
             .steps
             .iter()
             .map(|s| {
@@ -414,13 +461,34 @@ fn html(e: &Explanation) -> String {
                     if s.inferred { " <i>(inferred)</i>" } else { "" }
                 )
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .join("<br>");
+        match rows.iter_mut().find(|(t, _, _)| *t == text) {
+            Some((_, _, others)) => others.push(p.rank),
+            None => rows.push((text, p, Vec::new())),
+        }
+    }
+    let mut paths = String::new();
+    for (text, p, others) in rows {
+        let form = match p.check.form {
+            QueryForm::Ask => "ASK",
+            QueryForm::Select => "SELECT",
+        };
+        let also = match others.is_empty() {
+            true => String::new(),
+            false => {
+                let ranks: Vec<String> = others.iter().map(usize::to_string).collect();
+                format!(
+                    "<br><small>(also paths {}, through other nodes of these labels)</small>",
+                    ranks.join(", ")
+                )
+            }
+        };
         let _ = writeln!(
             paths,
-            "<tr><td>{}</td><td>{:+.4}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+            "<tr><td>{}</td><td>{:+.4}</td><td class=\"path\">{text}{also}<details><summary>{form} query that checks it</summary><pre>{}</pre></details></td></tr>",
             p.rank,
             p.attribution,
-            steps.join(" ;<br>"),
             escape_html(&p.check.sparql)
         );
     }
@@ -454,7 +522,7 @@ fn html(e: &Explanation) -> String {
         ),
     };
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Explanation: {label}</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}pre{{margin:0;font-size:11px}}mark{{background:#ffe08a}}.score{{font-family:monospace}}</style></head>\n<body>\n<h1>{label}</h1>\n<p>{claim} by model <code>{model}</code>.<br>Attribution: {method}.</p>\n<h2>Paths</h2>\n{svg}\n<table><tr><th>#</th><th>attribution</th><th>path</th><th>SPARQL that checks it</th></tr>\n{paths}</table>\n<h2>Text spans</h2>\n<ol>\n{spans}</ol>\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Explanation: {label}</title>\n<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}td.path{{min-width:36em}}pre{{margin:0;font-size:11px;white-space:pre-wrap;word-break:break-all}}summary{{font-size:11px;color:#567;cursor:pointer}}svg{{max-width:100%;height:auto}}mark{{background:#ffe08a}}.score{{font-family:monospace}}</style></head>\n<body>\n<h1>{label}</h1>\n<p>{claim} by model <code>{model}</code>.<br>Attribution: {method}.</p>\n<h2>Paths</h2>\n{svg}\n<table><tr><th>#</th><th>attribution</th><th>path</th></tr>\n{paths}</table>\n<h2>Text spans</h2>\n<ol>\n{spans}</ol>\n</body></html>\n",
         label = escape_html(&e.entity_label),
         model = e.model_id,
         method = escape_html(&e.method),
@@ -601,6 +669,15 @@ mod tests {
         assert!(html.contains("<mark>&lt;twice&gt;</mark>"), "{html}");
         assert!(!html.contains("<twice>"), "unescaped text: {html}");
         assert!(html.contains("Predicted <b>"), "{html}");
+        // A path through other nodes of the same labels is listed once;
+        // each path's query sits with it, folded.
+        let mut twice = explanation();
+        let again = twice.paths[0].clone();
+        twice.paths.push(EvidencePath { rank: 2, ..again });
+        let page = render(&twice, ExplanationFormat::Html).unwrap();
+        assert!(page.contains("also paths 2"), "{page}");
+        assert_eq!(page.matches("<details>").count(), 1, "{page}");
+        assert!(page.contains("viewBox=\""), "the drawing scales: {page}");
         let answer = render(&answer(), ExplanationFormat::Html).unwrap();
         assert!(
             answer.contains("Answer to <q>who controls [c]?</q>"),

@@ -6,8 +6,10 @@ Usage: workbench.py BASE_URL CHECK [ARGUMENT]
   models               the models page: top scored entities and the histogram
   ask QUESTION ANSWER  ask a question; ANSWER is among the answers, paths drawn
 Fails on any script error in the console, and on any resource from another origin.
+With KGFUSE_SCREENSHOTS=DIR, saves the page as DIR/CHECK.png.
 """
 
+import os
 import sys
 import time
 
@@ -102,5 +104,9 @@ try:
         "return performance.getEntriesByType('resource').map(e => e.name)"
         ".filter(n => !n.startsWith(location.origin))")
     assert not foreign, f"fetched from elsewhere: {foreign}"
+    folder = os.environ.get("KGFUSE_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        browser.save_screenshot(os.path.join(folder, check + ".png"))
 finally:
     browser.quit()
