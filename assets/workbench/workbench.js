@@ -26,6 +26,12 @@ function short(term) {
   return iri;
 }
 
+/** A drawing's label: the compact name, else an IRI's last segment. */
+function brief(term) {
+  const name = short(term);
+  return name.includes("://") ? name.replace(/^.*[\/#]/, "") || name : name;
+}
+
 function cut(text, n) {
   text = String(text);
   return text.length > n ? text.slice(0, n - 1) + "…" : text;
@@ -73,13 +79,13 @@ function drawGraph(svgId, nodes, links, focus) {
     .attr("class", d => "link" + (d.inferred ? " inferred" : ""));
   link.append("line").attr("marker-end", "url(#" + svgId + "-arrow)");
   const labelBox = link.append("rect").attr("height", 14).attr("rx", 3);
-  const labelText = link.append("text").text(d => cut(d.label, 32));
+  const labelText = link.append("text").text(d => cut(brief(d.label), 32));
   labelText.each(function (d) { d.width = this.getComputedTextLength() + 6; });
   labelBox.attr("width", d => d.width);
   const node = svg.selectAll(".node").data(nodes).enter().append("g")
     .attr("class", d => "node" + (d.id === focus ? " focus" : "")).call(force.drag);
   node.append("circle").attr("r", 9);
-  node.append("text").attr("dx", 12).attr("dy", 4).text(d => cut(short(d.label), 28));
+  node.append("text").attr("dx", 12).attr("dy", 4).text(d => cut(brief(d.label), 28));
   node.append("title").text(d => d.label + "\n" + d.id);
   force.on("tick", () => {
     for (const d of nodes) {
