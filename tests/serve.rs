@@ -29,6 +29,44 @@ fn loaded() -> Workspace {
     ws
 }
 
+/// Twenty-four people in two departments, labelled by group, with an
+/// R-GCN trained on them in the model folder `m`.
+fn toy_with_rgcn() -> Workspace {
+    let ws = Workspace::new();
+    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
+    for i in 0..24 {
+        let (dept, label) = if i % 2 == 0 {
+            ("ex:research", "\"R\"")
+        } else {
+            ("ex:sales", "\"S\"")
+        };
+        ttl.push_str(&format!(
+            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
+            (i + 2) % 24
+        ));
+    }
+    let data = ws.write("toy.ttl", ttl);
+    ws.kgfuse().arg("load").arg(data).assert().success();
+    ws.kgfuse()
+        .args([
+            "train",
+            "rgcn",
+            "--label",
+            "http://example.com/group",
+            "--out",
+            "m",
+            "--epochs",
+            "40",
+            "--lr",
+            "0.05",
+            "--dim",
+            "8",
+        ])
+        .assert()
+        .success();
+    ws
+}
+
 fn body(response: ureq::http::Response<ureq::Body>) -> (u16, String, String) {
     let status = response.status().as_u16();
     let media = response
@@ -380,38 +418,7 @@ fn graph_store_protocol_writes_all_or_nothing() {
 
 #[test]
 fn json_api_serves_stats_entities_models_and_explanations() {
-    let ws = Workspace::new();
-    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
-    for i in 0..24 {
-        let (dept, label) = if i % 2 == 0 {
-            ("ex:research", "\"R\"")
-        } else {
-            ("ex:sales", "\"S\"")
-        };
-        ttl.push_str(&format!(
-            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
-            (i + 2) % 24
-        ));
-    }
-    let data = ws.write("toy.ttl", ttl);
-    ws.kgfuse().arg("load").arg(data).assert().success();
-    ws.kgfuse()
-        .args([
-            "train",
-            "rgcn",
-            "--label",
-            "http://example.com/group",
-            "--out",
-            "m",
-            "--epochs",
-            "40",
-            "--lr",
-            "0.05",
-            "--dim",
-            "8",
-        ])
-        .assert()
-        .success();
+    let ws = toy_with_rgcn();
     let bert = ws.path("bert");
     std::fs::create_dir_all(&bert).unwrap();
     common::tiny_bert(&bert);
@@ -573,38 +580,7 @@ fn browser_check(server: &Server, args: &[&str]) {
 
 #[test]
 fn workbench_pages_work_in_a_real_browser() {
-    let ws = Workspace::new();
-    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
-    for i in 0..24 {
-        let (dept, label) = if i % 2 == 0 {
-            ("ex:research", "\"R\"")
-        } else {
-            ("ex:sales", "\"S\"")
-        };
-        ttl.push_str(&format!(
-            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
-            (i + 2) % 24
-        ));
-    }
-    let data = ws.write("toy.ttl", ttl);
-    ws.kgfuse().arg("load").arg(data).assert().success();
-    ws.kgfuse()
-        .args([
-            "train",
-            "rgcn",
-            "--label",
-            "http://example.com/group",
-            "--out",
-            "m",
-            "--epochs",
-            "40",
-            "--lr",
-            "0.05",
-            "--dim",
-            "8",
-        ])
-        .assert()
-        .success();
+    let ws = toy_with_rgcn();
     let server = Server::start(&ws, &["--model", "m"], &[]);
     // Static assets: the page and its libraries, and nothing else.
     let agent = http();

@@ -165,20 +165,7 @@ pub fn run(args: Args) -> Result<()> {
             encoder.hidden_size(),
         )?;
     } else {
-        let items: Vec<serde_json::Value> = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let spans: Vec<serde_json::Value> = input
-                    .spans
-                    .iter()
-                    .zip(&embeddings.spans[i])
-                    .map(|(&(start, end), v)| serde_json::json!({ "start": start, "end": end, "embedding": v }))
-                    .collect();
-                serde_json::json!({ "text": input.text, "embedding": embeddings.sentences[i], "spans": spans })
-            })
-            .collect();
-        serde_json::to_writer(&mut out, &items)?;
+        serde_json::to_writer(&mut out, &embeddings.to_json(&inputs))?;
         writeln!(out)?;
     }
     out.flush()?;

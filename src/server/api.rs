@@ -362,25 +362,12 @@ async fn embed(
             .collect();
         let bert = engine.bert()?;
         let embedded = bert.embed(&inputs, 32, |_| {})?;
-        let items: Vec<serde_json::Value> = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let spans: Vec<serde_json::Value> = input
-                    .spans
-                    .iter()
-                    .zip(&embedded.spans[i])
-                    .map(|(&(start, end), v)| serde_json::json!({ "start": start, "end": end, "embedding": v }))
-                    .collect();
-                serde_json::json!({ "text": input.text, "embedding": embedded.sentences[i], "spans": spans })
-            })
-            .collect();
         Ok(Json(serde_json::json!({
             "model": bert.name(),
             "dimensions": bert.hidden_size(),
             "truncated": embedded.truncated,
             "issues": embedded.issues,
-            "embeddings": items,
+            "embeddings": embedded.to_json(&inputs),
         }))
         .into_response())
     })

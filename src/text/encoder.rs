@@ -42,6 +42,26 @@ pub struct SpanInput {
     pub spans: Vec<(usize, usize)>,
 }
 
+impl Embeddings {
+    /// One JSON object per input: its text, its sentence vector and its
+    /// spans with theirs (`null` for a span without tokens).
+    pub fn to_json(&self, inputs: &[SpanInput]) -> Vec<serde_json::Value> {
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let spans: Vec<serde_json::Value> = input
+                    .spans
+                    .iter()
+                    .zip(&self.spans[i])
+                    .map(|(&(start, end), v)| serde_json::json!({ "start": start, "end": end, "embedding": v }))
+                    .collect();
+                serde_json::json!({ "text": input.text, "embedding": self.sentences[i], "spans": spans })
+            })
+            .collect()
+    }
+}
+
 /// A span that has no embedding, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpanIssue {
