@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{stdout_of, Workspace};
+use common::{stdout_of, toy_turtle, Workspace};
 use kgfuse::fusion::pipeline::predict_with_graph_classifier;
 use kgfuse::store::format::{FileFormat, Syntax};
 use kgfuse::store::load::LoadSource;
@@ -15,23 +15,6 @@ use kgfuse::tasks::graph_classifier::GraphClassifier;
 use kgfuse::tasks::trainer::TrainerConfig;
 use oxigraph::io::RdfFormat;
 use oxigraph::model::NamedNode;
-
-fn toy_turtle() -> String {
-    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
-    for i in 0..24 {
-        let dept = if i % 2 == 0 {
-            "ex:research"
-        } else {
-            "ex:sales"
-        };
-        let label = if i % 2 == 0 { "\"R\"" } else { "\"S\"" };
-        ttl.push_str(&format!(
-            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
-            (i + 2) % 24
-        ));
-    }
-    ttl
-}
 
 fn store() -> Store {
     store_of(toy_turtle())
@@ -161,8 +144,11 @@ fn a_saved_graph_model_scores_the_same_and_a_new_node_from_its_neighbours() {
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path(), &summary).unwrap();
     let reopened = GraphClassifier::open(dir.path()).unwrap();
-    let before = predict_with_graph_classifier(&model, &store, None).unwrap();
-    let after = predict_with_graph_classifier(&reopened, &store, None).unwrap();
+    let before =
+        predict_with_graph_classifier(&model, &model.align(&store).unwrap(), &store, None).unwrap();
+    let after =
+        predict_with_graph_classifier(&reopened, &reopened.align(&store).unwrap(), &store, None)
+            .unwrap();
     assert_eq!(before.len(), 24);
     let scores = |p: &[kgfuse::fusion::pipeline::Prediction]| -> Vec<(String, String, f64)> {
         p.iter()
@@ -188,8 +174,13 @@ fn a_saved_graph_model_scores_the_same_and_a_new_node_from_its_neighbours() {
     let grown = store_of(grown);
     let new =
         oxigraph::model::NamedOrBlankNode::from(NamedNode::new("http://example.com/new").unwrap());
-    let scored =
-        predict_with_graph_classifier(&reopened, &grown, Some(std::slice::from_ref(&new))).unwrap();
+    let scored = predict_with_graph_classifier(
+        &reopened,
+        &reopened.align(&grown).unwrap(),
+        &grown,
+        Some(std::slice::from_ref(&new)),
+    )
+    .unwrap();
     assert_eq!(scored.len(), 1);
     assert_eq!(scored[0].predicted, "R", "{scored:?}");
     assert_eq!(scored[0].actual, None);

@@ -257,46 +257,24 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
         &["--qa-model", "qa", "--bert", bert_dir.to_str().unwrap()],
         &[],
     );
-    let mut response = common::http()
-        .post(&server.url("/api/ask"))
-        .header("Content-Type", "application/json")
-        .send(r#"{"question": "which films starred christina ricci"}"#)
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let served: serde_json::Value =
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    let ask_url = server.url("/api/ask");
+    let (status, served) = common::post_json(
+        &ask_url,
+        r#"{"question": "which films starred christina ricci"}"#,
+    );
+    assert_eq!(status, 200);
     assert_eq!(served["answers"], set["answers"], "{served}");
-    let mut empty = common::http()
-        .post(&server.url("/api/ask"))
-        .header("Content-Type", "application/json")
-        .send(r#"{"question": " "}"#)
-        .unwrap();
-    assert_eq!(empty.status().as_u16(), 400);
-    let error: serde_json::Value =
-        serde_json::from_str(&empty.body_mut().read_to_string().unwrap()).unwrap();
+    let (status, error) = common::post_json(&ask_url, r#"{"question": " "}"#);
+    assert_eq!(status, 400);
     assert_eq!(error["field"], "question");
     // And in the workbench's Ask page, in a real browser.
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/workbench.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .args([
-            server.base.as_str(),
+    common::browser_check(
+        &server,
+        &[
             "ask",
             "which films starred christina ricci",
             "Sleepy Hollow",
-        ])
-        .env(
-            "KGFUSE_SCREENSHOTS",
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("workbench-screenshots"),
-        )
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
     drop(server);
     for answer in set["answers"].as_array().unwrap() {
@@ -311,15 +289,19 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
             "{rows:?} lacks {entity}"
         );
     }
+    let evaluate_valid = |extra: &[&str]| {
+        ws.kgfuse()
+            .args(["evaluate", "qa", "--valid-only", "--model"])
+            .arg(&model)
+            .arg("--questions")
+            .arg(ws.path("questions.txt"))
+            .arg("--bert")
+            .arg(ws.path("bert"))
+            .args(extra)
+            .assert()
+    };
     // Asked without brackets, every validation question links its entity.
-    ws.kgfuse()
-        .args(["evaluate", "qa", "--valid-only", "--strip-brackets", "--model"])
-        .arg(&model)
-        .arg("--questions")
-        .arg(ws.path("questions.txt"))
-        .arg("--bert")
-        .arg(ws.path("bert"))
-        .assert()
+    evaluate_valid(&["--strip-brackets"])
         .success()
         .stdout(contains(
             "questions.txt (brackets removed): 12 questions  Hits@1 100.00 %",
@@ -328,14 +310,7 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
             "linking accuracy 100.00 % (12 of 12 questions linked to exactly their bracketed entity)",
         ));
     // The held-out share is the saved one: a shorter file is not it.
-    ws.kgfuse()
-        .args(["evaluate", "qa", "--valid-only", "--limit", "5", "--model"])
-        .arg(&model)
-        .arg("--questions")
-        .arg(ws.path("questions.txt"))
-        .arg("--bert")
-        .arg(ws.path("bert"))
-        .assert()
+    evaluate_valid(&["--limit", "5"])
         .failure()
         .stderr(contains("questions.txt has 5 questions here").and(contains("the same limit")));
     // Text output names the entity, the answer and the SPARQL.

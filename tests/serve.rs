@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{http, Server, Workspace};
+use common::{browser_check, http, Server, Workspace};
 
 const DATA: &str = "@prefix ex: <http://example.org/> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
@@ -33,19 +33,7 @@ fn loaded() -> Workspace {
 /// R-GCN trained on them in the model folder `m`.
 fn toy_with_rgcn() -> Workspace {
     let ws = Workspace::new();
-    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
-    for i in 0..24 {
-        let (dept, label) = if i % 2 == 0 {
-            ("ex:research", "\"R\"")
-        } else {
-            ("ex:sales", "\"S\"")
-        };
-        ttl.push_str(&format!(
-            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
-            (i + 2) % 24
-        ));
-    }
-    let data = ws.write("toy.ttl", ttl);
+    let data = ws.write("toy.ttl", common::toy_turtle());
     ws.kgfuse().arg("load").arg(data).assert().success();
     ws.kgfuse()
         .args([
@@ -472,19 +460,7 @@ fn json_api_serves_stats_entities_models_and_explanations() {
     assert_eq!(status, 400);
     assert_eq!(error["field"], "triple");
     // Scores, and writing them back only when the service allows writes.
-    let predict = |body: &str| {
-        let mut response = agent
-            .post(&server.url("/api/predict"))
-            .header("Content-Type", "application/json")
-            .send(body)
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (
-            status,
-            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
-        )
-    };
+    let predict = |body: &str| common::post_json(&server.url("/api/predict"), body);
     let (status, scored) = predict(r#"{"model": "m", "entities": ["http://example.com/p1"]}"#);
     assert_eq!(status, 200, "{scored}");
     assert_eq!(scored["predictions"].as_array().unwrap().len(), 1);
@@ -496,19 +472,7 @@ fn json_api_serves_stats_entities_models_and_explanations() {
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["field"], "write_back");
     // Embeddings: one normalised vector per text, and one per span.
-    let embed = |body: &str| {
-        let mut response = agent
-            .post(&server.url("/api/embed"))
-            .header("Content-Type", "application/json")
-            .send(body)
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (
-            status,
-            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
-        )
-    };
+    let embed = |body: &str| common::post_json(&server.url("/api/embed"), body);
     let (status, embedded) =
         embed(r#"{"texts": ["research and sales", "sales"], "spans": [[[0, 8]], []]}"#);
     assert_eq!(status, 200, "{embedded}");
@@ -555,27 +519,6 @@ fn python_sparql_clients_query_and_update_the_service() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("all clients ok"), "{stdout}");
-}
-
-/// Where the browser checks save their screenshots: the tests' output folder.
-fn screenshots() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("workbench-screenshots")
-}
-
-/// Runs a check of `tests/clients/workbench.py` in headless Chromium.
-fn browser_check(server: &Server, args: &[&str]) {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/workbench.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(&server.base)
-        .args(args)
-        .env("KGFUSE_SCREENSHOTS", screenshots())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{args:?}\n{stdout}\n{stderr}");
 }
 
 #[test]

@@ -59,7 +59,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         .collect::<kgfuse::Result<Vec<_>>>()?;
     let chosen = (!entities.is_empty()).then_some(entities.as_slice());
     let predictions = if kind_of(&args.model)? == ModelKind::GraphClassifier {
-        predict_with_graph_classifier(&GraphClassifier::open(&args.model)?, &store, chosen)?
+        let model = GraphClassifier::open(&args.model)?;
+        predict_with_graph_classifier(&model, &model.align(&store)?, &store, chosen)?
     } else {
         predict(&mut load_model(&args.model, &store, chosen, &args.bert)?)?
     };

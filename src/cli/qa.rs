@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
+use indicatif::ProgressBar;
 
 use kgfuse::explain::qa::explain_answer;
 use kgfuse::explain::{render, Derivations, ExplanationFormat};
@@ -241,14 +242,15 @@ impl TrainQaArgs {
 
 /// Prints a training run's events: bars while preparing and training (one
 /// line per epoch when standard error is not a terminal), counts between.
+/// `training` counts the epochs; the caller clears it when training ends
+/// (early stopping may end it before its last epoch).
 pub(super) fn print_events(
-    epochs: usize,
+    training: ProgressBar,
 ) -> impl Fn(QaTrainEvent<'_>) -> kgfuse::Result<()> + Sync {
     let preparing = super::shared::progress_bar(
         None,
         "{spinner} preparing questions {pos} [{elapsed_precise}] {per_sec}",
     );
-    let training = super::shared::epoch_progress(epochs);
     move |event| {
         match event {
             QaTrainEvent::Vocabulary { labels, relations } => {
@@ -294,9 +296,6 @@ pub(super) fn print_events(
                         if improved { " *" } else { "" }
                     ),
                 );
-                if training.position() == training.length().unwrap_or(0) {
-                    training.finish_and_clear();
-                }
             }
         }
         Ok(())
@@ -307,15 +306,18 @@ pub fn train_qa(a: TrainQaArgs, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadOnly)?;
     let options = a.options();
     let files = read_question_files(&a.questions, a.limit, options.valid_fraction, a.seed)?;
-    let (model, run) = train_on_files(
+    let bar = super::shared::epoch_progress(options.trainer.epochs);
+    let trained = train_on_files(
         &store,
         a.bert.load()?,
         &files,
         &options,
         &a.out,
         a.resume.as_deref(),
-        &print_events(options.trainer.epochs),
-    )?;
+        &print_events(bar.clone()),
+    );
+    bar.finish_and_clear();
+    let (model, run) = trained?;
     println!(
         "trained in {:.1} s ({:.1} s/epoch, {} epochs, best {}); answer threshold {:.2}",
         run.seconds,

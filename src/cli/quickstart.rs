@@ -227,14 +227,17 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
         seed: 42,
     };
     let dir = args.out.join("qa");
-    let (model, run) = train_on_generated(
+    let bar = super::shared::epoch_progress(options.trainer.epochs);
+    let trained = train_on_generated(
         store,
         args.bert.load()?,
         generate,
         &options,
         &dir,
-        &super::qa::print_events(options.trainer.epochs),
-    )?;
+        &super::qa::print_events(bar.clone()),
+    );
+    bar.finish_and_clear();
+    let (model, run) = trained?;
     for (share, hops, m) in &run.metrics {
         super::qa::print_metrics(&format!("{hops}-hop {share}"), m);
     }

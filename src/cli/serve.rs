@@ -86,7 +86,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let mut classifiers = Vec::new();
     for dir in &args.model {
         let model = match kind_of(dir)? {
-            ModelKind::GraphClassifier => Classifier::Graph(GraphClassifier::open(dir)?),
+            ModelKind::GraphClassifier => {
+                let model = GraphClassifier::open(dir)?;
+                let graph = model.align(&store)?;
+                Classifier::Graph { model, graph }
+            }
             ModelKind::FusedClassifier => Classifier::Fused(Mutex::new(FusionModel::open(
                 dir,
                 &store,

@@ -16,7 +16,7 @@ use crate::fusion::{model_id, FusionModel};
 use crate::graph::display_label;
 use crate::store::Store;
 use crate::tasks::checkpoint::{kind_of, ModelKind};
-use crate::tasks::graph_classifier::GraphClassifier;
+use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 use crate::text::BertEncoder;
 
 /// Explains `entity` with the classifier in the model folder `dir`, fused or
@@ -34,7 +34,8 @@ pub fn explain_classifier(
     match kind_of(dir)? {
         ModelKind::GraphClassifier => {
             let model = GraphClassifier::open(dir)?;
-            explain_graph_classifier(&model, store, entity, &id, top_k, derivations)
+            let graph = model.align(store)?;
+            explain_graph_classifier(&model, &graph, store, entity, &id, top_k, derivations)
         }
         ModelKind::FusedClassifier => {
             let entities = std::slice::from_ref(entity);
@@ -58,22 +59,8 @@ pub fn explain_fused(
     top_k: usize,
     derivations: &mut Derivations<'_>,
 ) -> Result<Explanation> {
-    let node = model
-        .inputs
-        .view
-        .node_id(entity)
-        .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the store's graph")))?;
-    let target = model
-        .inputs
-        .targets
-        .iter()
-        .position(|t| t.node == node)
-        .ok_or_else(|| {
-            Error::InvalidTerm(format!(
-                "{entity} is not an entity of <{}>",
-                model.vocab.class
-            ))
-        })?;
+    let target = model.target_of(entity)?;
+    let node = model.inputs.targets[target].node;
     let attributions = attribute(model, target, IG_STEPS)?;
     let paths = evidence_paths(
         store,
@@ -148,19 +135,20 @@ fn span_source(store: &Store, source: &ItemSource) -> Result<String> {
 
 /// A graph-only classifier's prediction for one entity: paths ranked by the
 /// integrated gradients on its R-GCN's message mask.
+/// `graph` is the store aligned to the model (`GraphClassifier::align`).
 pub fn explain_graph_classifier(
     model: &GraphClassifier,
+    graph: &AlignedGraph,
     store: &Store,
     entity: &NamedOrBlankNode,
     model_id: &str,
     top_k: usize,
     derivations: &mut Derivations<'_>,
 ) -> Result<Explanation> {
-    let graph = model.align(store)?;
     let node = graph
         .node_id(entity)
         .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the store's graph")))?;
-    let attributions = attribute_graph_classifier(model, &graph, node, IG_STEPS)?;
+    let attributions = attribute_graph_classifier(model, graph, node, IG_STEPS)?;
     let ends: Vec<(u32, u32)> = graph.triples.iter().map(|(s, _, o)| (*s, *o)).collect();
     let paths = evidence_paths(
         store,

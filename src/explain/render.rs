@@ -45,6 +45,16 @@ impl ExplanationFormat {
             Self::Html => "html",
         }
     }
+
+    /// The HTTP content type of a rendered explanation.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Dot => "text/vnd.graphviz",
+            Self::Turtle => "text/turtle",
+            Self::Html => "text/html; charset=utf-8",
+        }
+    }
 }
 
 pub fn render(explanation: &Explanation, format: ExplanationFormat) -> Result<String> {

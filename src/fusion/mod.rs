@@ -438,6 +438,24 @@ impl FusionModel {
         Table { columns, rows }
     }
 
+    /// The index of `entity` among the targets the model scores.
+    pub fn target_of(&self, entity: &oxigraph::model::NamedOrBlankNode) -> Result<usize> {
+        let node =
+            self.inputs.view.node_id(entity).ok_or_else(|| {
+                Error::InvalidTerm(format!("{entity} is not in the store's graph"))
+            })?;
+        self.inputs
+            .targets
+            .iter()
+            .position(|t| t.node == node)
+            .ok_or_else(|| {
+                Error::InvalidTerm(format!(
+                    "{entity} is not an entity of <{}>",
+                    self.vocab.class
+                ))
+            })
+    }
+
     /// Opens a model folder over `store` (every entity of the model's class,
     /// or `entities`), calling `bert` for the encoder only when the model
     /// reads text: a graph-only model needs no BERT checkpoint.

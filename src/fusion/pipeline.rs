@@ -20,7 +20,7 @@ use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
 use crate::store::{SparqlRunner, Store};
 use crate::tasks::baselines::{evaluate_baselines, LabelledRows, Table};
-use crate::tasks::graph_classifier::GraphClassifier;
+use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 use crate::tasks::metrics::{argmax, minority_class, ClassificationMetrics};
 use crate::tasks::trainer::{
     seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
@@ -529,12 +529,16 @@ pub struct Prediction {
 /// Scores every target of the model's inputs.
 pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
     let all: Vec<usize> = (0..model.inputs.targets.len()).collect();
-    let (probabilities, views) = model.view_probabilities(&all)?;
+    predict_targets(model, &all)
+}
+
+/// Scores the given targets (indexes into the model's inputs).
+pub fn predict_targets(model: &mut FusionModel, targets: &[usize]) -> Result<Vec<Prediction>> {
+    let (probabilities, views) = model.view_probabilities(targets)?;
     let positive = model.positive_class;
-    Ok(model
-        .inputs
-        .targets
+    Ok(targets
         .iter()
+        .map(|&t| &model.inputs.targets[t])
         .zip(probabilities)
         .enumerate()
         .map(|(i, (t, p))| {
@@ -557,13 +561,14 @@ pub fn predict(model: &mut FusionModel) -> Result<Vec<Prediction>> {
 }
 
 /// Scores `entities` (by default the model's class, or its labelled
-/// entities) with a graph-only classifier.
+/// entities) with a graph-only classifier; `graph` is `store` aligned to
+/// the model (`GraphClassifier::align`).
 pub fn predict_with_graph_classifier(
     model: &GraphClassifier,
+    graph: &AlignedGraph,
     store: &Store,
     entities: Option<&[NamedOrBlankNode]>,
 ) -> Result<Vec<Prediction>> {
-    let graph = model.align(store)?;
     let targets = match entities {
         Some(entities) => entities
             .iter()
@@ -573,11 +578,11 @@ pub fn predict_with_graph_classifier(
                     .ok_or_else(|| Error::InvalidTerm(format!("{e} is not in the store's graph")))
             })
             .collect::<Result<Vec<u32>>>()?,
-        None => model.default_targets(store, &graph)?,
+        None => model.default_targets(store, graph)?,
     };
     let classes = model.classes();
     Ok(model
-        .score(&graph, &targets)?
+        .score(graph, &targets)?
         .into_iter()
         .map(|s| {
             let best = argmax(&s.probabilities);

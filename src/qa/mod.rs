@@ -51,8 +51,6 @@ pub struct SavedQaModel {
     /// Nodes scoring at least this are answers (calibrated on validation).
     pub threshold: f64,
     pub trainer: TrainerConfig,
-    /// Share of each question file kept for validation (seeded by the trainer's seed).
-    pub valid_fraction: f64,
     /// Name of the BERT checkpoint folder whose token states the model reads.
     pub bert: String,
     /// Instance labels the training questions use as words, not topics
@@ -117,7 +115,6 @@ pub struct QaModel {
     pub retrieval: Retrieval,
     pub threshold: f64,
     pub trainer: TrainerConfig,
-    pub valid_fraction: f64,
     pub config: RelationFollowerConfig,
     /// Passed over when linking a question without brackets if it names
     /// another instance (see `EntityLinker::question_words`).
@@ -158,7 +155,6 @@ impl QaModel {
             retrieval,
             threshold: 0.5,
             trainer,
-            valid_fraction: 0.1,
             config,
             question_words: HashSet::new(),
         })
@@ -207,7 +203,6 @@ impl QaModel {
         )?;
         checkpoint::load_weights(dir, &mut model.varmap)?;
         model.threshold = saved.threshold;
-        model.valid_fraction = saved.valid_fraction;
         model.question_words = saved.question_words.into_iter().collect();
         Ok(model)
     }
@@ -237,7 +232,6 @@ impl QaModel {
             retrieval: self.retrieval,
             threshold: self.threshold,
             trainer: self.trainer.clone(),
-            valid_fraction: self.valid_fraction,
             bert: self.bert.name().to_owned(),
             question_words: {
                 let mut words: Vec<String> = self.question_words.iter().cloned().collect();

@@ -246,7 +246,7 @@ pub fn train_on_files(
         resume_from,
         save_to: Some(out),
     };
-    let (mut model, prepared, training) = train(
+    let (model, prepared, training) = train(
         store,
         bert,
         &all,
@@ -255,7 +255,6 @@ pub fn train_on_files(
         checkpointing,
         events,
     )?;
-    model.valid_fraction = options.valid_fraction;
     let seconds = start.elapsed().as_secs_f64();
     let mut validation = Vec::new();
     for (name, ids) in per_file {

@@ -4,24 +4,24 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use oxigraph::io::{RdfFormat, RdfParser};
-use oxigraph::model::{NamedOrBlankNode, Term, Triple};
+use oxigraph::model::{NamedOrBlankNode, Term};
 use serde::{Deserialize, Serialize};
 
 use super::{blocking, Classifier, Engine, HttpError, LoadedClassifier};
 use crate::explain::fusion::{explain_fused, explain_graph_classifier};
 use crate::explain::{render, ExplanationFormat};
 use crate::fusion::pipeline::{
-    predict as predict_fused, predict_with_graph_classifier, write_back, WriteScope,
+    predict_targets, predict_with_graph_classifier, write_back, WriteScope,
 };
 use crate::graph::{display_label, resolve_entity};
-use crate::store::StoreStats;
-use crate::tasks::metrics::argmax;
+use crate::store::terms::parse_triple;
+use crate::store::{Store, StoreStats};
 use crate::text::SpanInput;
 
 pub fn routes() -> Router<Arc<Engine>> {
@@ -69,7 +69,7 @@ async fn models(State(engine): State<Arc<Engine>>) -> Json<Vec<ModelInfo>> {
             name: c.name.clone(),
             kind: match c.model {
                 Classifier::Fused(_) => "fused-classifier",
-                Classifier::Graph(_) => "graph-classifier",
+                Classifier::Graph { .. } => "graph-classifier",
             },
             id: c.id.clone(),
             metrics: metrics_of(&c.dir),
@@ -100,9 +100,9 @@ fn default_paths() -> usize {
 
 async fn ask(
     State(engine): State<Arc<Engine>>,
-    request: Result<Json<AskRequest>, axum::extract::rejection::JsonRejection>,
+    request: Result<Json<AskRequest>, JsonRejection>,
 ) -> Result<Response, HttpError> {
-    let Json(request) = request.map_err(|e| HttpError::bad_request(e.body_text()))?;
+    let Json(request) = request?;
     if request.question.trim().is_empty() {
         return Err(HttpError::bad_request("the question is empty").field("question"));
     }
@@ -160,25 +160,27 @@ async fn entity(
         let mut attributes = Vec::new();
         for quad in store.quads_matching(Some(entity.as_ref()), None, None, None) {
             let quad = quad?;
-            match &quad.object {
-                Term::Literal(l) => attributes.push(serde_json::json!({
-                    "predicate": quad.predicate.as_str(), "value": l.value(), "datatype": l.datatype().as_str(),
-                })),
-                object if quad.predicate == rdf_type => classes.push(object.to_string()),
-                Term::NamedNode(_) | Term::BlankNode(_) if neighbours.len() < NEIGHBOURS => {
-                    let node = match &quad.object {
-                        Term::NamedNode(n) => NamedOrBlankNode::from(n.clone()),
-                        Term::BlankNode(b) => NamedOrBlankNode::from(b.clone()),
-                        _ => unreachable!("matched above"),
-                    };
-                    neighbours.push(Neighbour {
-                        predicate: quad.predicate.as_str().to_owned(),
-                        label: display_label(store, &node)?,
-                        node: node.to_string(),
-                        outgoing: true,
-                    });
+            let node = match quad.object {
+                Term::Literal(l) => {
+                    attributes.push(serde_json::json!({
+                        "predicate": quad.predicate.as_str(), "value": l.value(), "datatype": l.datatype().as_str(),
+                    }));
+                    continue;
                 }
-                _ => {}
+                object if quad.predicate == rdf_type => {
+                    classes.push(object.to_string());
+                    continue;
+                }
+                Term::NamedNode(n) => NamedOrBlankNode::from(n),
+                Term::BlankNode(b) => NamedOrBlankNode::from(b),
+            };
+            if neighbours.len() < NEIGHBOURS {
+                neighbours.push(Neighbour {
+                    predicate: quad.predicate.as_str().to_owned(),
+                    label: display_label(store, &node)?,
+                    node: node.to_string(),
+                    outgoing: true,
+                });
             }
         }
         let object = Term::from(entity.clone());
@@ -195,7 +197,7 @@ async fn entity(
         classes.dedup();
         let mut scores = Vec::new();
         for c in &engine.classifiers {
-            if let Some(score) = score_of(c, &engine, &entity)? {
+            if let Some(score) = score_of(c, store, &entity)? {
                 scores.push(score);
             }
         }
@@ -215,42 +217,30 @@ async fn entity(
 /// The classifier's prediction for `entity`, if it scores that entity.
 fn score_of(
     c: &LoadedClassifier,
-    engine: &Engine,
+    store: &Store,
     entity: &NamedOrBlankNode,
 ) -> Result<Option<ModelScore>, HttpError> {
-    let (classes, probabilities, positive) = match &c.model {
+    let prediction = match &c.model {
         Classifier::Fused(model) => {
             let mut model = model.lock().expect("a model lock is never poisoned");
-            let Some(node) = model.inputs.view.node_id(entity) else {
+            let Ok(target) = model.target_of(entity) else {
                 return Ok(None);
             };
-            let Some(target) = model.inputs.targets.iter().position(|t| t.node == node) else {
-                return Ok(None);
-            };
-            let probabilities = model.probabilities(&[target])?.remove(0);
-            (
-                model.vocab.classes.clone(),
-                probabilities,
-                model.positive_class,
-            )
+            predict_targets(&mut model, &[target])?
         }
-        Classifier::Graph(model) => {
-            let graph = model.align(&engine.store)?;
-            let Some(node) = graph.node_id(entity) else {
+        Classifier::Graph { model, graph } => {
+            if graph.node_id(entity).is_none() {
                 return Ok(None);
-            };
-            let scored = model.score(&graph, &[node])?.remove(0);
-            (
-                model.classes().to_vec(),
-                scored.probabilities,
-                model.positive_class(),
-            )
+            }
+            let one = Some(std::slice::from_ref(entity));
+            predict_with_graph_classifier(model, graph, store, one)?
         }
-    };
+    }
+    .remove(0);
     Ok(Some(ModelScore {
         model: c.name.clone(),
-        predicted: classes[argmax(&probabilities)].clone(),
-        score: f64::from(probabilities[positive]),
+        predicted: prediction.predicted,
+        score: prediction.score,
     }))
 }
 
@@ -268,9 +258,9 @@ struct PredictRequest {
 async fn predict(
     State(engine): State<Arc<Engine>>,
     headers: axum::http::HeaderMap,
-    request: Result<Json<PredictRequest>, axum::extract::rejection::JsonRejection>,
+    request: Result<Json<PredictRequest>, JsonRejection>,
 ) -> Result<Response, HttpError> {
-    let Json(request) = request.map_err(|e| HttpError::bad_request(e.body_text()))?;
+    let Json(request) = request?;
     if request.write_back {
         super::check_write(&engine, &headers).map_err(|e| e.field("write_back"))?;
     }
@@ -283,29 +273,26 @@ async fn predict(
             .map(|e| resolve_entity(store, e))
             .collect::<crate::Result<Vec<_>>>()
             .map_err(|e| HttpError::from(e).field("entities"))?;
-        let mut predictions = match &c.model {
+        // Only the chosen entities are scored; none chosen: all of them.
+        let predictions = match &c.model {
             Classifier::Fused(model) => {
                 let mut model = model.lock().expect("never poisoned");
-                predict_fused(&mut model)?
+                let targets = match chosen.is_empty() {
+                    true => (0..model.inputs.targets.len()).collect(),
+                    false => chosen
+                        .iter()
+                        .map(|e| model.target_of(e))
+                        .collect::<crate::Result<Vec<_>>>()
+                        .map_err(|e| HttpError::from(e).field("entities"))?,
+                };
+                predict_targets(&mut model, &targets)?
             }
-            Classifier::Graph(model) => {
+            Classifier::Graph { model, graph } => {
                 let chosen = (!chosen.is_empty()).then_some(chosen.as_slice());
-                predict_with_graph_classifier(model, store, chosen)?
+                predict_with_graph_classifier(model, graph, store, chosen)
+                    .map_err(|e| HttpError::from(e).field("entities"))?
             }
         };
-        // The fused model is bound to every entity of its class at start.
-        if !chosen.is_empty() {
-            predictions.retain(|p| chosen.contains(&p.term));
-            if predictions.len() < chosen.len() {
-                return Err(HttpError::bad_request(format!(
-                    "{} of the {} entities are not ones model {} scores",
-                    chosen.len() - predictions.len(),
-                    chosen.len(),
-                    c.name
-                ))
-                .field("entities"));
-            }
-        }
         let graph = match request.write_back {
             true => {
                 let scope = match chosen.is_empty() {
@@ -336,9 +323,9 @@ struct EmbedRequest {
 
 async fn embed(
     State(engine): State<Arc<Engine>>,
-    request: Result<Json<EmbedRequest>, axum::extract::rejection::JsonRejection>,
+    request: Result<Json<EmbedRequest>, JsonRejection>,
 ) -> Result<Response, HttpError> {
-    let Json(request) = request.map_err(|e| HttpError::bad_request(e.body_text()))?;
+    let Json(request) = request?;
     if request.texts.is_empty() {
         return Err(HttpError::bad_request("no texts given").field("texts"));
     }
@@ -416,8 +403,9 @@ async fn explain(
                     &mut derivations,
                 )
             }
-            Classifier::Graph(model) => explain_graph_classifier(
+            Classifier::Graph { model, graph } => explain_graph_classifier(
                 model,
+                graph,
                 store,
                 &entity,
                 &c.id,
@@ -426,14 +414,8 @@ async fn explain(
             ),
         }
         .map_err(|e| HttpError::from(e).field("entity"))?;
-        let media = match format {
-            ExplanationFormat::Json => "application/json",
-            ExplanationFormat::Dot => "text/vnd.graphviz",
-            ExplanationFormat::Turtle => "text/turtle",
-            ExplanationFormat::Html => "text/html; charset=utf-8",
-        };
         Ok((
-            [(header::CONTENT_TYPE, media)],
+            [(header::CONTENT_TYPE, format.media_type())],
             render(&explanation, format)?,
         )
             .into_response())
@@ -443,7 +425,8 @@ async fn explain(
 
 #[derive(Deserialize)]
 struct WhyRequest {
-    /// One triple in N-Triples syntax (the final dot may be left out).
+    /// One triple: `S P O` with IRIs in angle brackets or prefixed, as
+    /// `kgfuse reason --why` takes it (a final ` .` is allowed).
     triple: String,
 }
 
@@ -451,20 +434,10 @@ async fn why(
     State(engine): State<Arc<Engine>>,
     Query(request): Query<WhyRequest>,
 ) -> Result<Response, HttpError> {
+    // N-Triples' final dot is welcome, as are prefixed names.
     let text = request.triple.trim();
-    let line = if text.ends_with('.') {
-        text.to_owned()
-    } else {
-        format!("{text} .")
-    };
-    let triple: Triple = RdfParser::from_format(RdfFormat::NTriples)
-        .for_slice(line.as_bytes())
-        .next()
-        .ok_or_else(|| HttpError::bad_request("no triple given").field("triple"))?
-        .map(Triple::from)
-        .map_err(|e| {
-            HttpError::bad_request(format!("not one N-Triples triple: {e}")).field("triple")
-        })?;
+    let triple = parse_triple(text.strip_suffix(" .").unwrap_or(text))
+        .map_err(|e| HttpError::from(e).field("triple"))?;
     blocking(move || {
         let mut derivations = engine.derivations.lock().expect("never poisoned");
         match derivations.derivation(&engine.store, &triple)? {

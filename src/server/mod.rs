@@ -33,7 +33,7 @@ use crate::fusion::FusionModel;
 use crate::qa::{EntityLinker, QaModel};
 use crate::reason::ReasonOptions;
 use crate::store::Store;
-use crate::tasks::graph_classifier::GraphClassifier;
+use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 use crate::text::BertEncoder;
 
 /// How the service runs and what it refuses.
@@ -78,11 +78,15 @@ pub struct LoadedClassifier {
     pub model: Classifier,
 }
 
-/// The two kinds of classifier; a fused model changes state while it
-/// explains, so it is held behind a lock.
+/// The two kinds of classifier, each bound to the store as it was at start
+/// (a fused model to its inputs, an R-GCN to the aligned graph). A fused
+/// model changes state while it explains, so it is held behind a lock.
 pub enum Classifier {
     Fused(Mutex<FusionModel>),
-    Graph(GraphClassifier),
+    Graph {
+        model: GraphClassifier,
+        graph: AlignedGraph,
+    },
 }
 
 /// A question answerer with the linker over the store's labels.
@@ -192,6 +196,12 @@ impl HttpError {
     }
 }
 
+impl From<axum::extract::rejection::JsonRejection> for HttpError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        Self::bad_request(e.body_text())
+    }
+}
+
 impl From<Error> for HttpError {
     fn from(e: Error) -> Self {
         let status = match &e {
@@ -278,14 +288,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
 }
 
 async fn healthz(State(engine): State<Arc<Engine>>) -> Result<Response, HttpError> {
-    let engine2 = engine.clone();
-    let quads = blocking(move || Ok(engine2.store.len()?)).await?;
-    Ok(axum::Json(serde_json::json!({
-        "status": "ok",
-        "quads": quads,
-        "models": engine.classifiers.len() + usize::from(engine.answerer.is_some()),
-    }))
-    .into_response())
+    blocking(move || {
+        Ok(axum::Json(serde_json::json!({
+            "status": "ok",
+            "quads": engine.store.len()?,
+            "models": engine.classifiers.len() + usize::from(engine.answerer.is_some()),
+        }))
+        .into_response())
+    })
+    .await
 }
 
 /// One JSON line per request on standard error.

@@ -12,14 +12,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
-use oxigraph::model::{GraphName, GraphNameRef, NamedNode, Quad};
+use oxigraph::model::{GraphName, NamedNode, Quad};
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 
 use super::{blocking, check_write, Engine, HttpError};
+use crate::store::load::syntax_error_parts;
 use crate::store::query::{
     evaluation_error, CancellationToken, Dataset, QueryOutcome, SparqlRunner,
 };
 use crate::store::results::with_prefixes;
+use crate::store::Store;
 
 pub fn routes() -> Router<Arc<Engine>> {
     Router::new()
@@ -238,30 +240,27 @@ const GRAPH_TYPES: [(&str, RdfFormat); 6] = [
 ];
 
 /// The first of `offered` that `accept` takes (`*/*` and `type/*` take the
-/// first of that kind); `None`: nothing acceptable (406).
+/// first of that kind); a 406 naming `offered` when none is.
 fn negotiate<T: Copy>(
     accept: &[String],
     offered: &[(&'static str, T)],
-) -> Option<(&'static str, T)> {
+) -> Result<(&'static str, T), HttpError> {
     for wanted in accept {
         for &(media, value) in offered {
             let family = media.split('/').next().unwrap_or("");
-            if wanted == media || wanted == "*/*" || *wanted == format!("{family}/*") {
-                return Some((media, value));
+            if wanted == media || wanted == "*/*" || wanted.strip_suffix("/*") == Some(family) {
+                return Ok((media, value));
             }
         }
     }
-    None
-}
-
-fn not_acceptable(offered: &[&str]) -> HttpError {
-    HttpError::new(
+    let names: Vec<&str> = offered.iter().map(|t| t.0).collect();
+    Err(HttpError::new(
         StatusCode::NOT_ACCEPTABLE,
         format!(
             "no acceptable format in Accept; this result comes as {}",
-            offered.join(", ")
+            names.join(", ")
         ),
-    )
+    ))
 }
 
 fn too_many(limit: usize) -> HttpError {
@@ -281,8 +280,7 @@ fn render(
     let io = |e: std::io::Error| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     match results {
         QueryOutcome::Boolean(value) => {
-            let (media, format) = negotiate(accept, &RESULT_TYPES)
-                .ok_or_else(|| not_acceptable(&RESULT_TYPES.map(|t| t.0)))?;
+            let (media, format) = negotiate(accept, &RESULT_TYPES)?;
             let mut out = Vec::new();
             QueryResultsSerializer::from_format(format)
                 .serialize_boolean_to_writer(&mut out, value)
@@ -290,8 +288,7 @@ fn render(
             Ok((media, out))
         }
         QueryOutcome::Solutions(solutions) => {
-            let (media, format) = negotiate(accept, &RESULT_TYPES)
-                .ok_or_else(|| not_acceptable(&RESULT_TYPES.map(|t| t.0)))?;
+            let (media, format) = negotiate(accept, &RESULT_TYPES)?;
             let variables = solutions.variables().to_vec();
             let mut serializer = QueryResultsSerializer::from_format(format)
                 .serialize_solutions_to_writer(Vec::new(), variables)
@@ -307,8 +304,7 @@ fn render(
             Ok((media, serializer.finish().map_err(io)?))
         }
         QueryOutcome::Graph(triples) => {
-            let (media, format) = negotiate(accept, &GRAPH_TYPES)
-                .ok_or_else(|| not_acceptable(&GRAPH_TYPES.map(|t| t.0)))?;
+            let (media, format) = negotiate(accept, &GRAPH_TYPES)?;
             let mut serializer =
                 with_prefixes(RdfSerializer::from_format(format)).for_writer(Vec::new());
             for (row, triple) in triples.enumerate() {
@@ -350,26 +346,18 @@ async fn store_get(
     let graph = target_graph(raw)?;
     let accept = accept_list(&headers);
     let limit = engine.options.max_result_rows;
-    let (media, format) = match &graph {
-        Some(_) => negotiate(&accept, &GRAPH_TYPES[..4]).ok_or_else(|| {
-            not_acceptable(&GRAPH_TYPES[..4].iter().map(|t| t.0).collect::<Vec<_>>())
-        })?,
-        None => negotiate(&accept, &GRAPH_TYPES[4..]).ok_or_else(|| {
-            not_acceptable(&GRAPH_TYPES[4..].iter().map(|t| t.0).collect::<Vec<_>>())
-        })?,
+    // A graph as triples; the whole dataset in a syntax that has graphs.
+    let offered = match graph {
+        Some(_) => &GRAPH_TYPES[..4],
+        None => &GRAPH_TYPES[4..],
     };
+    let (media, format) = negotiate(&accept, offered)?;
     let body = blocking(move || {
-        let name = graph.as_ref().map(GraphName::as_ref);
-        let mut quads = engine
-            .store
-            .quads_matching(None, None, None, name)
-            .peekable();
-        if let (Some(GraphName::NamedNode(n)), None) = (&graph, quads.peek()) {
-            return Err(HttpError::new(
-                StatusCode::NOT_FOUND,
-                format!("the store has no graph <{}>", n.as_str()),
-            ));
+        if let Some(named @ GraphName::NamedNode(_)) = &graph {
+            require_graph(&engine.store, named)?;
         }
+        let name = graph.as_ref().map(GraphName::as_ref);
+        let quads = engine.store.quads_matching(None, None, None, name);
         let io =
             |e: std::io::Error| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         let mut serializer =
@@ -404,19 +392,12 @@ fn parse_body(headers: &HeaderMap, body: &[u8], graph: &GraphName) -> Result<Vec
     let mut quads = Vec::new();
     for quad in RdfParser::from_format(format).for_slice(body) {
         let quad = quad.map_err(|e| {
-            let message = e.to_string();
-            match e.location() {
-                Some(r) => {
-                    // The parser repeats the position in its message; we lead with it.
-                    let message = message
-                        .split_once(": ")
-                        .filter(|(head, _)| head.starts_with("Parser error"))
-                        .map_or(message.as_str(), |(_, rest)| rest);
-                    let (line, column) = (r.start.line + 1, r.start.column + 1);
-                    HttpError::bad_request(format!("request body:{line}:{column}: {message}"))
+            HttpError::bad_request(match syntax_error_parts(&e) {
+                (Some((line, column)), message) => {
+                    format!("request body:{line}:{column}: {message}")
                 }
-                None => HttpError::bad_request(format!("request body: {message}")),
-            }
+                (None, message) => format!("request body: {message}"),
+            })
         })?;
         if quad.graph_name != GraphName::DefaultGraph {
             return Err(HttpError::bad_request(
@@ -433,10 +414,35 @@ fn parse_body(headers: &HeaderMap, body: &[u8], graph: &GraphName) -> Result<Vec
     Ok(quads)
 }
 
-fn write_target(raw: Option<String>) -> Result<GraphName, HttpError> {
+/// The graph a write names, after checking that writes are allowed.
+fn write_target(
+    engine: &Engine,
+    headers: &HeaderMap,
+    raw: Option<String>,
+) -> Result<GraphName, HttpError> {
+    check_write(engine, headers)?;
     target_graph(raw)?.ok_or_else(|| {
         HttpError::bad_request("name the graph: ?graph=IRI or ?default").field("graph")
     })
+}
+
+/// Whether the store holds a quad in `graph`.
+fn holds_graph(store: &Store, graph: &GraphName) -> Result<bool, HttpError> {
+    let first = store
+        .quads_matching(None, None, None, Some(graph.as_ref()))
+        .next();
+    Ok(first.transpose()?.is_some())
+}
+
+/// A 404 when the store holds nothing in `graph`.
+fn require_graph(store: &Store, graph: &GraphName) -> Result<(), HttpError> {
+    match holds_graph(store, graph)? {
+        true => Ok(()),
+        false => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("the store has no graph {graph}"),
+        )),
+    }
 }
 
 async fn store_put(
@@ -445,15 +451,10 @@ async fn store_put(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, HttpError> {
-    check_write(&engine, &headers)?;
-    let graph = write_target(raw)?;
+    let graph = write_target(&engine, &headers, raw)?;
     let quads = parse_body(&headers, &body, &graph)?;
     blocking(move || {
-        let existed = engine
-            .store
-            .quads_matching(None, None, None, Some(graph.as_ref()))
-            .next()
-            .is_some();
+        let existed = holds_graph(&engine.store, &graph)?;
         engine.store.rewrite_graph(graph.as_ref(), None, &quads)?;
         engine.store.flush()?;
         Ok(match existed {
@@ -471,8 +472,7 @@ async fn store_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, HttpError> {
-    check_write(&engine, &headers)?;
-    let graph = write_target(raw)?;
+    let graph = write_target(&engine, &headers, raw)?;
     let quads = parse_body(&headers, &body, &graph)?;
     blocking(move || {
         engine.store.insert_quads(quads)?;
@@ -487,22 +487,10 @@ async fn store_delete(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    check_write(&engine, &headers)?;
-    let graph = write_target(raw)?;
+    let graph = write_target(&engine, &headers, raw)?;
     blocking(move || {
-        let name: GraphNameRef<'_> = graph.as_ref();
-        if engine
-            .store
-            .quads_matching(None, None, None, Some(name))
-            .next()
-            .is_none()
-        {
-            return Err(HttpError::new(
-                StatusCode::NOT_FOUND,
-                format!("the store has no graph {graph}"),
-            ));
-        }
-        engine.store.clear_graph(name)?;
+        require_graph(&engine.store, &graph)?;
+        engine.store.clear_graph(graph.as_ref())?;
         engine.store.flush()?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
-use oxigraph::io::{RdfFormat, RdfParseError, RdfParser};
+use oxigraph::io::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
 use oxigraph::model::vocab::rdfs;
 use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
 use rustc_hash::FxHashMap as HashMap;
@@ -382,20 +382,10 @@ impl<'a> Loader<'a> {
         match error {
             RdfParseError::Io(e) => Error::io(path, e),
             RdfParseError::Syntax(e) => {
-                let mut message = e.to_string();
-                let (line, column) = match e.location() {
-                    Some(range) => {
-                        // oxttl repeats the position in its message; we lead with it.
-                        if let Some((_, rest)) = message
-                            .split_once(": ")
-                            .filter(|(head, _)| head.starts_with("Parser error"))
-                        {
-                            message = rest.to_owned();
-                        }
-                        (range.start.line + 1, range.start.column + 1)
-                    }
-                    None => locate_unplaced_error(source, self).unwrap_or((0, 0)),
-                };
+                let (position, message) = syntax_error_parts(&e);
+                let (line, column) = position
+                    .or_else(|| locate_unplaced_error(source, self))
+                    .unwrap_or((0, 0));
                 Error::Syntax {
                     path,
                     line,
@@ -405,6 +395,27 @@ impl<'a> Loader<'a> {
             }
         }
     }
+}
+
+/// A syntax error's 1-based line and column, when the parser knows them,
+/// and its message without the position oxttl repeats in it (callers lead
+/// with the position).
+pub fn syntax_error_parts(error: &RdfSyntaxError) -> (Option<(u64, u64)>, String) {
+    let message = error.to_string();
+    let Some(range) = error.location() else {
+        return (None, message);
+    };
+    let message = match message
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("Parser error"))
+    {
+        Some((_, rest)) => rest.to_owned(),
+        None => message,
+    };
+    (
+        Some((range.start.line + 1, range.start.column + 1)),
+        message,
+    )
 }
 
 /// Names a document's blank nodes from its content: the n-th distinct blank

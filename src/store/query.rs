@@ -158,8 +158,15 @@ impl<'a> SparqlRunner<'a> {
     /// the store makes no requests of its own.
     pub fn update(&self, text: &str) -> Result<()> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
-        refuse_load(text)?;
-        self.evaluator()
+        // Parsed once, as the evaluator would (with the predeclared
+        // prefixes), so that its operations can be checked before it runs.
+        let update = PREFIXES
+            .iter()
+            .fold(spargebra::SparqlParser::new(), |parser, (name, iri)| {
+                parser
+                    .with_prefix(*name, *iri)
+                    .expect("well-known prefixes are valid IRIs")
+            })
             .parse_update(text)
             .map_err(|e| {
                 Error::SparqlSyntax(explain_syntax_error(
@@ -167,34 +174,20 @@ impl<'a> SparqlRunner<'a> {
                     SparqlKind::Update,
                     &e.to_string(),
                 ))
-            })?
+            })?;
+        for operation in &update.operations {
+            if let GraphUpdateOperation::Load { source, .. } = operation {
+                return Err(Error::Refused(format!(
+                    "LOAD {source} is refused: the store makes no requests of its own; load the file itself (kgfuse load, or a Graph Store Protocol PUT or POST)"
+                )));
+            }
+        }
+        self.evaluator()
+            .for_update(update)
             .on_store(self.store.oxigraph())
             .execute()
             .map_err(|e| Error::SparqlEvaluation(e.to_string()))
     }
-}
-
-/// Fails when the update holds a `LOAD`. Syntax errors are left to the
-/// evaluator's parser, which names their position.
-fn refuse_load(text: &str) -> Result<()> {
-    let parser = PREFIXES
-        .iter()
-        .fold(spargebra::SparqlParser::new(), |parser, (name, iri)| {
-            parser
-                .with_prefix(*name, *iri)
-                .expect("well-known prefixes are valid IRIs")
-        });
-    let Ok(update) = parser.parse_update(text) else {
-        return Ok(());
-    };
-    for operation in &update.operations {
-        if let GraphUpdateOperation::Load { source, .. } = operation {
-            return Err(Error::Refused(format!(
-                "LOAD {source} is refused: the store makes no requests of its own; load the file itself (kgfuse load, or a Graph Store Protocol PUT or POST)"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The RDF dataset a protocol request names (`default-graph-uri`,

@@ -286,3 +286,51 @@ pub fn http() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// POSTs a JSON body; the status and the JSON answer.
+pub fn post_json(url: &str, body: &str) -> (u16, serde_json::Value) {
+    let mut response = http()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body)
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+/// Runs a check of `tests/clients/workbench.py` in headless Chromium
+/// against `server`, saving its screenshot in the tests' output folder.
+pub fn browser_check(server: &Server, args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/workbench.py");
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workbench-screenshots");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&server.base)
+        .args(args)
+        .env("KGFUSE_SCREENSHOTS", screenshots)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?}\n{stdout}\n{stderr}");
+}
+
+/// Twenty-four people in two departments, labelled by group (`ex:group`
+/// "R" or "S", the department's initial), each knowing the one two along.
+pub fn toy_turtle() -> String {
+    let mut ttl = String::from("@prefix ex: <http://example.com/> .\n");
+    for i in 0..24 {
+        let dept = if i % 2 == 0 {
+            "ex:research"
+        } else {
+            "ex:sales"
+        };
+        let label = if i % 2 == 0 { "\"R\"" } else { "\"S\"" };
+        ttl.push_str(&format!(
+            "ex:p{i} ex:worksIn {dept} ; ex:group {label} ; ex:knows ex:p{} .\n",
+            (i + 2) % 24
+        ));
+    }
+    ttl
+}
