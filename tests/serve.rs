@@ -68,6 +68,15 @@ fn body(response: ureq::http::Response<ureq::Body>) -> (u16, String, String) {
     (status, media, text)
 }
 
+/// A query sent by GET to the server's `/sparql`, with `accept` if given.
+fn get_query(server: &Server, query: &str, accept: Option<&str>) -> (u16, String, String) {
+    let mut request = http().get(&server.url("/sparql")).query("query", query);
+    if let Some(accept) = accept {
+        request = request.header("Accept", accept);
+    }
+    body(request.call().unwrap())
+}
+
 #[test]
 fn sparql_protocol_queries_by_get_and_post_with_content_negotiation() {
     let ws = loaded();
@@ -75,13 +84,7 @@ fn sparql_protocol_queries_by_get_and_post_with_content_negotiation() {
     let agent = http();
     let select = "SELECT ?s WHERE { ?s <http://example.org/knows> ?o } ORDER BY ?s";
     // GET, SPARQL JSON by default.
-    let (status, media, text) = body(
-        agent
-            .get(&server.url("/sparql"))
-            .query("query", select)
-            .call()
-            .unwrap(),
-    );
+    let (status, media, text) = get_query(&server, select, None);
     assert_eq!(status, 200, "{text}");
     assert_eq!(media, "application/sparql-results+json");
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -148,24 +151,11 @@ fn sparql_protocol_queries_by_get_and_post_with_content_negotiation() {
         ["s", "http://example.org/x"]
     );
     // Bad SPARQL: 400 with line:column.
-    let (status, _, text) = body(
-        agent
-            .get(&server.url("/sparql"))
-            .query("query", "SELECT ?s WHERE {\n  ?s ?p }")
-            .call()
-            .unwrap(),
-    );
+    let (status, _, text) = get_query(&server, "SELECT ?s WHERE {\n  ?s ?p }", None);
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("2:"), "a position: {text}");
     // Nothing acceptable: 406.
-    let (status, _, _) = body(
-        agent
-            .get(&server.url("/sparql"))
-            .header("Accept", "image/png")
-            .query("query", select)
-            .call()
-            .unwrap(),
-    );
+    let (status, _, _) = get_query(&server, select, Some("image/png"));
     assert_eq!(status, 406);
     // One JSON line per request on stderr.
     assert!(
@@ -288,13 +278,7 @@ fn refusals_have_their_status_and_a_message() {
         server.log.lock().unwrap()
     );
     // A result over the cap: 413 with a hint.
-    let (status, _, text) = body(
-        agent
-            .get(&server.url("/sparql"))
-            .query("query", "SELECT * WHERE { ?s ?p ?o }")
-            .call()
-            .unwrap(),
-    );
+    let (status, _, text) = get_query(&server, "SELECT * WHERE { ?s ?p ?o }", None);
     assert_eq!(status, 413, "{text}");
     assert!(text.contains("LIMIT"), "{text}");
     // A query past its time: 408.
@@ -306,13 +290,7 @@ fn refusals_have_their_status_and_a_message() {
             .collect::<String>()
     );
     let started = std::time::Instant::now();
-    let (status, _, text) = body(
-        agent
-            .get(&server.url("/sparql"))
-            .query("query", slow)
-            .call()
-            .unwrap(),
-    );
+    let (status, _, text) = get_query(&server, &slow, None);
     assert_eq!(status, 408, "{text}");
     assert!(
         started.elapsed().as_secs() < 10,
