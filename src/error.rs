@@ -45,6 +45,14 @@ pub enum Error {
     /// A store was to be created in a folder that already holds other files.
     #[error("{} is not empty and holds no kgfuse store", path.display())]
     NotAStore { path: PathBuf },
+    /// A remote store's endpoint failed or refused a request: `status` is
+    /// the HTTP status when one came back.
+    #[error("{url}: {}{message}", status.map(|s| format!("HTTP {s}: ")).unwrap_or_default())]
+    Endpoint {
+        url: String,
+        status: Option<u16>,
+        message: String,
+    },
     /// The embedded store failed.
     #[error("store error: {0}")]
     Storage(#[from] oxigraph::store::StorageError),

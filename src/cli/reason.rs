@@ -102,6 +102,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             diff.removed,
             diff.kept
         );
+        if diff.left_out > 0 {
+            println!(
+                "{} inferred triples mention blank nodes, which a SPARQL endpoint cannot be asked about by name: not written",
+                diff.left_out
+            );
+        }
         eprintln!(
             "time: read {:.2} s, reason {:.2} s, expand {:.2} s, write {:.2} s, total {:.2} s",
             (read_and_reason.as_secs_f64() - summary.seconds).max(0.0),

@@ -215,6 +215,7 @@ impl From<Error> for HttpError {
             | Error::UnsupportedOutput(_)
             | Error::UnknownFormatName { .. } => StatusCode::BAD_REQUEST,
             Error::Cancelled => StatusCode::REQUEST_TIMEOUT,
+            Error::Endpoint { .. } => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())

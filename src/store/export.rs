@@ -4,10 +4,10 @@
 use std::io::Write;
 
 use oxigraph::io::{RdfFormat, RdfSerializer};
-use oxigraph::model::{GraphName, GraphNameRef};
+use oxigraph::model::{GraphName, GraphNameRef, NamedOrBlankNode, Quad};
 
 use super::results::with_prefixes;
-use super::Store;
+use super::{BackendRef, Store};
 use crate::error::{Error, Result, Setting};
 
 /// Writes the store, or one graph of it, to `out`; returns the quads written.
@@ -17,14 +17,13 @@ pub fn export(
     format: RdfFormat,
     out: &mut dyn Write,
 ) -> Result<u64> {
-    let inner = store.oxigraph();
     let serializer = with_prefixes(RdfSerializer::from_format(format));
     let io = |e: std::io::Error| Error::io("<output>", e);
     let mut count = 0u64;
     let graph = match graph {
         Some(graph) => Some(graph.as_ref()),
         None if format.supports_datasets() => None,
-        None if inner.named_graphs().next().is_none() => Some(GraphNameRef::DefaultGraph),
+        None if store.named_graphs()?.is_empty() => Some(GraphNameRef::DefaultGraph),
         None => {
             return Err(Error::Setting {
                 setting: Setting::Graph,
@@ -38,13 +37,13 @@ pub fn export(
     let mut writer = serializer.for_writer(out);
     match graph {
         None => {
-            for quad in inner.iter() {
+            for quad in every_quad(store)? {
                 writer.serialize_quad(&quad?).map_err(io)?;
                 count += 1;
             }
         }
         Some(graph) => {
-            for quad in inner.quads_for_pattern(None, None, None, Some(graph)) {
+            for quad in store.quads_matching(None, None, None, Some(graph)) {
                 writer.serialize_triple(quad?.as_ref()).map_err(io)?;
                 count += 1;
             }
@@ -52,4 +51,26 @@ pub fn export(
     }
     writer.finish().map_err(io)?;
     Ok(count)
+}
+
+/// Every quad with its graph. A remote store's default graph is, on most
+/// servers, the union of its named graphs, so there it is the named graphs
+/// one by one (or the default graph when there are none).
+fn every_quad(store: &Store) -> Result<Box<dyn Iterator<Item = Result<Quad>> + '_>> {
+    if let BackendRef::Embedded(inner) = store.backend() {
+        return Ok(Box::new(inner.iter().map(|quad| quad.map_err(Error::from))));
+    }
+    let graphs = store.named_graphs()?;
+    if graphs.is_empty() {
+        return Ok(store.quads_matching(None, None, None, Some(GraphNameRef::DefaultGraph)));
+    }
+    Ok(Box::new(graphs.into_iter().flat_map(move |graph| {
+        let name = match graph {
+            NamedOrBlankNode::NamedNode(node) => GraphName::NamedNode(node),
+            NamedOrBlankNode::BlankNode(node) => GraphName::BlankNode(node),
+        };
+        store
+            .quads_matching(None, None, None, Some(name.as_ref()))
+            .collect::<Vec<_>>()
+    })))
 }

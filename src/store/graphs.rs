@@ -3,13 +3,13 @@
 //! atomically while writing only what changed.
 
 use oxigraph::model::{
-    GraphNameRef, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, TripleRef,
+    GraphNameRef, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, Triple, TripleRef,
 };
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use serde::Serialize;
 
-use super::{SparqlRunner, Store};
+use super::{BackendRef, SparqlRunner, Store};
 use crate::error::{Error, Result};
 
 /// What [`replace_graph`] changed.
@@ -21,6 +21,9 @@ pub struct GraphDiff {
     pub removed: usize,
     /// Triples the graph held and still holds (not rewritten).
     pub kept: usize,
+    /// Triples not written because they mention a blank node that a remote
+    /// store cannot be asked about by name (always 0 on the embedded store).
+    pub left_out: usize,
 }
 
 impl GraphDiff {
@@ -40,25 +43,28 @@ const BULK_ADDITIONS: usize = 10_000;
 pub fn quads_outside<'a>(
     store: &'a Store,
     graph: NamedNodeRef<'a>,
-) -> Result<impl Iterator<Item = Result<Quad>> + 'a> {
+) -> Result<Box<dyn Iterator<Item = Result<Quad>> + 'a>> {
+    let inner = match store.backend() {
+        BackendRef::Embedded(inner) => inner,
+        BackendRef::Remote(remote) => return Ok(Box::new(remote.quads_outside(graph))),
+    };
     let excluded = NamedOrBlankNode::from(graph);
     let mut graphs = vec![None];
-    for name in store.inner.named_graphs() {
+    for name in inner.named_graphs() {
         let name = name?;
         if name != excluded {
             graphs.push(Some(name));
         }
     }
-    Ok(graphs.into_iter().flat_map(move |name| {
+    Ok(Box::new(graphs.into_iter().flat_map(move |name| {
         let name = match &name {
             None => GraphNameRef::DefaultGraph,
             Some(n) => n.as_ref().into(),
         };
-        store
-            .inner
+        inner
             .quads_for_pattern(None, None, None, Some(name))
             .map(|q| q.map_err(Into::into))
-    }))
+    })))
 }
 
 /// Makes `graph` hold exactly `triples` (duplicates are fine), in one atomic
@@ -73,6 +79,19 @@ pub fn replace_graph<'a>(
     triples: impl IntoIterator<Item = TripleRef<'a>>,
 ) -> Result<GraphDiff> {
     let wanted: FxHashSet<TripleRef<'a>> = triples.into_iter().collect();
+    let inner = match store.backend() {
+        BackendRef::Embedded(inner) => inner,
+        BackendRef::Remote(remote) => {
+            let wanted: Vec<Triple> = wanted.iter().map(|t| t.into_owned()).collect();
+            let (added, removed, kept, left_out) = remote.replace_graph(graph, &wanted)?;
+            return Ok(GraphDiff {
+                added,
+                removed,
+                kept,
+                left_out,
+            });
+        }
+    };
     // Membership tests and a count run on encoded terms; reading the graph
     // itself would decode every term (a lookup each), several times slower.
     // The lookups run on every core (we hold the store's write lock, so
@@ -84,7 +103,7 @@ pub fn replace_graph<'a>(
     } else {
         let present = candidates
             .par_iter()
-            .map(|&quad| store.inner.contains(quad))
+            .map(|&quad| inner.contains(quad))
             .collect::<std::result::Result<Vec<bool>, _>>()?;
         candidates
             .into_iter()
@@ -92,7 +111,7 @@ pub fn replace_graph<'a>(
             .filter_map(|(quad, present)| (!present).then_some(quad))
             .collect()
     };
-    let mut transaction = store.inner.start_transaction()?;
+    let mut transaction = inner.start_transaction()?;
     let kept = wanted.len() - added.len();
     let stale = if old_len > kept {
         stale_quads(&transaction, graph, &wanted)?
@@ -103,13 +122,13 @@ pub fn replace_graph<'a>(
         added: added.len(),
         removed: stale.len(),
         kept,
+        left_out: 0,
     };
     if stale.is_empty() && added.len() >= BULK_ADDITIONS {
         drop(transaction);
         // The loader cuts its input into batches of `megabytes * 1000 /
         // threads` quads, one thread each: this size gives every thread one.
-        let mut loader = store
-            .inner
+        let mut loader = inner
             .bulk_loader()
             .with_max_memory_size_in_megabytes(added.len() / 1000 + 1);
         loader.load_quads(added.iter().map(|q| q.into_owned()))?;
@@ -164,7 +183,7 @@ fn graph_len(store: &Store, graph: NamedNodeRef<'_>) -> Result<usize> {
 mod tests {
     use std::collections::BTreeSet;
 
-    use oxigraph::model::{Literal, NamedNode, Triple};
+    use oxigraph::model::{Literal, NamedNode};
 
     use super::*;
 
@@ -180,8 +199,7 @@ mod tests {
 
     fn contents(store: &Store, graph: NamedNodeRef<'_>) -> BTreeSet<String> {
         store
-            .inner
-            .quads_for_pattern(None, None, None, Some(graph.into()))
+            .quads_matching(None, None, None, Some(graph.into()))
             .map(|q| Triple::from(q.unwrap()).to_string())
             .collect()
     }
@@ -202,8 +220,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let other = NamedNodeRef::new_unchecked("http://example.com/other");
         store
-            .inner
-            .insert(triple(0, 0).as_ref().in_graph(other))
+            .insert_quads([triple(0, 0).in_graph(other)])
             .unwrap();
         let first: Vec<Triple> = (0..2 * BULK_ADDITIONS).map(|i| triple(i, i)).collect();
         assert_eq!(
@@ -211,7 +228,8 @@ mod tests {
             GraphDiff {
                 added: first.len(),
                 removed: 0,
-                kept: 0
+                kept: 0,
+                left_out: 0
             }
         );
         assert_eq!(contents(&store, G), strings(&first));
@@ -224,7 +242,8 @@ mod tests {
             GraphDiff {
                 added: 0,
                 removed: 0,
-                kept: first.len()
+                kept: first.len(),
+                left_out: 0
             }
         );
 
@@ -235,7 +254,8 @@ mod tests {
             GraphDiff {
                 added: BULK_ADDITIONS,
                 removed: 100,
-                kept: first.len() - 100
+                kept: first.len() - 100,
+                left_out: 0
             }
         );
         assert_eq!(contents(&store, G), strings(&second));
@@ -261,8 +281,7 @@ mod tests {
         {
             let t = triple(i, i);
             store
-                .inner
-                .insert(QuadRef::new(&t.subject, &t.predicate, &t.object, graph))
+                .insert_quads([QuadRef::new(&t.subject, &t.predicate, &t.object, graph).into_owned()])
                 .unwrap();
         }
         let read: BTreeSet<String> = quads_outside(&store, G)

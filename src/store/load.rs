@@ -2,7 +2,10 @@
 //!
 //! A load is all-or-nothing per call: every source is parsed into one
 //! oxigraph bulk loader, which only writes to the store on commit, so a syntax
-//! error in the last file leaves the store exactly as it was.
+//! error in the last file leaves the store exactly as it was. For a remote
+//! store the parsed quads wait in a temporary N-Quads file until every
+//! source has parsed, then go to the server (see `remote` for what a server
+//! can promise about a write of several requests).
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -20,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::format::{self, FileFormat, Syntax};
 use super::terms::iri_for_name;
-use super::Store;
+use super::{BackendRef, Store};
 use crate::error::{Error, Result, Setting};
 
 /// How to load: forced syntax, target graph, base IRI.
@@ -173,6 +176,62 @@ impl LoadReport {
     }
 }
 
+/// Where parsed quads go until every source has parsed.
+enum QuadSink<'s> {
+    /// The embedded store's bulk loader (written on commit).
+    Bulk(oxigraph::store::BulkLoader<'s>),
+    /// A temporary N-Quads file, sent to a remote store afterwards.
+    Spool(Spool),
+}
+
+impl QuadSink<'_> {
+    fn take(&mut self, quads: impl Iterator<Item = Result<Quad>>) -> Result<()> {
+        match self {
+            Self::Bulk(loader) => loader.load_ok_quads::<Error, Error>(quads),
+            Self::Spool(spool) => quads.map(|quad| spool.push(&quad?)).collect(),
+        }
+    }
+}
+
+/// Parsed quads in a temporary N-Quads file.
+struct Spool {
+    writer: oxigraph::io::WriterQuadSerializer<io::BufWriter<File>>,
+    file: tempfile::NamedTempFile,
+}
+
+impl Spool {
+    fn new() -> Result<Self> {
+        let file = tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let handle = file.reopen().map_err(|e| Error::io(file.path(), e))?;
+        let writer = oxigraph::io::RdfSerializer::from_format(RdfFormat::NQuads)
+            .for_writer(io::BufWriter::new(handle));
+        Ok(Self { writer, file })
+    }
+
+    fn push(&mut self, quad: &Quad) -> Result<()> {
+        self.writer
+            .serialize_quad(quad)
+            .map_err(|e| Error::io(self.file.path(), e))
+    }
+
+    /// The quads back, in the order they were pushed.
+    fn into_quads(self) -> Result<impl Iterator<Item = Result<Quad>>> {
+        let path = self.file.path().to_owned();
+        self.writer
+            .finish()
+            .and_then(|mut w| io::Write::flush(&mut w))
+            .map_err(|e| Error::io(&path, e))?;
+        let read = self.file.reopen().map_err(|e| Error::io(&path, e))?;
+        let file = self.file;
+        Ok(RdfParser::from_format(RdfFormat::NQuads)
+            .for_reader(BufReader::new(read))
+            .map(move |quad| {
+                let _keep_until_read = &file;
+                quad.map_err(|e| Error::io(file.path(), io::Error::other(e)))
+            }))
+    }
+}
+
 /// Loads sources into a store in one atomic bulk load.
 pub struct Loader<'a> {
     store: &'a Store,
@@ -295,13 +354,22 @@ impl<'a> Loader<'a> {
             total_bytes: sources.iter().map(LoadSource::size).sum(),
             start,
         };
-        let mut loader = self.store.oxigraph().bulk_loader();
+        let mut sink = match self.store.backend() {
+            BackendRef::Embedded(inner) => QuadSink::Bulk(inner.bulk_loader()),
+            BackendRef::Remote(_) => QuadSink::Spool(Spool::new()?),
+        };
         let mut quads = 0u64;
         for source in sources {
-            quads += self.parse_into(source, &mut loader, &progress, quads)?;
+            quads += self.parse_into(source, &mut sink, &progress, quads)?;
         }
         progress.report(quads, true);
-        loader.commit()?;
+        match (sink, self.store.backend()) {
+            (QuadSink::Bulk(loader), _) => loader.commit()?,
+            (QuadSink::Spool(spool), BackendRef::Remote(remote)) => {
+                remote.insert(spool.into_quads()?)?;
+            }
+            (QuadSink::Spool(_), BackendRef::Embedded(_)) => unreachable!("spooled for a remote store"),
+        }
         Ok(LoadReport {
             files: sources.len(),
             quads,
@@ -310,11 +378,11 @@ impl<'a> Loader<'a> {
         })
     }
 
-    /// Parses one source into the bulk loader; returns the quads it held.
+    /// Parses one source into the sink; returns the quads it held.
     fn parse_into(
         &self,
         source: &LoadSource,
-        loader: &mut oxigraph::store::BulkLoader<'_>,
+        loader: &mut QuadSink<'_>,
         progress: &ProgressState<'_>,
         quads_before: u64,
     ) -> Result<u64> {
@@ -331,7 +399,7 @@ impl<'a> Loader<'a> {
             Syntax::Rdf(format) => {
                 let quads = self.parser(source, format)?.for_reader(reader);
                 let mut namer = BlankNodeNamer::new(source, self.options.graph.as_ref());
-                loader.load_ok_quads::<Error, Error>(quads.map(|quad| {
+                loader.take(quads.map(|quad| {
                     counted(
                         quad.map_err(|e| self.parse_error(source, e))
                             .and_then(|quad| namer.rename(quad)),
@@ -352,7 +420,7 @@ impl<'a> Loader<'a> {
                     base,
                     self.options.graph.clone(),
                 );
-                loader.load_ok_quads::<Error, Error>(quads.map(&mut counted))?;
+                loader.take(quads.map(&mut counted))?;
             }
         }
         Ok(count)

@@ -11,12 +11,14 @@ pub mod graphs;
 pub mod load;
 pub mod named_queries;
 pub mod query;
+pub mod remote;
 pub mod results;
 pub mod sparql_text;
 pub mod stats;
 pub mod terms;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oxigraph::model::{
     GraphNameRef, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, QuadRef, TermRef,
@@ -27,16 +29,34 @@ use crate::error::{Error, Result};
 pub use graphs::GraphDiff;
 pub use load::{LoadOptions, LoadReport, Loader};
 pub use query::{QueryOutcome, SparqlRunner};
+pub use remote::{is_endpoint, Credentials, EndpointOptions};
+use remote::RemoteStore;
 pub use stats::StoreStats;
 
 /// Default store folder, relative to the working directory.
 pub const DEFAULT_STORE_DIR: &str = "kgfuse-store";
 
-/// An open kgfuse store.
+/// An open kgfuse store: embedded (a RocksDB folder, or memory) or a remote
+/// SPARQL 1.1 endpoint. The stages above `store/` see only the operations
+/// below and never which backend serves them.
 #[derive(Clone)]
 pub struct Store {
-    inner: oxigraph::store::Store,
-    location: Option<PathBuf>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Embedded {
+        inner: oxigraph::store::Store,
+        location: Option<PathBuf>,
+    },
+    Remote(Arc<RemoteStore>),
+}
+
+/// The backend, for the modules of `store/` that work differently on each.
+pub(in crate::store) enum BackendRef<'a> {
+    Embedded(&'a oxigraph::store::Store),
+    Remote(&'a RemoteStore),
 }
 
 impl Store {
@@ -49,10 +69,7 @@ impl Store {
         refuse_foreign_folder(dir)?;
         let inner = oxigraph::store::Store::open(dir).map_err(|e| storage_error(dir, e))?;
         remove_leftovers(dir)?;
-        Ok(Self {
-            inner,
-            location: Some(dir.to_owned()),
-        })
+        Ok(Self::embedded(inner, Some(dir.to_owned())))
     }
 
     /// Opens an existing persistent store without taking its write lock, so
@@ -65,64 +82,126 @@ impl Store {
         }
         let inner =
             oxigraph::store::Store::open_read_only(dir).map_err(|e| storage_error(dir, e))?;
-        Ok(Self {
-            inner,
-            location: Some(dir.to_owned()),
-        })
+        Ok(Self::embedded(inner, Some(dir.to_owned())))
     }
 
     /// A throw-away store in memory.
     pub fn in_memory() -> Result<Self> {
+        Ok(Self::embedded(oxigraph::store::Store::new()?, None))
+    }
+
+    /// A store served by a SPARQL endpoint (see [`remote`]).
+    pub fn open_endpoint(options: EndpointOptions) -> Result<Self> {
         Ok(Self {
-            inner: oxigraph::store::Store::new()?,
-            location: None,
+            backend: Backend::Remote(Arc::new(RemoteStore::open(options)?)),
         })
     }
 
-    /// The store folder, or `None` for an in-memory store.
-    pub fn location(&self) -> Option<&Path> {
-        self.location.as_deref()
+    fn embedded(inner: oxigraph::store::Store, location: Option<PathBuf>) -> Self {
+        Self {
+            backend: Backend::Embedded { inner, location },
+        }
     }
 
-    /// The underlying oxigraph store: only `store/` reaches it, so that the
-    /// stages above see the few operations below and nothing of the engine.
-    pub(in crate::store) fn oxigraph(&self) -> &oxigraph::store::Store {
-        &self.inner
+    /// The store folder, or `None` for an in-memory or remote store.
+    pub fn location(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Embedded { location, .. } => location.as_deref(),
+            Backend::Remote(_) => None,
+        }
+    }
+
+    /// Where the store is, for messages: a folder, "memory" or the endpoint URL.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Embedded {
+                location: Some(dir),
+                ..
+            } => dir.display().to_string(),
+            Backend::Embedded { location: None, .. } => "memory".to_owned(),
+            Backend::Remote(remote) => remote.url().to_owned(),
+        }
+    }
+
+    /// HTTP requests made so far, for a remote store.
+    pub fn requests(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::Remote(remote) => Some(remote.requests()),
+            Backend::Embedded { .. } => None,
+        }
+    }
+
+    pub(in crate::store) fn backend(&self) -> BackendRef<'_> {
+        match &self.backend {
+            Backend::Embedded { inner, .. } => BackendRef::Embedded(inner),
+            Backend::Remote(remote) => BackendRef::Remote(remote),
+        }
     }
 
     /// The quads matching a pattern (`None` matches anything; `graph: None`
-    /// reads every graph).
+    /// reads every graph; a remote store reads its default graph).
     pub fn quads_matching<'a>(
         &'a self,
         subject: Option<NamedOrBlankNodeRef<'a>>,
         predicate: Option<NamedNodeRef<'a>>,
         object: Option<TermRef<'a>>,
         graph: Option<GraphNameRef<'a>>,
-    ) -> impl Iterator<Item = Result<Quad>> + 'a {
-        self.inner
-            .quads_for_pattern(subject, predicate, object, graph)
-            .map(|quad| quad.map_err(Error::from))
+    ) -> Box<dyn Iterator<Item = Result<Quad>> + 'a> {
+        match self.backend() {
+            BackendRef::Embedded(inner) => Box::new(
+                inner
+                    .quads_for_pattern(subject, predicate, object, graph)
+                    .map(|quad| quad.map_err(Error::from)),
+            ),
+            BackendRef::Remote(remote) => {
+                Box::new(remote.quads_matching(subject, predicate, object, graph))
+            }
+        }
+    }
+
+    /// The named graphs (a remote store: those of its dataset, else all).
+    pub fn named_graphs(&self) -> Result<Vec<NamedOrBlankNode>> {
+        match self.backend() {
+            BackendRef::Embedded(inner) => Ok(inner.named_graphs().collect::<std::result::Result<_, _>>()?),
+            BackendRef::Remote(remote) => remote.named_graphs(),
+        }
     }
 
     /// Whether the store holds `quad`.
     pub fn contains(&self, quad: QuadRef<'_>) -> Result<bool> {
-        Ok(self.inner.contains(quad)?)
+        match self.backend() {
+            BackendRef::Embedded(inner) => Ok(inner.contains(quad)?),
+            BackendRef::Remote(remote) => remote.contains(quad),
+        }
     }
 
-    /// Adds quads in one bulk write (all or nothing).
+    /// Adds quads in one bulk write (all or nothing; on a remote store one
+    /// request per graph and page, and a failure says what was written).
     pub fn insert_quads(&self, quads: impl IntoIterator<Item = Quad>) -> Result<()> {
-        let mut loader = self.inner.bulk_loader();
-        loader.load_quads(quads)?;
-        Ok(loader.commit()?)
+        match self.backend() {
+            BackendRef::Embedded(inner) => {
+                let mut loader = inner.bulk_loader();
+                loader.load_quads(quads)?;
+                Ok(loader.commit()?)
+            }
+            BackendRef::Remote(remote) => {
+                remote.insert(quads.into_iter().map(Ok))?;
+                Ok(())
+            }
+        }
     }
 
     /// Removes every quad of a graph.
     pub fn clear_graph<'a>(&self, graph: impl Into<GraphNameRef<'a>>) -> Result<()> {
-        Ok(self.inner.clear_graph(graph)?)
+        match self.backend() {
+            BackendRef::Embedded(inner) => Ok(inner.clear_graph(graph)?),
+            BackendRef::Remote(remote) => remote.clear_graph(graph.into()),
+        }
     }
 
-    /// In one transaction: removes from `graph` every quad, or with
-    /// `subjects` those whose subject is one of them, and adds `quads`.
+    /// In one transaction (one request on a remote store): removes from
+    /// `graph` every quad, or with `subjects` those whose subject is one of
+    /// them, and adds `quads`.
     pub fn rewrite_graph<'a>(
         &self,
         graph: impl Into<GraphNameRef<'a>>,
@@ -130,7 +209,11 @@ impl Store {
         quads: &[Quad],
     ) -> Result<()> {
         let name = graph.into();
-        let mut transaction = self.inner.start_transaction()?;
+        let inner = match self.backend() {
+            BackendRef::Embedded(inner) => inner,
+            BackendRef::Remote(remote) => return remote.rewrite_graph(name, subjects, quads),
+        };
+        let mut transaction = inner.start_transaction()?;
         match subjects {
             None => transaction.clear_graph(name)?,
             Some(subjects) => {
@@ -151,19 +234,30 @@ impl Store {
         Ok(())
     }
 
-    /// Number of quads (a triple in two graphs counts twice).
+    /// Number of quads (a triple in two graphs counts twice); on a remote
+    /// store, the triples of its default graph.
     pub fn len(&self) -> Result<usize> {
-        Ok(self.inner.len()?)
+        match self.backend() {
+            BackendRef::Embedded(inner) => Ok(inner.len()?),
+            BackendRef::Remote(remote) => remote.len(),
+        }
     }
 
     /// Whether the store holds no quad at all.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.inner.is_empty()?)
+        match self.backend() {
+            BackendRef::Embedded(inner) => Ok(inner.is_empty()?),
+            BackendRef::Remote(remote) => remote.is_empty(),
+        }
     }
 
-    /// Makes sure everything written is on disk.
+    /// Makes sure everything written is on disk (a server's own business
+    /// for a remote store).
     pub fn flush(&self) -> Result<()> {
-        Ok(self.inner.flush()?)
+        match self.backend() {
+            BackendRef::Embedded(inner) => Ok(inner.flush()?),
+            BackendRef::Remote(_) => Ok(()),
+        }
     }
 }
 

@@ -9,8 +9,9 @@ use oxigraph::sparql::{QueryEvaluationError, QueryResults, SparqlEvaluator};
 use spargebra::GraphUpdateOperation;
 
 use super::sparql_text::{check_nesting, explain_syntax_error, SparqlKind};
+use super::remote::{missing_prefixes, QueryForm, RemoteStore};
 use super::terms::PREFIXES;
-use super::Store;
+use super::{BackendRef, Store};
 use crate::error::{Error, Result};
 
 pub use oxigraph::sparql::CancellationToken;
@@ -78,6 +79,10 @@ impl<'a> SparqlRunner<'a> {
         cancel: Option<CancellationToken>,
     ) -> Result<QueryResults<'static>> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
+        let inner = match self.store.backend() {
+            BackendRef::Embedded(inner) => inner,
+            BackendRef::Remote(remote) => return self.remote_query(remote, text, bindings, dataset),
+        };
         // Built without an HTTP client, the evaluator has no service
         // handler: SERVICE fails as `UnsupportedService`.
         let mut evaluator = self.evaluator();
@@ -104,11 +109,58 @@ impl<'a> SparqlRunner<'a> {
         if prepared.dataset().is_default_dataset() {
             prepared.dataset_mut().set_default_graph_as_union();
         }
-        let mut bound = prepared.on_store(self.store.oxigraph());
+        let mut bound = prepared.on_store(inner);
         for (variable, value) in bindings {
             bound = bound.substitute_variable(variable.clone(), value.clone());
         }
         bound.execute().map_err(evaluation_error)
+    }
+
+    /// A query sent to a remote store: checked here (so that syntax errors
+    /// read as they do on the embedded store), sent as the user wrote it
+    /// with the well-known prefixes it leaves undeclared and the bindings as
+    /// a trailing VALUES block.
+    fn remote_query(
+        &self,
+        remote: &RemoteStore,
+        text: &str,
+        bindings: &[(Variable, Term)],
+        dataset: &Dataset,
+    ) -> Result<QueryResults<'static>> {
+        if let Some((name, _)) = self.functions.first() {
+            return Err(Error::Refused(format!(
+                "the extension function {name} runs on the embedded store only: a SPARQL endpoint cannot call back into kgfuse"
+            )));
+        }
+        let query = parser().parse_query(text).map_err(|e| {
+            Error::SparqlSyntax(explain_syntax_error(text, SparqlKind::Query, &e.to_string()))
+        })?;
+        let (form, own_dataset) = match &query {
+            spargebra::Query::Select { dataset, .. } | spargebra::Query::Ask { dataset, .. } => {
+                (QueryForm::Solutions, dataset.is_some())
+            }
+            spargebra::Query::Construct { dataset, .. }
+            | spargebra::Query::Describe { dataset, .. } => (QueryForm::Graph, dataset.is_some()),
+        };
+        let mut sent = missing_prefixes(text) + text;
+        if !bindings.is_empty() {
+            let (variables, values): (Vec<String>, Vec<String>) = bindings
+                .iter()
+                .map(|(variable, value)| (variable.to_string(), value.to_string()))
+                .unzip();
+            sent += &format!(
+                "\nVALUES ({}) {{ ({}) }}",
+                variables.join(" "),
+                values.join(" ")
+            );
+        }
+        let given = !dataset.default_graphs.is_empty() || !dataset.named_graphs.is_empty();
+        let choice = if given || own_dataset {
+            Some(dataset)
+        } else {
+            None
+        };
+        remote.query(&sent, form, choice)
     }
 
     /// Runs a query and collects its solutions as rows of optional terms, in
@@ -160,13 +212,7 @@ impl<'a> SparqlRunner<'a> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
         // Parsed once, as the evaluator would (with the predeclared
         // prefixes), so that its operations can be checked before it runs.
-        let update = PREFIXES
-            .iter()
-            .fold(spargebra::SparqlParser::new(), |parser, (name, iri)| {
-                parser
-                    .with_prefix(*name, *iri)
-                    .expect("well-known prefixes are valid IRIs")
-            })
+        let update = parser()
             .parse_update(text)
             .map_err(|e| {
                 Error::SparqlSyntax(explain_syntax_error(
@@ -182,12 +228,27 @@ impl<'a> SparqlRunner<'a> {
                 )));
             }
         }
-        self.evaluator()
-            .for_update(update)
-            .on_store(self.store.oxigraph())
-            .execute()
-            .map_err(|e| Error::SparqlEvaluation(e.to_string()))
+        match self.store.backend() {
+            BackendRef::Embedded(inner) => self
+                .evaluator()
+                .for_update(update)
+                .on_store(inner)
+                .execute()
+                .map_err(|e| Error::SparqlEvaluation(e.to_string())),
+            BackendRef::Remote(remote) => remote.update(&(missing_prefixes(text) + text)),
+        }
     }
+}
+
+/// A SPARQL parser that knows the well-known prefixes.
+fn parser() -> spargebra::SparqlParser {
+    PREFIXES
+        .iter()
+        .fold(spargebra::SparqlParser::new(), |parser, (name, iri)| {
+            parser
+                .with_prefix(*name, *iri)
+                .expect("well-known prefixes are valid IRIs")
+        })
 }
 
 /// The RDF dataset a protocol request names (`default-graph-uri`,
@@ -220,12 +281,10 @@ mod tests {
         let ex = NamedNodeRef::new("http://example.com/x").unwrap();
         let g = NamedNodeRef::new("http://example.com/g").unwrap();
         store
-            .oxigraph()
-            .insert(QuadRef::new(ex, ex, ex, g))
-            .unwrap();
-        store
-            .oxigraph()
-            .insert(QuadRef::new(ex, ex, g, GraphNameRef::DefaultGraph))
+            .insert_quads([
+                QuadRef::new(ex, ex, ex, g).into_owned(),
+                QuadRef::new(ex, ex, g, GraphNameRef::DefaultGraph).into_owned(),
+            ])
             .unwrap();
         let (_, rows) = SparqlRunner::new(&store)
             .select("SELECT ?o WHERE { ?s ?p ?o }", &[])
