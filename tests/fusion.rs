@@ -8,27 +8,9 @@ mod common;
 use common::{tiny_bert, Workspace};
 use predicates::str::contains;
 
-/// 16 companies: the flagged ones are high risk and say so in their text.
+/// The 16 companies of `common::tiny_companies`, loaded.
 fn tiny_store(ws: &Workspace) {
-    let mut ttl = String::from(
-        "@prefix ex: <http://example.org/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n",
-    );
-    for i in 0..16 {
-        let flagged = i % 2 == 0;
-        let (class, comment, risk) = if flagged {
-            (", ex:Flagged", "acme defaulted on its loan .", "ex:High")
-        } else {
-            ("", "zurich holdings ltd .", "ex:Low")
-        };
-        ttl.push_str(&format!(
-            "ex:c{i} a ex:Company{class} ; rdfs:label \"company {i}\" ; rdfs:comment \"{comment}\" ; ex:risk {risk} ; ex:bank ex:b{} .\n",
-            i % 3
-        ));
-    }
-    for b in 0..3 {
-        ttl.push_str(&format!("ex:b{b} a ex:Bank ; rdfs:label \"bank {b}\" .\n"));
-    }
-    load_turtle(ws, "tiny.ttl", &ttl);
+    load_turtle(ws, "tiny.ttl", &common::tiny_companies());
 }
 
 /// Writes `ttl` to `name` in the workspace and loads it into its store.

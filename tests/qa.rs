@@ -12,42 +12,11 @@ use kgfuse::store::Store;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-const BASE: &str = "http://example.org/movies/";
+use common::MOVIES as BASE;
 
-/// Six films with directors and actors, and a genre every film shares with
-/// twenty filler films (a hub).
+/// The movie KB of `common::movie_kb`, loaded in pipe syntax under [`BASE`].
 fn movie_kb(ws: &Workspace) {
-    let mut kb = String::from(
-        "The Ice Storm|directed_by|Ang Lee
-The Ice Storm|starred_actors|Christina Ricci
-The Ice Storm|starred_actors|Kevin Kline
-Sleepy Hollow|directed_by|Tim Burton
-Sleepy Hollow|starred_actors|Christina Ricci
-Sleepy Hollow|starred_actors|Johnny Depp
-Ed Wood|directed_by|Tim Burton
-Ed Wood|starred_actors|Johnny Depp
-Amélie|directed_by|Jean-Pierre Jeunet
-Amélie|starred_actors|Audrey Tautou
-Delicatessen|directed_by|Jean-Pierre Jeunet
-Delicatessen|starred_actors|Dominique Pinon
-Lust Caution|directed_by|Ang Lee
-Lust Caution|starred_actors|Tang Wei
-",
-    );
-    for film in [
-        "The Ice Storm",
-        "Sleepy Hollow",
-        "Ed Wood",
-        "Amélie",
-        "Delicatessen",
-        "Lust Caution",
-    ] {
-        kb.push_str(&format!("{film}|has_genre|Drama\n"));
-    }
-    for i in 0..20 {
-        kb.push_str(&format!("Filler {i}|has_genre|Drama\n"));
-    }
-    let path = ws.write("kb.txt", kb);
+    let path = ws.write("kb.txt", common::movie_kb());
     ws.kgfuse()
         .args(["load", "--format", "pipe", "--base", BASE])
         .arg(path)
@@ -55,34 +24,8 @@ Lust Caution|starred_actors|Tang Wei
         .success();
 }
 
-/// Questions of two shapes; every film and actor appears in both splits.
 fn questions(ws: &Workspace) -> std::path::PathBuf {
-    let directed = [
-        ("The Ice Storm", "Ang Lee"),
-        ("Sleepy Hollow", "Tim Burton"),
-        ("Ed Wood", "Tim Burton"),
-        ("Amélie", "Jean-Pierre Jeunet"),
-        ("Delicatessen", "Jean-Pierre Jeunet"),
-        ("Lust Caution", "Ang Lee"),
-    ];
-    let starred = [
-        ("Christina Ricci", "The Ice Storm|Sleepy Hollow"),
-        ("Johnny Depp", "Sleepy Hollow|Ed Wood"),
-        ("Kevin Kline", "The Ice Storm"),
-        ("Audrey Tautou", "Amélie"),
-        ("Dominique Pinon", "Delicatessen"),
-        ("Tang Wei", "Lust Caution"),
-    ];
-    let mut lines = String::new();
-    for _ in 0..4 {
-        for (film, director) in directed {
-            lines.push_str(&format!("who directed [{film}]\t{director}\n"));
-        }
-        for (actor, films) in starred {
-            lines.push_str(&format!("which films starred [{actor}]\t{films}\n"));
-        }
-    }
-    ws.write("questions.txt", lines)
+    ws.write("questions.txt", common::movie_questions())
 }
 
 fn bert(ws: &Workspace) -> std::path::PathBuf {

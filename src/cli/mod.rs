@@ -63,7 +63,12 @@ pub struct Cli {
     memory: bool,
 
     /// The endpoint's update URL, where it is not the query URL.
-    #[arg(long, global = true, value_name = "URL", env = "KGFUSE_UPDATE_ENDPOINT")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "KGFUSE_UPDATE_ENDPOINT"
+    )]
     update_endpoint: Option<String>,
 
     /// A Graph Store Protocol URL: loads go there (else INSERT DATA).

@@ -90,6 +90,75 @@ impl GraphView {
                 }
             }
         }
+        view.into_canonical_order()
+    }
+
+    /// Renumbers nodes and relations in term order and sorts every node's
+    /// texts and the edges, so that the same triples give the same view (and
+    /// the same model) whatever order a store returns them in: the embedded
+    /// store's index order and a SPARQL server's are not the same. Blank
+    /// nodes, whose labels differ from store to store, sort by what they
+    /// are attached to (their label only breaks ties).
+    fn into_canonical_order(self) -> Self {
+        let mut node_order: Vec<(String, u32)> = self
+            .blank_node_signatures()
+            .into_iter()
+            .enumerate()
+            .map(|(id, signature)| {
+                let label = self.nodes[id].to_string();
+                let key = match signature {
+                    Some(signature) => format!("_:{signature}\u{0}{label}"),
+                    None => label,
+                };
+                (key, id as u32)
+            })
+            .collect();
+        node_order.sort_unstable();
+        let mut relation_order: Vec<(&str, u32)> = self
+            .relations
+            .iter()
+            .enumerate()
+            .map(|(id, relation)| (relation.as_str(), id as u32))
+            .collect();
+        relation_order.sort_unstable();
+        let mut new_node = vec![0u32; node_order.len()];
+        for (new, (_, old)) in node_order.iter().enumerate() {
+            new_node[*old as usize] = new as u32;
+        }
+        let mut new_relation = vec![0u32; relation_order.len()];
+        for (new, (_, old)) in relation_order.iter().enumerate() {
+            new_relation[*old as usize] = new as u32;
+        }
+        let mut edges: Vec<Edge> = self
+            .edges()
+            .map(|e| Edge {
+                source: new_node[e.source as usize],
+                relation: new_relation[e.relation as usize],
+                target: new_node[e.target as usize],
+            })
+            .collect();
+        edges.sort_unstable();
+        let mut view = Self::default();
+        let mut old_text = self.text;
+        for (_, old) in &node_order {
+            let id = view.intern_node(self.nodes[*old as usize].clone());
+            let mut texts = std::mem::take(&mut old_text[*old as usize]);
+            texts.sort_by_cached_key(|t| (t.predicate.as_str().to_owned(), t.literal.to_string()));
+            view.text[id as usize] = texts;
+        }
+        for (_, old) in &relation_order {
+            let predicate = self.relations[*old as usize].clone();
+            view.relation_ids
+                .insert(predicate.clone(), view.relations.len() as u32);
+            view.relations.push(predicate);
+        }
+        for edge in edges {
+            view.graph.add_edge(
+                NodeIndex::new(edge.source as usize),
+                NodeIndex::new(edge.target as usize),
+                edge.relation,
+            );
+        }
         view
     }
 
@@ -138,6 +207,45 @@ impl GraphView {
                 relation,
             );
         }
+    }
+
+    /// For each blank node, its edges and texts written without blank-node
+    /// labels (sorted); `None` for IRIs.
+    fn blank_node_signatures(&self) -> Vec<Option<String>> {
+        let is_blank = |id: u32| self.nodes[id as usize].is_blank_node();
+        let name = |id: u32| {
+            if is_blank(id) {
+                "_".to_owned()
+            } else {
+                self.nodes[id as usize].to_string()
+            }
+        };
+        let mut parts: Vec<Vec<String>> = vec![Vec::new(); self.nodes.len()];
+        for edge in self.edges() {
+            let relation = self.relations[edge.relation as usize].as_str();
+            if is_blank(edge.source) {
+                parts[edge.source as usize].push(format!("> {relation} {}", name(edge.target)));
+            }
+            if is_blank(edge.target) {
+                parts[edge.target as usize].push(format!("< {relation} {}", name(edge.source)));
+            }
+        }
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(id, mut parts)| {
+                if !is_blank(id as u32) {
+                    return None;
+                }
+                parts.extend(
+                    self.text[id]
+                        .iter()
+                        .map(|t| format!("= {} {}", t.predicate.as_str(), t.literal)),
+                );
+                parts.sort_unstable();
+                Some(parts.join(" "))
+            })
+            .collect()
     }
 
     pub fn node_count(&self) -> usize {

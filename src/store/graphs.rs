@@ -219,9 +219,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let other = NamedNodeRef::new_unchecked("http://example.com/other");
-        store
-            .insert_quads([triple(0, 0).in_graph(other)])
-            .unwrap();
+        store.insert_quads([triple(0, 0).in_graph(other)]).unwrap();
         let first: Vec<Triple> = (0..2 * BULK_ADDITIONS).map(|i| triple(i, i)).collect();
         assert_eq!(
             replace(&store, &first),
@@ -281,7 +279,9 @@ mod tests {
         {
             let t = triple(i, i);
             store
-                .insert_quads([QuadRef::new(&t.subject, &t.predicate, &t.object, graph).into_owned()])
+                .insert_quads([
+                    QuadRef::new(&t.subject, &t.predicate, &t.object, graph).into_owned()
+                ])
                 .unwrap();
         }
         let read: BTreeSet<String> = quads_outside(&store, G)

@@ -201,7 +201,8 @@ struct Spool {
 
 impl Spool {
     fn new() -> Result<Self> {
-        let file = tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let file =
+            tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let handle = file.reopen().map_err(|e| Error::io(file.path(), e))?;
         let writer = oxigraph::io::RdfSerializer::from_format(RdfFormat::NQuads)
             .for_writer(io::BufWriter::new(handle));
@@ -368,7 +369,9 @@ impl<'a> Loader<'a> {
             (QuadSink::Spool(spool), BackendRef::Remote(remote)) => {
                 remote.insert(spool.into_quads()?)?;
             }
-            (QuadSink::Spool(_), BackendRef::Embedded(_)) => unreachable!("spooled for a remote store"),
+            (QuadSink::Spool(_), BackendRef::Embedded(_)) => {
+                unreachable!("spooled for a remote store")
+            }
         }
         Ok(LoadReport {
             files: sources.len(),

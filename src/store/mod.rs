@@ -29,8 +29,8 @@ use crate::error::{Error, Result};
 pub use graphs::GraphDiff;
 pub use load::{LoadOptions, LoadReport, Loader};
 pub use query::{QueryOutcome, SparqlRunner};
-pub use remote::{is_endpoint, Credentials, EndpointOptions};
 use remote::RemoteStore;
+pub use remote::{is_endpoint, Credentials, EndpointOptions};
 pub use stats::StoreStats;
 
 /// Default store folder, relative to the working directory.
@@ -162,7 +162,9 @@ impl Store {
     /// The named graphs (a remote store: those of its dataset, else all).
     pub fn named_graphs(&self) -> Result<Vec<NamedOrBlankNode>> {
         match self.backend() {
-            BackendRef::Embedded(inner) => Ok(inner.named_graphs().collect::<std::result::Result<_, _>>()?),
+            BackendRef::Embedded(inner) => Ok(inner
+                .named_graphs()
+                .collect::<std::result::Result<_, _>>()?),
             BackendRef::Remote(remote) => remote.named_graphs(),
         }
     }

@@ -8,8 +8,8 @@ use oxigraph::model::{NamedNode, Term, Variable};
 use oxigraph::sparql::{QueryEvaluationError, QueryResults, SparqlEvaluator};
 use spargebra::GraphUpdateOperation;
 
-use super::sparql_text::{check_nesting, explain_syntax_error, SparqlKind};
 use super::remote::{missing_prefixes, QueryForm, RemoteStore};
+use super::sparql_text::{check_nesting, explain_syntax_error, where_clause_start, SparqlKind};
 use super::terms::PREFIXES;
 use super::{BackendRef, Store};
 use crate::error::{Error, Result};
@@ -81,7 +81,9 @@ impl<'a> SparqlRunner<'a> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
         let inner = match self.store.backend() {
             BackendRef::Embedded(inner) => inner,
-            BackendRef::Remote(remote) => return self.remote_query(remote, text, bindings, dataset),
+            BackendRef::Remote(remote) => {
+                return self.remote_query(remote, text, bindings, dataset, None)
+            }
         };
         // Built without an HTTP client, the evaluator has no service
         // handler: SERVICE fails as `UnsupportedService`.
@@ -118,14 +120,16 @@ impl<'a> SparqlRunner<'a> {
 
     /// A query sent to a remote store: checked here (so that syntax errors
     /// read as they do on the embedded store), sent as the user wrote it
-    /// with the well-known prefixes it leaves undeclared and the bindings as
-    /// a trailing VALUES block.
+    /// with the well-known prefixes it leaves undeclared, the bindings as a
+    /// VALUES block at the top of its WHERE clause (where a server joins
+    /// them first), and `limit` as a LIMIT when it has none.
     fn remote_query(
         &self,
         remote: &RemoteStore,
         text: &str,
         bindings: &[(Variable, Term)],
         dataset: &Dataset,
+        limit: Option<usize>,
     ) -> Result<QueryResults<'static>> {
         if let Some((name, _)) = self.functions.first() {
             return Err(Error::Refused(format!(
@@ -133,7 +137,11 @@ impl<'a> SparqlRunner<'a> {
             )));
         }
         let query = parser().parse_query(text).map_err(|e| {
-            Error::SparqlSyntax(explain_syntax_error(text, SparqlKind::Query, &e.to_string()))
+            Error::SparqlSyntax(explain_syntax_error(
+                text,
+                SparqlKind::Query,
+                &e.to_string(),
+            ))
         })?;
         let (form, own_dataset) = match &query {
             spargebra::Query::Select { dataset, .. } | spargebra::Query::Ask { dataset, .. } => {
@@ -142,18 +150,30 @@ impl<'a> SparqlRunner<'a> {
             spargebra::Query::Construct { dataset, .. }
             | spargebra::Query::Describe { dataset, .. } => (QueryForm::Graph, dataset.is_some()),
         };
-        let mut sent = missing_prefixes(text) + text;
+        let mut body = text.to_owned();
         if !bindings.is_empty() {
             let (variables, values): (Vec<String>, Vec<String>) = bindings
                 .iter()
                 .map(|(variable, value)| (variable.to_string(), value.to_string()))
                 .unzip();
-            sent += &format!(
-                "\nVALUES ({}) {{ ({}) }}",
-                variables.join(" "),
-                values.join(" ")
+            let at = where_clause_start(text).ok_or_else(|| {
+                Error::SparqlSyntax("a query with bindings needs a WHERE clause".to_owned())
+            })?;
+            body.insert_str(
+                at,
+                &format!(
+                    " VALUES ({}) {{ ({}) }} ",
+                    variables.join(" "),
+                    values.join(" ")
+                ),
             );
         }
+        if let (Some(limit), spargebra::Query::Select { pattern, .. }) = (limit, &query) {
+            if !matches!(pattern, spargebra::algebra::GraphPattern::Slice { .. }) {
+                body += &format!("\nLIMIT {limit}");
+            }
+        }
+        let sent = missing_prefixes(text) + &body;
         let given = !dataset.default_graphs.is_empty() || !dataset.named_graphs.is_empty();
         let choice = if given || own_dataset {
             Some(dataset)
@@ -190,7 +210,14 @@ impl<'a> SparqlRunner<'a> {
         bindings: &[(Variable, Term)],
         limit: usize,
     ) -> Result<(Vec<Variable>, Vec<Vec<Option<Term>>>)> {
-        match self.query(text, bindings)? {
+        let results = match (self.store.backend(), limit) {
+            (BackendRef::Remote(remote), limit) if limit != usize::MAX => {
+                check_nesting(text).map_err(Error::SparqlSyntax)?;
+                self.remote_query(remote, text, bindings, &Dataset::default(), Some(limit))?
+            }
+            _ => self.query(text, bindings)?,
+        };
+        match results {
             QueryResults::Solutions(solutions) => {
                 let variables = solutions.variables().to_vec();
                 let mut rows = Vec::new();
@@ -212,15 +239,13 @@ impl<'a> SparqlRunner<'a> {
         check_nesting(text).map_err(Error::SparqlSyntax)?;
         // Parsed once, as the evaluator would (with the predeclared
         // prefixes), so that its operations can be checked before it runs.
-        let update = parser()
-            .parse_update(text)
-            .map_err(|e| {
-                Error::SparqlSyntax(explain_syntax_error(
-                    text,
-                    SparqlKind::Update,
-                    &e.to_string(),
-                ))
-            })?;
+        let update = parser().parse_update(text).map_err(|e| {
+            Error::SparqlSyntax(explain_syntax_error(
+                text,
+                SparqlKind::Update,
+                &e.to_string(),
+            ))
+        })?;
         for operation in &update.operations {
             if let GraphUpdateOperation::Load { source, .. } = operation {
                 return Err(Error::Refused(format!(

@@ -34,6 +34,8 @@ struct Located {
     token: Token,
     line: usize,
     column: usize,
+    /// The token's first character, counted in characters from the start.
+    offset: usize,
     /// The character right after the token.
     next: Option<char>,
 }
@@ -73,6 +75,7 @@ fn tokens(text: &str) -> Vec<Located> {
                     token: Token::Open,
                     line,
                     column,
+                    offset: i,
                     next: None,
                 });
                 1
@@ -82,6 +85,7 @@ fn tokens(text: &str) -> Vec<Located> {
                     token: Token::Close,
                     line,
                     column,
+                    offset: i,
                     next: None,
                 });
                 1
@@ -106,6 +110,7 @@ fn tokens(text: &str) -> Vec<Located> {
                     token,
                     line: at_line,
                     column: at_column,
+                    offset: i,
                     next: chars.get(i + length).copied(),
                 });
                 length
@@ -147,6 +152,24 @@ fn iri_length(chars: &[char]) -> Option<usize> {
         }
     }
     None
+}
+
+/// The byte offset just inside the `{` that opens a query's WHERE clause
+/// (the keyword may be left out), where a VALUES block binds variables for
+/// the whole pattern.
+pub fn where_clause_start(text: &str) -> Option<usize> {
+    let tokens = tokens(text);
+    let after_where = tokens
+        .iter()
+        .position(|t| matches!(&t.token, Token::Word(w) if w.eq_ignore_ascii_case("where")))
+        .map_or(0, |i| i + 1);
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    tokens[after_where..]
+        .iter()
+        .filter(|t| t.token == Token::Open)
+        .map(|t| chars[t.offset])
+        .find(|(_, c)| *c == '{')
+        .map(|(byte, _)| byte + 1)
 }
 
 /// Refuses text nested deeper than [`MAX_NESTING`], naming where.
@@ -296,6 +319,16 @@ fn one_line(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_where_clause_is_found_past_templates_strings_and_iris() {
+        let text = "CONSTRUCT { ?s <http://x/{a}> \"{\" } WHERE { ?s ?p ?o }";
+        let at = where_clause_start(text).unwrap();
+        assert_eq!(&text[at..], " ?s ?p ?o }");
+        let short = "SELECT * { ?s ?p ?o }";
+        assert_eq!(&short[where_clause_start(short).unwrap()..], " ?s ?p ?o }");
+        assert!(where_clause_start("SELECT").is_none());
+    }
 
     #[test]
     fn nesting_is_counted_outside_strings_iris_and_comments() {

@@ -334,3 +334,96 @@ pub fn toy_turtle() -> String {
     }
     ttl
 }
+
+/// The base IRI of the movie KB.
+pub const MOVIES: &str = "http://example.org/movies/";
+
+/// Six films with directors and actors, and a genre every film shares with
+/// twenty filler films (a hub), in pipe syntax (load under [`MOVIES`]).
+pub fn movie_kb() -> String {
+    let mut kb = String::from(
+        "The Ice Storm|directed_by|Ang Lee
+The Ice Storm|starred_actors|Christina Ricci
+The Ice Storm|starred_actors|Kevin Kline
+Sleepy Hollow|directed_by|Tim Burton
+Sleepy Hollow|starred_actors|Christina Ricci
+Sleepy Hollow|starred_actors|Johnny Depp
+Ed Wood|directed_by|Tim Burton
+Ed Wood|starred_actors|Johnny Depp
+Amélie|directed_by|Jean-Pierre Jeunet
+Amélie|starred_actors|Audrey Tautou
+Delicatessen|directed_by|Jean-Pierre Jeunet
+Delicatessen|starred_actors|Dominique Pinon
+Lust Caution|directed_by|Ang Lee
+Lust Caution|starred_actors|Tang Wei
+",
+    );
+    for film in [
+        "The Ice Storm",
+        "Sleepy Hollow",
+        "Ed Wood",
+        "Amélie",
+        "Delicatessen",
+        "Lust Caution",
+    ] {
+        kb.push_str(&format!("{film}|has_genre|Drama\n"));
+    }
+    for i in 0..20 {
+        kb.push_str(&format!("Filler {i}|has_genre|Drama\n"));
+    }
+    kb
+}
+
+/// Questions of two shapes; every film and actor appears in both splits.
+pub fn movie_questions() -> String {
+    let directed = [
+        ("The Ice Storm", "Ang Lee"),
+        ("Sleepy Hollow", "Tim Burton"),
+        ("Ed Wood", "Tim Burton"),
+        ("Amélie", "Jean-Pierre Jeunet"),
+        ("Delicatessen", "Jean-Pierre Jeunet"),
+        ("Lust Caution", "Ang Lee"),
+    ];
+    let starred = [
+        ("Christina Ricci", "The Ice Storm|Sleepy Hollow"),
+        ("Johnny Depp", "Sleepy Hollow|Ed Wood"),
+        ("Kevin Kline", "The Ice Storm"),
+        ("Audrey Tautou", "Amélie"),
+        ("Dominique Pinon", "Delicatessen"),
+        ("Tang Wei", "Lust Caution"),
+    ];
+    let mut lines = String::new();
+    for _ in 0..4 {
+        for (film, director) in directed {
+            lines.push_str(&format!("who directed [{film}]\t{director}\n"));
+        }
+        for (actor, films) in starred {
+            lines.push_str(&format!("which films starred [{actor}]\t{films}\n"));
+        }
+    }
+    lines
+}
+
+/// 16 companies in Turtle: the flagged ones are high risk (`ex:risk`) and
+/// say so in their text; three banks.
+pub fn tiny_companies() -> String {
+    let mut ttl = String::from(
+        "@prefix ex: <http://example.org/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n",
+    );
+    for i in 0..16 {
+        let flagged = i % 2 == 0;
+        let (class, comment, risk) = if flagged {
+            (", ex:Flagged", "acme defaulted on its loan .", "ex:High")
+        } else {
+            ("", "zurich holdings ltd .", "ex:Low")
+        };
+        ttl.push_str(&format!(
+            "ex:c{i} a ex:Company{class} ; rdfs:label \"company {i}\" ; rdfs:comment \"{comment}\" ; ex:risk {risk} ; ex:bank ex:b{} .\n",
+            i % 3
+        ));
+    }
+    for b in 0..3 {
+        ttl.push_str(&format!("ex:b{b} a ex:Bank ; rdfs:label \"bank {b}\" .\n"));
+    }
+    ttl
+}

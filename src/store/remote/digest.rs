@@ -33,7 +33,12 @@ impl DigestChallenge {
             fields.push((name.trim().to_ascii_lowercase(), value.to_owned()));
             rest = next.trim_start().trim_start_matches(',').trim_start();
         }
-        let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
         if let Some(algorithm) = field("algorithm") {
             if !algorithm.eq_ignore_ascii_case("MD5") {
                 return None;
@@ -54,7 +59,12 @@ impl DigestChallenge {
         let ha1 = md5_hex(&format!("{user}:{}:{password}", self.realm));
         let ha2 = md5_hex(&format!("{method}:{uri}"));
         let nc = format!("{:08x}", self.count);
-        let cnonce = md5_hex(&format!("{}:{}:{:?}", self.nonce, self.count, std::time::SystemTime::now()));
+        let cnonce = md5_hex(&format!(
+            "{}:{}:{:?}",
+            self.nonce,
+            self.count,
+            std::time::SystemTime::now()
+        ));
         let mut value = format!(
             "Digest username=\"{user}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", algorithm=MD5",
             self.realm, self.nonce
@@ -99,8 +109,13 @@ mod tests {
         ));
         assert_eq!(response, "6629fae49393a05397450978507c4ef1");
         let header = challenge.answer("Mufasa", "Circle Of Life", "GET", "/dir/index.html");
-        assert!(header.contains("nc=00000001") && header.contains("opaque=\"5ccc"), "{header}");
+        assert!(
+            header.contains("nc=00000001") && header.contains("opaque=\"5ccc"),
+            "{header}"
+        );
         assert!(DigestChallenge::parse("Basic realm=\"x\"").is_none());
-        assert!(DigestChallenge::parse("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-256").is_none());
+        assert!(
+            DigestChallenge::parse("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-256").is_none()
+        );
     }
 }

@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 /// How to authenticate; never printed (its `Debug` hides the secrets).
 #[derive(Clone)]
 pub enum Credentials {
-    /// User and password: sent as HTTP Basic, or as Digest when the server
-    /// answers 401 with a Digest challenge.
+    /// User and password: sent as the server's 401 challenge asks (Basic
+    /// or Digest), and from then on with every request.
     User { user: String, password: String },
     /// A bearer token.
     Token(String),
@@ -53,9 +53,16 @@ pub struct HttpClient {
     credentials: Option<Credentials>,
     retries: u32,
     requests: AtomicU64,
-    /// The last Digest challenge, reused (with a fresh count) so that only
-    /// the first request pays a 401 round trip.
-    digest: Mutex<Option<DigestChallenge>>,
+    /// The scheme the server asked for, reused (a Digest challenge with a
+    /// fresh count) so that only the first request pays a 401 round trip.
+    scheme: Mutex<Option<Scheme>>,
+}
+
+/// How a server wants a user and password (some refuse an unasked-for
+/// Basic header outright, without a challenge: Virtuoso's /sparql-auth).
+enum Scheme {
+    Basic,
+    Digest(DigestChallenge),
 }
 
 /// First wait before a retry; doubled after each.
@@ -74,7 +81,7 @@ impl HttpClient {
             credentials,
             retries,
             requests: AtomicU64::new(0),
-            digest: Mutex::new(None),
+            scheme: Mutex::new(None),
         }
     }
 
@@ -83,9 +90,11 @@ impl HttpClient {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Sends a request, retrying on 5xx, 429 and transport failures; any
-    /// other non-2xx status is an error naming the URL, the status and the
-    /// start of the server's message.
+    /// Sends a request, retrying with backoff where another try is safe: a
+    /// read on 5xx, 429, timeouts and dropped connections; a write only
+    /// where the server cannot have applied it (503, 429, no connection).
+    /// Any other non-2xx status is an error naming the URL, the status and
+    /// the start of the server's message.
     pub fn send(
         &self,
         method: &str,
@@ -93,6 +102,7 @@ impl HttpClient {
         params: &[(&str, &str)],
         accept: &str,
         payload: &Payload<'_>,
+        write: bool,
     ) -> Result<Reply> {
         let target = with_params(url, params);
         let mut backoff = FIRST_BACKOFF;
@@ -101,8 +111,10 @@ impl HttpClient {
             attempt += 1;
             let outcome = self.attempt(method, &target, accept, payload);
             let retry = match &outcome {
+                Ok((status, _)) if write => matches!(status, 429 | 503),
                 Ok((status, _)) => *status >= 500 || *status == 429,
-                Err(Transport::Retryable(_)) => true,
+                Err(Transport::NotConnected(_)) => true,
+                Err(Transport::Interrupted(_)) => !write,
                 Err(Transport::Final(_)) => false,
             };
             if !retry || attempt > self.retries {
@@ -113,7 +125,7 @@ impl HttpClient {
         }
     }
 
-    /// One request, answering a Digest challenge once if the server sends one.
+    /// One request, answering the server's challenge once if it sends one.
     fn attempt(
         &self,
         method: &str,
@@ -121,24 +133,43 @@ impl HttpClient {
         accept: &str,
         payload: &Payload<'_>,
     ) -> std::result::Result<(u16, ureq::http::Response<ureq::Body>), Transport> {
-        let response = self.request(method, url, accept, payload, self.authorization(method, url))?;
+        let response = self.request(
+            method,
+            url,
+            accept,
+            payload,
+            self.authorization(method, url),
+        )?;
         if response.status().as_u16() != 401 {
             return Ok((response.status().as_u16(), response));
         }
         let Some(Credentials::User { .. }) = &self.credentials else {
             return Ok((401, response));
         };
-        let challenge = response
+        let challenges: Vec<&str> = response
             .headers()
             .get_all("www-authenticate")
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .find_map(DigestChallenge::parse);
-        let Some(challenge) = challenge else {
-            return Ok((401, response));
+            .collect();
+        let scheme = match challenges.iter().find_map(|c| DigestChallenge::parse(c)) {
+            Some(challenge) => Scheme::Digest(challenge),
+            None if challenges
+                .iter()
+                .any(|c| c.trim_start().starts_with("Basic")) =>
+            {
+                Scheme::Basic
+            }
+            None => return Ok((401, response)),
         };
-        *self.digest.lock().expect("digest lock") = Some(challenge);
-        let response = self.request(method, url, accept, payload, self.authorization(method, url))?;
+        *self.scheme.lock().expect("scheme lock") = Some(scheme);
+        let response = self.request(
+            method,
+            url,
+            accept,
+            payload,
+            self.authorization(method, url),
+        )?;
         Ok((response.status().as_u16(), response))
     }
 
@@ -160,9 +191,11 @@ impl HttpClient {
             None => builder,
         };
         let sent = match payload {
-            Payload::None => self
-                .agent
-                .run(builder.body(()).map_err(|e| Transport::Final(e.to_string()))?),
+            Payload::None => self.agent.run(
+                builder
+                    .body(())
+                    .map_err(|e| Transport::Final(e.to_string()))?,
+            ),
             Payload::Form(fields) => {
                 let body = form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(fields.iter())
@@ -182,9 +215,11 @@ impl HttpClient {
             }
         };
         sent.map_err(|e| match e {
-            ureq::Error::Timeout(_) | ureq::Error::Io(_) | ureq::Error::ConnectionFailed => {
-                Transport::Retryable(e.to_string())
+            ureq::Error::ConnectionFailed => Transport::NotConnected(e.to_string()),
+            ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Transport::NotConnected(e.to_string())
             }
+            ureq::Error::Timeout(_) | ureq::Error::Io(_) => Transport::Interrupted(e.to_string()),
             e => Transport::Final(e.to_string()),
         })
     }
@@ -194,23 +229,26 @@ impl HttpClient {
         match self.credentials.as_ref()? {
             Credentials::Token(token) => Some(format!("Bearer {token}")),
             Credentials::User { user, password } => {
-                let mut digest = self.digest.lock().expect("digest lock");
-                Some(match digest.as_mut() {
-                    Some(challenge) => challenge.answer(user, password, method, uri_path(url)),
-                    None => format!(
+                match self.scheme.lock().expect("scheme lock").as_mut()? {
+                    Scheme::Digest(challenge) => {
+                        Some(challenge.answer(user, password, method, uri_path(url)))
+                    }
+                    Scheme::Basic => Some(format!(
                         "Basic {}",
                         base64::engine::general_purpose::STANDARD
                             .encode(format!("{user}:{password}"))
-                    ),
-                })
+                    )),
+                }
             }
         }
     }
 }
 
 enum Transport {
-    /// Timeouts, refused or reset connections: worth another try.
-    Retryable(String),
+    /// No connection was made: nothing reached the server.
+    NotConnected(String),
+    /// A timeout or a dropped connection: the server may have seen the request.
+    Interrupted(String),
     Final(String),
 }
 
@@ -219,12 +257,15 @@ fn finish(
     url: &str,
     outcome: std::result::Result<(u16, ureq::http::Response<ureq::Body>), Transport>,
 ) -> Result<Reply> {
-    let (status, response) = outcome.map_err(|(Transport::Retryable(message)
-    | Transport::Final(message))| Error::Endpoint {
-        url: url.to_owned(),
-        status: None,
-        message,
-    })?;
+    let (status, response) = outcome.map_err(
+        |(Transport::NotConnected(message)
+         | Transport::Interrupted(message)
+         | Transport::Final(message))| Error::Endpoint {
+            url: url.to_owned(),
+            status: None,
+            message,
+        },
+    )?;
     let content_type = response
         .headers()
         .get("content-type")
@@ -308,7 +349,10 @@ mod tests {
             "http://h/sparql?a=1&graph=http%3A%2F%2Fx%2Fg%231"
         );
         assert_eq!(with_params("http://h/s", &[]), "http://h/s");
-        assert_eq!(uri_path("http://h:8890/sparql-auth?x=1"), "/sparql-auth?x=1");
+        assert_eq!(
+            uri_path("http://h:8890/sparql-auth?x=1"),
+            "/sparql-auth?x=1"
+        );
         assert_eq!(uri_path("http://h"), "/");
     }
 

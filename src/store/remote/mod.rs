@@ -116,10 +116,17 @@ impl RemoteStore {
     pub fn open(options: EndpointOptions) -> Result<Self> {
         let (query_url, dataset) = split_dataset(&options.query_url)?;
         let store = Self {
-            update_url: options.update_url.clone().unwrap_or_else(|| query_url.clone()),
+            update_url: options
+                .update_url
+                .clone()
+                .unwrap_or_else(|| query_url.clone()),
             query_url,
             graph_store_url: options.graph_store_url.clone(),
-            http: HttpClient::new(options.timeout, options.retries, options.credentials.clone()),
+            http: HttpClient::new(
+                options.timeout,
+                options.retries,
+                options.credentials.clone(),
+            ),
             concurrency: options.concurrency.max(1),
             page_size: options.page_size.max(1),
             write_batch: if options.graph_store_url.is_some() {
@@ -134,7 +141,7 @@ impl RemoteStore {
             let own = format!(
                 "SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), \"{GRAPH_NS}\")) }}"
             );
-            for row in store.select(&own, false)?.1 {
+            for row in store.select(&own, true)?.1 {
                 if let Some(Term::NamedNode(graph)) = row.into_iter().next().flatten() {
                     store.include(&graph);
                 }
@@ -184,12 +191,25 @@ impl RemoteStore {
             QueryForm::Solutions => {
                 "application/sparql-results+json, application/sparql-results+xml;q=0.9"
             }
-            QueryForm::Graph => "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.8",
+            QueryForm::Graph => {
+                "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.8"
+            }
         };
-        let reply = self
-            .http
-            .send("POST", &self.query_url, &[], accept, &Payload::Form(&fields))?;
-        let media = reply.content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let reply = self.http.send(
+            "POST",
+            &self.query_url,
+            &[],
+            accept,
+            &Payload::Form(&fields),
+            false,
+        )?;
+        let media = reply
+            .content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         let unexpected = || Error::Endpoint {
             url: self.query_url.clone(),
             status: None,
@@ -251,13 +271,18 @@ impl RemoteStore {
             &[],
             "*/*",
             &Payload::Form(&[("update", text)]),
+            true,
         )?;
         Ok(())
     }
 
     /// Runs a SELECT over the store's dataset, or with `own_dataset` over
     /// the graphs the query names itself.
-    fn select(&self, text: &str, own_dataset: bool) -> Result<(Vec<String>, Vec<Vec<Option<Term>>>)> {
+    fn select(
+        &self,
+        text: &str,
+        own_dataset: bool,
+    ) -> Result<(Vec<String>, Vec<Vec<Option<Term>>>)> {
         self.select_over(text, own_dataset.then_some(&Dataset::default()))
     }
 
@@ -268,8 +293,11 @@ impl RemoteStore {
     ) -> Result<(Vec<String>, Vec<Vec<Option<Term>>>)> {
         match self.query(text, QueryForm::Solutions, dataset)? {
             QueryResults::Solutions(solutions) => {
-                let variables: Vec<String> =
-                    solutions.variables().iter().map(|v| v.as_str().to_owned()).collect();
+                let variables: Vec<String> = solutions
+                    .variables()
+                    .iter()
+                    .map(|v| v.as_str().to_owned())
+                    .collect();
                 let vars = solutions.variables().to_vec();
                 let mut rows = Vec::new();
                 for solution in solutions {
@@ -283,7 +311,11 @@ impl RemoteStore {
     }
 
     fn ask(&self, text: &str, own_dataset: bool) -> Result<bool> {
-        match self.query(text, QueryForm::Solutions, own_dataset.then_some(&Dataset::default()))? {
+        match self.query(
+            text,
+            QueryForm::Solutions,
+            own_dataset.then_some(&Dataset::default()),
+        )? {
             QueryResults::Boolean(value) => Ok(value),
             _ => Err(self.bad_result("expected a boolean answer to ASK")),
         }
@@ -351,7 +383,10 @@ impl RemoteStore {
                 excluded.as_str()
             );
         } else {
-            let others: Vec<NamedNode> = dataset.into_iter().filter(|g| g.as_ref() != excluded).collect();
+            let others: Vec<NamedNode> = dataset
+                .into_iter()
+                .filter(|g| g.as_ref() != excluded)
+                .collect();
             quads.dataset = Some(Dataset {
                 default_graphs: others.clone(),
                 named_graphs: others,
@@ -368,7 +403,10 @@ impl RemoteStore {
             sparql_term(quad.object)
         );
         match quad.graph_name {
-            GraphNameRef::NamedNode(g) => self.ask(&format!("ASK {{ GRAPH <{}> {{ {triple} }} }}", g.as_str()), true),
+            GraphNameRef::NamedNode(g) => self.ask(
+                &format!("ASK {{ GRAPH <{}> {{ {triple} }} }}", g.as_str()),
+                true,
+            ),
             _ => self.ask(&format!("ASK {{ {triple} }}"), false),
         }
     }
@@ -409,7 +447,9 @@ impl RemoteStore {
     /// Removes every triple of a graph.
     pub fn clear_graph(&self, graph: GraphNameRef<'_>) -> Result<()> {
         match graph {
-            GraphNameRef::NamedNode(g) => self.update(&format!("CLEAR SILENT GRAPH <{}>", g.as_str())),
+            GraphNameRef::NamedNode(g) => {
+                self.update(&format!("CLEAR SILENT GRAPH <{}>", g.as_str()))
+            }
             _ => self.update("CLEAR SILENT DEFAULT"),
         }
     }
@@ -427,7 +467,11 @@ impl RemoteStore {
             let quad = quad?;
             let graph = quad.graph_name.clone();
             let triple = Triple::from(quad);
-            let groups = if mentions_blank(&triple) { &mut blank } else { &mut pending };
+            let groups = if mentions_blank(&triple) {
+                &mut blank
+            } else {
+                &mut pending
+            };
             let index = match groups.iter().position(|(g, _)| *g == graph) {
                 Some(index) => index,
                 None => {
@@ -465,7 +509,11 @@ impl RemoteStore {
                 GraphName::NamedNode(g) => ("graph", g.as_str()),
                 _ => ("default", ""),
             };
-            let params: &[(&str, &str)] = if target.0 == "default" { &[] } else { &[target] };
+            let params: &[(&str, &str)] = if target.0 == "default" {
+                &[]
+            } else {
+                &[target]
+            };
             let url = if target.0 == "default" {
                 format!("{url}{}default", if url.contains('?') { '&' } else { '?' })
             } else {
@@ -480,6 +528,7 @@ impl RemoteStore {
                     content_type: "application/n-triples",
                     data: body.as_bytes(),
                 },
+                true,
             )?;
             return Ok(());
         }
@@ -512,8 +561,10 @@ impl RemoteStore {
             Some(subjects) => subjects
                 .chunks(UPDATE_BATCH)
                 .map(|batch| {
-                    let values: Vec<String> =
-                        batch.iter().map(|s| sparql_term(s.as_ref().into())).collect();
+                    let values: Vec<String> = batch
+                        .iter()
+                        .map(|s| sparql_term(s.as_ref().into()))
+                        .collect();
                     format!(
                         "DELETE {{ {} }} WHERE {{ {} VALUES ?s {{ {} }} }}",
                         scope("?s ?p ?o"),
@@ -526,14 +577,19 @@ impl RemoteStore {
         for batch in quads.chunks(UPDATE_BATCH) {
             let triples: Vec<Triple> = batch.iter().cloned().map(Triple::from).collect();
             let body: String = triples.iter().map(|t| format!("{t} .\n")).collect();
-            operations.push(insert_text(&name, &body, triples.iter().any(mentions_blank)));
+            operations.push(insert_text(
+                &name,
+                &body,
+                triples.iter().any(mentions_blank),
+            ));
         }
         if operations.len() <= 2 {
             return self.update(&operations.join(" ;\n"));
         }
         let mut written = 0;
         for (i, operation) in operations.iter().enumerate() {
-            self.update(operation).map_err(|e| partial_write(e, written))?;
+            self.update(operation)
+                .map_err(|e| partial_write(e, written))?;
             written += if i < operations.len() - quads.len().div_ceil(UPDATE_BATCH) {
                 0
             } else {
@@ -547,7 +603,11 @@ impl RemoteStore {
     /// the removals and additions (one request when they fit in a page).
     /// Triples with blank nodes cannot be named across requests and are left
     /// out; returns (added, removed, kept, left out).
-    pub fn replace_graph(&self, graph: NamedNodeRef<'_>, wanted: &[Triple]) -> Result<(usize, usize, usize, usize)> {
+    pub fn replace_graph(
+        &self,
+        graph: NamedNodeRef<'_>,
+        wanted: &[Triple],
+    ) -> Result<(usize, usize, usize, usize)> {
         self.include(&graph.into_owned());
         let wanted: std::collections::HashSet<&Triple> = wanted.iter().collect();
         let (writable, blank): (Vec<&Triple>, Vec<&Triple>) =
@@ -556,14 +616,25 @@ impl RemoteStore {
         for quad in self.quads_matching(None, None, None, Some(graph.into())) {
             held.insert(Triple::from(quad?));
         }
-        let added: Vec<&Triple> = writable.iter().copied().filter(|t| !held.contains(*t)).collect();
+        let added: Vec<&Triple> = writable
+            .iter()
+            .copied()
+            .filter(|t| !held.contains(*t))
+            .collect();
         let removed: Vec<&Triple> = held
             .iter()
             .filter(|t| !wanted.contains(t) && !mentions_blank(t))
             .collect();
         let kept = writable.len() - added.len();
         let in_graph = |triples: &[&Triple]| -> String {
-            format!("GRAPH <{}> {{\n{}}}", graph.as_str(), triples.iter().map(|t| format!("{t} .\n")).collect::<String>())
+            format!(
+                "GRAPH <{}> {{\n{}}}",
+                graph.as_str(),
+                triples
+                    .iter()
+                    .map(|t| format!("{t} .\n"))
+                    .collect::<String>()
+            )
         };
         let mut operations = Vec::new();
         let total = removed.len() + added.len();
@@ -580,7 +651,10 @@ impl RemoteStore {
         } else {
             let mut done = 0;
             for (operation, size) in operations.iter().zip(
-                removed.chunks(UPDATE_BATCH).map(<[_]>::len).chain(added.chunks(UPDATE_BATCH).map(<[_]>::len)),
+                removed
+                    .chunks(UPDATE_BATCH)
+                    .map(<[_]>::len)
+                    .chain(added.chunks(UPDATE_BATCH).map(<[_]>::len)),
             ) {
                 self.update(operation).map_err(|e| partial_write(e, done))?;
                 done += size;
@@ -609,7 +683,9 @@ impl PagedQuads<'_> {
     fn fetch_wave(&mut self) -> Result<()> {
         let store = self.store;
         let size = store.page_size;
-        let offsets: Vec<usize> = (0..store.concurrency).map(|i| self.offset + i * size).collect();
+        let offsets: Vec<usize> = (0..store.concurrency)
+            .map(|i| self.offset + i * size)
+            .collect();
         let pages: Vec<Result<Vec<Vec<Option<Term>>>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = offsets
                 .iter()
@@ -619,7 +695,10 @@ impl PagedQuads<'_> {
                     scope.spawn(move || store.select_over(&text, dataset).map(|(_, rows)| rows))
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("page reader panicked")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("page reader panicked"))
+                .collect()
         });
         for page in pages {
             let rows = page?;
@@ -638,7 +717,11 @@ impl PagedQuads<'_> {
 
     fn quad(&self, row: Vec<Option<Term>>) -> Result<Quad> {
         let mut row = row.into_iter();
-        let (s, p, o) = (row.next().flatten(), row.next().flatten(), row.next().flatten());
+        let (s, p, o) = (
+            row.next().flatten(),
+            row.next().flatten(),
+            row.next().flatten(),
+        );
         let bad = |what: &str| self.store.bad_result(format!("a {what} that is not one"));
         let subject = match (self.fixed.0.clone(), s) {
             (Some(fixed), _) => fixed,
@@ -692,7 +775,11 @@ fn split_dataset(url: &str) -> Result<(String, Vec<NamedNode>)> {
             any_kept = true;
         }
     }
-    let base = if any_kept { format!("{base}?{}", kept.finish()) } else { base.to_owned() };
+    let base = if any_kept {
+        format!("{base}?{}", kept.finish())
+    } else {
+        base.to_owned()
+    };
     Ok((base, dataset))
 }
 
@@ -761,7 +848,8 @@ mod tests {
     #[test]
     fn the_url_dataset_is_split_off() {
         let (url, dataset) =
-            split_dataset("http://h/sparql?default-graph-uri=http%3A%2F%2Fx%2Fg&timeout=5").unwrap();
+            split_dataset("http://h/sparql?default-graph-uri=http%3A%2F%2Fx%2Fg&timeout=5")
+                .unwrap();
         assert_eq!(url, "http://h/sparql?timeout=5");
         assert_eq!(dataset, [NamedNode::new("http://x/g").unwrap()]);
         assert!(split_dataset("http://h/sparql?default-graph-uri=not%20an%20iri").is_err());
@@ -769,7 +857,8 @@ mod tests {
 
     #[test]
     fn only_undeclared_well_known_prefixes_are_added() {
-        let text = "PREFIX risk: <http://other/> SELECT * WHERE { ?s a risk:Company ; rdfs:label ?l }";
+        let text =
+            "PREFIX risk: <http://other/> SELECT * WHERE { ?s a risk:Company ; rdfs:label ?l }";
         let prologue = missing_prefixes(text);
         assert!(prologue.contains("PREFIX rdfs:"), "{prologue}");
         assert!(!prologue.contains("PREFIX risk:"), "{prologue}");
@@ -779,8 +868,13 @@ mod tests {
     #[test]
     fn blank_nodes_make_an_insert_with_a_template() {
         let g = GraphName::NamedNode(NamedNode::new("http://x/g").unwrap());
-        assert!(insert_text(&g, "_:a <http://p> \"1\" .\n", true).starts_with("INSERT { GRAPH <http://x/g>"));
-        assert!(insert_text(&GraphName::DefaultGraph, "<http://a> <http://p> \"1\" .\n", false)
-            .starts_with("INSERT DATA {"));
+        assert!(insert_text(&g, "_:a <http://p> \"1\" .\n", true)
+            .starts_with("INSERT { GRAPH <http://x/g>"));
+        assert!(insert_text(
+            &GraphName::DefaultGraph,
+            "<http://a> <http://p> \"1\" .\n",
+            false
+        )
+        .starts_with("INSERT DATA {"));
     }
 }

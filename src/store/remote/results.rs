@@ -34,6 +34,13 @@ pub fn parse_json(body: &[u8]) -> Result<QueryResults<'static>, String> {
         .pointer("/results/bindings")
         .and_then(Value::as_array)
         .ok_or("no results.bindings")?;
+    // Virtuoso (without CaseMode 2) answers ASK as one row of __ASK_RETVAL.
+    if let ([variable], [row]) = (&variables[..], &bindings[..]) {
+        if variable.as_str() == "__ASK_RETVAL" {
+            let value = row.pointer("/__ASK_RETVAL/value").and_then(Value::as_str);
+            return Ok(QueryResults::Boolean(value.is_some_and(|v| v != "0")));
+        }
+    }
     let rows: Vec<Vec<Option<Term>>> = bindings
         .iter()
         .map(|binding| {
@@ -67,7 +74,8 @@ fn term(value: &Value) -> Result<Term, String> {
             Ok(match field("datatype") {
                 Some(datatype) => Literal::new_typed_literal(
                     text,
-                    NamedNode::new(datatype).map_err(|e| format!("bad datatype {datatype:?}: {e}"))?,
+                    NamedNode::new(datatype)
+                        .map_err(|e| format!("bad datatype {datatype:?}: {e}"))?,
                 ),
                 None => Literal::new_simple_literal(text),
             }
@@ -103,10 +111,22 @@ mod tests {
         let rows: Vec<_> = solutions.map(Result::unwrap).collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].get("s"), rows[1].get("s"), "one node, one label");
-        assert_eq!(rows[0].get("n").unwrap().to_string(), "\"3\"^^<http://www.w3.org/2001/XMLSchema#integer>");
+        assert_eq!(
+            rows[0].get("n").unwrap().to_string(),
+            "\"3\"^^<http://www.w3.org/2001/XMLSchema#integer>"
+        );
         assert_eq!(rows[0].get("o").unwrap().to_string(), "\"1\"@en");
         assert!(rows[1].get("n").is_none());
-        assert!(matches!(parse_json(br#"{"boolean": true}"#), Ok(QueryResults::Boolean(true))));
+        assert!(matches!(
+            parse_json(br#"{"boolean": true}"#),
+            Ok(QueryResults::Boolean(true))
+        ));
+        let virtuoso_ask = br#"{ "head": { "link": [], "vars": ["__ASK_RETVAL"] }, "results": { "bindings": [
+            { "__ASK_RETVAL": { "type": "typed-literal", "datatype": "http://www.w3.org/2001/XMLSchema#integer", "value": "0" }} ] } }"#;
+        assert!(matches!(
+            parse_json(virtuoso_ask),
+            Ok(QueryResults::Boolean(false))
+        ));
         assert!(parse_json(b"<html>").is_err());
     }
 }
