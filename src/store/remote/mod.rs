@@ -636,29 +636,33 @@ impl RemoteStore {
                     .collect::<String>()
             )
         };
-        let mut operations = Vec::new();
-        let total = removed.len() + added.len();
-        for batch in removed.chunks(UPDATE_BATCH) {
-            operations.push(format!("DELETE DATA {{ {} }}", in_graph(batch)));
-        }
-        for batch in added.chunks(UPDATE_BATCH) {
-            operations.push(format!("INSERT DATA {{ {} }}", in_graph(batch)));
-        }
-        if total <= UPDATE_BATCH {
+        if removed.len() + added.len() <= UPDATE_BATCH {
+            // Small enough for one request: one transaction on the server.
+            let mut operations = Vec::new();
+            if !removed.is_empty() {
+                operations.push(format!("DELETE DATA {{ {} }}", in_graph(&removed)));
+            }
+            if !added.is_empty() {
+                operations.push(format!("INSERT DATA {{ {} }}", in_graph(&added)));
+            }
             if !operations.is_empty() {
                 self.update(&operations.join(" ;\n"))?;
             }
         } else {
             let mut done = 0;
-            for (operation, size) in operations.iter().zip(
-                removed
-                    .chunks(UPDATE_BATCH)
-                    .map(<[_]>::len)
-                    .chain(added.chunks(UPDATE_BATCH).map(<[_]>::len)),
-            ) {
-                self.update(operation).map_err(|e| partial_write(e, done))?;
-                done += size;
+            for batch in removed.chunks(UPDATE_BATCH) {
+                self.update(&format!("DELETE DATA {{ {} }}", in_graph(batch)))
+                    .map_err(|e| partial_write(e, done))?;
+                done += batch.len();
             }
+            let name = GraphName::NamedNode(graph.into_owned());
+            let added: Vec<Triple> = added.into_iter().cloned().collect();
+            for batch in added.chunks(self.write_batch) {
+                self.write_triples(&name, batch)
+                    .map_err(|e| partial_write(e, done))?;
+                done += batch.len();
+            }
+            return Ok((added.len(), removed.len(), kept, blank.len()));
         }
         Ok((added.len(), removed.len(), kept, blank.len()))
     }
