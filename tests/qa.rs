@@ -36,33 +36,7 @@ fn bert(ws: &Workspace) -> std::path::PathBuf {
 }
 
 fn train(ws: &Workspace, out: &str) -> assert_cmd::assert::Assert {
-    let questions = questions(ws);
-    ws.kgfuse()
-        .args([
-            "train",
-            "qa",
-            "--epochs",
-            "60",
-            "--lr",
-            "0.02",
-            "--patience",
-            "60",
-        ])
-        .args([
-            "--valid-fraction",
-            "0.25",
-            "--inner-dim",
-            "32",
-            "--batch-size",
-            "8",
-        ])
-        .arg("--questions")
-        .arg(questions)
-        .arg("--bert")
-        .arg(bert(ws))
-        .arg("--out")
-        .arg(ws.path(out))
-        .assert()
+    common::train_movie_qa(ws, &bert(ws), &ws.path(out)).assert()
 }
 
 /// `kgfuse ask` with the model folder `qa` and the tiny BERT, then `extra`.

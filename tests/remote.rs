@@ -310,33 +310,7 @@ fn every_command_gives_the_same_results_on_the_embedded_store_kgfuse_serve_and_v
         .arg(kb)
         .assert()
         .success();
-    let questions = trainer.write("questions.txt", common::movie_questions());
-    trainer
-        .kgfuse()
-        .args([
-            "train",
-            "qa",
-            "--epochs",
-            "60",
-            "--lr",
-            "0.02",
-            "--patience",
-            "60",
-        ])
-        .args([
-            "--valid-fraction",
-            "0.25",
-            "--inner-dim",
-            "32",
-            "--batch-size",
-            "8",
-        ])
-        .arg("--questions")
-        .arg(questions)
-        .arg("--bert")
-        .arg(&bert)
-        .arg("--out")
-        .arg(trainer.path("qa"))
+    common::train_movie_qa(&trainer, &bert, &trainer.path("qa"))
         .assert()
         .success();
     let qa = trainer.path("qa");

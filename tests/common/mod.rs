@@ -427,3 +427,35 @@ pub fn tiny_companies() -> String {
     }
     ttl
 }
+
+/// `kgfuse train qa` on [`movie_questions`] (written into `ws`) with settings
+/// that reach perfect accuracy on the movie KB in seconds.
+pub fn train_movie_qa(ws: &Workspace, bert: &Path, out: &Path) -> Command {
+    let questions = ws.write("questions.txt", movie_questions());
+    let mut cmd = ws.kgfuse();
+    cmd.args([
+        "train",
+        "qa",
+        "--epochs",
+        "60",
+        "--lr",
+        "0.02",
+        "--patience",
+        "60",
+    ])
+    .args([
+        "--valid-fraction",
+        "0.25",
+        "--inner-dim",
+        "32",
+        "--batch-size",
+        "8",
+    ])
+    .arg("--questions")
+    .arg(questions)
+    .arg("--bert")
+    .arg(bert)
+    .arg("--out")
+    .arg(out);
+    cmd
+}

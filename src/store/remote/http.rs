@@ -133,13 +133,16 @@ impl HttpClient {
         accept: &str,
         payload: &Payload<'_>,
     ) -> std::result::Result<(u16, ureq::http::Response<ureq::Body>), Transport> {
-        let response = self.request(
-            method,
-            url,
-            accept,
-            payload,
-            self.authorization(method, url),
-        )?;
+        let send = || {
+            self.request(
+                method,
+                url,
+                accept,
+                payload,
+                self.authorization(method, url),
+            )
+        };
+        let response = send()?;
         if response.status().as_u16() != 401 {
             return Ok((response.status().as_u16(), response));
         }
@@ -163,13 +166,7 @@ impl HttpClient {
             None => return Ok((401, response)),
         };
         *self.scheme.lock().expect("scheme lock") = Some(scheme);
-        let response = self.request(
-            method,
-            url,
-            accept,
-            payload,
-            self.authorization(method, url),
-        )?;
+        let response = send()?;
         Ok((response.status().as_u16(), response))
     }
 
