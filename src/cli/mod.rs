@@ -79,6 +79,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", default_value_t = EndpointOptions::new("").concurrency)]
     endpoint_concurrency: usize,
 
+    /// Rows per request when the endpoint's results are read in pages: at
+    /// most the server's cap on one result (Virtuoso: ResultSetMaxRows).
+    #[arg(long, global = true, value_name = "ROWS", default_value_t = EndpointOptions::new("").page_size)]
+    endpoint_page_size: usize,
+
     /// Seconds before a request to the endpoint times out (it is retried).
     #[arg(long, global = true, value_name = "SECS", default_value_t = EndpointOptions::new("").timeout.as_secs())]
     endpoint_timeout: u64,
@@ -139,6 +144,7 @@ impl Context {
             options.update_url = cli.update_endpoint.clone();
             options.graph_store_url = cli.graph_store.clone();
             options.concurrency = cli.endpoint_concurrency;
+            options.page_size = cli.endpoint_page_size;
             options.timeout = Duration::from_secs(cli.endpoint_timeout);
             options.credentials = endpoint_credentials();
             StoreLocation::Endpoint(options)

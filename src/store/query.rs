@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use oxigraph::model::{NamedNode, Term, Variable};
-use oxigraph::sparql::{QueryEvaluationError, QueryResults, SparqlEvaluator};
+use oxigraph::sparql::{QueryEvaluationError, QueryResults, QuerySolutionIter, SparqlEvaluator};
 use spargebra::GraphUpdateOperation;
 
 use super::remote::{missing_prefixes, QueryForm, RemoteStore};
@@ -82,7 +82,15 @@ impl<'a> SparqlRunner<'a> {
         let inner = match self.store.backend() {
             BackendRef::Embedded(inner) => inner,
             BackendRef::Remote(remote) => {
-                return self.remote_query(remote, text, bindings, dataset, None)
+                let query = self.remote_query(text, bindings, dataset)?;
+                if query.sliced {
+                    return remote.query(&query.text, query.form, query.dataset.as_ref());
+                }
+                let (variables, rows) = remote_solutions(remote, &query, usize::MAX)?;
+                return Ok(QueryResults::Solutions(QuerySolutionIter::from_tuples(
+                    variables.into(),
+                    rows.into_iter().map(Ok),
+                )));
             }
         };
         // Built without an HTTP client, the evaluator has no service
@@ -118,19 +126,17 @@ impl<'a> SparqlRunner<'a> {
         bound.execute().map_err(evaluation_error)
     }
 
-    /// A query sent to a remote store: checked here (so that syntax errors
-    /// read as they do on the embedded store), sent as the user wrote it
-    /// with the well-known prefixes it leaves undeclared, the bindings as a
-    /// VALUES block at the top of its WHERE clause (where a server joins
-    /// them first), and `limit` as a LIMIT when it has none.
+    /// A query for a remote store: checked here (so that syntax errors read
+    /// as they do on the embedded store), then sent as the user wrote it
+    /// with the well-known prefixes it leaves undeclared and the bindings as
+    /// a VALUES block at the top of its WHERE clause (where a server joins
+    /// them first).
     fn remote_query(
         &self,
-        remote: &RemoteStore,
         text: &str,
         bindings: &[(Variable, Term)],
         dataset: &Dataset,
-        limit: Option<usize>,
-    ) -> Result<QueryResults<'static>> {
+    ) -> Result<RemoteQuery> {
         if let Some((name, _)) = self.functions.first() {
             return Err(Error::Refused(format!(
                 "the extension function {name} runs on the embedded store only: a SPARQL endpoint cannot call back into kgfuse"
@@ -143,12 +149,21 @@ impl<'a> SparqlRunner<'a> {
                 &e.to_string(),
             ))
         })?;
-        let (form, own_dataset) = match &query {
-            spargebra::Query::Select { dataset, .. } | spargebra::Query::Ask { dataset, .. } => {
-                (QueryForm::Solutions, dataset.is_some())
+        let (form, own_dataset, sliced) = match &query {
+            spargebra::Query::Select {
+                dataset, pattern, ..
+            } => (
+                QueryForm::Solutions,
+                dataset.is_some(),
+                matches!(pattern, spargebra::algebra::GraphPattern::Slice { .. }),
+            ),
+            spargebra::Query::Ask { dataset, .. } => {
+                (QueryForm::Solutions, dataset.is_some(), true)
             }
             spargebra::Query::Construct { dataset, .. }
-            | spargebra::Query::Describe { dataset, .. } => (QueryForm::Graph, dataset.is_some()),
+            | spargebra::Query::Describe { dataset, .. } => {
+                (QueryForm::Graph, dataset.is_some(), true)
+            }
         };
         let mut body = text.to_owned();
         if !bindings.is_empty() {
@@ -168,19 +183,13 @@ impl<'a> SparqlRunner<'a> {
                 ),
             );
         }
-        if let (Some(limit), spargebra::Query::Select { pattern, .. }) = (limit, &query) {
-            if !matches!(pattern, spargebra::algebra::GraphPattern::Slice { .. }) {
-                body += &format!("\nLIMIT {limit}");
-            }
-        }
-        let sent = missing_prefixes(text) + &body;
         let given = !dataset.default_graphs.is_empty() || !dataset.named_graphs.is_empty();
-        let choice = if given || own_dataset {
-            Some(dataset)
-        } else {
-            None
-        };
-        remote.query(&sent, form, choice)
+        Ok(RemoteQuery {
+            text: missing_prefixes(text) + &body,
+            form,
+            dataset: (given || own_dataset).then(|| dataset.clone()),
+            sliced,
+        })
     }
 
     /// Runs a query and collects its solutions as rows of optional terms, in
@@ -210,14 +219,12 @@ impl<'a> SparqlRunner<'a> {
         bindings: &[(Variable, Term)],
         limit: usize,
     ) -> Result<(Vec<Variable>, Vec<Vec<Option<Term>>>)> {
-        let results = match (self.store.backend(), limit) {
-            (BackendRef::Remote(remote), limit) if limit != usize::MAX => {
-                check_nesting(text).map_err(Error::SparqlSyntax)?;
-                self.remote_query(remote, text, bindings, &Dataset::default(), Some(limit))?
-            }
-            _ => self.query(text, bindings)?,
-        };
-        match results {
+        if let BackendRef::Remote(remote) = self.store.backend() {
+            check_nesting(text).map_err(Error::SparqlSyntax)?;
+            let query = self.remote_query(text, bindings, &Dataset::default())?;
+            return remote_solutions(remote, &query, limit);
+        }
+        match self.query(text, bindings)? {
             QueryResults::Solutions(solutions) => {
                 let variables = solutions.variables().to_vec();
                 let mut rows = Vec::new();
@@ -274,6 +281,52 @@ fn parser() -> spargebra::SparqlParser {
                 .with_prefix(*name, *iri)
                 .expect("well-known prefixes are valid IRIs")
         })
+}
+
+/// The solutions of a SELECT on a remote store, at most `limit`, read in
+/// pages of `--endpoint-page-size` rows: servers cap a result without saying
+/// so (Virtuoso at 10,000 rows by default), so one request could lose rows.
+fn remote_solutions(
+    remote: &RemoteStore,
+    query: &RemoteQuery,
+    limit: usize,
+) -> Result<(Vec<Variable>, Vec<Vec<Option<Term>>>)> {
+    let page = remote.page_size();
+    let mut rows = Vec::new();
+    loop {
+        let wanted = page.min(limit - rows.len());
+        let text = if query.sliced {
+            query.text.clone()
+        } else {
+            format!("{}\nLIMIT {wanted} OFFSET {}", query.text, rows.len())
+        };
+        let QueryResults::Solutions(solutions) =
+            remote.query(&text, query.form, query.dataset.as_ref())?
+        else {
+            return Err(Error::UnsupportedOutput(
+                "expected a SELECT query".to_owned(),
+            ));
+        };
+        let variables = solutions.variables().to_vec();
+        let before = rows.len();
+        for solution in solutions.take(limit - rows.len()) {
+            let solution = solution.map_err(evaluation_error)?;
+            rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
+        }
+        if query.sliced || rows.len() - before < wanted || rows.len() == limit {
+            return Ok((variables, rows));
+        }
+    }
+}
+
+/// A query as a remote store gets it.
+struct RemoteQuery {
+    text: String,
+    form: QueryForm,
+    /// `None`: the store's own dataset.
+    dataset: Option<Dataset>,
+    /// Whether it has its own LIMIT or OFFSET (or returns no rows to page).
+    sliced: bool,
 }
 
 /// The RDF dataset a protocol request names (`default-graph-uri`,

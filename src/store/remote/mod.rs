@@ -155,6 +155,11 @@ impl RemoteStore {
         &self.query_url
     }
 
+    /// Rows per page of a read.
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+
     /// HTTP requests made so far.
     pub fn requests(&self) -> u64 {
         self.http.requests()
