@@ -401,6 +401,21 @@ fn reads_page_past_the_servers_cap_blank_nodes_stay_one_node_and_digest_is_answe
     // Every row, though the server returns at most 1,000 per result.
     let names = target.select(&ws, "SELECT ?e WHERE { ?e <http://example.org/name> ?n }");
     assert_eq!(names.len(), 2_500);
+    // Sorted past the cap too (Virtuoso refuses to sort more rows than it
+    // may return: kgfuse pages unsorted and sorts).
+    let sorted = target.run(
+        &ws,
+        &[
+            "query",
+            "--format",
+            "tsv",
+            "SELECT ?n WHERE { ?e <http://example.org/name> ?n } ORDER BY DESC(?n)",
+        ],
+    );
+    let sorted: Vec<&str> = sorted.lines().skip(1).collect();
+    assert_eq!(sorted.len(), 2_500);
+    assert_eq!(sorted[0], "\"entity 999\"");
+    assert_eq!(sorted[2_499], "\"entity 0\"");
     let exported = target.run(&ws, &["export", "--graph", DATA, "--format", "ntriples"]);
     assert_eq!(
         exported.lines().count(),

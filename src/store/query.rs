@@ -9,7 +9,9 @@ use oxigraph::sparql::{QueryEvaluationError, QueryResults, QuerySolutionIter, Sp
 use spargebra::GraphUpdateOperation;
 
 use super::remote::{missing_prefixes, QueryForm, RemoteStore};
-use super::sparql_text::{check_nesting, explain_syntax_error, where_clause_start, SparqlKind};
+use super::sparql_text::{
+    check_nesting, explain_syntax_error, trailing_order_by, where_clause_start, SparqlKind,
+};
 use super::terms::PREFIXES;
 use super::{BackendRef, Store};
 use crate::error::{Error, Result};
@@ -184,11 +186,19 @@ impl<'a> SparqlRunner<'a> {
             );
         }
         let given = !dataset.default_graphs.is_empty() || !dataset.named_graphs.is_empty();
+        let prologue = missing_prefixes(text);
+        let order = match (&query, trailing_order_by(&body)) {
+            (spargebra::Query::Select { pattern, .. }, Some(at)) if !sliced => {
+                order_keys(&pattern).map(|keys| (prologue.len() + at, keys))
+            }
+            _ => None,
+        };
         Ok(RemoteQuery {
-            text: missing_prefixes(text) + &body,
+            text: prologue + &body,
             form,
             dataset: (given || own_dataset).then(|| dataset.clone()),
             sliced,
+            order,
         })
     }
 
@@ -291,6 +301,42 @@ fn remote_solutions(
     query: &RemoteQuery,
     limit: usize,
 ) -> Result<(Vec<Variable>, Vec<Vec<Option<Term>>>)> {
+    if let Some((at, keys)) = &query.order {
+        let unordered = RemoteQuery {
+            text: query.text[..*at].to_owned(),
+            order: None,
+            dataset: query.dataset.clone(),
+            ..*query
+        };
+        let (variables, mut rows) = remote_solutions(remote, &unordered, usize::MAX)?;
+        let columns: Option<Vec<(usize, bool)>> = keys
+            .iter()
+            .map(|(key, descending)| {
+                variables
+                    .iter()
+                    .position(|v| v == key)
+                    .map(|i| (i, *descending))
+            })
+            .collect();
+        if let Some(columns) = columns {
+            rows.sort_by(|a, b| {
+                columns
+                    .iter()
+                    .map(|&(i, descending)| {
+                        let order = compare_terms(&a[i], &b[i]);
+                        if descending {
+                            order.reverse()
+                        } else {
+                            order
+                        }
+                    })
+                    .find(|order| order.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            rows.truncate(limit);
+            return Ok((variables, rows));
+        }
+    }
     let page = remote.page_size();
     let mut rows = Vec::new();
     loop {
@@ -327,6 +373,65 @@ struct RemoteQuery {
     dataset: Option<Dataset>,
     /// Whether it has its own LIMIT or OFFSET (or returns no rows to page).
     sliced: bool,
+    /// Where its ORDER BY starts in `text` and its keys (variable, descending),
+    /// when it orders by projected variables only: such a query is paged
+    /// without its ORDER BY and sorted here, since servers may refuse to
+    /// sort past their result cap (Virtuoso does).
+    order: Option<(usize, Vec<(Variable, bool)>)>,
+}
+
+/// The keys of a SELECT's top-level ORDER BY when each is a plain variable.
+fn order_keys(pattern: &spargebra::algebra::GraphPattern) -> Option<Vec<(Variable, bool)>> {
+    use spargebra::algebra::{Expression, GraphPattern, OrderExpression};
+    match pattern {
+        GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Project { inner, .. } => order_keys(inner),
+        GraphPattern::OrderBy { expression, .. } => expression
+            .iter()
+            .map(|key| match key {
+                OrderExpression::Asc(Expression::Variable(v)) => Some((v.clone(), false)),
+                OrderExpression::Desc(Expression::Variable(v)) => Some((v.clone(), true)),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// SPARQL's order of terms, as ORDER BY uses it: unbound, blank nodes,
+/// IRIs, then literals (numbers by value, others by their text).
+fn compare_terms(a: &Option<Term>, b: &Option<Term>) -> std::cmp::Ordering {
+    fn rank(term: &Option<Term>) -> u8 {
+        match term {
+            None => 0,
+            Some(Term::BlankNode(_)) => 1,
+            Some(Term::NamedNode(_)) => 2,
+            _ => 3,
+        }
+    }
+    fn number(literal: &oxigraph::model::Literal) -> Option<f64> {
+        const NUMERIC: [&str; 6] = ["integer", "decimal", "double", "float", "int", "long"];
+        let datatype = literal.datatype().as_str();
+        let local = datatype.strip_prefix("http://www.w3.org/2001/XMLSchema#")?;
+        NUMERIC
+            .contains(&local)
+            .then(|| literal.value().parse().ok())
+            .flatten()
+    }
+    match (a, b) {
+        (Some(Term::NamedNode(x)), Some(Term::NamedNode(y))) => x.as_str().cmp(y.as_str()),
+        (Some(Term::BlankNode(x)), Some(Term::BlankNode(y))) => x.as_str().cmp(y.as_str()),
+        (Some(Term::Literal(x)), Some(Term::Literal(y))) => match (number(x), number(y)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => (x.value(), x.datatype().as_str(), x.language()).cmp(&(
+                y.value(),
+                y.datatype().as_str(),
+                y.language(),
+            )),
+        },
+        _ => rank(a).cmp(&rank(b)),
+    }
 }
 
 /// The RDF dataset a protocol request names (`default-graph-uri`,

@@ -172,6 +172,38 @@ pub fn where_clause_start(text: &str) -> Option<usize> {
         .map(|(byte, _)| byte + 1)
 }
 
+/// The byte offset of a query's ORDER BY clause when it is the last thing
+/// in the text (no LIMIT, OFFSET or VALUES after it), so that it can be cut
+/// off and the order applied by the caller.
+pub fn trailing_order_by(text: &str) -> Option<usize> {
+    let tokens = tokens(text);
+    let mut depth = 0usize;
+    let mut order = None;
+    for (i, located) in tokens.iter().enumerate() {
+        match &located.token {
+            Token::Open => depth += 1,
+            Token::Close => depth = depth.saturating_sub(1),
+            Token::Word(word) if depth == 0 => {
+                let next_is_by = matches!(
+                    tokens.get(i + 1).map(|t| &t.token),
+                    Some(Token::Word(by)) if by.eq_ignore_ascii_case("by")
+                );
+                if word.eq_ignore_ascii_case("order") && next_is_by {
+                    order = Some(located.offset);
+                } else if ["limit", "offset", "values"]
+                    .iter()
+                    .any(|k| word.eq_ignore_ascii_case(k))
+                {
+                    order = None;
+                }
+            }
+            Token::Word(_) | Token::PrefixedName(_) => {}
+        }
+    }
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    order.map(|offset| chars[offset].0)
+}
+
 /// Refuses text nested deeper than [`MAX_NESTING`], naming where.
 pub fn check_nesting(text: &str) -> Result<(), String> {
     let mut depth = 0usize;
@@ -328,6 +360,18 @@ mod tests {
         let short = "SELECT * { ?s ?p ?o }";
         assert_eq!(&short[where_clause_start(short).unwrap()..], " ?s ?p ?o }");
         assert!(where_clause_start("SELECT").is_none());
+    }
+
+    #[test]
+    fn a_trailing_order_by_is_found_only_at_the_end() {
+        let text =
+            "SELECT ?c WHERE { { SELECT ?c WHERE { ?c ?p ?o } ORDER BY ?c } } ORDER BY DESC(?c)";
+        assert_eq!(
+            &text[trailing_order_by(text).unwrap()..],
+            "ORDER BY DESC(?c)"
+        );
+        assert!(trailing_order_by("SELECT * { ?s ?p ?o } ORDER BY ?s LIMIT 3").is_none());
+        assert!(trailing_order_by("SELECT * { ?s ?p ?o }").is_none());
     }
 
     #[test]
