@@ -2,8 +2,10 @@
 //! breadth-first with the named query `queries/subgraph.rq`, at most
 //! `fanout` neighbours per expanded node so that hubs (a country, a year)
 //! do not swallow the graph. The order is deterministic: seeds as given,
-//! neighbours in the store's index order (the query is read lazily and only
-//! its first `fanout` rows, so a hub costs no more than any node).
+//! neighbours in the store's index order. One request reads a hop for up to
+//! [`SEEDS_PER_QUERY`] nodes: a UNION of the query once per node, each
+//! capped by its own LIMIT, so a hub costs no more than any node and a
+//! remote store answers a hop in a few requests instead of one per node.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -14,8 +16,16 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::store::named_queries::named_query;
 use crate::store::query::SparqlRunner;
+use crate::store::sparql_text::where_clause_start;
 use crate::store::terms::compact_iri;
 use crate::store::Store;
+
+/// Expanded nodes read per query.
+pub const SEEDS_PER_QUERY: usize = 64;
+
+/// One neighbour of an expanded node: the edge's direction, predicate and
+/// the node at its other end.
+type Neighbour = (bool, NamedNode, NamedOrBlankNode);
 
 /// Limits of a retrieval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,7 +99,6 @@ impl<'a> SubgraphRetriever<'a> {
 
     pub fn retrieve(&self, seeds: &[NamedOrBlankNode]) -> Result<Subgraph> {
         let query = named_query("subgraph")?.text;
-        let seed_var = Variable::new_unchecked("seed");
         let mut subgraph = Subgraph::default();
         let mut index: HashMap<NamedOrBlankNode, usize> = HashMap::new();
         let mut seen_edges = HashSet::new();
@@ -114,39 +123,25 @@ impl<'a> SubgraphRetriever<'a> {
         }
         for hop in 1..=self.options.hops {
             let mut next = Vec::new();
-            for &node in &frontier {
-                let binding = [(
-                    seed_var.clone(),
-                    Term::from(subgraph.nodes[node].term.clone()),
-                )];
-                for row in self
-                    .runner
-                    .select_first(query, &binding, self.options.fanout)?
-                {
-                    // Columns: ?seed ?direction ?predicate ?neighbour.
-                    let (
-                        Some(Term::Literal(direction)),
-                        Some(Term::NamedNode(predicate)),
-                        Some(neighbour),
-                    ) = (&row[1], &row[2], &row[3])
-                    else {
-                        continue;
-                    };
-                    let Ok(neighbour) = NamedOrBlankNode::try_from(neighbour.clone()) else {
-                        continue;
-                    };
+            let terms: Vec<NamedOrBlankNode> = frontier
+                .iter()
+                .map(|&node| subgraph.nodes[node].term.clone())
+                .collect();
+            let neighbours = self.neighbours(query, &terms)?;
+            for (&node, found) in frontier.iter().zip(neighbours) {
+                for (outgoing, predicate, neighbour) in found {
                     let (other, new) = add_node(&mut subgraph, neighbour, hop);
                     if new {
                         next.push(other);
                     }
-                    let (source, target) = if direction.value() == "out" {
+                    let (source, target) = if outgoing {
                         (node, other)
                     } else {
                         (other, node)
                     };
                     let edge = SubgraphEdge {
                         source,
-                        predicate: predicate.clone(),
+                        predicate,
                         target,
                     };
                     if seen_edges.insert(edge.clone()) {
@@ -157,6 +152,78 @@ impl<'a> SubgraphRetriever<'a> {
             frontier = next;
         }
         Ok(subgraph)
+    }
+
+    /// The first `fanout` neighbours of each node, in the order given. IRIs
+    /// go [`SEEDS_PER_QUERY`] to a query; a blank node (which VALUES cannot
+    /// name) goes alone, bound as a variable.
+    fn neighbours(&self, query: &str, nodes: &[NamedOrBlankNode]) -> Result<Vec<Vec<Neighbour>>> {
+        let mut found = vec![Vec::new(); nodes.len()];
+        let (iris, blanks): (Vec<usize>, Vec<usize>) =
+            (0..nodes.len()).partition(|&i| nodes[i].is_named_node());
+        let seed_var = Variable::new_unchecked("seed");
+        for &i in &blanks {
+            let binding = [(seed_var.clone(), Term::from(nodes[i].clone()))];
+            let rows = self
+                .runner
+                .select_first(query, &binding, self.options.fanout)?;
+            found[i] = rows
+                .into_iter()
+                .filter_map(neighbour)
+                .map(|(_, n)| n)
+                .collect();
+        }
+        let at = where_clause_start(query)
+            .ok_or_else(|| Error::SparqlSyntax("the subgraph query has no WHERE clause".into()))?;
+        for chunk in iris.chunks(SEEDS_PER_QUERY) {
+            let branches: Vec<String> = chunk
+                .iter()
+                .map(|&i| {
+                    format!(
+                        "{{ {} VALUES ?seed {{ {} }} {}\nLIMIT {} }}",
+                        &query[..at],
+                        nodes[i],
+                        &query[at..],
+                        self.options.fanout
+                    )
+                })
+                .collect();
+            let text = format!(
+                "SELECT ?seed ?direction ?predicate ?neighbour WHERE {{\n{}\n}}",
+                branches.join("\nUNION\n")
+            );
+            let index: HashMap<&NamedOrBlankNode, usize> =
+                chunk.iter().map(|&i| (&nodes[i], i)).collect();
+            for row in self.runner.select(&text, &[])?.1 {
+                if let Some((seed, edge)) = neighbour(row) {
+                    if let Some(&i) = seed.as_ref().and_then(|s| index.get(s)) {
+                        found[i].push(edge);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A row of the subgraph query (`?seed ?direction ?predicate ?neighbour`)
+/// as its seed and neighbour; `None` for a row that is not an edge.
+fn neighbour(row: Vec<Option<Term>>) -> Option<(Option<NamedOrBlankNode>, Neighbour)> {
+    let mut row = row.into_iter();
+    let seed = row
+        .next()
+        .flatten()
+        .and_then(|t| NamedOrBlankNode::try_from(t).ok());
+    match (
+        row.next().flatten(),
+        row.next().flatten(),
+        row.next().flatten(),
+    ) {
+        (Some(Term::Literal(direction)), Some(Term::NamedNode(predicate)), Some(node)) => {
+            let node = NamedOrBlankNode::try_from(node).ok()?;
+            Some((seed, (direction.value() == "out", predicate, node)))
+        }
+        _ => None,
     }
 }
 

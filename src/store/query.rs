@@ -187,18 +187,13 @@ impl<'a> SparqlRunner<'a> {
         }
         let given = !dataset.default_graphs.is_empty() || !dataset.named_graphs.is_empty();
         let prologue = missing_prefixes(text);
-        let order = match (&query, trailing_order_by(&body)) {
-            (spargebra::Query::Select { pattern, .. }, Some(at)) if !sliced => {
-                order_keys(&pattern).map(|keys| (prologue.len() + at, keys))
-            }
-            _ => None,
-        };
+        let order_at = trailing_order_by(&body).map(|at| prologue.len() + at);
         Ok(RemoteQuery {
             text: prologue + &body,
             form,
             dataset: (given || own_dataset).then(|| dataset.clone()),
             sliced,
-            order,
+            order_at,
         })
     }
 
@@ -293,73 +288,74 @@ fn parser() -> spargebra::SparqlParser {
         })
 }
 
-/// The solutions of a SELECT on a remote store, at most `limit`, read in
-/// pages of `--endpoint-page-size` rows: servers cap a result without saying
-/// so (Virtuoso at 10,000 rows by default), so one request could lose rows.
+/// The solutions of a SELECT on a remote store, at most `limit`. Servers
+/// cap a result without saying so (Virtuoso at 10,000 rows by default), so
+/// a result that fills a page of `--endpoint-page-size` rows is read again in
+/// pages, sorted by every projected variable (after the query's own ORDER
+/// BY): OFFSET pages of an unsorted result may overlap where the server
+/// evaluates in parallel (Virtuoso's DISTINCT does).
 fn remote_solutions(
     remote: &RemoteStore,
     query: &RemoteQuery,
     limit: usize,
 ) -> Result<(Vec<Variable>, Vec<Vec<Option<Term>>>)> {
-    if let Some((at, keys)) = &query.order {
-        let unordered = RemoteQuery {
-            text: query.text[..*at].to_owned(),
-            order: None,
-            dataset: query.dataset.clone(),
-            ..*query
-        };
-        let (variables, mut rows) = remote_solutions(remote, &unordered, usize::MAX)?;
-        let columns: Option<Vec<(usize, bool)>> = keys
-            .iter()
-            .map(|(key, descending)| {
-                variables
-                    .iter()
-                    .position(|v| v == key)
-                    .map(|i| (i, *descending))
-            })
-            .collect();
-        if let Some(columns) = columns {
-            rows.sort_by(|a, b| {
-                columns
-                    .iter()
-                    .map(|&(i, descending)| {
-                        let order = compare_terms(&a[i], &b[i]);
-                        if descending {
-                            order.reverse()
-                        } else {
-                            order
-                        }
-                    })
-                    .find(|order| order.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            rows.truncate(limit);
-            return Ok((variables, rows));
-        }
-    }
     let page = remote.page_size();
-    let mut rows = Vec::new();
-    loop {
-        let wanted = page.min(limit - rows.len());
-        let text = if query.sliced {
-            query.text.clone()
-        } else {
-            format!("{}\nLIMIT {wanted} OFFSET {}", query.text, rows.len())
-        };
+    let read = |text: &str, rows: &mut Vec<Vec<Option<Term>>>, most: usize| {
         let QueryResults::Solutions(solutions) =
-            remote.query(&text, query.form, query.dataset.as_ref())?
+            remote.query(text, query.form, query.dataset.as_ref())?
         else {
             return Err(Error::UnsupportedOutput(
                 "expected a SELECT query".to_owned(),
             ));
         };
         let variables = solutions.variables().to_vec();
-        let before = rows.len();
-        for solution in solutions.take(limit - rows.len()) {
+        for solution in solutions.take(most) {
             let solution = solution.map_err(evaluation_error)?;
             rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
         }
-        if query.sliced || rows.len() - before < wanted || rows.len() == limit {
+        Ok(variables)
+    };
+    let mut rows = Vec::new();
+    if query.sliced {
+        let variables = read(&query.text, &mut rows, limit)?;
+        return Ok((variables, rows));
+    }
+    let wanted = page.min(limit);
+    let variables = read(
+        &format!("{}\nLIMIT {wanted}", query.text),
+        &mut rows,
+        wanted,
+    )?;
+    if rows.len() < page || rows.len() == limit {
+        return Ok((variables, rows));
+    }
+    // Variables the query already orders by are not repeated (Virtuoso
+    // pages `ORDER BY DESC(?x) ?x` wrongly).
+    let ordered: Vec<&str> = query.order_at.map_or(Vec::new(), |at| {
+        query.text[at..]
+            .split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '?' | '$')))
+            .filter_map(|word| word.strip_prefix(['?', '$']))
+            .collect()
+    });
+    let keys: String = variables
+        .iter()
+        .filter(|v| !ordered.contains(&v.as_str()))
+        .map(|v| format!(" {v}"))
+        .collect();
+    let sorted = match query.order_at {
+        Some(_) => format!("{}{keys}", query.text),
+        None => format!("{}\nORDER BY{keys}", query.text),
+    };
+    rows.clear();
+    loop {
+        let wanted = page.min(limit - rows.len());
+        let before = rows.len();
+        read(
+            &format!("{sorted}\nLIMIT {wanted} OFFSET {before}"),
+            &mut rows,
+            wanted,
+        )?;
+        if rows.len() - before < wanted || rows.len() == limit {
             return Ok((variables, rows));
         }
     }
@@ -373,65 +369,8 @@ struct RemoteQuery {
     dataset: Option<Dataset>,
     /// Whether it has its own LIMIT or OFFSET (or returns no rows to page).
     sliced: bool,
-    /// Where its ORDER BY starts in `text` and its keys (variable, descending),
-    /// when it orders by projected variables only: such a query is paged
-    /// without its ORDER BY and sorted here, since servers may refuse to
-    /// sort past their result cap (Virtuoso does).
-    order: Option<(usize, Vec<(Variable, bool)>)>,
-}
-
-/// The keys of a SELECT's top-level ORDER BY when each is a plain variable.
-fn order_keys(pattern: &spargebra::algebra::GraphPattern) -> Option<Vec<(Variable, bool)>> {
-    use spargebra::algebra::{Expression, GraphPattern, OrderExpression};
-    match pattern {
-        GraphPattern::Distinct { inner }
-        | GraphPattern::Reduced { inner }
-        | GraphPattern::Project { inner, .. } => order_keys(inner),
-        GraphPattern::OrderBy { expression, .. } => expression
-            .iter()
-            .map(|key| match key {
-                OrderExpression::Asc(Expression::Variable(v)) => Some((v.clone(), false)),
-                OrderExpression::Desc(Expression::Variable(v)) => Some((v.clone(), true)),
-                _ => None,
-            })
-            .collect(),
-        _ => None,
-    }
-}
-
-/// SPARQL's order of terms, as ORDER BY uses it: unbound, blank nodes,
-/// IRIs, then literals (numbers by value, others by their text).
-fn compare_terms(a: &Option<Term>, b: &Option<Term>) -> std::cmp::Ordering {
-    fn rank(term: &Option<Term>) -> u8 {
-        match term {
-            None => 0,
-            Some(Term::BlankNode(_)) => 1,
-            Some(Term::NamedNode(_)) => 2,
-            _ => 3,
-        }
-    }
-    fn number(literal: &oxigraph::model::Literal) -> Option<f64> {
-        const NUMERIC: [&str; 6] = ["integer", "decimal", "double", "float", "int", "long"];
-        let datatype = literal.datatype().as_str();
-        let local = datatype.strip_prefix("http://www.w3.org/2001/XMLSchema#")?;
-        NUMERIC
-            .contains(&local)
-            .then(|| literal.value().parse().ok())
-            .flatten()
-    }
-    match (a, b) {
-        (Some(Term::NamedNode(x)), Some(Term::NamedNode(y))) => x.as_str().cmp(y.as_str()),
-        (Some(Term::BlankNode(x)), Some(Term::BlankNode(y))) => x.as_str().cmp(y.as_str()),
-        (Some(Term::Literal(x)), Some(Term::Literal(y))) => match (number(x), number(y)) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
-            _ => (x.value(), x.datatype().as_str(), x.language()).cmp(&(
-                y.value(),
-                y.datatype().as_str(),
-                y.language(),
-            )),
-        },
-        _ => rank(a).cmp(&rank(b)),
-    }
+    /// Where its own ORDER BY starts, when it ends the text.
+    order_at: Option<usize>,
 }
 
 /// The RDF dataset a protocol request names (`default-graph-uri`,
