@@ -21,9 +21,9 @@ the other on the same machine:
 
 Each row gives seconds on both stores, the ratio remote/embedded and the HTTP requests the remote
 command made (kgfuse prints them).  The remote store reads whole graphs in pages of 10,000 rows,
-four requests at a time.  Virtuoso runs with ResultSetMaxRows = 1,000,000: results larger than a
-page are read again in sorted pages, and Virtuoso refuses to sort past its cap (10,000 by
-default), so a world whose labels outnumber the cap needs it raised.
+four requests at a time.  Results larger than a page are read again in pages of the sorted
+result, and Virtuoso refuses to sort past MaxSortedTopRows (10,000 by default), so it runs here
+with MaxSortedTopRows = 10,000,000.
 """
 
 import argparse
@@ -58,6 +58,7 @@ TransactionFile = {db}/virtuoso-temp.trx
 ServerPort = 127.0.0.1:{sql_port}
 DisableUnixSocket = 1
 CaseMode = 2
+MaxSortedTopRows = 10000000
 NumberOfBuffers = 340000
 MaxDirtyBuffers = 250000
 [HTTPServer]
@@ -143,6 +144,8 @@ def main():
     parser.add_argument("--bert", default=os.environ.get("KGFUSE_BERT_DIR"),
                         help="BERT folder for ask (default: $KGFUSE_BERT_DIR)")
     parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--qa", type=Path, help="a QA model folder to ask with (default: train "
+                        "the quickstart's, about 3 minutes)")
     parser.add_argument("--train-up-to", type=int, default=10000,
                         help="train only on worlds of at most this many companies (one epoch on "
                              "10,000 takes about 2.5 minutes on 2 cores, and grows linearly)")
@@ -154,9 +157,12 @@ def main():
     args.work.mkdir(parents=True)
     bert = ["--bert", args.bert] if args.bert else []
 
-    print("training the quickstart's QA model for `ask` …", file=sys.stderr)
-    run(kgfuse, "qs-store", [], ["quickstart", "--out", "qs", *bert], args.work)
-    qa_model = str(args.work / "qs" / "qa")
+    if args.qa:
+        qa_model = str(args.qa.resolve())
+    else:
+        print("training the quickstart's QA model for `ask` …", file=sys.stderr)
+        run(kgfuse, "qs-store", [], ["quickstart", "--out", "qs", *bert], args.work)
+        qa_model = str(args.work / "qs" / "qa")
 
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
