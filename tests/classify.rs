@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{stdout_of, toy_turtle, Workspace};
+use common::{stdout_of, toy_turtle};
 use kgfuse::fusion::pipeline::predict_with_graph_classifier;
 use kgfuse::store::format::{FileFormat, Syntax};
 use kgfuse::store::load::LoadSource;
@@ -188,23 +188,7 @@ fn a_saved_graph_model_scores_the_same_and_a_new_node_from_its_neighbours() {
 
 #[test]
 fn graph_only_trains_a_folder_that_predict_explain_and_evaluate_take() {
-    let ws = Workspace::new();
-    let data = ws.write("toy.ttl", toy_turtle());
-    ws.kgfuse().arg("load").arg(data).assert().success();
-    let trained = stdout_of(ws.kgfuse().args([
-        "train",
-        "rgcn",
-        "--label",
-        "http://example.com/group",
-        "--out",
-        "m",
-        "--epochs",
-        "40",
-        "--lr",
-        "0.05",
-        "--dim",
-        "8",
-    ]));
+    let (ws, trained) = common::toy_with_rgcn();
     assert!(trained.contains("14 train / 5 valid / 5 test"), "{trained}");
     assert!(trained.contains("model written to m"), "{trained}");
     let predicted: serde_json::Value = serde_json::from_str(&stdout_of(

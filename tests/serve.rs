@@ -29,32 +29,6 @@ fn loaded() -> Workspace {
     ws
 }
 
-/// Twenty-four people in two departments, labelled by group, with an
-/// R-GCN trained on them in the model folder `m`.
-fn toy_with_rgcn() -> Workspace {
-    let ws = Workspace::new();
-    let data = ws.write("toy.ttl", common::toy_turtle());
-    ws.kgfuse().arg("load").arg(data).assert().success();
-    ws.kgfuse()
-        .args([
-            "train",
-            "rgcn",
-            "--label",
-            "http://example.com/group",
-            "--out",
-            "m",
-            "--epochs",
-            "40",
-            "--lr",
-            "0.05",
-            "--dim",
-            "8",
-        ])
-        .assert()
-        .success();
-    ws
-}
-
 fn body(response: ureq::http::Response<ureq::Body>) -> (u16, String, String) {
     let status = response.status().as_u16();
     let media = response
@@ -384,7 +358,7 @@ fn graph_store_protocol_writes_all_or_nothing() {
 
 #[test]
 fn json_api_serves_stats_entities_models_and_explanations() {
-    let ws = toy_with_rgcn();
+    let ws = common::toy_with_rgcn().0;
     let bert = ws.path("bert");
     std::fs::create_dir_all(&bert).unwrap();
     common::tiny_bert(&bert);
@@ -501,7 +475,7 @@ fn python_sparql_clients_query_and_update_the_service() {
 
 #[test]
 fn workbench_pages_work_in_a_real_browser() {
-    let ws = toy_with_rgcn();
+    let ws = common::toy_with_rgcn().0;
     let server = Server::start(&ws, &["--model", "m"], &[]);
     // Static assets: the page and its libraries, and nothing else.
     let agent = http();

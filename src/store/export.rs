@@ -57,20 +57,22 @@ pub fn export(
 /// servers, the union of its named graphs, so there it is the named graphs
 /// one by one (or the default graph when there are none).
 fn every_quad(store: &Store) -> Result<Box<dyn Iterator<Item = Result<Quad>> + '_>> {
-    if let BackendRef::Embedded(inner) = store.backend() {
-        return Ok(Box::new(inner.iter().map(|quad| quad.map_err(Error::from))));
-    }
+    let remote = match store.backend() {
+        BackendRef::Embedded(inner) => {
+            return Ok(Box::new(inner.iter().map(|quad| quad.map_err(Error::from))))
+        }
+        BackendRef::Remote(remote) => remote,
+    };
     let graphs = store.named_graphs()?;
     if graphs.is_empty() {
         return Ok(store.quads_matching(None, None, None, Some(GraphNameRef::DefaultGraph)));
     }
+    // Read graph by graph, each in pages, as the writer takes them.
     Ok(Box::new(graphs.into_iter().flat_map(move |graph| {
-        let name = match graph {
-            NamedOrBlankNode::NamedNode(node) => GraphName::NamedNode(node),
-            NamedOrBlankNode::BlankNode(node) => GraphName::BlankNode(node),
+        let name = match &graph {
+            NamedOrBlankNode::NamedNode(node) => GraphNameRef::NamedNode(node.as_ref()),
+            NamedOrBlankNode::BlankNode(node) => GraphNameRef::BlankNode(node.as_ref()),
         };
-        store
-            .quads_matching(None, None, None, Some(name.as_ref()))
-            .collect::<Vec<_>>()
+        remote.quads_matching(None, None, None, Some(name))
     })))
 }

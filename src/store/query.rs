@@ -8,9 +8,10 @@ use oxigraph::model::{NamedNode, Term, Variable};
 use oxigraph::sparql::{QueryEvaluationError, QueryResults, QuerySolutionIter, SparqlEvaluator};
 use spargebra::GraphUpdateOperation;
 
-use super::remote::{missing_prefixes, QueryForm, RemoteStore};
+use super::remote::{QueryForm, RemoteStore};
 use super::sparql_text::{
-    check_nesting, explain_syntax_error, trailing_order_by, where_clause_start, SparqlKind,
+    check_nesting, explain_syntax_error, trailing_order_by, undeclared_prefixes,
+    where_clause_start, SparqlKind,
 };
 use super::terms::PREFIXES;
 use super::{BackendRef, Store};
@@ -186,7 +187,7 @@ impl<'a> SparqlRunner<'a> {
             );
         }
         let given = !dataset.default_graphs.is_empty() || !dataset.named_graphs.is_empty();
-        let prologue = missing_prefixes(text);
+        let prologue = undeclared_prefixes(text);
         let order_at = trailing_order_by(&body).map(|at| prologue.len() + at);
         Ok(RemoteQuery {
             text: prologue + &body,
@@ -272,7 +273,7 @@ impl<'a> SparqlRunner<'a> {
                 .on_store(inner)
                 .execute()
                 .map_err(|e| Error::SparqlEvaluation(e.to_string())),
-            BackendRef::Remote(remote) => remote.update(&(missing_prefixes(text) + text)),
+            BackendRef::Remote(remote) => remote.update(&(undeclared_prefixes(text) + text)),
         }
     }
 }

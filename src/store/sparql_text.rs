@@ -268,32 +268,61 @@ fn wrong_kind(tokens: &[Located], kind: SparqlKind) -> Option<String> {
 /// predeclared, with the closest known prefix as a suggestion.
 fn unknown_prefix(tokens: &[Located]) -> Option<String> {
     let mut declared: Vec<String> = PREFIXES.iter().map(|(p, _)| (*p).to_owned()).collect();
+    for (declaration, located, prefix) in prefixes(tokens) {
+        if declaration {
+            declared.push(prefix);
+        } else if !declared.contains(&prefix) {
+            let Token::PrefixedName(name) = &located.token else {
+                unreachable!("prefixes come from prefixed names")
+            };
+            let suggestion = closest(&declared, &prefix)
+                .map(|names| format!("; did you mean {names}?"))
+                .unwrap_or_default();
+            let predeclared: Vec<&str> = PREFIXES.iter().map(|(p, _)| *p).collect();
+            return Some(format!(
+                "{}:{}: unknown prefix `{prefix}:` in `{name}`{suggestion} (declare it with `PREFIX {prefix}: <…>`; predeclared: {})",
+                located.line,
+                located.column,
+                predeclared.join(" ")
+            ));
+        }
+    }
+    None
+}
+
+/// Every prefix the text names, in order: whether it is a declaration
+/// (`PREFIX p:`), where, and the prefix.
+fn prefixes(tokens: &[Located]) -> Vec<(bool, &Located, String)> {
     let mut after_prefix_keyword = false;
+    let mut found = Vec::new();
     for located in tokens {
         match &located.token {
             Token::Word(w) => after_prefix_keyword = w.eq_ignore_ascii_case("PREFIX"),
             Token::PrefixedName(name) => {
                 let prefix = name.split(':').next().unwrap_or_default().to_owned();
-                if after_prefix_keyword {
-                    declared.push(prefix);
-                } else if !declared.contains(&prefix) {
-                    let suggestion = closest(&declared, &prefix)
-                        .map(|names| format!("; did you mean {names}?"))
-                        .unwrap_or_default();
-                    let predeclared: Vec<&str> = PREFIXES.iter().map(|(p, _)| *p).collect();
-                    return Some(format!(
-                        "{}:{}: unknown prefix `{prefix}:` in `{name}`{suggestion} (declare it with `PREFIX {prefix}: <…>`; predeclared: {})",
-                        located.line,
-                        located.column,
-                        predeclared.join(" ")
-                    ));
-                }
+                found.push((after_prefix_keyword, located, prefix));
                 after_prefix_keyword = false;
             }
             _ => after_prefix_keyword = false,
         }
     }
-    None
+    found
+}
+
+/// The well-known prefixes a query uses but does not declare, as a prologue
+/// to put before it (the embedded store predeclares them; a server does not).
+pub fn undeclared_prefixes(text: &str) -> String {
+    let tokens = tokens(text);
+    let named = prefixes(&tokens);
+    PREFIXES
+        .iter()
+        .filter(|(name, _)| {
+            let used = named.iter().any(|(d, _, p)| !d && p == name);
+            let declared = named.iter().any(|(d, _, p)| *d && p == name);
+            used && !declared
+        })
+        .map(|(name, iri)| format!("PREFIX {name}: <{iri}>\n"))
+        .collect()
 }
 
 /// The known prefixes at the smallest edit distance (at most 2) from
@@ -360,6 +389,16 @@ mod tests {
         let short = "SELECT * { ?s ?p ?o }";
         assert_eq!(&short[where_clause_start(short).unwrap()..], " ?s ?p ?o }");
         assert!(where_clause_start("SELECT").is_none());
+    }
+
+    #[test]
+    fn only_undeclared_well_known_prefixes_are_added() {
+        let text =
+            "PREFIX risk: <http://other/> SELECT * WHERE { ?s a risk:Company ; rdfs:label ?l }";
+        let prologue = undeclared_prefixes(text);
+        assert!(prologue.contains("PREFIX rdfs:"), "{prologue}");
+        assert!(!prologue.contains("PREFIX risk:"), "{prologue}");
+        assert!(!prologue.contains("PREFIX owl:"), "{prologue}");
     }
 
     #[test]

@@ -459,3 +459,26 @@ pub fn train_movie_qa(ws: &Workspace, bert: &Path, out: &Path) -> Command {
     .arg(out);
     cmd
 }
+
+/// [`toy_turtle`] loaded into a fresh workspace, with an R-GCN trained on
+/// it in the model folder `m`; the workspace and the training output.
+pub fn toy_with_rgcn() -> (Workspace, String) {
+    let ws = Workspace::new();
+    let data = ws.write("toy.ttl", toy_turtle());
+    ws.kgfuse().arg("load").arg(data).assert().success();
+    let trained = stdout_of(ws.kgfuse().args([
+        "train",
+        "rgcn",
+        "--label",
+        "http://example.com/group",
+        "--out",
+        "m",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.05",
+        "--dim",
+        "8",
+    ]));
+    (ws, trained)
+}

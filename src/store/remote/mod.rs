@@ -30,7 +30,7 @@ pub use http::Credentials;
 use http::{HttpClient, Payload};
 
 use super::query::Dataset;
-use super::terms::{GRAPH_NS, PREFIXES};
+use super::terms::GRAPH_NS;
 use crate::error::{Error, Result};
 
 /// The URL scheme prefix that marks a store as a SPARQL endpoint.
@@ -448,12 +448,7 @@ impl RemoteStore {
 
     /// Removes every triple of a graph.
     pub fn clear_graph(&self, graph: GraphNameRef<'_>) -> Result<()> {
-        match graph {
-            GraphNameRef::NamedNode(g) => {
-                self.update(&format!("CLEAR SILENT GRAPH <{}>", g.as_str()))
-            }
-            _ => self.update("CLEAR SILENT DEFAULT"),
-        }
+        self.update(&clear_text(&graph.into_owned()))
     }
 
     /// Writes quads, graph by graph: through the Graph Store Protocol when
@@ -469,11 +464,8 @@ impl RemoteStore {
             let quad = quad?;
             let graph = quad.graph_name.clone();
             let triple = Triple::from(quad);
-            let groups = if mentions_blank(&triple) {
-                &mut blank
-            } else {
-                &mut pending
-            };
+            let has_blank = mentions_blank(&triple);
+            let groups = if has_blank { &mut blank } else { &mut pending };
             let index = match groups.iter().position(|(g, _)| *g == graph) {
                 Some(index) => index,
                 None => {
@@ -485,11 +477,9 @@ impl RemoteStore {
                 }
             };
             groups[index].1.push(triple);
-            if !mentions_blank(groups[index].1.last().expect("just pushed"))
-                && groups[index].1.len() >= self.write_batch
-            {
-                let batch = std::mem::take(&mut pending[index].1);
-                self.write_triples(&pending[index].0, &batch)
+            if !has_blank && groups[index].1.len() >= self.write_batch {
+                let batch = std::mem::take(&mut groups[index].1);
+                self.write_triples(&groups[index].0, &batch)
                     .map_err(|e| partial_write(e, written))?;
                 written += batch.len();
             }
@@ -555,11 +545,9 @@ impl RemoteStore {
             GraphName::NamedNode(g) => format!("GRAPH <{}> {{ {inner} }}", g.as_str()),
             _ => inner.to_owned(),
         };
-        let mut operations: Vec<String> = match subjects {
-            None => vec![match &name {
-                GraphName::NamedNode(g) => format!("CLEAR SILENT GRAPH <{}>", g.as_str()),
-                _ => "CLEAR SILENT DEFAULT".to_owned(),
-            }],
+        // Each operation with the triples it writes.
+        let mut operations: Vec<(String, usize)> = match subjects {
+            None => vec![(clear_text(&name), 0)],
             Some(subjects) => subjects
                 .chunks(UPDATE_BATCH)
                 .map(|batch| {
@@ -567,36 +555,31 @@ impl RemoteStore {
                         .iter()
                         .map(|s| sparql_term(s.as_ref().into()))
                         .collect();
-                    format!(
+                    let delete = format!(
                         "DELETE {{ {} }} WHERE {{ {} VALUES ?s {{ {} }} }}",
                         scope("?s ?p ?o"),
                         scope("?s ?p ?o"),
                         values.join(" ")
-                    )
+                    );
+                    (delete, 0)
                 })
                 .collect(),
         };
         for batch in quads.chunks(UPDATE_BATCH) {
             let triples: Vec<Triple> = batch.iter().cloned().map(Triple::from).collect();
             let body: String = triples.iter().map(|t| format!("{t} .\n")).collect();
-            operations.push(insert_text(
-                &name,
-                &body,
-                triples.iter().any(mentions_blank),
-            ));
+            let insert = insert_text(&name, &body, triples.iter().any(mentions_blank));
+            operations.push((insert, batch.len()));
         }
         if operations.len() <= 2 {
-            return self.update(&operations.join(" ;\n"));
+            let texts: Vec<&str> = operations.iter().map(|(text, _)| text.as_str()).collect();
+            return self.update(&texts.join(" ;\n"));
         }
         let mut written = 0;
-        for (i, operation) in operations.iter().enumerate() {
+        for (operation, size) in &operations {
             self.update(operation)
                 .map_err(|e| partial_write(e, written))?;
-            written += if i < operations.len() - quads.len().div_ceil(UPDATE_BATCH) {
-                0
-            } else {
-                UPDATE_BATCH.min(quads.len() - written)
-            };
+            written += size;
         }
         Ok(())
     }
@@ -811,6 +794,14 @@ fn mentions_blank(triple: &Triple) -> bool {
     triple.subject.is_blank_node() || triple.object.is_blank_node()
 }
 
+/// The update that empties a graph.
+fn clear_text(graph: &GraphName) -> String {
+    match graph {
+        GraphName::NamedNode(g) => format!("CLEAR SILENT GRAPH <{}>", g.as_str()),
+        _ => "CLEAR SILENT DEFAULT".to_owned(),
+    }
+}
+
 /// `INSERT DATA`, or with blank nodes `INSERT … WHERE {}` (one fresh node
 /// per label, which some servers require instead of blank nodes in data).
 fn insert_text(graph: &GraphName, ntriples: &str, blank: bool) -> String {
@@ -839,27 +830,6 @@ fn partial_write(error: Error, written: usize) -> Error {
     }
 }
 
-/// The well-known prefixes a query uses but does not declare, as a prologue
-/// to put before it (the embedded store predeclares them; a server does not).
-pub fn missing_prefixes(text: &str) -> String {
-    let declared: Vec<String> = {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        words
-            .windows(2)
-            .filter(|w| w[0].eq_ignore_ascii_case("prefix"))
-            .map(|w| w[1].trim_end_matches(|c| c != ':').to_owned())
-            .collect()
-    };
-    PREFIXES
-        .iter()
-        .filter(|(name, _)| {
-            let used = format!("{name}:");
-            text.contains(&used) && !declared.contains(&used)
-        })
-        .map(|(name, iri)| format!("PREFIX {name}: <{iri}>\n"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -872,16 +842,6 @@ mod tests {
         assert_eq!(url, "http://h/sparql?timeout=5");
         assert_eq!(dataset, [NamedNode::new("http://x/g").unwrap()]);
         assert!(split_dataset("http://h/sparql?default-graph-uri=not%20an%20iri").is_err());
-    }
-
-    #[test]
-    fn only_undeclared_well_known_prefixes_are_added() {
-        let text =
-            "PREFIX risk: <http://other/> SELECT * WHERE { ?s a risk:Company ; rdfs:label ?l }";
-        let prologue = missing_prefixes(text);
-        assert!(prologue.contains("PREFIX rdfs:"), "{prologue}");
-        assert!(!prologue.contains("PREFIX risk:"), "{prologue}");
-        assert!(!prologue.contains("PREFIX owl:"), "{prologue}");
     }
 
     #[test]
