@@ -356,6 +356,7 @@ ex:thermometer rdfs:label "thermometer" .
         Retrieval {
             hops: 1,
             fanout: 10,
+            beam: 100,
         },
         8,
         TrainerConfig::default(),
@@ -398,6 +399,7 @@ fn sample_graph_with_model(ws: &Workspace) {
         Retrieval {
             hops: 2,
             fanout: 100,
+            beam: 1000,
         },
         8,
         TrainerConfig::default(),

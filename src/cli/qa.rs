@@ -191,12 +191,25 @@ pub struct TrainQaArgs {
     /// Use only the first N questions of each file.
     #[arg(long)]
     limit: Option<usize>,
-    /// Hops retrieved around the topic entity (1 to 3), and the most hops of an answer.
+    /// The most hops of an answer (1 to 3); each question's own reading
+    /// decides how many it takes.
     #[arg(long, default_value_t = QaTrainOptions::default().retrieval.hops)]
     hops: usize,
     /// Neighbours taken per expanded node, so hubs (a genre, a year) stay small.
     #[arg(long, default_value_t = QaTrainOptions::default().retrieval.fanout)]
     fanout: usize,
+    /// Nodes a hop of a question's retrieval expands: the ones its relation
+    /// weights reach most strongly.
+    #[arg(long, default_value_t = QaTrainOptions::default().retrieval.beam)]
+    beam: usize,
+    /// Hops of the neighbourhood searched for the relation paths that label
+    /// each training question (at most --hops).
+    #[arg(long, default_value_t = QaTrainOptions::default().label_hops)]
+    label_hops: usize,
+    /// Questions composed (at most) for each hop count up to --hops that the
+    /// files lack, from their own phrasings; 0 composes none.
+    #[arg(long, default_value_t = QaTrainOptions::default().compose)]
+    compose: usize,
     #[arg(long, default_value_t = QaTrainOptions::default().trainer.epochs)]
     epochs: usize,
     #[arg(long, default_value_t = QaTrainOptions::default().trainer.learning_rate)]
@@ -225,7 +238,10 @@ impl TrainQaArgs {
             retrieval: Retrieval {
                 hops: self.hops,
                 fanout: self.fanout,
+                beam: self.beam,
             },
+            label_hops: self.label_hops,
+            compose: self.compose,
             inner_dim: self.inner_dim,
             trainer: TrainerConfig {
                 epochs: self.epochs,
@@ -270,7 +286,7 @@ pub(super) fn print_events(
             } => {
                 preparing.finish_and_clear();
                 eprintln!(
-                    "prepared {questions} questions in {seconds:.1} s (link, retrieve, BERT); {} not linkable{}",
+                    "labelled {questions} questions in {seconds:.1} s (link, retrieve, relation paths, BERT); {} not linkable{}",
                     failed.len(),
                     failed.first().map_or(String::new(), |f| format!(
                         ", e.g. line {}: {}",
@@ -279,18 +295,33 @@ pub(super) fn print_events(
                     ))
                 );
             }
+            QaTrainEvent::Composed {
+                phrases,
+                per_hop,
+                seconds,
+            } => {
+                for (hops, n) in per_hop {
+                    eprintln!(
+                        "composed {n} {hops}-hop questions from {phrases} learned phrases in {seconds:.1} s"
+                    );
+                }
+            }
             QaTrainEvent::Sets {
                 train,
                 answerable,
+                composed,
                 valid,
             } => eprintln!(
-                "{train} training questions ({answerable} with an answer in their subgraph), {valid} validation"
+                "{train} training questions ({answerable} with a relation path to an answer) and {composed} composed; {valid} validation"
+            ),
+            QaTrainEvent::Validated { questions, seconds } => eprintln!(
+                "prepared {questions} questions to measure in {seconds:.1} s (link, BERT, guided retrieval)"
             ),
             QaTrainEvent::Epoch { record, improved } => {
                 super::shared::epoch_done(
                     &training,
                     format!(
-                        "loss {:.4}, valid Hits@1 {:.4}{}",
+                        "loss {:.4}, valid path accuracy {:.4}{}",
                         record.loss,
                         record.metric.unwrap_or(f64::NAN),
                         if improved { " *" } else { "" }

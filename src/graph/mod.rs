@@ -8,6 +8,7 @@ pub mod view;
 
 pub use entity::{class_members, display_label, labelled_entities, resolve_entity};
 pub use subgraph::{
-    resource_predicates, Subgraph, SubgraphEdge, SubgraphNode, SubgraphOptions, SubgraphRetriever,
+    resource_predicates, GuidedStep, Subgraph, SubgraphEdge, SubgraphNode, SubgraphOptions,
+    SubgraphRetriever,
 };
 pub use view::{Edge, GraphView, GraphViewOptions, NodeText};

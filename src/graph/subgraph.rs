@@ -97,94 +97,127 @@ impl<'a> SubgraphRetriever<'a> {
         })
     }
 
+    /// The full k-hop neighbourhood of the seeds: every predicate, both
+    /// directions, up to `fanout` neighbours per expanded node.
     pub fn retrieve(&self, seeds: &[NamedOrBlankNode]) -> Result<Subgraph> {
         let query = named_query("subgraph")?.text;
-        let mut subgraph = Subgraph::default();
-        let mut index: HashMap<NamedOrBlankNode, usize> = HashMap::new();
-        let mut seen_edges = HashSet::new();
-        let mut add_node =
-            |sub: &mut Subgraph, term: NamedOrBlankNode, hop: usize| -> (usize, bool) {
-                if let Some(i) = index.get(&term) {
-                    return (*i, false);
-                }
-                sub.nodes.push(SubgraphNode {
-                    term: term.clone(),
-                    hop,
-                });
-                index.insert(term, sub.nodes.len() - 1);
-                (sub.nodes.len() - 1, true)
-            };
-        let mut frontier = Vec::new();
-        for seed in seeds {
-            let (i, new) = add_node(&mut subgraph, seed.clone(), 0);
-            if new {
-                frontier.push(i);
-            }
-        }
+        let at = where_clause_start(query)
+            .ok_or_else(|| Error::SparqlSyntax("the subgraph query has no WHERE clause".into()))?;
+        let (head, body) = query.split_at(at);
+        let mut expansion = Expansion::new(seeds);
         for hop in 1..=self.options.hops {
-            let mut next = Vec::new();
-            let terms: Vec<NamedOrBlankNode> = frontier
-                .iter()
-                .map(|&node| subgraph.nodes[node].term.clone())
-                .collect();
-            let neighbours = self.neighbours(query, &terms)?;
-            for (&node, found) in frontier.iter().zip(neighbours) {
-                for (outgoing, predicate, neighbour) in found {
-                    let (other, new) = add_node(&mut subgraph, neighbour, hop);
+            let frontier = std::mem::take(&mut expansion.frontier);
+            let found = self.neighbours(head, body, &expansion.terms(&frontier))?;
+            for (&node, neighbours) in frontier.iter().zip(found) {
+                for (outgoing, predicate, neighbour) in neighbours {
+                    let (other, new) =
+                        expansion.add_edge(node, outgoing, predicate, neighbour, hop);
                     if new {
-                        next.push(other);
-                    }
-                    let (source, target) = if outgoing {
-                        (node, other)
-                    } else {
-                        (other, node)
-                    };
-                    let edge = SubgraphEdge {
-                        source,
-                        predicate,
-                        target,
-                    };
-                    if seen_edges.insert(edge.clone()) {
-                        subgraph.edges.push(edge);
+                        expansion.frontier.push(other);
                     }
                 }
             }
-            frontier = next;
         }
-        Ok(subgraph)
+        Ok(expansion.subgraph)
     }
 
-    /// The first `fanout` neighbours of each node, in the order given. IRIs
-    /// go [`SEEDS_PER_QUERY`] to a query; a blank node (which VALUES cannot
+    /// The neighbourhood a question needs, not the whole k-hop one: hop `h`
+    /// expands only along the steps of `hops[h - 1]` (as a question
+    /// answerer's relation weights give them), and only from the `beam`
+    /// nodes the weighted flow from the seeds reaches most strongly. A node
+    /// passes its weight on over the steps it has, in proportion to their
+    /// weights, divided by their sum or `floor`, whichever is larger. Stops
+    /// at the first hop with no steps.
+    pub fn retrieve_guided(
+        &self,
+        seeds: &[NamedOrBlankNode],
+        hops: &[Vec<GuidedStep>],
+        beam: usize,
+        floor: f32,
+    ) -> Result<Subgraph> {
+        let mut expansion = Expansion::new(seeds);
+        let mut weight: HashMap<usize, f32> =
+            expansion.frontier.iter().map(|&i| (i, 1.0)).collect();
+        for (h, steps) in hops.iter().enumerate().take(self.options.hops) {
+            if steps.is_empty() || expansion.frontier.is_empty() {
+                break;
+            }
+            let step_weight: HashMap<(bool, &NamedNode), f32> = steps
+                .iter()
+                .map(|s| ((s.forward, &s.predicate), s.weight))
+                .collect();
+            let frontier = std::mem::take(&mut expansion.frontier);
+            let found = self.neighbours(
+                GUIDED_HEAD,
+                &guided_body(steps),
+                &expansion.terms(&frontier),
+            )?;
+            let mut reached: HashMap<usize, f32> = HashMap::new();
+            for (&node, neighbours) in frontier.iter().zip(found) {
+                let mut present: HashSet<(bool, &NamedNode)> = HashSet::new();
+                for (outgoing, predicate, _) in &neighbours {
+                    if let Some((key, _)) = step_weight.get_key_value(&(*outgoing, predicate)) {
+                        present.insert(*key);
+                    }
+                }
+                let mass: f32 = present.iter().map(|k| step_weight[k]).sum();
+                let from = weight.get(&node).copied().unwrap_or(0.0) / mass.max(floor);
+                for (outgoing, predicate, neighbour) in neighbours {
+                    let w = step_weight
+                        .get(&(outgoing, &predicate))
+                        .copied()
+                        .unwrap_or(0.0);
+                    let (other, _) =
+                        expansion.add_edge(node, outgoing, predicate, neighbour, h + 1);
+                    *reached.entry(other).or_default() += from * w;
+                }
+            }
+            let mut ranked: Vec<(usize, f32)> = reached
+                .into_iter()
+                .map(|(node, w)| (node, w.min(1.0)))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            ranked.truncate(beam.max(1));
+            expansion.frontier = ranked.iter().map(|&(node, _)| node).collect();
+            weight = ranked.into_iter().collect();
+        }
+        Ok(expansion.subgraph)
+    }
+
+    /// The first `fanout` neighbours of each node, in the order given, by
+    /// the query `head` + `body` over `?seed` (split just inside the brace
+    /// that opens its WHERE clause). IRIs go
+    /// [`SEEDS_PER_QUERY`] to a query; a blank node (which VALUES cannot
     /// name) goes alone, bound as a variable.
-    fn neighbours(&self, query: &str, nodes: &[NamedOrBlankNode]) -> Result<Vec<Vec<Neighbour>>> {
+    fn neighbours(
+        &self,
+        head: &str,
+        body: &str,
+        nodes: &[NamedOrBlankNode],
+    ) -> Result<Vec<Vec<Neighbour>>> {
         let mut found = vec![Vec::new(); nodes.len()];
         let (iris, blanks): (Vec<usize>, Vec<usize>) =
             (0..nodes.len()).partition(|&i| nodes[i].is_named_node());
         let seed_var = Variable::new_unchecked("seed");
+        let single = format!("{head}{body}");
         for &i in &blanks {
             let binding = [(seed_var.clone(), Term::from(nodes[i].clone()))];
             let rows = self
                 .runner
-                .select_first(query, &binding, self.options.fanout)?;
+                .select_first(&single, &binding, self.options.fanout)?;
             found[i] = rows
                 .into_iter()
                 .filter_map(neighbour)
                 .map(|(_, n)| n)
                 .collect();
         }
-        let at = where_clause_start(query)
-            .ok_or_else(|| Error::SparqlSyntax("the subgraph query has no WHERE clause".into()))?;
         for chunk in iris.chunks(SEEDS_PER_QUERY) {
             let branches: Vec<String> = chunk
                 .iter()
                 .map(|&i| {
                     format!(
-                        "{{ {} VALUES ?seed {{ {} }} {}\nLIMIT {} }}",
-                        &query[..at],
-                        nodes[i],
-                        &query[at..],
-                        self.options.fanout
+                        "{{ {head} VALUES ?seed {{ {} }} {body}\nLIMIT {} }}",
+                        nodes[i], self.options.fanout
                     )
                 })
                 .collect();
@@ -203,6 +236,124 @@ impl<'a> SubgraphRetriever<'a> {
             }
         }
         Ok(found)
+    }
+}
+
+/// A step a guided hop may take: a predicate read forward (subject to
+/// object) or backward, with the weight the guide gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuidedStep {
+    pub predicate: NamedNode,
+    pub forward: bool,
+    pub weight: f32,
+}
+
+const GUIDED_HEAD: &str = "SELECT ?seed ?direction ?predicate ?neighbour WHERE {";
+
+/// The WHERE clause (after its opening brace) of one guided hop around `?seed`: its forward predicates
+/// read outwards, its backward ones inwards.
+fn guided_body(steps: &[GuidedStep]) -> String {
+    let listed = |forward: bool| -> String {
+        let mut predicates: Vec<String> = steps
+            .iter()
+            .filter(|s| s.forward == forward)
+            .map(|s| s.predicate.to_string())
+            .collect();
+        predicates.sort();
+        predicates.dedup();
+        predicates.join(" ")
+    };
+    let (outwards, inwards) = (listed(true), listed(false));
+    let mut branches = Vec::new();
+    if !outwards.is_empty() {
+        branches.push(format!(
+            "{{ VALUES ?predicate {{ {outwards} }} ?seed ?predicate ?neighbour . BIND(\"out\" AS ?direction) }}"
+        ));
+    }
+    if !inwards.is_empty() {
+        branches.push(format!(
+            "{{ VALUES ?predicate {{ {inwards} }} ?neighbour ?predicate ?seed . BIND(\"in\" AS ?direction) }}"
+        ));
+    }
+    // `GUIDED_HEAD` opens the WHERE clause; this closes it.
+    format!(
+        "{} FILTER(!isLiteral(?neighbour)) }}",
+        branches.join(" UNION ")
+    )
+}
+
+/// A subgraph as it grows: nodes by term, edges without repeats, and the
+/// nodes the next hop expands.
+struct Expansion {
+    subgraph: Subgraph,
+    index: HashMap<NamedOrBlankNode, usize>,
+    seen_edges: HashSet<SubgraphEdge>,
+    frontier: Vec<usize>,
+}
+
+impl Expansion {
+    /// The seeds (without repeats), all in the first frontier.
+    fn new(seeds: &[NamedOrBlankNode]) -> Self {
+        let mut expansion = Self {
+            subgraph: Subgraph::default(),
+            index: HashMap::new(),
+            seen_edges: HashSet::new(),
+            frontier: Vec::new(),
+        };
+        for seed in seeds {
+            let (i, new) = expansion.add_node(seed.clone(), 0);
+            if new {
+                expansion.frontier.push(i);
+            }
+        }
+        expansion
+    }
+
+    fn terms(&self, nodes: &[usize]) -> Vec<NamedOrBlankNode> {
+        nodes
+            .iter()
+            .map(|&node| self.subgraph.nodes[node].term.clone())
+            .collect()
+    }
+
+    fn add_node(&mut self, term: NamedOrBlankNode, hop: usize) -> (usize, bool) {
+        if let Some(i) = self.index.get(&term) {
+            return (*i, false);
+        }
+        self.subgraph.nodes.push(SubgraphNode {
+            term: term.clone(),
+            hop,
+        });
+        let i = self.subgraph.nodes.len() - 1;
+        self.index.insert(term, i);
+        (i, true)
+    }
+
+    /// Adds the edge between `node` and its neighbour (in the triple's
+    /// direction); returns the neighbour's index and whether it is new.
+    fn add_edge(
+        &mut self,
+        node: usize,
+        outgoing: bool,
+        predicate: NamedNode,
+        neighbour: NamedOrBlankNode,
+        hop: usize,
+    ) -> (usize, bool) {
+        let (other, new) = self.add_node(neighbour, hop);
+        let (source, target) = if outgoing {
+            (node, other)
+        } else {
+            (other, node)
+        };
+        let edge = SubgraphEdge {
+            source,
+            predicate,
+            target,
+        };
+        if self.seen_edges.insert(edge.clone()) {
+            self.subgraph.edges.push(edge);
+        }
+        (other, new)
     }
 }
 
@@ -370,6 +521,64 @@ mod tests {
             node("a"),
             "edges keep the triple's direction"
         );
+    }
+
+    #[test]
+    fn guided_retrieval_follows_only_the_weighted_steps_within_the_beam() {
+        // film -directedBy-> d, d also directed f2 and f3; f2 and f3 starred
+        // a2 and a3; the film also has a genre that 30 others share.
+        let mut edges = vec![
+            ("film", "directedBy", "d"),
+            ("f2", "directedBy", "d"),
+            ("f3", "directedBy", "d"),
+            ("f2", "starred", "a2"),
+            ("f3", "starred", "a3"),
+            ("film", "genre", "drama"),
+        ];
+        let others: Vec<String> = (0..30).map(|i| format!("g{i}")).collect();
+        edges.extend(others.iter().map(|o| (o.as_str(), "genre", "drama")));
+        let store = store_with(&edges);
+        let step = |p: &str, forward: bool, weight: f32| GuidedStep {
+            predicate: NamedNode::new(format!("http://example.com/{p}")).unwrap(),
+            forward,
+            weight,
+        };
+        let hops = vec![
+            vec![step("directedBy", true, 0.9)],
+            vec![step("directedBy", false, 0.8)],
+            vec![step("starred", true, 0.7)],
+        ];
+        let options = SubgraphOptions {
+            hops: 3,
+            fanout: 50,
+        };
+        let retriever = SubgraphRetriever::new(&store, options).unwrap();
+        let sub = retriever
+            .retrieve_guided(&[node("film")], &hops, 10, 0.1)
+            .unwrap();
+        let names: Vec<String> = sub.nodes.iter().map(|n| n.term.to_string()).collect();
+        assert_eq!(sub.nodes.len(), 6, "film, d, f2, f3, a2, a3: {names:?}");
+        assert!(
+            sub.index_of(&node("drama")).is_none(),
+            "genre is not followed"
+        );
+        assert_eq!(sub.nodes[sub.index_of(&node("a3")).unwrap()].hop, 3);
+        // A beam of two keeps two of the three equally weighted films at
+        // hop 2 (the seed itself, back from its director, and the first
+        // other in subgraph order), so only one actor is reached.
+        let narrow = retriever
+            .retrieve_guided(&[node("film")], &hops, 2, 0.1)
+            .unwrap();
+        let actors = ["a2", "a3"]
+            .iter()
+            .filter(|a| narrow.index_of(&node(a)).is_some())
+            .count();
+        assert_eq!(actors, 1, "{narrow}");
+        // No steps at a hop: retrieval stops there.
+        let short = retriever
+            .retrieve_guided(&[node("film")], &hops[..1], 10, 0.1)
+            .unwrap();
+        assert_eq!(short.nodes.len(), 2);
     }
 
     #[test]

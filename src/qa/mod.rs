@@ -7,6 +7,8 @@
 //! (`path`). `training` fits and evaluates; `questions` reads and generates
 //! question sets.
 
+pub mod compose;
+pub mod labels;
 pub mod linking;
 pub mod model;
 pub mod path;
@@ -23,13 +25,14 @@ use oxigraph::model::{NamedNode, NamedOrBlankNode, Term, Variable};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use labels::{label_paths, RelationPath};
 pub use linking::{normalize, strip_brackets, EntityLinker, Mention};
-pub use model::{QuestionBatch, RelationFollower, RelationFollowerConfig};
+pub use model::{QuestionBatch, QuestionReading, RelationFollower, RelationFollowerConfig};
 pub use path::{answer_query, Step};
 pub use questions::{generate_questions, read_questions, GenerateOptions, Question};
 
 use crate::error::{Error, Result};
-use crate::graph::{display_label, Subgraph, SubgraphOptions, SubgraphRetriever};
+use crate::graph::{display_label, GuidedStep, Subgraph, SubgraphOptions, SubgraphRetriever};
 use crate::store::query::SparqlRunner;
 use crate::store::Store;
 use crate::tasks::checkpoint::{self, ModelKind};
@@ -62,11 +65,27 @@ pub struct SavedQaModel {
 /// Retrieval limits, saved with the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retrieval {
+    /// The most hops of an answer (1 to 3); each question's own hop
+    /// weights decide how far its retrieval goes.
     pub hops: usize,
+    /// Neighbours read per expanded node.
     pub fanout: usize,
+    /// Nodes a guided hop expands: those the question's flow reaches most.
+    #[serde(default = "default_beam")]
+    pub beam: usize,
 }
 
-/// A question linked, retrieved and read, ready for the model.
+fn default_beam() -> usize {
+    1000
+}
+
+/// A guided retrieval takes the relations a hop gives at least this
+/// probability, and goes as far as the last hop count with at least this
+/// weight.
+const GUIDE_MIN_WEIGHT: f32 = 0.002;
+
+/// A question linked, read, and with the subgraph its reading asks for
+/// retrieved, ready for the model.
 pub struct PreparedQuestion {
     pub mentions: Vec<Mention>,
     /// The linked entity of each mention (the BERT-chosen one if ambiguous).
@@ -97,12 +116,22 @@ pub struct Unprepared {
     pub reason: String,
 }
 
-/// A question linked and retrieved, before BERT reads it.
+/// A training question linked, labelled with the relation paths that
+/// answer it through its full neighbourhood (`labels`), and read.
+pub struct LabelledQuestion {
+    /// The question with its mentions masked, as BERT read it.
+    pub masked: String,
+    pub topics: Vec<NamedOrBlankNode>,
+    /// Empty when no path reaches a gold answer.
+    pub paths: Vec<RelationPath>,
+    /// BERT token states `[tokens, hidden]` of the masked question.
+    pub tokens: Tensor,
+}
+
+/// A question's mentions and the entity each is linked to.
 struct Linked {
     mentions: Vec<Mention>,
     topics: Vec<NamedOrBlankNode>,
-    subgraph: Subgraph,
-    gold: Vec<usize>,
 }
 
 /// The network, its relation vocabulary and the BERT that reads questions.
@@ -135,7 +164,18 @@ impl QaModel {
             relations: 2 * relations.len(),
             hops: retrieval.hops,
             inner_dim,
+            hops_read_instructions: true,
         };
+        Self::with_config(relations, bert, retrieval, config, trainer)
+    }
+
+    fn with_config(
+        relations: Vec<NamedNode>,
+        bert: BertEncoder,
+        retrieval: Retrieval,
+        config: RelationFollowerConfig,
+        trainer: TrainerConfig,
+    ) -> Result<Self> {
         let varmap = VarMap::new();
         let network = RelationFollower::load(
             VarBuilder::from_varmap(&varmap, DType::F32, bert.device()),
@@ -194,13 +234,8 @@ impl QaModel {
                 dir.display()
             )));
         }
-        let mut model = Self::new(
-            relations,
-            bert,
-            saved.retrieval,
-            saved.model.inner_dim,
-            saved.trainer,
-        )?;
+        let mut model =
+            Self::with_config(relations, bert, saved.retrieval, saved.model, saved.trainer)?;
         checkpoint::load_weights(dir, &mut model.varmap)?;
         model.threshold = saved.threshold;
         model.question_words = saved.question_words.into_iter().collect();
@@ -242,21 +277,24 @@ impl QaModel {
         checkpoint::save(dir, &saved, &self.varmap, metrics)
     }
 
-    /// Links, retrieves and reads every question (in parallel for the store
-    /// work); questions that cannot be linked come back as `Unprepared`.
-    pub fn prepare(
+    /// Links every question (in parallel); those that cannot be linked come
+    /// back as `Unprepared`.
+    fn link_all(
         &self,
         store: &Store,
         linker: &EntityLinker,
         questions: &[Question],
-        progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(Vec<Option<PreparedQuestion>>, Vec<Unprepared>)> {
+    ) -> (Vec<Option<Linked>>, Vec<Unprepared>) {
         let linked: Vec<Result<Linked>> = questions
             .par_iter()
-            .map(|q| self.link(store, linker, q).inspect(|_| progress(1)))
+            .map(|q| {
+                let mentions = linker.mentions_skipping(&q.text, &self.question_words)?;
+                let topics = self.choose_topics(store, &q.text, &mentions)?;
+                Ok(Linked { mentions, topics })
+            })
             .collect();
         let mut failed = Vec::new();
-        let linked: Vec<Option<Linked>> = linked
+        let linked = linked
             .into_iter()
             .enumerate()
             .map(|(index, result)| {
@@ -270,53 +308,169 @@ impl QaModel {
                     .ok()
             })
             .collect();
+        (linked, failed)
+    }
+
+    /// Links and reads every question, then retrieves the subgraph each
+    /// one's reading asks for (`SubgraphRetriever::retrieve_guided`: only
+    /// the relations each hop weighs, only as many hops as the question
+    /// weighs, the `beam` strongest nodes per hop), in parallel.
+    pub fn prepare(
+        &self,
+        store: &Store,
+        linker: &EntityLinker,
+        questions: &[Question],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(Vec<Option<PreparedQuestion>>, Vec<Unprepared>)> {
+        let (linked, failed) = self.link_all(store, linker, questions);
         let texts: Vec<Option<String>> = linked
             .iter()
             .zip(questions)
             .map(|(l, q)| l.as_ref().map(|l| masked_text(&q.text, &l.mentions)))
             .collect();
-        let mut tokens = self.read_questions(&texts)?;
-        let prepared = linked
-            .into_iter()
+        let tokens = self.read_questions(&texts)?;
+        let guides = self.guides(&tokens)?;
+        let retriever = self.retriever(store, self.retrieval.hops)?;
+        let prepared: Vec<Option<PreparedQuestion>> = linked
+            .into_par_iter()
+            .zip(tokens)
+            .zip(guides)
             .zip(questions)
-            .enumerate()
-            .map(|(i, (l, q))| {
-                l.map(|l| PreparedQuestion {
-                    edges: self.local_edges(&l.subgraph),
+            .map(|(((l, tokens), guide), q)| {
+                let (Some(l), Some(tokens)) = (l, tokens) else {
+                    return Ok(None);
+                };
+                let subgraph = retriever.retrieve_guided(
+                    &l.topics,
+                    &guide,
+                    self.retrieval.beam,
+                    model::PRESENT_MASS_FLOOR,
+                )?;
+                progress(1);
+                Ok(Some(PreparedQuestion {
+                    gold: gold_in(&subgraph, &l.topics, linker, q),
+                    edges: self.local_edges(&subgraph),
                     mentions: l.mentions,
                     topics: l.topics,
-                    subgraph: l.subgraph,
-                    gold: l.gold,
+                    subgraph,
                     gold_total: q.answers.len(),
-                    tokens: tokens[i].take().expect("read with its question"),
-                })
+                    tokens,
+                }))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok((prepared, failed))
     }
 
-    /// Links one question, retrieves its subgraph and finds its gold
-    /// answers there (never a topic entity).
-    fn link(&self, store: &Store, linker: &EntityLinker, question: &Question) -> Result<Linked> {
-        let mentions = linker.mentions_skipping(&question.text, &self.question_words)?;
-        let topics = self.choose_topics(store, &question.text, &mentions)?;
-        let subgraph = self.retrieve(store, &topics)?;
-        let mut gold = Vec::new();
-        for answer in &question.answers {
-            for entity in linker.lookup(answer) {
-                if let Some(i) = subgraph.index_of(&entity) {
-                    if !topics.contains(&entity) && !gold.contains(&i) {
-                        gold.push(i);
-                    }
-                }
-            }
+    /// Links and reads training questions and labels each with the
+    /// relation paths of up to `hops` that answer it best through its full,
+    /// fan-out capped neighbourhood (the neighbourhood is then dropped).
+    pub fn label(
+        &self,
+        store: &Store,
+        linker: &EntityLinker,
+        questions: &[Question],
+        hops: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(Vec<Option<LabelledQuestion>>, Vec<Unprepared>)> {
+        let (linked, failed) = self.link_all(store, linker, questions);
+        let retriever = self.retriever(store, hops)?;
+        let labelled: Vec<Option<(String, Vec<NamedOrBlankNode>, Vec<RelationPath>)>> = linked
+            .into_par_iter()
+            .zip(questions)
+            .map(|(l, q)| {
+                let Some(l) = l else { return Ok(None) };
+                let subgraph = retriever.retrieve(&l.topics)?;
+                let gold = gold_in(&subgraph, &l.topics, linker, q);
+                let topics: Vec<usize> = (0..l.topics.len()).collect();
+                let paths = label_paths(&self.local_edges(&subgraph), &topics, &gold, hops);
+                progress(1);
+                Ok(Some((masked_text(&q.text, &l.mentions), l.topics, paths)))
+            })
+            .collect::<Result<_>>()?;
+        let texts: Vec<Option<String>> = labelled
+            .iter()
+            .map(|l| l.as_ref().map(|(text, _, _)| text.clone()))
+            .collect();
+        let tokens = self.read_questions(&texts)?;
+        let labelled = labelled
+            .into_iter()
+            .zip(tokens)
+            .map(|(l, tokens)| {
+                l.zip(tokens)
+                    .map(|((masked, topics, paths), tokens)| LabelledQuestion {
+                        masked,
+                        topics,
+                        paths,
+                        tokens,
+                    })
+            })
+            .collect();
+        Ok((labelled, failed))
+    }
+
+    /// Reads masked question texts (composed questions) for training.
+    pub fn read_labelled(
+        &self,
+        composed: Vec<(String, RelationPath)>,
+    ) -> Result<Vec<LabelledQuestion>> {
+        let texts: Vec<Option<String>> = composed.iter().map(|(t, _)| Some(t.clone())).collect();
+        let tokens = self.read_questions(&texts)?;
+        Ok(composed
+            .into_iter()
+            .zip(tokens)
+            .map(|((masked, path), tokens)| LabelledQuestion {
+                masked,
+                topics: Vec::new(),
+                paths: vec![path],
+                tokens: tokens.expect("every text is read"),
+            })
+            .collect())
+    }
+
+    /// Each read question's guide: per hop up to the last it weighs, the
+    /// relations that hop weighs.
+    fn guides(&self, tokens: &[Option<Tensor>]) -> Result<Vec<Vec<Vec<GuidedStep>>>> {
+        let present: Vec<&Tensor> = tokens.iter().flatten().collect();
+        let mut read = Vec::with_capacity(present.len());
+        for chunk in present.chunks(256) {
+            let (t, mask) = self.token_batch(chunk)?;
+            let reading = self.network.read(&t, &mask)?;
+            let relation_probs: Vec<Vec<Vec<f32>>> = reading.relation_probs.to_vec3()?;
+            let hop_probs: Vec<Vec<f32>> = reading.hop_probs.to_vec2()?;
+            read.extend(relation_probs.into_iter().zip(hop_probs));
         }
-        Ok(Linked {
-            mentions,
-            topics,
-            subgraph,
-            gold,
-        })
+        let mut read = read.into_iter();
+        Ok(tokens
+            .iter()
+            .map(|t| match t {
+                None => Vec::new(),
+                Some(_) => {
+                    let (relation_probs, hop_probs) = read.next().expect("read with its question");
+                    let last = hop_probs
+                        .iter()
+                        .rposition(|&w| w >= GUIDE_MIN_WEIGHT)
+                        .unwrap_or(0);
+                    relation_probs[..=last]
+                        .iter()
+                        .map(|probs| {
+                            probs
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, &p)| p >= GUIDE_MIN_WEIGHT)
+                                .map(|(r, &p)| {
+                                    let step = self.step(r as u32);
+                                    GuidedStep {
+                                        predicate: step.predicate,
+                                        forward: step.forward,
+                                        weight: p,
+                                    }
+                                })
+                                .collect()
+                        })
+                        .collect()
+                }
+            })
+            .collect())
     }
 
     /// The topic entity of each mention; an ambiguous label goes to the
@@ -379,15 +533,14 @@ impl QaModel {
         Ok(candidates[best - 1].clone())
     }
 
-    fn retrieve(&self, store: &Store, topics: &[NamedOrBlankNode]) -> Result<Subgraph> {
+    fn retriever<'s>(&self, store: &'s Store, hops: usize) -> Result<SubgraphRetriever<'s>> {
         SubgraphRetriever::new(
             store,
             SubgraphOptions {
-                hops: self.retrieval.hops,
+                hops,
                 fanout: self.retrieval.fanout,
             },
-        )?
-        .retrieve(topics)
+        )
     }
 
     /// The subgraph's edges whose predicate the model knows, with inverses.
@@ -418,19 +571,29 @@ impl QaModel {
             .collect())
     }
 
+    /// Token states padded to the longest, `[B, L, H]`, and their mask `[B, L]`.
+    pub fn token_batch(&self, states: &[&Tensor]) -> Result<(Tensor, Tensor)> {
+        let device = self.bert.device();
+        let longest = states.iter().map(|t| t.dims()[0]).max().unwrap_or(1);
+        let mut tokens = Vec::with_capacity(states.len());
+        let mut masks = Vec::with_capacity(states.len());
+        for t in states {
+            let length = t.dims()[0];
+            tokens.push(t.pad_with_zeros(0, 0, longest - length)?);
+            let mut mask = vec![1f32; length];
+            mask.resize(longest, 0.0);
+            masks.push(Tensor::new(mask.as_slice(), device)?);
+        }
+        Ok((Tensor::stack(&tokens, 0)?, Tensor::stack(&masks, 0)?))
+    }
+
     /// Builds the disjoint union of the questions' subgraphs.
     pub fn batch(&self, questions: &[&PreparedQuestion]) -> Result<QuestionBatch> {
         let device = self.bert.device();
-        let longest = questions
-            .iter()
-            .map(|q| q.tokens.dims()[0])
-            .max()
-            .unwrap_or(1);
         let relations = self.config.relations as u32;
         let (mut src, mut dst, mut rel, mut node_question, mut topic) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut tokens = Vec::new();
-        let mut masks = Vec::new();
+        let mut exits = std::collections::BTreeSet::new();
         let mut offset = 0u32;
         for (qi, q) in questions.iter().enumerate() {
             let n = q.subgraph.nodes.len();
@@ -438,24 +601,24 @@ impl QaModel {
                 src.push(offset + s);
                 dst.push(offset + t);
                 rel.push(qi as u32 * relations + r);
+                exits.insert((offset + s, qi as u32 * relations + r));
             }
             node_question.extend(std::iter::repeat_n(qi as u32, n));
             let topics = q.topic_indexes();
             topic.extend((0..n).map(|i| if topics.contains(&i) { 1f32 } else { 0.0 }));
-            let length = q.tokens.dims()[0];
-            tokens.push(q.tokens.pad_with_zeros(0, 0, longest - length)?);
-            let mut mask = vec![1f32; length];
-            mask.resize(longest, 0.0);
-            masks.push(Tensor::new(mask.as_slice(), device)?);
             offset += n as u32;
         }
+        let states: Vec<&Tensor> = questions.iter().map(|q| &q.tokens).collect();
+        let (tokens, token_mask) = self.token_batch(&states)?;
         let u32s = |v: Vec<u32>| Tensor::new(v.as_slice(), device);
         Ok(QuestionBatch {
-            tokens: Tensor::stack(&tokens, 0)?,
-            token_mask: Tensor::stack(&masks, 0)?,
+            tokens,
+            token_mask,
             edge_source: u32s(src)?,
             edge_target: u32s(dst)?,
             edge_relation: u32s(rel)?,
+            exit_node: u32s(exits.iter().map(|e| e.0).collect())?,
+            exit_relation: u32s(exits.iter().map(|e| e.1).collect())?,
             node_question: u32s(node_question)?,
             topic: Tensor::new(topic.as_slice(), device)?,
         })
@@ -470,7 +633,8 @@ impl QaModel {
         }
     }
 
-    /// Answers one question: links it, retrieves its subgraph, scores it,
+    /// Answers one question: links it, reads it, retrieves the subgraph its
+    /// reading asks for, scores it,
     /// and explains each answer with up to `paths` relation paths.
     pub fn answer(
         &self,
@@ -489,15 +653,20 @@ impl QaModel {
         }
         let q = prepared.remove(0).expect("prepared or failed");
         let out = self.network.forward(&self.batch(&[&q])?)?;
-        let read = || -> candle_core::Result<(Vec<f32>, Vec<Vec<f32>>, Vec<f32>)> {
+        let read = || -> candle_core::Result<(training::NodeScores, Vec<Vec<f32>>, Vec<f32>)> {
             Ok((
-                out.scores.to_vec1()?,
-                out.relation_probs.get(0)?.to_vec2()?,
-                out.hop_probs.get(0)?.to_vec1()?,
+                training::NodeScores {
+                    scores: out.scores.to_vec1()?,
+                    evidence: out.evidence.to_vec1()?,
+                },
+                out.reading.relation_probs.get(0)?.to_vec2()?,
+                out.reading.hop_probs.get(0)?.to_vec1()?,
             ))
         };
-        let (scores, relation_probs, hop_probs) = read()?;
-        let chosen = training::answer_nodes(&q, &scores, self.threshold);
+        let (scored, relation_probs, hop_probs) = read()?;
+        let chosen = training::answer_nodes(&q, &scored, self.threshold);
+        let tied = training::tied_with_top(&q, &scored).len();
+        let scores = &scored.scores;
         let mut found =
             training::answer_paths(self, &q, &chosen, &relation_probs, &hop_probs, paths);
         let label = |i: usize| display_label(store, &q.subgraph.nodes[i].term);
@@ -545,6 +714,7 @@ impl QaModel {
             subgraph_nodes: q.subgraph.nodes.len(),
             subgraph_edges: q.subgraph.edges.len(),
             hop_probs,
+            tied,
             answers,
         })
     }
@@ -565,6 +735,9 @@ pub struct AnswerSet {
     pub subgraph_edges: usize,
     /// The model's weight on answers 1, 2, … hops away.
     pub hop_probs: Vec<f32>,
+    /// How many answers share the best score and evidence (all are
+    /// returned, in the subgraph's order: the graph cannot tell them apart).
+    pub tied: usize,
     pub answers: Vec<Answer>,
 }
 
@@ -598,6 +771,26 @@ pub struct SupportingPath {
     pub terms: Vec<NamedOrBlankNode>,
     #[serde(flatten)]
     pub path: training::AnswerPath,
+}
+
+/// Subgraph indexes of the question's gold answers (never a topic).
+fn gold_in(
+    subgraph: &Subgraph,
+    topics: &[NamedOrBlankNode],
+    linker: &EntityLinker,
+    question: &Question,
+) -> Vec<usize> {
+    let mut gold = Vec::new();
+    for answer in &question.answers {
+        for entity in linker.lookup(answer) {
+            if let Some(i) = subgraph.index_of(&entity) {
+                if !topics.contains(&entity) && !gold.contains(&i) {
+                    gold.push(i);
+                }
+            }
+        }
+    }
+    gold
 }
 
 /// The question with each mention (and its brackets) replaced by the mask.

@@ -11,10 +11,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::training::{fit, measure, split, QaMetrics};
+use super::compose::{compose_questions, Phrasebook};
+use super::training::{calibrate, fit, measure, split, QaMetrics};
 use super::{
-    generate_questions, read_questions, EntityLinker, GenerateOptions, PreparedQuestion, QaModel,
-    Question, Retrieval, Unprepared,
+    generate_questions, read_questions, EntityLinker, GenerateOptions, LabelledQuestion,
+    PreparedQuestion, QaModel, Question, Retrieval, Step, Unprepared,
 };
 use crate::error::{Error, Result};
 use crate::graph::resource_predicates;
@@ -30,6 +31,12 @@ pub const SPLIT_FILE: &str = "split.json";
 #[derive(Debug, Clone)]
 pub struct QaTrainOptions {
     pub retrieval: Retrieval,
+    /// Hops of the full neighbourhood searched for the relation paths that
+    /// label a training question (at most `retrieval.hops`).
+    pub label_hops: usize,
+    /// Questions composed for each hop count up to `retrieval.hops` that the
+    /// training questions lack (at most; 0: none).
+    pub compose: usize,
     /// Width between a hop's instruction and its relation scores.
     pub inner_dim: usize,
     pub trainer: TrainerConfig,
@@ -43,9 +50,12 @@ impl Default for QaTrainOptions {
     fn default() -> Self {
         Self {
             retrieval: Retrieval {
-                hops: 2,
+                hops: 3,
                 fanout: 100,
+                beam: 1000,
             },
+            label_hops: 2,
+            compose: 5000,
             inner_dim: 256,
             trainer: TrainerConfig {
                 epochs: 12,
@@ -73,17 +83,28 @@ pub enum QaTrainEvent<'a> {
     QuestionWords(&'a [String]),
     /// This many more questions linked, retrieved and read.
     Preparing(usize),
+    /// Training questions linked, labelled with their relation paths and read.
     Prepared {
         questions: usize,
         failed: &'a [Unprepared],
+        seconds: f64,
+    },
+    /// Questions composed for hop counts the training questions lack:
+    /// `(hops, composed)` each, from `phrases` learned noun phrases.
+    Composed {
+        phrases: usize,
+        per_hop: &'a [(usize, usize)],
         seconds: f64,
     },
     /// The sets training starts with.
     Sets {
         train: usize,
         answerable: usize,
+        composed: usize,
         valid: usize,
     },
+    /// Validation questions prepared with the trained model (guided retrieval).
+    Validated { questions: usize, seconds: f64 },
     Epoch {
         record: &'a EpochRecord,
         improved: bool,
@@ -251,6 +272,7 @@ pub fn train_on_files(
         bert,
         &all,
         (&train_ids, &valid_ids),
+        &valid_ids,
         options,
         checkpointing,
         events,
@@ -300,11 +322,13 @@ pub fn train_on_generated(
     let (train_part, valid_part) = split(rest.len(), options.valid_fraction, seed + 1);
     let train_ids: Vec<usize> = train_part.iter().map(|&i| rest[i]).collect();
     let valid_ids: Vec<usize> = valid_part.iter().map(|&i| rest[i]).collect();
+    let measured: Vec<usize> = valid_ids.iter().chain(&test).copied().collect();
     let (model, prepared, _) = train(
         store,
         bert,
         &questions,
         (&train_ids, &valid_ids),
+        &measured,
         options,
         Checkpointing::default(),
         events,
@@ -333,13 +357,19 @@ pub fn train_on_generated(
 }
 
 /// The shared core: a fresh model over the store's relations learns the
-/// question words of its training questions, prepares every question and
-/// trains on the `(train, valid)` indexes.
+/// question words of its training questions; training and validation
+/// questions are labelled with their relation paths; questions are composed
+/// for the hop counts training lacks; the model is trained, then the
+/// `measured` questions (validation among them) are prepared with it and
+/// the answer threshold calibrated on validation. Returns the prepared
+/// questions by index (`None`: not measured or not linkable).
+#[allow(clippy::too_many_arguments)]
 fn train(
     store: &Store,
     bert: BertEncoder,
     questions: &[Question],
     (train_ids, valid_ids): (&[usize], &[usize]),
+    measured: &[usize],
     options: &QaTrainOptions,
     checkpointing: Checkpointing,
     events: &QaTrainEvents<'_>,
@@ -361,36 +391,128 @@ fn train(
     let mut words: Vec<String> = model.question_words.iter().cloned().collect();
     words.sort_unstable();
     events(QaTrainEvent::QuestionWords(&words))?;
+
     let start = Instant::now();
-    let (prepared, failed) = model.prepare(store, &linker, questions, &|n| {
+    let learned: Vec<usize> = train_ids.iter().chain(valid_ids).copied().collect();
+    let asked: Vec<Question> = learned.iter().map(|&i| questions[i].clone()).collect();
+    let label_hops = options.label_hops.clamp(1, options.retrieval.hops);
+    let (labelled, failed) = model.label(store, &linker, &asked, label_hops, &|n| {
         // A progress report cannot fail the preparation.
         let _ = events(QaTrainEvent::Preparing(n));
     })?;
+    let failed: Vec<Unprepared> = failed
+        .into_iter()
+        .map(|f| Unprepared {
+            index: learned[f.index],
+            reason: f.reason,
+        })
+        .collect();
     events(QaTrainEvent::Prepared {
-        questions: questions.len(),
+        questions: asked.len(),
         failed: &failed,
         seconds: start.elapsed().as_secs_f64(),
     })?;
-    let pick = |ids: &[usize]| -> Vec<&PreparedQuestion> {
-        ids.iter().filter_map(|&i| prepared[i].as_ref()).collect()
-    };
-    let (train_set, valid_set) = (pick(train_ids), pick(valid_ids));
+    let (train_part, valid_part) = labelled.split_at(train_ids.len());
+    let train_set: Vec<&LabelledQuestion> = train_part.iter().flatten().collect();
+    let valid_set: Vec<&LabelledQuestion> = valid_part.iter().flatten().collect();
+
+    let start = Instant::now();
+    let (composed, phrases, per_hop) = compose_missing_hops(store, &model, &train_set, options)?;
+    events(QaTrainEvent::Composed {
+        phrases,
+        per_hop: &per_hop,
+        seconds: start.elapsed().as_secs_f64(),
+    })?;
     events(QaTrainEvent::Sets {
         train: train_set.len(),
-        answerable: train_set.iter().filter(|q| !q.gold.is_empty()).count(),
+        answerable: train_set.iter().filter(|q| !q.paths.is_empty()).count(),
+        composed: composed.len(),
         valid: valid_set.len(),
     })?;
+    let mut learning = train_set;
+    learning.extend(composed.iter());
     let mut rng = ChaCha8Rng::seed_from_u64(options.trainer.seed);
     let report = fit(
         &mut model,
-        &train_set,
+        &learning,
         &valid_set,
         options.batch_size,
         &mut rng,
         checkpointing,
         &mut |record, improved| events(QaTrainEvent::Epoch { record, improved }),
     )?;
+
+    let start = Instant::now();
+    let chosen: Vec<Question> = measured.iter().map(|&i| questions[i].clone()).collect();
+    let (prepared_measured, _) = model.prepare(store, &linker, &chosen, &|_| {})?;
+    let mut prepared: Vec<Option<PreparedQuestion>> = questions.iter().map(|_| None).collect();
+    for (&i, q) in measured.iter().zip(prepared_measured) {
+        prepared[i] = q;
+    }
+    let valid_prepared: Vec<&PreparedQuestion> = valid_ids
+        .iter()
+        .filter_map(|&i| prepared[i].as_ref())
+        .collect();
+    calibrate(&mut model, &valid_prepared)?;
+    events(QaTrainEvent::Validated {
+        questions: measured.len(),
+        seconds: start.elapsed().as_secs_f64(),
+    })?;
     Ok((model, prepared, report))
+}
+
+/// Composes questions for each hop count up to the model's most that no
+/// training question has, as many as the average hop count has (at most
+/// `options.compose`), from phrasings learned from the training questions
+/// and walks from their topics. Returns them read, the number of noun
+/// phrases learned, and `(hops, composed)` per hop count.
+fn compose_missing_hops(
+    store: &Store,
+    model: &QaModel,
+    train_set: &[&LabelledQuestion],
+    options: &QaTrainOptions,
+) -> Result<(Vec<LabelledQuestion>, usize, Vec<(usize, usize)>)> {
+    let book = Phrasebook::learn(
+        train_set
+            .iter()
+            .map(|q| (q.masked.as_str(), q.paths.as_slice())),
+    );
+    let mut per_length = vec![0usize; options.retrieval.hops + 1];
+    for q in train_set {
+        if let Some(p) = q.paths.first() {
+            per_length[p.len()] += 1;
+        }
+    }
+    let present: Vec<usize> = per_length.iter().copied().filter(|&n| n > 0).collect();
+    let wanted = (present.iter().sum::<usize>() / present.len().max(1)).min(options.compose);
+    let mut topics: Vec<_> = train_set
+        .iter()
+        .flat_map(|q| q.topics.iter().cloned())
+        .collect();
+    topics.sort_by_key(|t| t.to_string());
+    topics.dedup();
+    let steps: Vec<Step> = (0..model.config.relations as u32)
+        .map(|r| model.step(r))
+        .collect();
+    let mut composed = Vec::new();
+    let mut per_hop = Vec::new();
+    for hops in 1..=options.retrieval.hops {
+        if per_length[hops] > 0 || wanted == 0 {
+            continue;
+        }
+        let made = compose_questions(
+            store,
+            &book,
+            &steps,
+            &topics,
+            hops,
+            wanted,
+            options.trainer.seed + hops as u64,
+        )?;
+        per_hop.push((hops, made.len()));
+        composed.extend(made);
+    }
+    Ok((model.read_labelled(composed)?, book.phrase_count(), per_hop))
 }
 
 #[cfg(test)]

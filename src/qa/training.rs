@@ -1,7 +1,10 @@
-//! Fitting and measuring a question answerer: the loss (binary
-//! cross-entropy per node, positives and negatives weighted to count alike
-//! in each question), Hits@1 for early stopping, the answer threshold
-//! calibrated for F1, and answers with their supporting paths.
+//! Fitting and measuring a question answerer. The model learns, from each
+//! training question's relation-path labels (`labels`, or the path a
+//! composed question was made from), which relation each hop follows and
+//! how many hops the question takes: cross-entropy on both, with equally
+//! good paths sharing the target. Validation accuracy of the whole path
+//! stops training early; answers are then scored on guided subgraphs, and
+//! the answer threshold calibrated for F1.
 
 use std::collections::HashMap;
 
@@ -12,17 +15,17 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::path::answer_query;
-use super::{EntityLinker, PreparedQuestion, QaModel, Question, Step};
+use super::{EntityLinker, LabelledQuestion, PreparedQuestion, QaModel, Question, Step};
 use crate::error::{Error, Result};
 use crate::tasks::trainer::{
     train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainingTask,
 };
 
-/// Trains on questions whose subgraph holds a gold answer; validates Hits@1.
+/// Trains on labelled questions; validates whole-path accuracy.
 pub struct QaTraining<'a> {
     pub model: &'a QaModel,
-    pub train: Vec<&'a PreparedQuestion>,
-    pub valid: Vec<&'a PreparedQuestion>,
+    pub train: Vec<&'a LabelledQuestion>,
+    pub valid: Vec<&'a LabelledQuestion>,
     pub batch_size: usize,
 }
 
@@ -36,7 +39,7 @@ impl TrainingTask for QaTraining<'_> {
         order.shuffle(rng);
         let (mut total, mut batches) = (0.0, 0usize);
         for chunk in order.chunks(self.batch_size.max(1)) {
-            let questions: Vec<&PreparedQuestion> = chunk.iter().map(|&i| self.train[i]).collect();
+            let questions: Vec<&LabelledQuestion> = chunk.iter().map(|&i| self.train[i]).collect();
             total += step(&loss(self.model, &questions)?)?;
             batches += 1;
         }
@@ -44,56 +47,99 @@ impl TrainingTask for QaTraining<'_> {
     }
 
     fn validate(&mut self) -> Result<f64> {
-        let scores = node_scores(self.model, &self.valid, 256)?;
-        Ok(self
-            .valid
-            .iter()
-            .zip(&scores)
-            .filter(|(q, s)| top_node(q, s).is_some_and(|n| q.gold.contains(&n)))
-            .count() as f64
-            / self.valid.len().max(1) as f64)
+        path_accuracy(self.model, &self.valid)
     }
 
     fn metric_name(&self) -> &'static str {
-        "validation Hits@1"
+        "validation path accuracy"
     }
 }
 
-/// Weighted binary cross-entropy over every non-topic node of the batch.
-fn loss(model: &QaModel, questions: &[&PreparedQuestion]) -> Result<Tensor> {
-    let batch = model.batch(questions)?;
-    let out = model.network.forward(&batch)?;
-    let mut targets = Vec::new();
-    let mut weights = Vec::new();
-    for q in questions {
-        let topics = q.topic_indexes();
-        let n = q.subgraph.nodes.len();
-        let positives = q.gold.len().max(1) as f32;
-        let negatives = (n - q.gold.len() - topics.len()).max(1) as f32;
-        for i in 0..n {
-            let gold = q.gold.contains(&i);
-            targets.push(if gold { 1f32 } else { 0.0 });
-            weights.push(if topics.contains(&i) {
-                0.0
-            } else if gold {
-                1.0 / positives
-            } else {
-                1.0 / negatives
-            });
+/// Cross-entropy of each hop's relation and of the hop count against the
+/// questions' labelled paths (equally good paths share the target).
+fn loss(model: &QaModel, questions: &[&LabelledQuestion]) -> Result<Tensor> {
+    let states: Vec<&Tensor> = questions.iter().map(|q| &q.tokens).collect();
+    let (tokens, mask) = model.token_batch(&states)?;
+    let reading = model.network.read(&tokens, &mask)?;
+    let (b, hops, relations) = reading.relation_probs.dims3()?;
+    let mut relation_target = vec![0f32; b * hops * relations];
+    let mut hop_target = vec![0f32; b * hops];
+    for (i, q) in questions.iter().enumerate() {
+        let share = 1.0 / q.paths.len().max(1) as f32;
+        for path in &q.paths {
+            hop_target[i * hops + path.len() - 1] += share;
+            for (t, &r) in path.iter().enumerate() {
+                relation_target[(i * hops + t) * relations + r as usize] += share;
+            }
         }
     }
     let device = model.device();
     let run = || -> candle_core::Result<Tensor> {
-        let y = Tensor::new(targets.as_slice(), device)?;
-        let w = Tensor::new(weights.as_slice(), device)?;
-        let s = out.scores.clamp(1e-6f32, 1.0 - 1e-6)?;
-        let bce = ((y.mul(&s.log()?)?
-            + y.affine(-1.0, 1.0)?.mul(&s.affine(-1.0, 1.0)?.log()?)?)?
-        .neg()?
-        .mul(&w))?;
-        bce.sum_all()? / questions.len() as f64
+        let relation_target = Tensor::from_vec(relation_target, (b, hops, relations), device)?;
+        let hop_target = Tensor::from_vec(hop_target, (b, hops), device)?;
+        let relation_loss = relation_target
+            .mul(&reading.relation_probs.clamp(1e-7f32, 1.0)?.log()?)?
+            .sum_all()?;
+        let hop_loss = hop_target
+            .mul(&reading.hop_probs.clamp(1e-7f32, 1.0)?.log()?)?
+            .sum_all()?;
+        (relation_loss + hop_loss)?.neg()? / b as f64
     };
     run().map_err(Error::from)
+}
+
+/// The path a reading takes: the likeliest hop count, and the likeliest
+/// relation at each of those hops.
+pub fn likeliest_path(relation_probs: &[Vec<f32>], hop_probs: &[f32]) -> Vec<u32> {
+    let argmax = |v: &[f32]| {
+        (0..v.len())
+            .max_by(|&a, &b| v[a].total_cmp(&v[b]).then(b.cmp(&a)))
+            .unwrap_or(0)
+    };
+    relation_probs[..=argmax(hop_probs)]
+        .iter()
+        .map(|probs| argmax(probs) as u32)
+        .collect()
+}
+
+/// Share of questions whose likeliest path is one of their labels.
+pub fn path_accuracy(model: &QaModel, questions: &[&LabelledQuestion]) -> Result<f64> {
+    let mut right = 0usize;
+    for chunk in questions.chunks(256) {
+        let states: Vec<&Tensor> = chunk.iter().map(|q| &q.tokens).collect();
+        let (tokens, mask) = model.token_batch(&states)?;
+        let reading = model.network.read(&tokens, &mask)?;
+        let relation_probs: Vec<Vec<Vec<f32>>> = reading.relation_probs.to_vec3()?;
+        let hop_probs: Vec<Vec<f32>> = reading.hop_probs.to_vec2()?;
+        for ((q, r), h) in chunk.iter().zip(&relation_probs).zip(&hop_probs) {
+            right += usize::from(q.paths.contains(&likeliest_path(r, h)));
+        }
+    }
+    Ok(right as f64 / questions.len().max(1) as f64)
+}
+
+/// A question's node scores, and the evidence (summed path weight) that
+/// orders equal scores.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeScores {
+    pub scores: Vec<f32>,
+    pub evidence: Vec<f32>,
+}
+
+impl NodeScores {
+    /// Best first: score, then evidence, then subgraph order.
+    fn ranks_before(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        self.scores[b]
+            .total_cmp(&self.scores[a])
+            .then(self.evidence[b].total_cmp(&self.evidence[a]))
+            .then(a.cmp(&b))
+    }
+
+    /// Whether two nodes have the same score and, within rounding, the same evidence.
+    fn ties(&self, a: usize, b: usize) -> bool {
+        let (x, y) = (self.evidence[a], self.evidence[b]);
+        self.scores[a] == self.scores[b] && (x - y).abs() <= 1e-4 * x.abs().max(y.abs()).max(1e-6)
+    }
 }
 
 /// Every question's node scores, `batch` questions at a time.
@@ -101,45 +147,58 @@ pub fn node_scores(
     model: &QaModel,
     questions: &[&PreparedQuestion],
     batch: usize,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Vec<NodeScores>> {
     let mut out = Vec::with_capacity(questions.len());
     for chunk in questions.chunks(batch.max(1)) {
-        let scores = model
-            .network
-            .forward(&model.batch(chunk)?)
-            .and_then(|o| o.scores.to_vec1::<f32>())?;
+        let output = model.network.forward(&model.batch(chunk)?)?;
+        let scores = output.scores.to_vec1::<f32>()?;
+        let evidence = output.evidence.to_vec1::<f32>()?;
         let mut at = 0;
         for q in chunk {
             let n = q.subgraph.nodes.len();
-            out.push(scores[at..at + n].to_vec());
+            out.push(NodeScores {
+                scores: scores[at..at + n].to_vec(),
+                evidence: evidence[at..at + n].to_vec(),
+            });
             at += n;
         }
     }
     Ok(out)
 }
 
-/// The highest-scoring node that is not a topic entity (ties: the first).
-pub fn top_node(question: &PreparedQuestion, scores: &[f32]) -> Option<usize> {
+/// The best node that is not a topic entity (by score, then evidence).
+pub fn top_node(question: &PreparedQuestion, scored: &NodeScores) -> Option<usize> {
     let topics = question.topic_indexes();
-    (0..scores.len()).filter(|i| !topics.contains(i)).fold(
-        None,
-        |best: Option<usize>, i| match best {
-            Some(b) if scores[b] >= scores[i] => Some(b),
-            _ => Some(i),
-        },
-    )
+    (0..scored.scores.len())
+        .filter(|i| !topics.contains(i))
+        .min_by(|&a, &b| scored.ranks_before(a, b))
+}
+
+/// The non-topic nodes that tie with the best one, best first.
+pub fn tied_with_top(question: &PreparedQuestion, scored: &NodeScores) -> Vec<usize> {
+    let Some(top) = top_node(question, scored) else {
+        return Vec::new();
+    };
+    let topics = question.topic_indexes();
+    (0..scored.scores.len())
+        .filter(|&i| !topics.contains(&i) && scored.ties(i, top))
+        .collect()
 }
 
 /// The answers of a question: every non-topic node at or above `threshold`,
-/// or the top node when none is, best first.
-pub fn answer_nodes(question: &PreparedQuestion, scores: &[f32], threshold: f64) -> Vec<usize> {
+/// or else the nodes tied at the top, best first.
+pub fn answer_nodes(
+    question: &PreparedQuestion,
+    scored: &NodeScores,
+    threshold: f64,
+) -> Vec<usize> {
     let topics = question.topic_indexes();
-    let mut chosen: Vec<usize> = (0..scores.len())
-        .filter(|i| !topics.contains(i) && f64::from(scores[*i]) >= threshold)
+    let mut chosen: Vec<usize> = (0..scored.scores.len())
+        .filter(|i| !topics.contains(i) && f64::from(scored.scores[*i]) >= threshold)
         .collect();
-    chosen.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    chosen.sort_by(|&a, &b| scored.ranks_before(a, b));
     if chosen.is_empty() {
-        chosen.extend(top_node(question, scores));
+        chosen = tied_with_top(question, scored);
     }
     chosen
 }
@@ -169,7 +228,7 @@ pub struct QaMetrics {
 /// linked (they count as misses).
 pub fn evaluate(
     questions: &[Option<&PreparedQuestion>],
-    scores: &[Option<Vec<f32>>],
+    scores: &[Option<NodeScores>],
     threshold: f64,
 ) -> QaMetrics {
     let mut m = QaMetrics {
@@ -184,10 +243,8 @@ pub fn evaluate(
         };
         let top = top_node(q, s);
         let hit = top.is_some_and(|n| q.gold.contains(&n));
-        if let (false, Some(t)) = (hit, top) {
-            if q.gold.iter().any(|&g| s[g] == s[t]) {
-                m.tied_misses += 1.0;
-            }
+        if !hit && tied_with_top(q, s).iter().any(|n| q.gold.contains(n)) {
+            m.tied_misses += 1.0;
         }
         if !q.gold.is_empty() {
             reachable += 1;
@@ -224,7 +281,7 @@ pub fn measure<'a>(
     let questions: Vec<Option<&PreparedQuestion>> = questions.into_iter().collect();
     let present: Vec<&PreparedQuestion> = questions.iter().flatten().copied().collect();
     let mut scores = node_scores(model, &present, 256)?.into_iter();
-    let aligned: Vec<Option<Vec<f32>>> = questions
+    let aligned: Vec<Option<NodeScores>> = questions
         .iter()
         .map(|q| q.and_then(|_| scores.next()))
         .collect();
@@ -268,9 +325,9 @@ pub fn linking_accuracy(
 }
 
 /// The threshold in 0.05 … 0.95 with the best mean answer-set F1.
-pub fn calibrate_threshold(questions: &[&PreparedQuestion], scores: &[Vec<f32>]) -> f64 {
+pub fn calibrate_threshold(questions: &[&PreparedQuestion], scores: &[NodeScores]) -> f64 {
     let wrapped: Vec<Option<&PreparedQuestion>> = questions.iter().map(|q| Some(*q)).collect();
-    let scores: Vec<Option<Vec<f32>>> = scores.iter().cloned().map(Some).collect();
+    let scores: Vec<Option<NodeScores>> = scores.iter().cloned().map(Some).collect();
     (1..20)
         .map(|i| f64::from(i) * 0.05)
         .map(|t| (t, evaluate(&wrapped, &scores, t).f1))
@@ -379,41 +436,110 @@ pub fn split(n: usize, valid_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize
     (train, valid)
 }
 
-/// Trains on the questions with a reachable answer, stops early on
-/// validation Hits@1, and sets the answer threshold for the best validation F1.
+/// Trains on the labelled questions (those with a path), stopping early
+/// on validation path accuracy.
 pub fn fit(
     model: &mut QaModel,
-    train_set: &[&PreparedQuestion],
-    valid_set: &[&PreparedQuestion],
+    train_set: &[&LabelledQuestion],
+    valid_set: &[&LabelledQuestion],
     batch_size: usize,
     rng: &mut ChaCha8Rng,
     checkpointing: Checkpointing,
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<TrainReport> {
     crate::tasks::trainer::seed_weights(&model.varmap, rng)?;
-    let reachable: Vec<&PreparedQuestion> = train_set
-        .iter()
-        .copied()
-        .filter(|q| !q.gold.is_empty())
-        .collect();
+    fn labelled<'q>(set: &[&'q LabelledQuestion]) -> Vec<&'q LabelledQuestion> {
+        set.iter()
+            .copied()
+            .filter(|q| !q.paths.is_empty())
+            .collect()
+    }
     let trainer = model.trainer.clone();
-    let report = {
-        let mut task = QaTraining {
-            model: &*model,
-            train: reachable,
-            valid: valid_set.to_vec(),
-            batch_size,
-        };
-        train(
-            &mut task,
-            ParamGroup::all(&model.varmap),
-            &trainer,
-            rng,
-            checkpointing,
-            on_epoch,
-        )?
+    let mut task = QaTraining {
+        model: &*model,
+        train: labelled(train_set),
+        valid: labelled(valid_set),
+        batch_size,
     };
+    train(
+        &mut task,
+        ParamGroup::all(&model.varmap),
+        &trainer,
+        rng,
+        checkpointing,
+        on_epoch,
+    )
+}
+
+/// Sets the model's answer threshold for the best mean answer-set F1 on
+/// validation questions prepared with it.
+pub fn calibrate(model: &mut QaModel, valid_set: &[&PreparedQuestion]) -> Result<()> {
     let scores = node_scores(model, valid_set, 256)?;
     model.threshold = calibrate_threshold(valid_set, &scores);
-    Ok(report)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Subgraph, SubgraphNode};
+    use oxigraph::model::NamedNode;
+
+    /// A question over `n` nodes, node 0 its topic.
+    fn question(n: usize, gold: Vec<usize>) -> PreparedQuestion {
+        let node = |i: usize| SubgraphNode {
+            term: NamedNode::new(format!("http://e/{i}")).unwrap().into(),
+            hop: usize::from(i > 0),
+        };
+        PreparedQuestion {
+            mentions: Vec::new(),
+            topics: vec![node(0).term],
+            subgraph: Subgraph {
+                nodes: (0..n).map(node).collect(),
+                edges: Vec::new(),
+            },
+            edges: Vec::new(),
+            gold_total: gold.len(),
+            gold,
+            tokens: Tensor::zeros((1, 1), candle_core::DType::F32, &candle_core::Device::Cpu)
+                .unwrap(),
+        }
+    }
+
+    #[test]
+    fn equal_scores_are_ordered_by_evidence_and_true_ties_are_answered_together() {
+        let q = question(5, vec![3]);
+        // Nodes 1 and 3 both score 1 (capped); 3 is reached by two paths.
+        let scored = NodeScores {
+            scores: vec![0.0, 1.0, 0.2, 1.0, 1.0],
+            evidence: vec![0.0, 1.0, 0.2, 2.0, 1.0],
+        };
+        assert_eq!(top_node(&q, &scored), Some(3));
+        assert_eq!(tied_with_top(&q, &scored), vec![3]);
+        assert_eq!(answer_nodes(&q, &scored, 0.5), vec![3, 1, 4]);
+        // Without the second path, 1, 3 and 4 tie: all three are the answer
+        // when none passes the threshold, and a miss on them counts as a tie.
+        let level = NodeScores {
+            scores: vec![0.0, 0.4, 0.2, 0.4, 0.4],
+            evidence: vec![0.0, 0.4, 0.2, 0.4, 0.4],
+        };
+        assert_eq!(answer_nodes(&q, &level, 0.5), vec![1, 3, 4]);
+        let m = evaluate(&[Some(&q)], &[Some(level)], 0.5);
+        assert_eq!(m.hits_at_1, 0.0);
+        assert_eq!(m.tied_misses, 1.0);
+        assert!((m.recall - 1.0).abs() < 1e-9 && (m.precision - 1.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_likeliest_path_stops_at_the_likeliest_hop_count() {
+        let relation_probs = vec![vec![0.1, 0.9], vec![0.8, 0.2], vec![0.3, 0.7]];
+        assert_eq!(
+            likeliest_path(&relation_probs, &[0.1, 0.7, 0.2]),
+            vec![1, 0]
+        );
+        assert_eq!(
+            likeliest_path(&relation_probs, &[0.1, 0.2, 0.7]),
+            vec![1, 0, 1]
+        );
+    }
 }
