@@ -26,7 +26,7 @@ for run in "quarter:--limit 2500" "full:"; do
   name=${run%%:*}; flags=${run#*:}
   # shellcheck disable=SC2086
   /usr/bin/time -f "wall %e s, peak %M KB" "$K" --store metaqa-store train qa $files $flags --out "qa-$name" 2>&1 \
-    | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r//g' | grep -E "^(prepared|trained|qa_|wall)" | sed "s/^/$name: /"
+    | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r//g' | grep -E "^(labelled|composed|prepared|trained|qa_|wall)" | sed "s/^/$name: /"
 done
 # The same model and validation questions, with and without brackets.
 # shellcheck disable=SC2086

@@ -516,3 +516,119 @@ fn labels_used_as_question_words_yield_to_other_mentions() {
     // The only instance named is taken even if it is a question word.
     assert_eq!(linked("who directed Director", &words), "Director");
 }
+
+/// 1- and 2-hop questions only: training composes 3-hop ones from their
+/// phrasings ("which films did the director of" + "the films starred by"
+/// + "[actor]"), so the model answers a question of three hops.
+#[test]
+fn three_hop_questions_are_composed_from_one_and_two_hop_phrasings() {
+    let ws = Workspace::new();
+    movie_kb(&ws);
+    let directed = common::DIRECTED;
+    let starred = [
+        (
+            "Christina Ricci",
+            "The Ice Storm|Sleepy Hollow",
+            "Ang Lee|Tim Burton",
+        ),
+        ("Johnny Depp", "Sleepy Hollow|Ed Wood", "Tim Burton"),
+        ("Audrey Tautou", "Amélie", "Jean-Pierre Jeunet"),
+        ("Dominique Pinon", "Delicatessen", "Jean-Pierre Jeunet"),
+        ("Tang Wei", "Lust Caution", "Ang Lee"),
+    ];
+    let mut lines = String::new();
+    for (film, director) in directed {
+        lines.push_str(&format!("who directed [{film}]\t{director}\n"));
+        lines.push_str(&format!("who is the director of [{film}]\t{director}\n"));
+        let same: Vec<&str> = directed
+            .iter()
+            .filter(|(f, d)| *d == director && *f != film)
+            .map(|(f, _)| *f)
+            .collect();
+        lines.push_str(&format!(
+            "which films did the director of [{film}] direct\t{}\n",
+            same.join("|")
+        ));
+    }
+    for (actor, films, directors) in starred {
+        lines.push_str(&format!("which films starred [{actor}]\t{films}\n"));
+        lines.push_str(&format!(
+            "who directed the films starred by [{actor}]\t{directors}\n"
+        ));
+    }
+    lines.push_str("who starred in [The Ice Storm]\tChristina Ricci|Kevin Kline\n");
+    lines.push_str("who starred in [Sleepy Hollow]\tChristina Ricci|Johnny Depp\n");
+    lines.push_str("who starred in [Amélie]\tAudrey Tautou\n");
+    for (actor, others) in [
+        ("Christina Ricci", "Kevin Kline|Johnny Depp"),
+        ("Johnny Depp", "Christina Ricci"),
+        ("Kevin Kline", "Christina Ricci"),
+    ] {
+        lines.push_str(&format!(
+            "who starred in the films starred by [{actor}]\t{others}\n"
+        ));
+    }
+    let questions = ws.write("multihop.txt", lines.repeat(3));
+    let bert = bert(&ws);
+    let out = ws
+        .kgfuse()
+        .args([
+            "train",
+            "qa",
+            "--epochs",
+            "80",
+            "--lr",
+            "0.02",
+            "--patience",
+            "80",
+        ])
+        .args([
+            "--valid-fraction",
+            "0.2",
+            "--inner-dim",
+            "32",
+            "--batch-size",
+            "8",
+        ])
+        .arg("--questions")
+        .arg(&questions)
+        .arg("--bert")
+        .arg(&bert)
+        .arg("--out")
+        .arg(ws.path("qa"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let composed = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("composed "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(composed.is_some_and(|n| n > 0), "{stderr}");
+    let answer = common::stdout_of(&mut ask(
+        &ws,
+        &[
+            "--format",
+            "json",
+            "which films did the director of the films starred by [Kevin Kline] direct",
+        ],
+    ));
+    let set: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(set["hop_probs"].as_array().unwrap().len(), 3);
+    // Kevin Kline -> The Ice Storm -> Ang Lee -> Lust Caution (and back to
+    // The Ice Storm): Lust Caution is three hops away and nowhere nearer.
+    let answers = set["answers"].as_array().unwrap();
+    let lust = answers
+        .iter()
+        .find(|a| a["label"] == "Lust Caution")
+        .unwrap_or_else(|| panic!("{set}"));
+    let steps = lust["paths"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "{set}");
+    assert!(
+        answers
+            .iter()
+            .all(|a| ["Lust Caution", "The Ice Storm"].contains(&a["label"].as_str().unwrap())),
+        "{set}"
+    );
+}

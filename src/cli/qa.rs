@@ -219,7 +219,7 @@ pub struct TrainQaArgs {
     /// Width between a hop's instruction and its relation scores.
     #[arg(long, default_value_t = QaTrainOptions::default().inner_dim)]
     inner_dim: usize,
-    /// Epochs without a better validation Hits@1 before stopping.
+    /// Epochs without a better validation path accuracy before stopping.
     #[arg(long, default_value_t = QaTrainOptions::default().trainer.patience)]
     patience: usize,
     #[arg(long, default_value_t = QaTrainOptions::default().trainer.seed)]

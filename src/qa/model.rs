@@ -206,34 +206,45 @@ mod tests {
     use candle_core::Device;
     use candle_nn::VarMap;
 
+    /// A follower over 2-wide token states and 2 relations, with the named
+    /// weights set (the others random).
+    fn follower(hops: usize, weights: &[(&str, &[f32], &[usize])]) -> RelationFollower {
+        let varmap = VarMap::new();
+        let config = RelationFollowerConfig {
+            text_dim: 2,
+            relations: 2,
+            hops,
+            inner_dim: 2,
+            hops_read_instructions: false,
+        };
+        let model = RelationFollower::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+            &config,
+        )
+        .unwrap();
+        let data = varmap.data().lock().unwrap();
+        for (name, values, shape) in weights {
+            data[*name]
+                .set(&Tensor::from_vec(values.to_vec(), *shape, &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        model
+    }
+
     /// The topic has only an r1 edge while the reading expects r0: its
     /// flow goes over r1, scaled up to the floor.
     #[test]
     fn a_node_passes_its_score_over_the_relations_it_has() {
         let device = Device::Cpu;
         let score_with = |p_r0: f32| -> f32 {
-            let varmap = VarMap::new();
-            let config = RelationFollowerConfig {
-                text_dim: 2,
-                relations: 2,
-                hops: 1,
-                inner_dim: 2,
-                hops_read_instructions: false,
-            };
-            let model = RelationFollower::load(
-                VarBuilder::from_varmap(&varmap, DType::F32, &device),
-                &config,
-            )
-            .unwrap();
-            let data = varmap.data().lock().unwrap();
-            let set = |name: &str, values: &[f32], shape: &[usize]| {
-                data[name]
-                    .set(&Tensor::from_vec(values.to_vec(), shape, &device).unwrap())
-                    .unwrap();
-            };
-            set("relation0.weight", &[0.; 4], &[2, 2]);
-            set("relation0.bias", &[p_r0.ln(), (1.0 - p_r0).ln()], &[2]);
-            drop(data);
+            let bias = [p_r0.ln(), (1.0 - p_r0).ln()];
+            let model = follower(
+                1,
+                &[
+                    ("relation0.weight", &[0.; 4], &[2, 2]),
+                    ("relation0.bias", &bias, &[2]),
+                ],
+            );
             let u32s = |v: &[u32]| Tensor::new(v, &device).unwrap();
             let batch = QuestionBatch {
                 tokens: Tensor::new(&[[[1f32, 1.]]], &device).unwrap(),
@@ -265,34 +276,20 @@ mod tests {
     #[test]
     fn scores_follow_the_relation_path() {
         let device = Device::Cpu;
-        let varmap = VarMap::new();
-        let config = RelationFollowerConfig {
-            text_dim: 2,
-            relations: 2,
-            hops: 2,
-            inner_dim: 2,
-            hops_read_instructions: false,
-        };
-        let model = RelationFollower::load(
-            VarBuilder::from_varmap(&varmap, DType::F32, &device),
-            &config,
-        )
-        .unwrap();
-        let set = |name: &str, values: &[f32], shape: &[usize]| {
-            let data = varmap.data().lock().unwrap();
-            data[name]
-                .set(&Tensor::from_vec(values.to_vec(), shape, &device).unwrap())
-                .unwrap();
-        };
         // Token state (1, 1): inner = relu(identity) = (1, 1).
-        set("inner.weight", &[1., 0., 0., 1.], &[2, 2]);
-        set("inner.bias", &[0., 0.], &[2]);
-        set("relation0.weight", &[50., 0., 0., 0.], &[2, 2]);
-        set("relation0.bias", &[0., 0.], &[2]);
-        set("relation1.weight", &[0., 0., 0., 50.], &[2, 2]);
-        set("relation1.bias", &[0., 0.], &[2]);
-        set("hop.weight", &[0., 0., 50., 0.], &[2, 2]);
-        set("hop.bias", &[0., 0.], &[2]);
+        let model = follower(
+            2,
+            &[
+                ("inner.weight", &[1., 0., 0., 1.], &[2, 2]),
+                ("inner.bias", &[0., 0.], &[2]),
+                ("relation0.weight", &[50., 0., 0., 0.], &[2, 2]),
+                ("relation0.bias", &[0., 0.], &[2]),
+                ("relation1.weight", &[0., 0., 0., 50.], &[2, 2]),
+                ("relation1.bias", &[0., 0.], &[2]),
+                ("hop.weight", &[0., 0., 50., 0.], &[2, 2]),
+                ("hop.bias", &[0., 0.], &[2]),
+            ],
+        );
         let u32s = |v: &[u32]| Tensor::new(v, &device).unwrap();
         let batch = QuestionBatch {
             tokens: Tensor::new(&[[[1f32, 1.]]], &device).unwrap(),

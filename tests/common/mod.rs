@@ -374,16 +374,19 @@ Lust Caution|starred_actors|Tang Wei
     kb
 }
 
+/// Each film of [`movie_kb`] and its director.
+pub const DIRECTED: [(&str, &str); 6] = [
+    ("The Ice Storm", "Ang Lee"),
+    ("Sleepy Hollow", "Tim Burton"),
+    ("Ed Wood", "Tim Burton"),
+    ("Amélie", "Jean-Pierre Jeunet"),
+    ("Delicatessen", "Jean-Pierre Jeunet"),
+    ("Lust Caution", "Ang Lee"),
+];
+
 /// Questions of two shapes; every film and actor appears in both splits.
 pub fn movie_questions() -> String {
-    let directed = [
-        ("The Ice Storm", "Ang Lee"),
-        ("Sleepy Hollow", "Tim Burton"),
-        ("Ed Wood", "Tim Burton"),
-        ("Amélie", "Jean-Pierre Jeunet"),
-        ("Delicatessen", "Jean-Pierre Jeunet"),
-        ("Lust Caution", "Ang Lee"),
-    ];
+    let directed = DIRECTED;
     let starred = [
         ("Christina Ricci", "The Ice Storm|Sleepy Hollow"),
         ("Johnny Depp", "Sleepy Hollow|Ed Wood"),
