@@ -213,8 +213,8 @@ fn question_answering(store: &Store, args: &Args) -> Result<()> {
     // A small graph: more epochs and patience, a larger validation share.
     let options = QaTrainOptions {
         trainer: TrainerConfig {
-            epochs: 20,
-            patience: 5,
+            epochs: 40,
+            patience: 8,
             ..defaults.trainer
         },
         valid_fraction: 0.2,
