@@ -61,13 +61,18 @@ enum TrainTask {
   kgfuse train rgcn --cross-validate --label http://swrc.ontoware.org/ontology#employs   # AIFB+ benchmark
   kgfuse train rgcn --class risk:Company --label risk:riskLabel --fanouts 25,10 --batch-size 256")]
     Rgcn(RgcnArgs),
-    /// Question answering: a question-conditioned GNN over each question's
-    /// retrieved subgraph, trained on MetaQA-format questions against the
-    /// store's KB; writes a model folder for `kgfuse ask`.
-    #[command(after_help = "Example (MetaQA, 1- and 2-hop together):
+    /// Question answering: a model that reads which relations each hop of
+    /// a question follows and how many hops it takes, trained on
+    /// MetaQA-format questions labelled with their relation paths in the
+    /// store (3-hop questions composed from the files' own phrasings when
+    /// they have none); writes a model folder for `kgfuse ask`.
+    #[command(
+        after_help = "Examples (MetaQA, 1- and 2-hop together; the model also answers 3-hop questions):
   kgfuse --store metaqa load --format pipe --base http://example.org/metaqa/ ../shared/data/metaqa/kb.txt
   kgfuse --store metaqa train qa --questions ../shared/data/metaqa/qa_1hop.txt \\
-      --questions ../shared/data/metaqa/qa_2hop.txt --out models/metaqa")]
+      --questions ../shared/data/metaqa/qa_2hop.txt --out models/metaqa
+  kgfuse --store metaqa train qa --questions my_3hop.txt --label-hops 3 --out models/mine   # label 3-hop files too"
+    )]
     Qa(super::qa::TrainQaArgs),
 }
 
