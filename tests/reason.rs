@@ -239,6 +239,24 @@ owl_rule!(
     "ex:a a ex:C . ex:b a ex:C ."
 );
 owl_rule!(cls_svf1, "cls-svf1", "ex:R owl:someValuesFrom ex:C ; owl:onProperty ex:p . ex:u ex:p ex:v . ex:v a ex:C . ex:w ex:p ex:z .", "ex:u a ex:R .");
+// cls-svf1 over literal values, as OWL 2 RL's rules read generalised RDF:
+// a literal is of its datatype (dt-type2) and of its property's range
+// (prp-rng); the literal's class itself is never output. FIBO types
+// identifiers into `hasTag some xsd:string` and registry entries into
+// `hasRegistrationDate some CombinedDateTime` this way.
+owl_rule!(
+    cls_svf1_over_a_literal_of_the_datatype,
+    "cls-svf1",
+    "ex:R owl:someValuesFrom <http://www.w3.org/2001/XMLSchema#string> ; owl:onProperty ex:p . ex:u ex:p \"4\" . ex:w ex:p 4 .",
+    "ex:u a ex:R ."
+);
+owl_rule!(
+    cls_svf1_over_a_literal_of_the_range,
+    "cls-svf1",
+    "ex:p rdfs:range ex:Date . ex:R owl:someValuesFrom ex:Date ; owl:onProperty ex:q . ex:q rdfs:subPropertyOf ex:p . ex:u ex:q \"2024-01-01\" .",
+    "ex:u a ex:R ."
+);
+
 owl_rule!(
     cls_svf2,
     "cls-svf2",
@@ -837,4 +855,19 @@ fn each_inconsistency_is_reported_once() {
         "ex:p a owl:FunctionalProperty . ex:x ex:p \"1\" , \"2\" .",
     );
     assert_eq!(closure.violations().len(), 1, "{:?}", closure.violations());
+}
+
+/// A literal's class is used inside the closure but never output: RDF has
+/// no literal subjects.
+#[test]
+fn literal_classes_are_not_output() {
+    let closure = reason(
+        Profile::OwlRl,
+        "ex:p rdfs:range ex:Date . ex:u ex:p \"2024-01-01\" .",
+    );
+    assert!(closure
+        .inferred()
+        .iter()
+        .all(|(t, _)| !t.to_string().starts_with('"')));
+    assert!(closure.inferred_by("dt-type2").is_empty());
 }

@@ -71,6 +71,7 @@ pub struct Engine {
     pub warnings: Vec<String>,
     pub rounds: usize,
     max_triples: usize,
+    profile: Profile,
 }
 
 /// Size and representative of an equality class, kept at its root.
@@ -118,6 +119,7 @@ impl Engine {
             warnings: Vec::new(),
             rounds: 0,
             max_triples,
+            profile,
         }
     }
 
@@ -330,6 +332,10 @@ impl Engine {
                 })
             })
             .collect();
+        let mut axioms = axioms;
+        if self.profile == Profile::OwlRl {
+            axioms.extend(self.literal_types());
+        }
         let mut new = Vec::new();
         let merged = self.absorb(axioms, &mut new)?;
         delta.extend(new);
@@ -397,6 +403,27 @@ impl Engine {
         emissions
     }
 
+    /// A literal's class (`"4" rdf:type xsd:string`, or a range's class): not
+    /// RDF, so never output, but kept so that rules such as cls-svf1 see
+    /// what OWL 2 RL's rules, read over generalised RDF, see.
+    fn is_literal_typing(&self, t: Ids) -> bool {
+        t[1] == self.vocab.rdf_type && self.interner.is_literal(t[0])
+    }
+
+    /// dt-type2: every literal of the input is of its datatype.
+    fn literal_types(&mut self) -> Vec<Emission> {
+        let rdf_type = self.vocab.rdf_type;
+        self.interner
+            .literal_datatypes()
+            .into_iter()
+            .map(|(literal, datatype)| Emission {
+                rule: "dt-type2",
+                head: Some([literal, rdf_type, datatype]),
+                premises: Vec::new(),
+            })
+            .collect()
+    }
+
     /// Adds conclusions; returns whether an equality class merged.
     fn absorb(&mut self, emissions: Vec<Emission>, new: &mut Vec<Ids>) -> Result<bool, TooLarge> {
         let mut merged = false;
@@ -413,7 +440,7 @@ impl Engine {
             if t[1] == self.vocab.same_as {
                 // Before the validity check: two literals found equal is a clash.
                 merged |= self.same_as(t, Some(Derivation { rule, premises }));
-            } else if !self.interner.is_valid(t) {
+            } else if !self.interner.is_valid(t) && !self.is_literal_typing(t) {
                 continue;
             } else if self.index.insert(t) {
                 if !self.derivations.contains_key(&t) {

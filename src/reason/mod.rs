@@ -370,16 +370,29 @@ impl Closure {
             });
         }
         let d = e.derivations.get(&t)?;
-        let premises = d
-            .premises
-            .iter()
-            .filter_map(|&p| self.explain_ids(p, depth + 1))
-            .collect();
+        let premises = self.explain_premises(&d.premises, depth + 1);
         Some(DerivationTree {
             triple,
             rule: Some(d.rule),
             premises,
         })
+    }
+
+    /// The trees of premises; a literal's class (kept by the engine, not
+    /// RDF) is shown by the premises that gave it, or not at all (dt-type2).
+    fn explain_premises(&self, premises: &[Ids], depth: usize) -> Vec<DerivationTree> {
+        let e = &self.engine;
+        let mut trees = Vec::new();
+        for &p in premises {
+            if e.interner.triple(p).is_some() {
+                trees.extend(self.explain_ids(p, depth));
+            } else if let Some(d) = e.derivations.get(&p) {
+                if depth <= MAX_DEPTH {
+                    trees.extend(self.explain_premises(&d.premises, depth + 1));
+                }
+            }
+        }
+        trees
     }
 
     /// The sameAs triples joining `from` to `to` (the engine's path through

@@ -8,7 +8,10 @@
 //!
 //! Equality (`eq-sym`, `eq-trans`, `eq-rep-s/p/o`) is not in the table: the
 //! engine keeps `owl:sameAs` in a union-find and rewrites triples to one
-//! representative per class. Datatype rules (`dt-*`) and `eq-ref` are left out.
+//! representative per class. Of the datatype rules only `dt-type2` runs (in
+//! the engine: each literal of the input is of its datatype); the engine
+//! keeps `rdf:type` triples with a literal subject, which RDF cannot hold,
+//! for rules such as `cls-svf1` and never outputs them. `eq-ref` is left out.
 
 /// Which rule set to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

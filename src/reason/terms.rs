@@ -38,6 +38,24 @@ impl Interner {
         ]
     }
 
+    /// Each literal term with its datatype's id (interned here), for
+    /// dt-type2.
+    pub fn literal_datatypes(&mut self) -> Vec<(u32, u32)> {
+        let literals: Vec<(u32, NamedNode)> = self
+            .terms
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| match t {
+                Term::Literal(l) => Some((i as u32, l.datatype().into_owned())),
+                _ => None,
+            })
+            .collect();
+        literals
+            .into_iter()
+            .map(|(id, datatype)| (id, self.intern(datatype.into())))
+            .collect()
+    }
+
     pub fn get(&self, term: &Term) -> Option<u32> {
         self.ids.get(term).copied()
     }
