@@ -148,7 +148,7 @@ impl<'a> SubgraphRetriever<'a> {
                 .collect();
             let frontier = std::mem::take(&mut expansion.frontier);
             let found = self.neighbours(
-                GUIDED_HEAD,
+                NEIGHBOURS_HEAD,
                 &guided_body(steps),
                 &expansion.terms(&frontier),
             )?;
@@ -221,10 +221,7 @@ impl<'a> SubgraphRetriever<'a> {
                     )
                 })
                 .collect();
-            let text = format!(
-                "SELECT ?seed ?direction ?predicate ?neighbour WHERE {{\n{}\n}}",
-                branches.join("\nUNION\n")
-            );
+            let text = format!("{NEIGHBOURS_HEAD}\n{}\n}}", branches.join("\nUNION\n"));
             let index: HashMap<&NamedOrBlankNode, usize> =
                 chunk.iter().map(|&i| (&nodes[i], i)).collect();
             for row in self.runner.select(&text, &[])?.1 {
@@ -248,7 +245,9 @@ pub struct GuidedStep {
     pub weight: f32,
 }
 
-const GUIDED_HEAD: &str = "SELECT ?seed ?direction ?predicate ?neighbour WHERE {";
+/// The SELECT clause of every neighbour query, with the brace that opens
+/// its WHERE clause.
+const NEIGHBOURS_HEAD: &str = "SELECT ?seed ?direction ?predicate ?neighbour WHERE {";
 
 /// The WHERE clause (after its opening brace) of one guided hop around `?seed`: its forward predicates
 /// read outwards, its backward ones inwards.
@@ -275,7 +274,7 @@ fn guided_body(steps: &[GuidedStep]) -> String {
             "{{ VALUES ?predicate {{ {inwards} }} ?neighbour ?predicate ?seed . BIND(\"in\" AS ?direction) }}"
         ));
     }
-    // `GUIDED_HEAD` opens the WHERE clause; this closes it.
+    // `NEIGHBOURS_HEAD` opens the WHERE clause; this closes it.
     format!(
         "{} FILTER(!isLiteral(?neighbour)) }}",
         branches.join(" UNION ")

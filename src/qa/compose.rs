@@ -15,9 +15,9 @@
 //! "the films written by" + "the writer of [MASK]". Only the text and the
 //! path are made; the model learns the path from the text.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use oxigraph::model::NamedOrBlankNode;
+use oxigraph::model::{NamedNode, NamedOrBlankNode};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -292,13 +292,18 @@ pub fn compose_questions(
             fanout: 200,
         },
     )?;
+    let ids: HashMap<(&NamedNode, bool), u32> = steps
+        .iter()
+        .enumerate()
+        .map(|(r, s)| ((&s.predicate, s.forward), r as u32))
+        .collect();
     let composed: Vec<Option<(String, RelationPath)>> = (0..count)
         .into_par_iter()
         .map(|i| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(1_000_003) + i as u64);
             for _ in 0..20 {
                 let start = topics.choose(&mut rng).expect("topics are not empty");
-                if let Some(path) = walk(&retriever, book, steps, start, hops, &mut rng)? {
+                if let Some(path) = walk(&retriever, book, &ids, start, hops, &mut rng)? {
                     if let Some(text) = book.compose(&path, &mut rng) {
                         return Ok(Some((text, path)));
                     }
@@ -314,7 +319,7 @@ pub fn compose_questions(
 fn walk(
     retriever: &SubgraphRetriever,
     book: &Phrasebook,
-    steps: &[super::Step],
+    ids: &HashMap<(&NamedNode, bool), u32>,
     start: &NamedOrBlankNode,
     hops: usize,
     rng: &mut ChaCha8Rng,
@@ -332,12 +337,9 @@ fn walk(
             } else {
                 (false, edge.source)
             };
-            if let Some(r) = steps
-                .iter()
-                .position(|s| s.predicate == edge.predicate && s.forward == forward)
-            {
-                if allowed.binary_search(&(r as u32)).is_ok() {
-                    reachable.entry(r as u32).or_default().push(other);
+            if let Some(&r) = ids.get(&(&edge.predicate, forward)) {
+                if allowed.binary_search(&r).is_ok() {
+                    reachable.entry(r).or_default().push(other);
                 }
             }
         }

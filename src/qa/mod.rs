@@ -128,6 +128,9 @@ pub struct LabelledQuestion {
     pub tokens: Tensor,
 }
 
+/// A labelled question before BERT reads it: masked text, topics, paths.
+type Unread = (String, Vec<NamedOrBlankNode>, Vec<RelationPath>);
+
 /// A question's mentions and the entity each is linked to.
 struct Linked {
     mentions: Vec<Mention>,
@@ -374,7 +377,7 @@ impl QaModel {
     ) -> Result<(Vec<Option<LabelledQuestion>>, Vec<Unprepared>)> {
         let (linked, failed) = self.link_all(store, linker, questions);
         let retriever = self.retriever(store, hops)?;
-        let labelled: Vec<Option<(String, Vec<NamedOrBlankNode>, Vec<RelationPath>)>> = linked
+        let labelled: Vec<Option<Unread>> = linked
             .into_par_iter()
             .zip(questions)
             .map(|(l, q)| {
@@ -387,12 +390,18 @@ impl QaModel {
                 Ok(Some((masked_text(&q.text, &l.mentions), l.topics, paths)))
             })
             .collect::<Result<_>>()?;
-        let texts: Vec<Option<String>> = labelled
+        Ok((self.read_labelled(labelled)?, failed))
+    }
+
+    /// Reads masked question texts with their topics and relation paths
+    /// (`None` stays `None`).
+    fn read_labelled(&self, items: Vec<Option<Unread>>) -> Result<Vec<Option<LabelledQuestion>>> {
+        let texts: Vec<Option<String>> = items
             .iter()
             .map(|l| l.as_ref().map(|(text, _, _)| text.clone()))
             .collect();
         let tokens = self.read_questions(&texts)?;
-        let labelled = labelled
+        Ok(items
             .into_iter()
             .zip(tokens)
             .map(|(l, tokens)| {
@@ -404,42 +413,41 @@ impl QaModel {
                         tokens,
                     })
             })
-            .collect();
-        Ok((labelled, failed))
-    }
-
-    /// Reads masked question texts (composed questions) for training.
-    pub fn read_labelled(
-        &self,
-        composed: Vec<(String, RelationPath)>,
-    ) -> Result<Vec<LabelledQuestion>> {
-        let texts: Vec<Option<String>> = composed.iter().map(|(t, _)| Some(t.clone())).collect();
-        let tokens = self.read_questions(&texts)?;
-        Ok(composed
-            .into_iter()
-            .zip(tokens)
-            .map(|((masked, path), tokens)| LabelledQuestion {
-                masked,
-                topics: Vec::new(),
-                paths: vec![path],
-                tokens: tokens.expect("every text is read"),
-            })
             .collect())
     }
 
-    /// Each read question's guide: per hop up to the last it weighs, the
-    /// relations that hop weighs.
-    fn guides(&self, tokens: &[Option<Tensor>]) -> Result<Vec<Vec<Vec<GuidedStep>>>> {
-        let present: Vec<&Tensor> = tokens.iter().flatten().collect();
-        let mut read = Vec::with_capacity(present.len());
-        for chunk in present.chunks(256) {
+    /// Reads composed questions (masked text and the path it was made
+    /// from) for training.
+    pub fn read_composed(
+        &self,
+        composed: Vec<(String, RelationPath)>,
+    ) -> Result<Vec<LabelledQuestion>> {
+        let items = composed
+            .into_iter()
+            .map(|(text, path)| Some((text, Vec::new(), vec![path])))
+            .collect();
+        Ok(self.read_labelled(items)?.into_iter().flatten().collect())
+    }
+
+    /// Each question's reading from its token states, 256 at a time:
+    /// `relation_probs[hop][relation]` and `hop_probs[hop]`.
+    pub fn readings(&self, states: &[&Tensor]) -> Result<Vec<(Vec<Vec<f32>>, Vec<f32>)>> {
+        let mut read = Vec::with_capacity(states.len());
+        for chunk in states.chunks(256) {
             let (t, mask) = self.token_batch(chunk)?;
             let reading = self.network.read(&t, &mask)?;
             let relation_probs: Vec<Vec<Vec<f32>>> = reading.relation_probs.to_vec3()?;
             let hop_probs: Vec<Vec<f32>> = reading.hop_probs.to_vec2()?;
             read.extend(relation_probs.into_iter().zip(hop_probs));
         }
-        let mut read = read.into_iter();
+        Ok(read)
+    }
+
+    /// Each read question's guide: per hop up to the last it weighs, the
+    /// relations that hop weighs.
+    fn guides(&self, tokens: &[Option<Tensor>]) -> Result<Vec<Vec<Vec<GuidedStep>>>> {
+        let present: Vec<&Tensor> = tokens.iter().flatten().collect();
+        let mut read = self.readings(&present)?.into_iter();
         Ok(tokens
             .iter()
             .map(|t| match t {

@@ -512,7 +512,7 @@ fn compose_missing_hops(
         per_hop.push((hops, made.len()));
         composed.extend(made);
     }
-    Ok((model.read_labelled(composed)?, book.phrase_count(), per_hop))
+    Ok((model.read_composed(composed)?, book.phrase_count(), per_hop))
 }
 
 #[cfg(test)]

@@ -104,17 +104,12 @@ pub fn likeliest_path(relation_probs: &[Vec<f32>], hop_probs: &[f32]) -> Vec<u32
 
 /// Share of questions whose likeliest path is one of their labels.
 pub fn path_accuracy(model: &QaModel, questions: &[&LabelledQuestion]) -> Result<f64> {
-    let mut right = 0usize;
-    for chunk in questions.chunks(256) {
-        let states: Vec<&Tensor> = chunk.iter().map(|q| &q.tokens).collect();
-        let (tokens, mask) = model.token_batch(&states)?;
-        let reading = model.network.read(&tokens, &mask)?;
-        let relation_probs: Vec<Vec<Vec<f32>>> = reading.relation_probs.to_vec3()?;
-        let hop_probs: Vec<Vec<f32>> = reading.hop_probs.to_vec2()?;
-        for ((q, r), h) in chunk.iter().zip(&relation_probs).zip(&hop_probs) {
-            right += usize::from(q.paths.contains(&likeliest_path(r, h)));
-        }
-    }
+    let states: Vec<&Tensor> = questions.iter().map(|q| &q.tokens).collect();
+    let right = questions
+        .iter()
+        .zip(model.readings(&states)?)
+        .filter(|(q, (r, h))| q.paths.contains(&likeliest_path(r, h)))
+        .count();
     Ok(right as f64 / questions.len().max(1) as f64)
 }
 
