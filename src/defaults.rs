@@ -24,6 +24,12 @@ pub fn sample_graph() -> NamedNode {
     NamedNode::new_unchecked(format!("{GRAPH_NS}sample"))
 }
 
+/// Graph that `quickstart --fibo` loads FIBO into, and the one the
+/// `fibo-classes` query leaves out.
+pub fn fibo_graph() -> NamedNode {
+    NamedNode::new_unchecked(format!("{GRAPH_NS}fibo"))
+}
+
 fn turtle(name: &str, data: &'static [u8]) -> LoadSource {
     LoadSource::Bytes {
         name: name.to_owned(),

@@ -320,7 +320,8 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
     let quickstart = || {
         let mut cmd = ws.kgfuse();
         cmd.env("KGFUSE_BERT_DIR", &model)
-            .args(["quickstart", "--epochs", "8"]);
+            .args(["quickstart", "--epochs", "8", "--fibo"])
+            .arg(common::shared_data().join("fibo"));
         cmd
     };
     quickstart()
@@ -335,7 +336,10 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         .stdout(contains("== kgfuse query --named ownership-chains"))
         .stdout(contains("macro-F1"))
         .stdout(contains("companies scored into"))
-        .stdout(contains("path 1 ("));
+        .stdout(contains("path 1 ("))
+        .stdout(contains("== kgfuse query --named fibo-classes"))
+        .stdout(contains("| cmns:Organizations/LegalPerson "))
+        .stdout(contains("  [asserted in kgg:fibo]"));
     for file in [
         "model/config.json",
         "model/model.safetensors",

@@ -244,3 +244,73 @@ fn a_closure_that_explodes_over_same_as_stops_with_a_clear_error() {
         .stderr(contains("the largest holds 200 individuals"));
     assert_eq!(inferred_count(&ws), 0, "nothing is written");
 }
+
+/// FIBO (`../shared/data/fibo`), the risk ontology and the finance sample,
+/// each in its own graph, reasoned over together: the ontology's alignment
+/// puts the sample under FIBO's classes and properties without an
+/// inconsistency, and a derivation names the graph of every asserted
+/// premise, FIBO's own axioms included.
+#[test]
+fn fibo_and_the_risk_ontology_reason_together_and_trees_name_each_premise_graph() {
+    let ws = Workspace::new();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (graph, path) in [
+        ("kgg:fibo", common::shared_data().join("fibo")),
+        ("kgg:ontology", repo.join("ontologies/risk.ttl")),
+        ("kgg:sample", repo.join("data/finance.ttl")),
+    ] {
+        ws.kgfuse()
+            .args(["load", "--graph", graph])
+            .arg(path)
+            .assert()
+            .success();
+    }
+    let reasoned = reason(&ws);
+    assert!(reasoned.contains("; 0 inconsistencies"), "{reasoned}");
+    let count = |pattern: &str| {
+        common::parse_count(
+            &ws.select(&format!(
+                "SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT * WHERE {{ {pattern} }} }}"
+            ))[0],
+        )
+    };
+    const FIBO: &str = "https://spec.edmcouncil.org/fibo/ontology/";
+    const CMNS: &str = "https://www.omg.org/spec/Commons/";
+    let loans = count("?x a risk:Loan");
+    assert!(loans > 0);
+    assert_eq!(
+        count(&format!(
+            "?x a <{FIBO}FBC/FinancialInstruments/FinancialInstruments/DebtInstrument> FILTER(STRSTARTS(STR(?x), STR(data:)))"
+        )),
+        loans,
+        "every loan is a FIBO debt instrument (FIBO: Loan ⊑ DebtInstrument)"
+    );
+    assert_eq!(
+        count(&format!(
+            "?x a <{CMNS}Organizations/LegalPerson> FILTER(STRSTARTS(STR(?x), STR(data:)))"
+        )),
+        count("?x a risk:LegalEntity"),
+    );
+    assert_eq!(
+        count(&format!("?a <{FIBO}FND/Relations/Relations/controls> ?b")),
+        count("?a risk:controls ?b"),
+    );
+    let named = common::stdout_of(ws.kgfuse().args(["query", "--named", "fibo-classes"]));
+    assert!(
+        named.contains(&format!("<{CMNS}Organizations/LegalPerson>")),
+        "{named}"
+    );
+
+    let why = common::stdout_of(ws.kgfuse().args([
+        "reason",
+        "--why",
+        "data:loan/0000 rdf:type fibo:FBC/FinancialInstruments/FinancialInstruments/DebtInstrument",
+    ]));
+    for premise in [
+        "fibo:LOAN/LoansGeneral/Loans/Loan rdfs:subClassOf fibo:FBC/FinancialInstruments/FinancialInstruments/DebtInstrument  [asserted in kgg:fibo]",
+        "risk:Loan rdfs:subClassOf fibo:LOAN/LoansGeneral/Loans/Loan  [asserted in kgg:ontology]",
+        "data:loan/0000 rdf:type risk:Loan  [asserted in kgg:sample]",
+    ] {
+        assert!(why.contains(premise), "{premise} missing from\n{why}");
+    }
+}

@@ -1,10 +1,11 @@
 //! `kgfuse quickstart`: the main job on the embedded defaults.
 
 use std::io::stdout;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use oxigraph::model::NamedNode;
+use anyhow::{bail, Result};
+use oxigraph::model::vocab::rdf;
+use oxigraph::model::{NamedNode, Term, Triple};
 
 use kgfuse::defaults;
 use kgfuse::explain::fusion::explain_fused;
@@ -14,9 +15,10 @@ use kgfuse::fusion::{model_id, FusionModel};
 use kgfuse::qa::pipeline::{train_on_generated, QaTrainOptions};
 use kgfuse::qa::{strip_brackets, EntityLinker, GenerateOptions};
 use kgfuse::reason::{reason_over_store, write_inferred, Closure, ReasonOptions, INFERRED_GRAPH};
+use kgfuse::store::load::LoadSource;
 use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
-use kgfuse::store::terms::{compact_iri, display_term, RISK_NS};
+use kgfuse::store::terms::{compact_iri, display_term, FIBO_NS, RISK_NS};
 use kgfuse::store::Store;
 use kgfuse::store::{LoadOptions, SparqlRunner, StoreStats};
 use kgfuse::tasks::trainer::TrainerConfig;
@@ -42,6 +44,12 @@ pub struct Args {
     /// Training epochs of the classifier (early stopping may end sooner).
     #[arg(long, default_value_t = 30)]
     epochs: usize,
+    /// FIBO's folder (its RDF files, e.g. ../shared/data/fibo): at the end,
+    /// load it into kgg:fibo, reason over FIBO, the ontology and the sample
+    /// together, and show the FIBO classes the sample's entities fall under
+    /// and a derivation that uses FIBO's own axioms.
+    #[arg(long, value_name = "DIR")]
+    fibo: Option<PathBuf>,
     #[command(flatten)]
     bert: ModelArgs,
 }
@@ -51,23 +59,16 @@ const SHOWN_ROWS: usize = 10;
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadWrite)?;
-    for (graph, source) in [
-        (defaults::ontology_graph(), defaults::ontology_source()),
-        (defaults::sample_graph(), defaults::sample_source()),
-    ] {
-        // Loading blank nodes twice would duplicate them, so replace the graph.
-        store.clear_graph(graph.as_ref())?;
-        let options = LoadOptions {
-            graph: Some(graph.clone()),
-            ..LoadOptions::default()
-        };
-        let report = super::shared::loader_with_bar(&store, options).load_sources(&[source])?;
-        println!(
-            "loaded {} quads into {graph} in {:.2} s",
-            report.quads,
-            report.elapsed.as_secs_f64()
-        );
-    }
+    replace_graph_from(
+        &store,
+        defaults::ontology_graph(),
+        &[defaults::ontology_source()],
+    )?;
+    replace_graph_from(
+        &store,
+        defaults::sample_graph(),
+        &[defaults::sample_source()],
+    )?;
     let closure = reason_over_store(&store, ReasonOptions::default(), |_| {})?;
     let written = write_inferred(&store, &closure)?.total();
     let summary = closure.summary();
@@ -91,6 +92,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     }
     classify_and_explain(&store, &closure, &args)?;
     question_answering(&store, &args)?;
+    if let Some(dir) = &args.fibo {
+        fibo(&store, dir)?;
+    }
     if let Some(dir) = store.location() {
         println!(
             "\nThe store is in {}; next: `kgfuse query --list`, `kgfuse subgraph ENTITY`, \
@@ -98,6 +102,82 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             dir.display(),
             args.out.join("model").display(),
             args.out.join("qa").display()
+        );
+    }
+    Ok(())
+}
+
+/// Loads `graph` afresh from `sources` (loading blank nodes twice would
+/// duplicate them) and says how much it loaded.
+fn replace_graph_from(store: &Store, graph: NamedNode, sources: &[LoadSource]) -> Result<()> {
+    store.clear_graph(graph.as_ref())?;
+    let options = LoadOptions {
+        graph: Some(graph.clone()),
+        ..LoadOptions::default()
+    };
+    let report = super::shared::loader_with_bar(store, options).load_sources(sources)?;
+    println!(
+        "loaded {} quads into {graph} in {:.2} s",
+        report.quads,
+        report.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// FIBO beside the sample: the classes of FIBO that the ontology's
+/// alignment puts the sample's entities under, and why a loan is a FIBO
+/// debt instrument (the sample, the ontology and FIBO each give a premise).
+fn fibo(store: &Store, dir: &Path) -> Result<()> {
+    println!("\n== kgfuse load --graph kgg:fibo {}", dir.display());
+    let graph = defaults::fibo_graph();
+    let (sources, _) = super::shared::loader_with_bar(store, LoadOptions::default())
+        .sources(&[dir.to_path_buf()])?;
+    if sources.is_empty() {
+        bail!("{}: no RDF files in the FIBO folder", dir.display());
+    }
+    replace_graph_from(store, graph, &sources)?;
+    let closure = reason_over_store(store, ReasonOptions::default(), |_| {})?;
+    let written = write_inferred(store, &closure)?.total();
+    let summary = closure.summary();
+    println!(
+        "reasoned over FIBO, the ontology and the sample: {written} triples inferred in {:.2} s, {} inconsistencies",
+        summary.seconds, summary.violations
+    );
+    store.flush()?;
+    let query = named_query("fibo-classes")?;
+    println!(
+        "\n== kgfuse query --named fibo-classes\n# {}",
+        query.description()
+    );
+    let runner = SparqlRunner::new(store);
+    let (variables, rows) = runner.select(query.text, &[])?;
+    let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
+    write_table(
+        &header,
+        &rows[..rows.len().min(SHOWN_ROWS)],
+        rows.len(),
+        &mut stdout().lock(),
+    )?;
+    let (_, loans) = runner.select(
+        "SELECT ?loan WHERE { ?loan a risk:Loan } ORDER BY ?loan LIMIT 1",
+        &[],
+    )?;
+    let Some(Some(Term::NamedNode(loan))) = loans.first().map(|row| row[0].clone()) else {
+        return Ok(());
+    };
+    let claim = Triple::new(
+        loan,
+        rdf::TYPE,
+        NamedNode::new(format!(
+            "{FIBO_NS}FBC/FinancialInstruments/FinancialInstruments/DebtInstrument"
+        ))?,
+    );
+    if let Some(mut tree) = closure.explain(&claim) {
+        tree.locate_asserted(store)?;
+        println!(
+            "\n== kgfuse reason --why '{} rdf:type {}'\n{tree}",
+            display_term(&claim.subject.clone().into()),
+            display_term(&claim.object)
         );
     }
     Ok(())

@@ -55,12 +55,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         eprintln!("warning: {warning}");
     }
     if let Some(triple) = wanted {
-        let Some(tree) = closure.explain(&triple) else {
+        let Some(mut tree) = closure.explain(&triple) else {
             bail!(
                 "{triple} is neither asserted nor entailed under the {} profile",
                 args.options.profile
             );
         };
+        tree.locate_asserted(&store)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&tree)?);
         } else {

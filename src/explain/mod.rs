@@ -152,7 +152,11 @@ impl Derivations<'_> {
                 None => closure.insert(reason_over_store(store, *options, |_| {})?),
             },
         };
-        Ok(closure.explain(triple))
+        let Some(mut tree) = closure.explain(triple) else {
+            return Ok(None);
+        };
+        tree.locate_asserted(store)?;
+        Ok(Some(tree))
     }
 }
 

@@ -560,23 +560,19 @@ mod tests {
     /// (rule-a) from the asserted `a owns b`, and from the asserted
     /// `b controls c`.
     fn explanation() -> Explanation {
-        let asserted = |t: Triple| DerivationTree {
-            triple: t,
-            rule: None,
-            premises: Vec::new(),
-        };
-        let derivation = DerivationTree {
-            triple: triple("a", "controls", "c"),
-            rule: Some("rule-b"),
-            premises: vec![
-                DerivationTree {
-                    triple: triple("a", "controls", "b"),
-                    rule: Some("rule-a"),
-                    premises: vec![asserted(triple("a", "owns", "b"))],
-                },
+        let asserted = DerivationTree::asserted;
+        let derivation = DerivationTree::derived(
+            triple("a", "controls", "c"),
+            Some("rule-b"),
+            vec![
+                DerivationTree::derived(
+                    triple("a", "controls", "b"),
+                    Some("rule-a"),
+                    vec![asserted(triple("a", "owns", "b"))],
+                ),
                 asserted(triple("b", "controls", "c")),
             ],
-        };
+        );
         let step = PathStep {
             subject: format!("<{EX}a>"),
             predicate: format!("<{EX}controls>"),

@@ -17,12 +17,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use oxigraph::model::{NamedNodeRef, Triple};
+use oxigraph::model::{GraphName, NamedNodeRef, Triple};
 use serde::Serialize;
 
 use crate::error::{Error, Result, Setting};
 use crate::store::graphs::{quads_outside, replace_graph, GraphDiff};
-use crate::store::terms::display_term;
+use crate::store::terms::{compact_iri, display_term};
 use crate::store::Store;
 use engine::Engine;
 pub use engine::RoundProgress;
@@ -158,6 +158,51 @@ pub struct DerivationTree {
     /// `None` for an asserted triple.
     pub rule: Option<&'static str>,
     pub premises: Vec<DerivationTree>,
+    /// For an asserted triple, the named graphs that hold it (empty for the
+    /// default graph, or until [`DerivationTree::locate_asserted`] ran), so
+    /// a tree shows which ontology or data set each premise came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub graphs: Vec<String>,
+}
+
+impl DerivationTree {
+    pub fn asserted(triple: Triple) -> Self {
+        Self::derived(triple, None, Vec::new())
+    }
+
+    pub fn derived(triple: Triple, rule: Option<&'static str>, premises: Vec<Self>) -> Self {
+        Self {
+            triple,
+            rule,
+            premises,
+            graphs: Vec::new(),
+        }
+    }
+
+    /// Names, on every asserted leaf, the store's named graphs that hold it.
+    pub fn locate_asserted(&mut self, store: &Store) -> Result<()> {
+        if self.rule.is_none() {
+            let t = &self.triple;
+            let mut graphs = Vec::new();
+            for quad in store.quads_matching(
+                Some(t.subject.as_ref()),
+                Some(t.predicate.as_ref()),
+                Some(t.object.as_ref()),
+                None,
+            ) {
+                if let GraphName::NamedNode(graph) = quad?.graph_name {
+                    graphs.push(graph.into_string());
+                }
+            }
+            graphs.sort();
+            graphs.dedup();
+            self.graphs = graphs;
+        }
+        for premise in &mut self.premises {
+            premise.locate_asserted(store)?;
+        }
+        Ok(())
+    }
 }
 
 /// Deepest derivation we unfold; deeper premises are cut (never reached
@@ -288,11 +333,11 @@ impl Closure {
         let triple = e.interner.triple(t)?;
         if !e.asserted.contains(&t) {
             if depth > MAX_DEPTH {
-                return Some(DerivationTree {
+                return Some(DerivationTree::derived(
                     triple,
-                    rule: Some("(truncated)"),
-                    premises: Vec::new(),
-                });
+                    Some("(truncated)"),
+                    Vec::new(),
+                ));
             }
             if t[1] == e.vocab.same_as {
                 return self.explain_same_as(t, depth);
@@ -313,11 +358,11 @@ impl Closure {
                     .push(self.explain_same_as([canonical[i], e.vocab.same_as, t[i]], depth + 1)?);
             }
         }
-        Some(DerivationTree {
+        Some(DerivationTree::derived(
             triple,
-            rule: Some(self.rule_of(t, canonical)),
+            Some(self.rule_of(t, canonical)),
             premises,
-        })
+        ))
     }
 
     /// `a sameAs b` through the shortest path of stated sameAs triples.
@@ -336,11 +381,11 @@ impl Closure {
             Some(if forward {
                 stated
             } else {
-                DerivationTree {
-                    triple: e.interner.triple([edge[2], edge[1], edge[0]])?,
-                    rule: Some("eq-sym"),
-                    premises: vec![stated],
-                }
+                DerivationTree::derived(
+                    e.interner.triple([edge[2], edge[1], edge[0]])?,
+                    Some("eq-sym"),
+                    vec![stated],
+                )
             })
         };
         if let [(edge, forward)] = path.as_slice() {
@@ -350,11 +395,11 @@ impl Closure {
             .iter()
             .map(|&(edge, forward)| edge_tree(edge, forward))
             .collect::<Option<Vec<_>>>()?;
-        Some(DerivationTree {
-            triple: e.interner.triple(t)?,
-            rule: Some("eq-trans"),
+        Some(DerivationTree::derived(
+            e.interner.triple(t)?,
+            Some("eq-trans"),
             premises,
-        })
+        ))
     }
 
     /// A triple as recorded: asserted (a leaf), or derived by a rule whose
@@ -363,19 +408,11 @@ impl Closure {
         let e = &self.engine;
         let triple = e.interner.triple(t)?;
         if e.asserted.contains(&t) {
-            return Some(DerivationTree {
-                triple,
-                rule: None,
-                premises: Vec::new(),
-            });
+            return Some(DerivationTree::asserted(triple));
         }
         let d = e.derivations.get(&t)?;
         let premises = self.explain_premises(&d.premises, depth + 1);
-        Some(DerivationTree {
-            triple,
-            rule: Some(d.rule),
-            premises,
-        })
+        Some(DerivationTree::derived(triple, Some(d.rule), premises))
     }
 
     /// The trees of premises; a literal's class (kept by the engine, not
@@ -469,9 +506,14 @@ fn short(t: &Triple) -> String {
 impl fmt::Display for DerivationTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn walk(tree: &DerivationTree, indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            let rule = tree
-                .rule
-                .map_or("asserted".to_owned(), |r| format!("by {r}"));
+            let rule = match tree.rule {
+                Some(rule) => format!("by {rule}"),
+                None if tree.graphs.is_empty() => "asserted".to_owned(),
+                None => {
+                    let graphs: Vec<String> = tree.graphs.iter().map(|g| compact_iri(g)).collect();
+                    format!("asserted in {}", graphs.join(", "))
+                }
+            };
             writeln!(f, "{:indent$}{}  [{rule}]", "", short(&tree.triple))?;
             for premise in &tree.premises {
                 walk(premise, indent + 2, f)?;

@@ -30,6 +30,7 @@ macro_rules! named {
 
 /// Every named query, sorted by name.
 pub const NAMED_QUERIES: &[NamedQuery] = named![
+    "fibo-classes",
     "high-risk-companies",
     "labels",
     "mentions",

@@ -16,6 +16,11 @@ pub const GRAPH_NS: &str = "https://w3id.org/kgfuse/graph/";
 pub const KGFUSE_NS: &str = "https://w3id.org/kgfuse/ns#";
 
 /// Prefixes understood in arguments and used to shorten IRIs in tables.
+/// FIBO's ontology root; module paths follow (`FND/Relations/Relations/`).
+pub const FIBO_NS: &str = "https://spec.edmcouncil.org/fibo/ontology/";
+/// The OMG Commons ontologies that FIBO builds on.
+pub const COMMONS_NS: &str = "https://www.omg.org/spec/Commons/";
+
 pub const PREFIXES: &[(&str, &str)] = &[
     ("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"),
     ("rdfs", "http://www.w3.org/2000/01/rdf-schema#"),
@@ -25,6 +30,10 @@ pub const PREFIXES: &[(&str, &str)] = &[
     ("schema", "http://schema.org/"),
     ("org", "http://www.w3.org/ns/org#"),
     ("prov", "http://www.w3.org/ns/prov#"),
+    // FIBO and the OMG Commons ontologies it builds on, by their roots: the
+    // module path stays in the local name (`fibo:FND/Relations/Relations/controls`).
+    ("fibo", FIBO_NS),
+    ("cmns", COMMONS_NS),
     ("risk", RISK_NS),
     ("data", DATA_NS),
     ("kgg", GRAPH_NS),
