@@ -38,6 +38,8 @@ Inputs (``--case``):
   (``--input`` takes another copy).
 * ``fibo``: FIBO from ``../shared/data/fibo`` (``$KGFUSE_SHARED_DATA/fibo``), 271 RDF/XML files,
   68,796 triples; owlrl needs about 150 s on it.
+* ``fibo-finance``: FIBO, ontologies/risk.ttl (which declares its terms specialisations of FIBO's)
+  and data/finance.ttl read together, as a user loads them.
 * ``--input PATH``: any RDF file, or a folder whose RDF files (by extension, recursively) are
   read together.
 
@@ -163,10 +165,16 @@ def cases(args):
     if {"brick", "all"} & set(wanted):
         path = brick_ontology()
         chosen.append((f"Brick ontology ({path.name}, brickschema package)", "brick", [path]))
+    folder = Path(os.environ.get("KGFUSE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "fibo"
     if {"fibo", "all"} & set(wanted):
-        folder = Path(os.environ.get("KGFUSE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "fibo"
         files = rdf_files(folder)
         chosen.append((f"FIBO ({len(files)} files under {folder})", "fibo", files))
+    if {"fibo-finance", "all"} & set(wanted):
+        # The user's case: FIBO with data in the risk vocabulary, which risk.ttl aligns to FIBO;
+        # FIBO's own groups (and verdicts) recur here.
+        files = rdf_files(folder) + [REPO_ROOT / "ontologies" / "risk.ttl",
+                                     REPO_ROOT / "data" / "finance.ttl"]
+        chosen.append(("FIBO + risk.ttl + data/finance.ttl", "fibo", files))
     for path in args.input:
         files = rdf_files(path)
         chosen.append((f"{path} ({len(files)} files)", "input", files))
@@ -392,7 +400,8 @@ def main():
     # "2025-6-24T18:00:00"); the literals are kept as they are either way.
     logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", choices=["finance", "brick", "fibo", "all"], action="append",
+    parser.add_argument("--case", choices=["finance", "brick", "fibo", "fibo-finance", "all"],
+                        action="append",
                         help="a built-in input (repeatable; default: all, unless --input is given)")
     parser.add_argument("--input", action="append", default=[], metavar="PATH",
                         help="an RDF file or a folder of them, read together (repeatable)")

@@ -433,3 +433,41 @@ fn the_same_files_give_the_same_store_and_the_same_model() {
         "the same store and seed gave other weights"
     );
 }
+
+/// The store keeps numbers, booleans and dates by value: the load says how
+/// many literals it rewrote and shows the first, and what comes back is the
+/// canonical form (literals of one value as one).
+#[test]
+fn literals_kept_by_value_are_counted_and_the_first_is_shown() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "values.ttl",
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n\
+         <urn:a> <urn:p> \"0.00\"^^xsd:decimal , \"+1\"^^xsd:int , \"1\"^^xsd:integer , \"2018-01-01\"^^xsd:date , \"abc\"^^xsd:integer .\n",
+    );
+    ws.kgfuse()
+        .arg("load")
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(contains("loaded 5 quads"))
+        .stderr(contains(
+            "note: 2 literals kept by value, not as written",
+        ))
+        .stderr(contains(
+            "values.ttl: \"0.00\"^^<http://www.w3.org/2001/XMLSchema#decimal> is stored as \"0\"^^<http://www.w3.org/2001/XMLSchema#decimal>",
+        ));
+    let values = ws.select("SELECT ?o WHERE { <urn:a> <urn:p> ?o } ORDER BY STR(?o)");
+    assert_eq!(values.len(), 4, "{values:?}");
+    // Nothing to say when every literal is stored as written.
+    let plain = ws.write(
+        "plain.ttl",
+        "<urn:b> <urn:p> \"7\"^^<http://www.w3.org/2001/XMLSchema#integer> .\n",
+    );
+    ws.kgfuse()
+        .arg("load")
+        .arg(&plain)
+        .assert()
+        .success()
+        .stderr(contains("note:").not());
+}

@@ -60,5 +60,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         report.elapsed.as_secs_f64(),
         report.rate(),
     );
+    let canonicalised = &report.canonicalised;
+    if let Some((file, written, stored)) = &canonicalised.first {
+        eprintln!(
+            "note: {} literal{} kept by value, not as written (the store keeps numbers, booleans, \
+             dates and durations in canonical form, and literals of one value as one); first, in {}: {written} is stored as {stored}",
+            canonicalised.count,
+            if canonicalised.count == 1 { "" } else { "s" },
+            file.display()
+        );
+    }
     Ok(())
 }

@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap as HashMap;
 use sha2::{Digest, Sha256};
 
 use super::format::{self, FileFormat, Syntax};
+use super::literals::stored_form;
 use super::terms::iri_for_name;
 use super::{BackendRef, Store};
 use crate::error::{Error, Result, Setting};
@@ -166,7 +167,32 @@ pub struct LoadReport {
     pub quads: u64,
     /// Files found in folders that were skipped because they are not RDF.
     pub skipped: Vec<PathBuf>,
+    /// Literals the embedded store keeps by value, in another form than
+    /// written (see [`super::literals`]).
+    pub canonicalised: Canonicalised,
     pub elapsed: Duration,
+}
+
+/// How many loaded literals the store keeps in canonical form, and the first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Canonicalised {
+    pub count: u64,
+    /// The file, the literal as written and as stored.
+    pub first: Option<(PathBuf, Literal, Literal)>,
+}
+
+impl Canonicalised {
+    fn note(&mut self, source: &LoadSource, quad: &Quad) {
+        let Term::Literal(literal) = &quad.object else {
+            return;
+        };
+        if let Some(stored) = stored_form(literal.as_ref()) {
+            self.count += 1;
+            if self.first.is_none() {
+                self.first = Some((source.name(), literal.clone(), stored));
+            }
+        }
+    }
 }
 
 impl LoadReport {
@@ -360,8 +386,14 @@ impl<'a> Loader<'a> {
             BackendRef::Remote(_) => QuadSink::Spool(Spool::new()?),
         };
         let mut quads = 0u64;
+        // Only the embedded store rewrites literals; an endpoint keeps its own rules.
+        let mut canonicalised = match sink {
+            QuadSink::Bulk(_) => Some(Canonicalised::default()),
+            QuadSink::Spool(_) => None,
+        };
         for source in sources {
-            quads += self.parse_into(source, &mut sink, &progress, quads)?;
+            quads +=
+                self.parse_into(source, &mut sink, &progress, quads, canonicalised.as_mut())?;
         }
         progress.report(quads, true);
         match (sink, self.store.backend()) {
@@ -377,6 +409,7 @@ impl<'a> Loader<'a> {
             files: sources.len(),
             quads,
             skipped: Vec::new(),
+            canonicalised: canonicalised.unwrap_or_default(),
             elapsed: start.elapsed(),
         })
     }
@@ -388,6 +421,7 @@ impl<'a> Loader<'a> {
         loader: &mut QuadSink<'_>,
         progress: &ProgressState<'_>,
         quads_before: u64,
+        mut canonicalised: Option<&mut Canonicalised>,
     ) -> Result<u64> {
         let reader = source.open(progress.bytes_read.clone())?;
         let mut count = 0u64;
@@ -403,10 +437,13 @@ impl<'a> Loader<'a> {
                 let quads = self.parser(source, format)?.for_reader(reader);
                 let mut namer = BlankNodeNamer::new(source, self.options.graph.as_ref());
                 loader.take(quads.map(|quad| {
-                    counted(
-                        quad.map_err(|e| self.parse_error(source, e))
-                            .and_then(|quad| namer.rename(quad)),
-                    )
+                    let quad = quad
+                        .map_err(|e| self.parse_error(source, e))
+                        .and_then(|quad| namer.rename(quad));
+                    if let (Ok(quad), Some(canonicalised)) = (&quad, canonicalised.as_deref_mut()) {
+                        canonicalised.note(source, quad);
+                    }
+                    counted(quad)
                 }))?;
             }
             Syntax::Names { separator } => {

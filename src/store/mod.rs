@@ -8,6 +8,7 @@
 pub mod export;
 pub mod format;
 pub mod graphs;
+pub mod literals;
 pub mod load;
 pub mod named_queries;
 pub mod query;
