@@ -20,7 +20,7 @@ use kgfuse::store::named_queries::named_query;
 use kgfuse::store::results::write_table;
 use kgfuse::store::terms::{compact_iri, display_term, FIBO_NS, RISK_NS};
 use kgfuse::store::Store;
-use kgfuse::store::{LoadOptions, SparqlRunner, StoreStats};
+use kgfuse::store::{LoadOptions, Loader, SparqlRunner, StoreStats};
 use kgfuse::tasks::trainer::TrainerConfig;
 
 use super::classify::{print_summary, train_with_progress};
@@ -59,6 +59,9 @@ const SHOWN_ROWS: usize = 10;
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let store = ctx.open(Access::ReadWrite)?;
+    // FIBO from an earlier `--fibo` run goes, so that the classifier and the
+    // question answerer see the ontology and the sample only, as on a first run.
+    store.clear_graph(defaults::fibo_graph().as_ref())?;
     replace_graph_from(
         &store,
         defaults::ontology_graph(),
@@ -80,15 +83,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     println!("\n== kgfuse stats\n{}", StoreStats::compute(&store)?);
     let runner = SparqlRunner::new(&store);
     for name in ["high-risk-companies", "ownership-chains"] {
-        let query = named_query(name)?;
-        println!(
-            "\n== kgfuse query --named {name}\n# {}",
-            query.description()
-        );
-        let (variables, rows) = runner.select(query.text, &[])?;
-        let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
-        let shown = &rows[..rows.len().min(SHOWN_ROWS)];
-        write_table(&header, shown, rows.len(), &mut stdout().lock())?;
+        show_named_query(&runner, name)?;
     }
     classify_and_explain(&store, &closure, &args)?;
     question_answering(&store, &args)?;
@@ -104,6 +99,20 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             args.out.join("qa").display()
         );
     }
+    Ok(())
+}
+
+/// Runs a named query and prints its first rows, as `kgfuse query --named`.
+fn show_named_query(runner: &SparqlRunner, name: &str) -> Result<()> {
+    let query = named_query(name)?;
+    println!(
+        "\n== kgfuse query --named {name}\n# {}",
+        query.description()
+    );
+    let (variables, rows) = runner.select(query.text, &[])?;
+    let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
+    let shown = &rows[..rows.len().min(SHOWN_ROWS)];
+    write_table(&header, shown, rows.len(), &mut stdout().lock())?;
     Ok(())
 }
 
@@ -130,8 +139,7 @@ fn replace_graph_from(store: &Store, graph: NamedNode, sources: &[LoadSource]) -
 fn fibo(store: &Store, dir: &Path) -> Result<()> {
     println!("\n== kgfuse load --graph kgg:fibo {}", dir.display());
     let graph = defaults::fibo_graph();
-    let (sources, _) = super::shared::loader_with_bar(store, LoadOptions::default())
-        .sources(&[dir.to_path_buf()])?;
+    let (sources, _) = Loader::new(store, LoadOptions::default()).sources(&[dir.to_path_buf()])?;
     if sources.is_empty() {
         bail!("{}: no RDF files in the FIBO folder", dir.display());
     }
@@ -144,20 +152,8 @@ fn fibo(store: &Store, dir: &Path) -> Result<()> {
         summary.seconds, summary.violations
     );
     store.flush()?;
-    let query = named_query("fibo-classes")?;
-    println!(
-        "\n== kgfuse query --named fibo-classes\n# {}",
-        query.description()
-    );
     let runner = SparqlRunner::new(store);
-    let (variables, rows) = runner.select(query.text, &[])?;
-    let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
-    write_table(
-        &header,
-        &rows[..rows.len().min(SHOWN_ROWS)],
-        rows.len(),
-        &mut stdout().lock(),
-    )?;
+    show_named_query(&runner, "fibo-classes")?;
     let (_, loans) = runner.select(
         "SELECT ?loan WHERE { ?loan a risk:Loan } ORDER BY ?loan LIMIT 1",
         &[],
