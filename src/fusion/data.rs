@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use oxigraph::model::vocab::rdf;
+use oxigraph::model::vocab::{rdf, rdfs};
 use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +84,19 @@ pub struct Vocabulary {
     /// knows this store's entities by name, as the original R-GCN does).
     #[serde(default)]
     pub node_ids: bool,
+    /// How many hops from the targets the graph is read ([`READ_REACH`]);
+    /// `None` (model folders from before it): the whole store.
+    #[serde(default)]
+    pub reach: Option<usize>,
 }
+
+/// How far from the targets the graph is read, in hops over edges other
+/// than `rdf:type`. The R-GCN sees at most 3 hops and relation paths are at
+/// most 3 steps long; one hop more keeps the degree-based features (hubs) of
+/// the farthest nodes as they are in the whole store. What lies beyond (an
+/// ontology's own axioms, FIBO loaded beside the data) cannot change a
+/// target's score, and reading it cost memory, time and stability.
+pub const READ_REACH: usize = super::paths::MAX_LENGTH + 1;
 
 /// Where a text item comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,7 +161,8 @@ impl Vocabulary {
         limits: TextLimits,
         node_ids: bool,
     ) -> Result<Self> {
-        let view = graph_view(store, label)?;
+        let members = crate::graph::class_members(store, class)?;
+        let view = graph_view(store, label)?.within_reach(&members, READ_REACH, is_followed);
         let labelled = labelled_entities(store, label, Some(class))?;
         if labelled.is_empty() {
             return Err(Error::Setting {
@@ -183,6 +196,7 @@ impl Vocabulary {
             .map(|r| r.as_str().to_owned())
             .collect();
         relations.sort();
+        let relations = without_twins(store, &view, relations)?;
         let label_of: HashMap<u32, &str> = labelled
             .iter()
             .filter_map(|(e, v)| Some((view.node_id(e)?, v.as_str())))
@@ -212,6 +226,7 @@ impl Vocabulary {
             }),
             limits,
             node_ids,
+            reach: Some(READ_REACH),
         })
     }
 
@@ -224,12 +239,15 @@ impl Vocabulary {
     ) -> Result<FusionInputs> {
         let class = NamedNode::new(&self.class).map_err(|e| Error::InvalidTerm(e.to_string()))?;
         let label = NamedNode::new(&self.label).map_err(|e| Error::InvalidTerm(e.to_string()))?;
-        let mut view = graph_view(store, &label)?;
         let labelled = labelled_entities(store, &label, Some(&class))?;
         let wanted: Vec<NamedOrBlankNode> = match entities {
             Some(list) => list.to_vec(),
             None => crate::graph::class_members(store, &class)?,
         };
+        let mut view = graph_view(store, &label)?;
+        if let Some(hops) = self.reach {
+            view = view.within_reach(&wanted, hops, is_followed);
+        }
         if wanted.is_empty() {
             return Err(Error::Data(format!(
                 "the store has no entity of class <{}>: this model was trained for it (wrong store?)",
@@ -587,6 +605,74 @@ fn graph_view(store: &Store, label: &NamedNode) -> Result<GraphView> {
     GraphView::from_store(store, &options)
 }
 
+/// The relations less those whose edges repeat another's, forwards or
+/// backwards: `risk:subsidiaryOf` beside `risk:hasSubsidiary`, or the
+/// super-properties an aligned ontology adds (FIBO's `hasDirector` over
+/// `risk:hasDirector`). A twin adds no information, only parameters, and
+/// summing the same message once per twin destabilises training. Of a set
+/// of twins one stays: the most specific (no twin is its sub-property),
+/// preferring one that is itself a sub-property of a twin (the data's own
+/// term under an aligned ontology's), then the first by IRI.
+fn without_twins(store: &Store, view: &GraphView, relations: Vec<String>) -> Result<Vec<String>> {
+    let mut pairs: HashMap<&str, Vec<(u32, u32)>> = HashMap::new();
+    for e in view.edges() {
+        pairs
+            .entry(view.relation(e.relation).0.as_str())
+            .or_default()
+            .push((e.source, e.target));
+    }
+    // Twins share a key: the smaller of their edge list and its reverse.
+    let mut twins: BTreeMap<Vec<(u32, u32)>, Vec<String>> = BTreeMap::new();
+    for relation in relations {
+        let mut forward = pairs.remove(relation.as_str()).unwrap_or_default();
+        forward.sort_unstable();
+        forward.dedup();
+        let mut backward: Vec<(u32, u32)> = forward.iter().map(|&(s, o)| (o, s)).collect();
+        backward.sort_unstable();
+        twins
+            .entry(forward.min(backward))
+            .or_default()
+            .push(relation);
+    }
+    let sub_property_of = |sub: &str, sup: &str| -> Result<bool> {
+        let (Ok(sub), Ok(sup)) = (NamedNode::new(sub), NamedNode::new(sup)) else {
+            return Ok(false);
+        };
+        let mut found = store.quads_matching(
+            Some(sub.as_ref().into()),
+            Some(rdfs::SUB_PROPERTY_OF),
+            Some(sup.as_ref().into()),
+            None,
+        );
+        Ok(found.next().transpose()?.is_some())
+    };
+    let mut kept = Vec::new();
+    for mut group in twins.into_values() {
+        group.sort();
+        let mut best: Option<(bool, &String)> = None;
+        for candidate in &group {
+            let (mut has_sub, mut is_sub) = (false, false);
+            for other in group.iter().filter(|o| *o != candidate) {
+                has_sub |= sub_property_of(other, candidate)?;
+                is_sub |= sub_property_of(candidate, other)?;
+            }
+            if !has_sub && best.is_none_or(|(best_is_sub, _)| is_sub && !best_is_sub) {
+                best = Some((is_sub, candidate));
+            }
+        }
+        let chosen = best.map_or(&group[0], |(_, relation)| relation);
+        kept.push(chosen.clone());
+    }
+    kept.sort();
+    Ok(kept)
+}
+
+/// Relations the graph is read along; classes (`rdf:type`) are features of
+/// the nodes reached, not a way to reach more.
+fn is_followed(relation: &NamedNode) -> bool {
+    relation.as_ref() != rdf::TYPE
+}
+
 /// Feature keys of a node: its classes, its short literals, and its IRI
 /// when it is a reference hub (the object of one relation from many
 /// subjects: a jurisdiction, a regulator, a lender). Entities that merely
@@ -746,6 +832,34 @@ mod tests {
         assert_eq!(target.label, Some(0), "classes sorted: High, Low");
         assert!(target.incident.is_empty(), "{:?}", target.incident);
         assert!(target.neighbours.is_empty(), "{:?}", target.neighbours);
+    }
+
+    /// An aligned ontology's super-property and an inverse repeat the data's
+    /// own relation: the sub-property stays, its twins go; a relation with
+    /// edges of its own stays too. Beyond four hops nothing is read.
+    #[test]
+    fn twins_are_dropped_and_the_store_is_read_within_reach() {
+        let (v, inputs) = read(
+            &store(
+                "ex:hasDirector <http://www.w3.org/2000/01/rdf-schema#subPropertyOf> ex:fiboHasDirector .
+                 ex:c0 a ex:Company ; ex:risk ex:High ; ex:hasDirector ex:p0 ; ex:fiboHasDirector ex:p0 .
+                 ex:c1 a ex:Company ; ex:risk ex:Low ; ex:hasDirector ex:p1 ; ex:fiboHasDirector ex:p1 .
+                 ex:p0 ex:directorOf ex:c0 ; ex:knows ex:p1 .
+                 ex:p1 ex:directorOf ex:c1 ; ex:knows ex:p2 .
+                 ex:p2 ex:knows ex:p3 . ex:p3 ex:knows ex:p4 . ex:p4 ex:knows ex:p5 .",
+            ),
+            "risk",
+        );
+        let local: Vec<&str> = v
+            .relations
+            .iter()
+            .map(|r| r.trim_start_matches(EX))
+            .collect();
+        assert_eq!(local, ["hasDirector", "knows"], "{:?}", v.relations);
+        let seen = |n: &str| inputs.view.node_id(&iri(n).into()).is_some();
+        assert!(seen("p4"), "four hops from c1: p1, p2, p3, p4");
+        assert!(!seen("p5"), "five hops from every company");
+        assert!(!seen("fiboHasDirector"), "the schema is beyond reach");
     }
 
     #[test]

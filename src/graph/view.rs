@@ -162,6 +162,73 @@ impl GraphView {
         view
     }
 
+    /// The nodes within `hops` of `seeds` over edges whose relation
+    /// `follow` accepts (either way), and the nodes that those reach in one
+    /// step over the other relations (a class through `rdf:type`): the kept
+    /// nodes, with their texts and the edges among them.
+    pub fn within_reach(
+        &self,
+        seeds: &[NamedOrBlankNode],
+        hops: usize,
+        follow: impl Fn(&NamedNode) -> bool,
+    ) -> GraphView {
+        let followed: Vec<bool> = self.relations.iter().map(&follow).collect();
+        let count = self.relations.len() as u32;
+        let mut keep = vec![false; self.nodes.len()];
+        let mut frontier: Vec<u32> = seeds.iter().filter_map(|s| self.node_id(s)).collect();
+        for &id in &frontier {
+            keep[id as usize] = true;
+        }
+        for _ in 0..hops {
+            let mut next = Vec::new();
+            for &id in &frontier {
+                for (relation, neighbour) in self.neighbours(id) {
+                    if followed[(relation % count) as usize] && !keep[neighbour as usize] {
+                        keep[neighbour as usize] = true;
+                        next.push(neighbour);
+                    }
+                }
+            }
+            frontier = next;
+        }
+        let reached: Vec<u32> = (0..self.nodes.len() as u32)
+            .filter(|&id| keep[id as usize])
+            .collect();
+        for id in reached {
+            for (relation, neighbour) in self.neighbours(id) {
+                if relation < count && !followed[relation as usize] {
+                    keep[neighbour as usize] = true;
+                }
+            }
+        }
+        self.retain_nodes(&keep)
+    }
+
+    /// The view of the kept nodes: their texts and the edges among them.
+    fn retain_nodes(&self, keep: &[bool]) -> GraphView {
+        let mut view = Self::default();
+        let mut new_id = vec![u32::MAX; self.nodes.len()];
+        for (id, node) in self.nodes.iter().enumerate() {
+            if keep[id] {
+                new_id[id] = view.intern_node(node.clone());
+                view.text[new_id[id] as usize] = self.text[id].clone();
+            }
+        }
+        let mut edges = HashSet::new();
+        for e in self.edges() {
+            if keep[e.source as usize] && keep[e.target as usize] {
+                let predicate = self.relations[e.relation as usize].clone();
+                view.add_edge(
+                    &mut edges,
+                    new_id[e.source as usize],
+                    predicate,
+                    new_id[e.target as usize],
+                );
+            }
+        }
+        view.into_canonical_order()
+    }
+
     /// Adds a node without edges if it is not there yet; returns its id.
     pub fn ensure_node(&mut self, node: NamedOrBlankNode) -> u32 {
         self.intern_node(node)
