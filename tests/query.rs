@@ -372,7 +372,7 @@ fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
         .max()
         .unwrap() as f64
         / 60.0;
-    // Better than chance; the demo's classifier is still weak (0.62 here).
+    // Better than chance; the demo's classifier is still weak (8 epochs here).
     assert!(
         test["roc_auc"].as_f64().unwrap() > 0.55,
         "test ROC-AUC {} (majority share {majority})",
