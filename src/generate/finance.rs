@@ -1011,15 +1011,14 @@ impl World {
             );
             out.add(&s, risk("shareholder"), holding.holder.iri());
             out.add(&s, risk("heldEntity"), Party::Company(holding.held).iri());
-            let pct = format!(
-                "{}.{:02}",
-                holding.hundredths / 100,
-                holding.hundredths % 100
-            );
             out.add(
                 &s,
                 risk("sharePercentage"),
-                Literal::new_typed_literal(pct, xsd::DECIMAL),
+                decimal(format!(
+                    "{}.{:02}",
+                    holding.hundredths / 100,
+                    holding.hundredths % 100
+                )),
             );
         }
     }
@@ -1040,7 +1039,7 @@ impl World {
             out.add(
                 &s,
                 risk("principalAmount"),
-                Literal::new_typed_literal(format!("{}.00", loan.amount), xsd::DECIMAL),
+                decimal(loan.amount.to_string()),
             );
             out.add(
                 &s,
@@ -1389,6 +1388,15 @@ fn random_day(rng: &mut ChaCha8Rng) -> Day {
 
 fn risk(local: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("{RISK_NS}{local}"))
+}
+
+/// An xsd:decimal written in its canonical form ("25.5", "100"), the form
+/// a store keeps, so that loading the file changes no literal.
+fn decimal(lexical: String) -> Literal {
+    let canonical = lexical
+        .parse::<oxsdatatypes::Decimal>()
+        .map_or(lexical, |value| value.to_string());
+    Literal::new_typed_literal(canonical, xsd::DECIMAL)
 }
 
 fn data_iri(kind: &str, index: usize) -> NamedNode {
