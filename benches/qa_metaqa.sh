@@ -14,14 +14,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-$(mktemp -d)}"
-K="${KGFUSE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/kgfuse}"
-data="${KGFUSE_SHARED_DATA:-$root/../shared/data}/metaqa"
-export KGFUSE_BERT_DIR="${KGFUSE_BERT_DIR:-$root/../shared/data/models/all-MiniLM-L6-v2}"
-cd "$work"
-if [ ! -d metaqa-store ]; then
-  "$K" --store metaqa-store load --format pipe --base http://example.org/metaqa/ "$data/kb.txt" >/dev/null 2>&1
-fi
-files="--questions $data/qa_1hop.txt --questions $data/qa_2hop.txt"
+# shellcheck source=benches/metaqa_setup.sh
+. "$root/benches/metaqa_setup.sh"
 for run in "quarter:--limit 2500" "full:"; do
   name=${run%%:*}; flags=${run#*:}
   # shellcheck disable=SC2086

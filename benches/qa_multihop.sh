@@ -16,16 +16,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-$(mktemp -d)}"
 seeds="${2:-42 7 1}"
-K="${KGFUSE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/kgfuse}"
-data="${KGFUSE_SHARED_DATA:-$root/../shared/data}/metaqa"
-export KGFUSE_BERT_DIR="${KGFUSE_BERT_DIR:-$root/../shared/data/models/all-MiniLM-L6-v2}"
-cd "$work"
-if [ ! -d metaqa-store ]; then
-  "$K" --store metaqa-store load --format pipe --base http://example.org/metaqa/ "$data/kb.txt" >/dev/null 2>&1
-fi
+# shellcheck source=benches/metaqa_setup.sh
+. "$root/benches/metaqa_setup.sh"
 python3 "$root/benches/metaqa_3hop.py" --set dev --kb "$data/kb.txt" qa_3hop_dev.txt
 python3 "$root/benches/metaqa_3hop.py" --set test --seed 11 --kb "$data/kb.txt" qa_3hop_test.txt
-files="--questions $data/qa_1hop.txt --questions $data/qa_2hop.txt"
 clean() { sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r/\n/g' | grep -v '^ *$'; }
 for seed in $seeds; do
   # shellcheck disable=SC2086

@@ -40,6 +40,12 @@ fn train(ws: &Workspace, out: &str) -> assert_cmd::assert::Assert {
 }
 
 /// `kgfuse ask` with the model folder `qa` and the tiny BERT, then `extra`.
+/// `ask --format json QUESTION`, its answer set parsed.
+fn ask_json(ws: &Workspace, question: &str) -> serde_json::Value {
+    let out = common::stdout_of(&mut ask(ws, &["--format", "json", question]));
+    serde_json::from_str(&out).unwrap()
+}
+
 fn ask(ws: &Workspace, extra: &[&str]) -> assert_cmd::Command {
     let mut cmd = ws.kgfuse();
     cmd.args(["ask", "--model"])
@@ -154,11 +160,7 @@ fn trains_to_perfect_accuracy_and_answers_with_paths_that_hold() {
     ] {
         assert!(model.join(file).is_file(), "{file}");
     }
-    let out = common::stdout_of(&mut ask(
-        &ws,
-        &["--format", "json", "which films starred christina ricci"],
-    ));
-    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let set = ask_json(&ws, "which films starred christina ricci");
     let mut labels: Vec<&str> = set["answers"]
         .as_array()
         .unwrap()
@@ -414,15 +416,7 @@ fn sample_graph_with_model(ws: &Workspace) {
 fn property_labels_are_not_topics() {
     let ws = Workspace::new();
     sample_graph_with_model(&ws);
-    let out = common::stdout_of(&mut ask(
-        &ws,
-        &[
-            "--format",
-            "json",
-            "which entities does Driftwood Capital AS controls",
-        ],
-    ));
-    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let set = ask_json(&ws, "which entities does Driftwood Capital AS controls");
     let linked: Vec<(&str, &str)> = set["mentions"]
         .as_array()
         .unwrap()
@@ -433,11 +427,10 @@ fn property_labels_are_not_topics() {
     assert_eq!(
         linked,
         vec![("Driftwood Capital AS", driftwood[0].as_str())],
-        "{out}"
+        "{set}"
     );
     // A bracket still names any labelled term, a property included.
-    let out = common::stdout_of(&mut ask(&ws, &["--format", "json", "what is [controls]"]));
-    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let set = ask_json(&ws, "what is [controls]");
     assert_eq!(
         set["mentions"][0]["entity"],
         "<https://w3id.org/kgfuse/risk#controls>"
@@ -606,15 +599,10 @@ fn three_hop_questions_are_composed_from_one_and_two_hop_phrasings() {
         .and_then(|l| l.split(' ').next())
         .and_then(|n| n.parse::<usize>().ok());
     assert!(composed.is_some_and(|n| n > 0), "{stderr}");
-    let answer = common::stdout_of(&mut ask(
+    let set = ask_json(
         &ws,
-        &[
-            "--format",
-            "json",
-            "which films did the director of the films starred by [Kevin Kline] direct",
-        ],
-    ));
-    let set: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        "which films did the director of the films starred by [Kevin Kline] direct",
+    );
     assert_eq!(set["hop_probs"].as_array().unwrap().len(), 3);
     // Kevin Kline -> The Ice Storm -> Ang Lee -> Lust Caution (and back to
     // The Ice Storm): Lust Caution is three hops away and nowhere nearer.

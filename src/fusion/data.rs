@@ -649,19 +649,20 @@ fn without_twins(store: &Store, view: &GraphView, relations: Vec<String>) -> Res
     let mut kept = Vec::new();
     for mut group in twins.into_values() {
         group.sort();
-        let mut best: Option<(bool, &String)> = None;
-        for candidate in &group {
-            let (mut has_sub, mut is_sub) = (false, false);
-            for other in group.iter().filter(|o| *o != candidate) {
-                has_sub |= sub_property_of(other, candidate)?;
-                is_sub |= sub_property_of(candidate, other)?;
-            }
-            if !has_sub && best.is_none_or(|(best_is_sub, _)| is_sub && !best_is_sub) {
-                best = Some((is_sub, candidate));
+        // `below[i][j]`: twin i is a sub-property of twin j (asked once per pair).
+        let mut below = vec![vec![false; group.len()]; group.len()];
+        for (i, sub) in group.iter().enumerate() {
+            for (j, sup) in group.iter().enumerate() {
+                below[i][j] = i != j && sub_property_of(sub, sup)?;
             }
         }
-        let chosen = best.map_or(&group[0], |(_, relation)| relation);
-        kept.push(chosen.clone());
+        let most_specific = |i: usize| (0..group.len()).all(|j| !below[j][i]);
+        let under_a_twin = |i: usize| below[i].iter().any(|&b| b);
+        let chosen = (0..group.len())
+            .filter(|&i| most_specific(i))
+            .max_by_key(|&i| (under_a_twin(i), std::cmp::Reverse(i)))
+            .unwrap_or(0);
+        kept.push(group.swap_remove(chosen));
     }
     kept.sort();
     Ok(kept)
