@@ -48,10 +48,10 @@ pub struct FusedArgs {
     #[arg(long)]
     no_joint: bool,
     /// Add the trees view: gradient-boosted trees over each entity's flat
-    /// attributes (and, with BERT frozen, its mean text features' log-odds),
-    /// stacked under the network out of fold. Off by default: it lifted
-    /// ROC-AUC on a text-attributed task (AIFB+ topics) but lowered it on
-    /// the generated finance worlds.
+    /// attributes, stacked under the network out of fold. With BERT frozen
+    /// and two classes they join the texts in the form the training labels
+    /// fit best out of fold: trees over the text log-odds and attributes,
+    /// or the label as a text factor AND (or OR) a structure factor.
     #[arg(long, conflicts_with = "no_graph")]
     trees: bool,
     /// Also train, on the same split, logistic regression and gradient-boosted
@@ -419,6 +419,17 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
     }
     if let Some(trees) = &s.trees {
         println!("trees view: gradient-boosted trees, {trees}");
+    }
+    if let Some((valid, test)) = &s.trees_alone {
+        let part = |name: &str, m: &kgfuse::tasks::metrics::ClassificationMetrics| {
+            let roc = m
+                .roc_auc
+                .map_or(String::new(), |r| format!(", ROC-AUC {r:.4}"));
+            format!("{name} accuracy {:.4}{roc}", m.accuracy)
+        };
+        let mut parts = vec![part("valid", valid)];
+        parts.extend(test.iter().map(|t| part("test", t)));
+        println!("trees view alone: {}", parts.join("; "));
     }
     println!(
         "{} train / {} valid / {} test entities; best epoch {} of {}{} in {:.1} s",

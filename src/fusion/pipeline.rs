@@ -110,8 +110,11 @@ pub struct TrainSummary {
     pub views: Vec<View>,
     /// Relation-path features counted, by length (index 0: one step).
     pub path_features: Vec<usize>,
-    /// The trees view's depth and tree count, as validation chose them.
+    /// The trees view's form, depth and tree count, as validation chose them.
     pub trees: Option<String>,
+    /// The trees view's own validation and test metrics (its kept models,
+    /// before the network), beside the fused model's.
+    pub trees_alone: Option<(ClassificationMetrics, Option<ClassificationMetrics>)>,
     pub train: usize,
     pub valid: usize,
     pub test: usize,
@@ -253,6 +256,24 @@ fn fit(
     Ok(report)
 }
 
+/// Metrics of the trees view's log-odds alone on `targets` (labelled).
+fn trees_alone(model: &FusionModel, targets: &[usize]) -> ClassificationMetrics {
+    let probabilities: Vec<Vec<f32>> = targets
+        .iter()
+        .map(|&t| super::trees::class_probabilities(&model.tree_log_odds[t]))
+        .collect();
+    let labels: Vec<u32> = targets
+        .iter()
+        .map(|&t| model.inputs.targets[t].label.unwrap_or(0))
+        .collect();
+    ClassificationMetrics::compute(
+        &probabilities,
+        &labels,
+        &model.vocab.classes,
+        model.positive_class,
+    )
+}
+
 /// Trains a fused classifier on the labelled entities of the store.
 pub fn train_classifier(
     store: &Store,
@@ -291,10 +312,18 @@ pub fn train_classifier(
     } else {
         Some(evaluate(&mut model, &test_set)?)
     };
+    let trees_alone = match model.trees.is_some() {
+        true => Some((
+            trees_alone(&model, &valid_set),
+            (!test_set.is_empty()).then(|| trees_alone(&model, &test_set)),
+        )),
+        false => None,
+    };
     let summary = TrainSummary {
         views: model.config().views(),
         path_features: model.vocab.paths.per_length(),
         trees: model.trees.as_ref().map(|t| t.describe()),
+        trees_alone,
         train: train_set.len(),
         valid: valid_set.len(),
         test: test_set.len(),

@@ -13,6 +13,15 @@
 //! network reads the trees' log-odds and learns how far to trust them next
 //! to its other views.
 //!
+//! Splitting on text and structure together learns "A AND S" from the rows
+//! whose text says A only, half of the labels. With two classes the view
+//! also fits the label as a noisy AND (or OR) of a text factor and a
+//! structure factor, by expectation–maximisation: a company whose text
+//! says "adverse press" and whose label says "low risk" tells the
+//! structure factor "not exposed", and one whose text is clean tells it
+//! nothing. Which of the three forms the view keeps, its out-of-fold log
+//! loss on the training targets decides.
+//!
 //! Stacking (Wolpert's stacked generalisation): a model that saw a target's
 //! label would hand the next stage a memorised answer for it. So each
 //! training target's text log-odds, and the trees' log-odds the network
@@ -25,7 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::tasks::baselines::{GradientBoosting, LogisticRegression, Table};
+use crate::tasks::baselines::{GradientBoosting, LogisticRegression, Table, L2_GRID};
 use crate::tasks::classify::stratified_folds;
 
 /// Folds of the training targets for their out-of-fold log-odds.
@@ -35,10 +44,38 @@ pub const STACKING_FOLDS: usize = 5;
 #[derive(Serialize, Deserialize)]
 pub struct TreeView {
     /// Logistic regression on the targets' mean text features (with a
-    /// frozen text side).
+    /// frozen text side): of the label with [`Joining::Joint`], of the
+    /// text factor otherwise.
     text: Option<LogisticRegression>,
+    /// Of the label, or of the structure factor.
     trees: GradientBoosting,
+    /// Absent in folders written before the factor forms.
+    #[serde(default)]
+    joining: Joining,
+    /// Share of labels the factor forms take as flipped.
+    #[serde(default)]
+    flipped: f64,
 }
+
+/// How the view joins what the texts say with the structure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Joining {
+    /// One set of trees reads the text log-odds beside the attributes.
+    #[default]
+    Joint,
+    /// The label is the text factor AND the structure factor, each
+    /// label flipped with probability `flipped`.
+    Both,
+    /// The label is the text factor OR the structure factor: the AND of
+    /// their complements, for the other class.
+    Either,
+}
+
+/// Expectation–maximisation rounds of the factor forms.
+const EM_ROUNDS: usize = 10;
+/// Bounds of the flipped-label share the factor forms estimate.
+const FLIPPED_RANGE: (f64, f64) = (1e-3, 0.25);
 
 /// How many log-odds a model gives each target: one for two classes (the
 /// second class's), one per class beyond.
@@ -106,6 +143,19 @@ fn probability_log_odds(probabilities: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// Class probabilities from the log-odds the view gives a row (see
+/// `tree_outputs`; beyond two classes, one-vs-rest odds renormalised).
+pub fn class_probabilities(log_odds: &[f32]) -> Vec<f32> {
+    let p: Vec<f32> = log_odds.iter().map(|&o| 1.0 / (1.0 + (-o).exp())).collect();
+    match p.as_slice() {
+        [second] => vec![1.0 - second, *second],
+        _ => {
+            let sum: f32 = p.iter().sum();
+            p.iter().map(|x| x / sum.max(f32::MIN_POSITIVE)).collect()
+        }
+    }
+}
+
 /// `table` with `first` (one row per table row) as its leading columns.
 fn with_leading_columns(first: &[Vec<f32>], table: &Table) -> Table {
     let width = first.first().map_or(0, Vec::len);
@@ -124,7 +174,9 @@ impl TreeView {
     /// when given, `texts` (the same rows; mean text features). Each model
     /// chooses its hyper-parameters on a validation share of those rows
     /// and is refitted on all of them, and once per fold for the
-    /// out-of-fold log-odds of `train`, returned in its order.
+    /// out-of-fold log-odds of `train`, returned in its order. With texts
+    /// and two classes, the factor forms are fitted too and the form with
+    /// the lowest out-of-fold log loss is kept.
     pub fn fit(
         attributes: &Table,
         texts: Option<&Table>,
@@ -135,7 +187,7 @@ impl TreeView {
     ) -> Result<(Self, Vec<Vec<f32>>)> {
         let folds = folds(train, labels, num_classes, seed);
         let outputs = tree_outputs(num_classes);
-        let (text, table) = match texts {
+        let (text, text_out_of_fold, table) = match texts {
             Some(texts) => {
                 let model = LogisticRegression::fit(texts, train, labels, num_classes, seed)?;
                 let all: Vec<usize> = (0..texts.rows.len()).collect();
@@ -157,9 +209,11 @@ impl TreeView {
                         odds[row] = o;
                     }
                 }
-                (Some(model), with_leading_columns(&odds, attributes))
+                let out_of_fold: Vec<f64> = train.iter().map(|&r| odds[r][0] as f64).collect();
+                let table = with_leading_columns(&odds, attributes);
+                (Some(model), out_of_fold, table)
             }
-            None => (None, attributes.clone()),
+            None => (None, Vec::new(), attributes.clone()),
         };
         let trees = GradientBoosting::fit(&table, train, labels, num_classes, seed)?;
         let mut out_of_fold = vec![vec![0.0; outputs]; train.len()];
@@ -179,22 +233,71 @@ impl TreeView {
                 out_of_fold[i] = odds;
             }
         }
-        Ok((Self { text, trees }, out_of_fold))
+        let (Some(texts), Some(_), 2) = (texts, &text, num_classes) else {
+            let view = Self {
+                text,
+                trees,
+                joining: Joining::Joint,
+                flipped: 0.0,
+            };
+            return Ok((view, out_of_fold));
+        };
+        // The factor forms, against the joint trees, on out-of-fold log loss.
+        let positive: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
+        let joint_odds: Vec<f64> = out_of_fold.iter().map(|o| o[0] as f64).collect();
+        let mut best = (log_loss_of_odds(&joint_odds, &positive), None);
+        for joining in [Joining::Both, Joining::Either] {
+            let factors = Factors {
+                attributes,
+                texts,
+                train,
+                folds: &folds,
+                max_depth: trees.max_depth(),
+                trees: trees.trees(),
+                seed,
+            };
+            let fitted = factors.fit(joining, &positive, &text_out_of_fold)?;
+            let loss = log_loss_of_odds(&fitted.3, &positive);
+            if loss < best.0 {
+                best = (loss, Some((joining, fitted)));
+            }
+        }
+        Ok(match best.1 {
+            None => {
+                let view = Self {
+                    text,
+                    trees,
+                    joining: Joining::Joint,
+                    flipped: 0.0,
+                };
+                (view, out_of_fold)
+            }
+            Some((joining, (text, trees, flipped, odds))) => {
+                let view = Self {
+                    text: Some(text),
+                    trees,
+                    joining,
+                    flipped,
+                };
+                let odds = odds.into_iter().map(|o| vec![o as f32]).collect();
+                (view, odds)
+            }
+        })
     }
 
     /// The table the trees read: the text model's log-odds before the
-    /// attributes, when the view has a text model.
+    /// attributes, when the joint trees read texts.
     fn tree_table(&self, attributes: &Table, texts: Option<&Table>) -> Result<Table> {
-        match (&self.text, texts) {
-            (Some(model), Some(texts)) => {
+        match (&self.text, texts, self.joining) {
+            (Some(_), None, _) => Err(crate::Error::Data(
+                "the trees view reads the texts too: the model needs its text side".into(),
+            )),
+            (Some(model), Some(texts), Joining::Joint) => {
                 let all: Vec<usize> = (0..texts.rows.len()).collect();
                 let odds = probability_log_odds(model.probabilities(texts, &all)?);
                 Ok(with_leading_columns(&odds, attributes))
             }
-            (Some(_), None) => Err(crate::Error::Data(
-                "the trees view reads the texts too: the model needs its text side".into(),
-            )),
-            (None, _) => Ok(attributes.clone()),
+            _ => Ok(attributes.clone()),
         }
     }
 
@@ -207,11 +310,27 @@ impl TreeView {
     pub fn log_odds(&self, attributes: &Table, texts: Option<&Table>) -> Result<Vec<Vec<f32>>> {
         let table = self.tree_table(attributes, texts)?;
         let all: Vec<usize> = (0..table.rows.len()).collect();
-        Ok(by_row(self.trees.log_odds(&table, &all)?))
+        let (Some(text), Some(texts), Joining::Both | Joining::Either) =
+            (&self.text, texts, self.joining)
+        else {
+            return Ok(by_row(self.trees.log_odds(&table, &all)?));
+        };
+        let a = text.probabilities(texts, &all)?;
+        let s = self.trees.probabilities(&table, &all)?;
+        Ok(a.iter()
+            .zip(&s)
+            .map(|(a, s)| {
+                let p = self
+                    .joining
+                    .label_probability(a[1] as f64, s[1] as f64, self.flipped);
+                vec![logit(p) as f32]
+            })
+            .collect())
     }
 
     /// Each attribute column's Shapley contribution to each of `row`'s
     /// log-odds (output by output; the text log-odds columns left out).
+    /// With a factor form, to the structure factor's log-odds.
     pub fn contributions(
         &self,
         attributes: &Table,
@@ -220,11 +339,15 @@ impl TreeView {
     ) -> Result<Vec<Vec<f64>>> {
         let table = self.tree_table(attributes, texts)?;
         let skip = table.columns.len() - attributes.columns.len();
+        let sign = match self.joining {
+            Joining::Either => -1.0,
+            Joining::Joint | Joining::Both => 1.0,
+        };
         Ok(self
             .trees
             .contributions(&table, row)?
             .into_iter()
-            .map(|c| c[skip..].to_vec())
+            .map(|c| c[skip..].iter().map(|v| sign * v).collect())
             .collect())
     }
 
@@ -235,11 +358,232 @@ impl TreeView {
             self.trees.max_depth(),
             self.trees.trees()
         );
-        match &self.text {
-            Some(text) => format!("{trees}, over text log-odds (l2={})", text.l2()),
-            None => trees,
+        match (&self.text, self.joining) {
+            (Some(text), Joining::Joint) => {
+                format!("{trees}, over text log-odds (l2={})", text.l2())
+            }
+            (Some(text), joining) => format!(
+                "text factor (l2={}) {} structure factor ({trees}), {:.1} % of labels taken as flipped",
+                text.l2(),
+                match joining {
+                    Joining::Either => "OR",
+                    _ => "AND",
+                },
+                100.0 * self.flipped
+            ),
+            (None, _) => trees,
         }
     }
+}
+
+impl Joining {
+    /// The probability of the second class from the factors' probabilities
+    /// (of what each factor model was fitted on: with `Either`, the
+    /// factors' complements).
+    fn label_probability(self, text: f64, structure: f64, flipped: f64) -> f64 {
+        let and = flipped + (1.0 - 2.0 * flipped) * text * structure;
+        match self {
+            Joining::Either => 1.0 - and,
+            Joining::Joint | Joining::Both => and,
+        }
+    }
+}
+
+/// What the factor forms are fitted from.
+struct Factors<'a> {
+    attributes: &'a Table,
+    texts: &'a Table,
+    train: &'a [usize],
+    folds: &'a [Fold],
+    /// The hyper-parameters the label's trees chose.
+    max_depth: usize,
+    trees: usize,
+    seed: u64,
+}
+
+/// A text factor model, a structure factor model, the flipped share and
+/// the training rows' out-of-fold log-odds of the label.
+type FittedFactors = (LogisticRegression, GradientBoosting, f64, Vec<f64>);
+
+impl Factors<'_> {
+    /// Fits `joining`'s two factors to `positive` (the training rows'
+    /// labels) by expectation–maximisation, starting from the text
+    /// model of the label (`text_log_odds`, out of fold) and a structure
+    /// factor that knows nothing.
+    fn fit(
+        &self,
+        joining: Joining,
+        positive: &[bool],
+        text_log_odds: &[f64],
+    ) -> Result<FittedFactors> {
+        // With `Either`, both factors model complements, and their AND the
+        // first class.
+        let complement = joining == Joining::Either;
+        let target: Vec<bool> = positive.iter().map(|&p| p != complement).collect();
+        let mut text: Vec<f64> = text_log_odds
+            .iter()
+            .map(|&o| match complement {
+                true => sigmoid(-o),
+                false => sigmoid(o),
+            })
+            .collect();
+        let mut structure = vec![0.5; target.len()];
+        let mut flipped = 0.05;
+        let mut text_l2 = None;
+        for _ in 0..EM_ROUNDS {
+            let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
+            flipped = share.clamp(FLIPPED_RANGE.0, FLIPPED_RANGE.1);
+            let fit_text = |l2: f64| {
+                self.out_of_fold(&q_text, |rows, q, held| {
+                    let model = LogisticRegression::fit_soft(self.texts, rows, q, l2)?;
+                    Ok(second(model.probabilities(self.texts, held)?))
+                })
+            };
+            text = match text_l2 {
+                Some(l2) => fit_text(l2)?,
+                // The factor is sharper than the label it hides in: its L2
+                // strength is chosen again, on the first posteriors.
+                None => {
+                    let mut best = (f64::INFINITY, L2_GRID[0], Vec::new());
+                    for l2 in L2_GRID {
+                        let predicted = fit_text(l2)?;
+                        let loss = cross_entropy(&predicted, &q_text);
+                        if loss < best.0 {
+                            best = (loss, l2, predicted);
+                        }
+                    }
+                    text_l2 = Some(best.1);
+                    best.2
+                }
+            };
+            structure = self.out_of_fold(&q_structure, |rows, q, held| {
+                let model = GradientBoosting::fit_soft(
+                    self.attributes,
+                    rows,
+                    q,
+                    self.max_depth,
+                    self.trees,
+                    self.seed,
+                )?;
+                Ok(second(model.probabilities(self.attributes, held)?))
+            })?;
+        }
+        let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
+        // EM_ROUNDS ≥ 1, so the first round chose it.
+        let text_l2 = text_l2.unwrap_or(L2_GRID[0]);
+        let text_model = LogisticRegression::fit_soft(self.texts, self.train, &q_text, text_l2)?;
+        let structure_model = GradientBoosting::fit_soft(
+            self.attributes,
+            self.train,
+            &q_structure,
+            self.max_depth,
+            self.trees,
+            self.seed,
+        )?;
+        let flipped = share.clamp(FLIPPED_RANGE.0, FLIPPED_RANGE.1);
+        let odds = text
+            .iter()
+            .zip(&structure)
+            .map(|(&a, &s)| logit(joining.label_probability(a, s, flipped)))
+            .collect();
+        Ok((text_model, structure_model, flipped, odds))
+    }
+
+    /// Each training row's prediction from `fit_predict(rows, targets,
+    /// held)`, a model fitted on the other folds' rows and `targets` that
+    /// predicts the held-out rows (rows of no fold keep 0.5).
+    fn out_of_fold(
+        &self,
+        targets: &[f64],
+        fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        let mut out = vec![0.5; self.train.len()];
+        for fold in self.folds {
+            let mut held = vec![false; self.train.len()];
+            fold.held.iter().for_each(|&i| held[i] = true);
+            let rest: Vec<usize> = (0..self.train.len()).filter(|&i| !held[i]).collect();
+            let rows: Vec<usize> = rest.iter().map(|&i| self.train[i]).collect();
+            let q: Vec<f64> = rest.iter().map(|&i| targets[i]).collect();
+            let held_rows: Vec<usize> = fold.held.iter().map(|&i| self.train[i]).collect();
+            for (&i, p) in fold.held.iter().zip(fit_predict(&rows, &q, &held_rows)?) {
+                out[i] = p;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The E step of a noisy AND: from each row's label (`target`: the AND
+/// is true) and the factors' current probabilities, each factor's
+/// posterior probability, and the expected share of flipped labels.
+fn posteriors(
+    target: &[bool],
+    text: &[f64],
+    structure: &[f64],
+    flipped: f64,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let (mut q_text, mut q_structure, mut flips) = (Vec::new(), Vec::new(), 0.0);
+    for ((&y, &a), &s) in target.iter().zip(text).zip(structure) {
+        let (kept, flip) = (1.0 - flipped, flipped);
+        // Prior times the label's likelihood, for (A, S) = 11, 10, 01, 00.
+        let both = a * s * if y { kept } else { flip };
+        let rest = |p: f64| p * if y { flip } else { kept };
+        let (text_only, structure_only, neither) = (
+            rest(a * (1.0 - s)),
+            rest((1.0 - a) * s),
+            rest((1.0 - a) * (1.0 - s)),
+        );
+        let z = both + text_only + structure_only + neither;
+        q_text.push(((both + text_only) / z).clamp(0.0, 1.0));
+        q_structure.push(((both + structure_only) / z).clamp(0.0, 1.0));
+        // A label is flipped where it disagrees with the AND.
+        flips += match y {
+            true => (text_only + structure_only + neither) / z,
+            false => both / z,
+        };
+    }
+    let share = flips / target.len().max(1) as f64;
+    (q_text, q_structure, share)
+}
+
+/// The second class's probability of each row.
+fn second(probabilities: Vec<Vec<f32>>) -> Vec<f64> {
+    probabilities.into_iter().map(|p| p[1] as f64).collect()
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+/// Mean cross-entropy of predicted probabilities against soft targets.
+fn cross_entropy(predicted: &[f64], targets: &[f64]) -> f64 {
+    let total: f64 = predicted
+        .iter()
+        .zip(targets)
+        .map(|(&p, &q)| {
+            let p = p.clamp(1e-12, 1.0 - 1e-12);
+            -(q * p.ln() + (1.0 - q) * (1.0 - p).ln())
+        })
+        .sum();
+    total / predicted.len().max(1) as f64
+}
+
+/// Mean log loss of log-odds against two-class labels.
+fn log_loss_of_odds(odds: &[f64], positive: &[bool]) -> f64 {
+    let total: f64 = odds
+        .iter()
+        .zip(positive)
+        .map(|(&o, &y)| {
+            let p = sigmoid(o).clamp(1e-12, 1.0 - 1e-12);
+            -(if y { p } else { 1.0 - p }).ln()
+        })
+        .sum();
+    total / odds.len().max(1) as f64
 }
 
 /// Booster-major log-odds to one row of `f32` per target.
@@ -276,6 +620,81 @@ mod tests {
             table(texts, ["a", "text noise"]),
             labels,
         )
+    }
+
+    #[test]
+    fn the_e_step_credits_a_negative_label_to_the_factor_that_is_not_clearly_there() {
+        let target = [true, false, false];
+        let text = [0.5, 0.99, 0.01];
+        let structure = [0.5, 0.5, 0.7];
+        let (q_text, q_structure, flipped) = posteriors(&target, &text, &structure, 0.01);
+        // A positive label: both factors are there.
+        assert!(
+            q_text[0] > 0.95 && q_structure[0] > 0.95,
+            "{q_text:?} {q_structure:?}"
+        );
+        // Text clearly there, label negative: the structure is not.
+        assert!(q_structure[1] < 0.05, "{q_structure:?}");
+        assert!(q_text[1] > 0.9, "{q_text:?}");
+        // Text clearly absent: the label says nothing of the structure.
+        assert!((q_structure[2] - 0.7).abs() < 0.01, "{q_structure:?}");
+        assert!(flipped > 0.0 && flipped < 0.05, "{flipped}");
+    }
+
+    /// Text and structure tables of `n` rows whose label is `join(a, s)`
+    /// of a text factor `a` (one column among noise) and a structure
+    /// factor `s` (any of three channels, each a column), one label in
+    /// twenty flipped, as in the finance worlds.
+    fn factored(n: usize, join: fn(bool, bool) -> bool) -> (Table, Table, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (mut attributes, mut texts, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+        let mut uniform =
+            |k: usize| -> Vec<f32> { (0..k).map(|_| rng.random_range(0.0..1.0)).collect() };
+        for _ in 0..n {
+            let channels = uniform(3);
+            let a = uniform(1)[0];
+            let s = channels.iter().any(|&c| c > 0.8);
+            let flipped = uniform(1)[0] < 0.05;
+            labels.push(usize::from(join(a > 0.5, s) != flipped));
+            attributes.push([channels, uniform(4)].concat());
+            texts.push([vec![a], uniform(6)].concat());
+        }
+        let table = |rows, first: &[&str]| Table {
+            columns: (0..7)
+                .map(|i| first.get(i).map_or(format!("noise {i}"), |c| c.to_string()))
+                .collect(),
+            rows,
+        };
+        (
+            table(attributes, &["s1", "s2", "s3"]),
+            table(texts, &["a"]),
+            labels,
+        )
+    }
+
+    #[test]
+    fn the_view_keeps_the_form_the_label_has() {
+        let train: Vec<usize> = (0..400).collect();
+        for (join, expected) in [
+            ((|a, s| a && s) as fn(bool, bool) -> bool, Joining::Both),
+            (|a, s| a || s, Joining::Either),
+        ] {
+            let (attributes, texts, labels) = factored(600, join);
+            let (view, out_of_fold) =
+                TreeView::fit(&attributes, Some(&texts), &train, &labels[..400], 2, 3).unwrap();
+            assert_eq!(view.joining, expected, "{}", view.describe());
+            assert!(view.flipped < 0.15, "{}", view.describe());
+            assert_eq!(out_of_fold.len(), 400);
+            let odds = view.log_odds(&attributes, Some(&texts)).unwrap();
+            let test = roc(&odds[400..], &labels[400..]);
+            assert!(test > 0.9, "{expected:?}: test ROC-AUC {test}");
+            // Explanations name the structure channel, signed as the label.
+            let exposed = (400..600).find(|&r| labels[r] == 1 && attributes.rows[r][0] > 0.8);
+            let c = view
+                .contributions(&attributes, Some(&texts), exposed.unwrap())
+                .unwrap();
+            assert!(c[0][0] > 0.0 && c[0][0] > c[0][3].abs(), "{c:?}");
+        }
     }
 
     fn roc(odds: &[Vec<f32>], truth: &[usize]) -> f64 {

@@ -294,10 +294,12 @@ pub struct LogisticRegression {
     l2: f64,
 }
 
-/// The L2-penalised multinomial objective over a row-major design matrix.
+/// The L2-penalised multinomial objective over a row-major design matrix,
+/// against each row's class distribution (one-hot for a hard label).
 struct SoftmaxObjective<'a> {
     x: &'a [f64],
-    labels: &'a [usize],
+    /// Row-major, `classes` per row, each row summing to 1.
+    targets: &'a [f64],
     features: usize,
     classes: usize,
     l2: f64,
@@ -307,15 +309,17 @@ impl SoftmaxObjective<'_> {
     /// The loss at `w`; its gradient goes into `grad`.
     fn evaluate(&self, w: &[f64], grad: &mut [f64]) -> f64 {
         let (d, k) = (self.features, self.classes);
-        let n = self.labels.len() as f64;
+        let n = (self.targets.len() / k) as f64;
         grad.iter_mut().for_each(|g| *g = 0.0);
         let mut loss = 0.0;
         let mut z = vec![0.0; k];
-        for (row, &y) in self.x.chunks_exact(d).zip(self.labels) {
+        for (row, t) in self.x.chunks_exact(d).zip(self.targets.chunks_exact(k)) {
             softmax_scores(w, row, &mut z);
-            loss -= z[y].max(1e-300).ln();
-            for (c, &p) in z.iter().enumerate() {
-                let delta = (p - if c == y { 1.0 } else { 0.0 }) / n;
+            for (c, (&p, &tc)) in z.iter().zip(t).enumerate() {
+                if tc > 0.0 {
+                    loss -= tc * p.max(1e-300).ln();
+                }
+                let delta = (p - tc) / n;
                 let g = &mut grad[c * (d + 1)..(c + 1) * (d + 1)];
                 for (gj, xj) in g.iter_mut().zip(row) {
                     *gj += delta * xj;
@@ -493,10 +497,33 @@ impl LogisticRegression {
         ))
     }
 
+    /// Fits two classes on each row's probability of the second, `targets`
+    /// (a soft label: the expected log loss is minimised), with a given L2
+    /// strength.
+    pub fn fit_soft(table: &Table, rows: &[usize], targets: &[f64], l2: f64) -> Result<Self> {
+        check_soft(table, rows, targets)?;
+        let targets: Vec<f64> = targets.iter().flat_map(|&p| [1.0 - p, p]).collect();
+        Ok(Self::fit_targets(table, rows, &targets, 2, l2))
+    }
+
     fn fit_unchecked(
         table: &Table,
         rows: &[usize],
         labels: &[usize],
+        num_classes: usize,
+        l2: f64,
+    ) -> Self {
+        let mut targets = vec![0.0; labels.len() * num_classes];
+        for (i, &y) in labels.iter().enumerate() {
+            targets[i * num_classes + y] = 1.0;
+        }
+        Self::fit_targets(table, rows, &targets, num_classes, l2)
+    }
+
+    fn fit_targets(
+        table: &Table,
+        rows: &[usize],
+        targets: &[f64],
         num_classes: usize,
         l2: f64,
     ) -> Self {
@@ -505,7 +532,7 @@ impl LogisticRegression {
         let x = preprocessor.transform(table, rows);
         let objective = SoftmaxObjective {
             x: &x,
-            labels,
+            targets,
             features,
             classes: num_classes,
             l2,
@@ -544,6 +571,26 @@ impl LogisticRegression {
             })
             .collect()
     }
+}
+
+/// What `fit_soft` checks: one probability per row, rows in the table.
+fn check_soft(table: &Table, rows: &[usize], targets: &[f64]) -> Result<()> {
+    if rows.len() != targets.len() {
+        return Err(Error::Data(format!(
+            "{} training rows but {} targets",
+            rows.len(),
+            targets.len()
+        )));
+    }
+    if let Some(bad) = targets.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        return Err(Error::Data(format!(
+            "a soft target must be a probability, got {bad}"
+        )));
+    }
+    if table.columns.is_empty() {
+        return Err(Error::Data("the table has no columns to learn from".into()));
+    }
+    table.check_rows(rows)
 }
 
 /// A fitted model reads tables with the columns it was fitted on.
@@ -599,6 +646,27 @@ fn column_major(table: &Table, rows: &[usize]) -> Vec<f64> {
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
+}
+
+/// One log-loss booster fitted on `y` (each row's probability of its class).
+fn booster(
+    matrix: &Matrix<f64>,
+    y: &[f64],
+    max_depth: usize,
+    trees: usize,
+    seed: u64,
+) -> Result<GradientBooster> {
+    let mut booster = GradientBooster::default()
+        .set_objective_type(ObjectiveType::LogLoss)
+        .set_iterations(trees)
+        .set_learning_rate(LEARNING_RATE)
+        .set_max_depth(max_depth)
+        .set_parallel(false)
+        .set_seed(seed);
+    booster
+        .fit_unweighted(matrix, y, None)
+        .map_err(|e| Error::Data(format!("gradient boosting: {e}")))?;
+    Ok(booster)
 }
 
 impl GradientBoosting {
@@ -679,6 +747,29 @@ impl GradientBoosting {
         )
     }
 
+    /// Fits two classes on each row's probability of the second, `targets`
+    /// (a soft label; log loss with the target in place of the label),
+    /// with a given depth and tree count.
+    pub fn fit_soft(
+        table: &Table,
+        rows: &[usize],
+        targets: &[f64],
+        max_depth: usize,
+        trees: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        check_soft(table, rows, targets)?;
+        let data = column_major(table, rows);
+        let matrix = Matrix::new(&data, rows.len(), table.columns.len());
+        Ok(Self {
+            width: table.columns.len(),
+            num_classes: 2,
+            boosters: vec![Some(booster(&matrix, targets, max_depth, trees, seed)?)],
+            max_depth,
+            trees,
+        })
+    }
+
     fn fit_unchecked(
         table: &Table,
         rows: &[usize],
@@ -701,21 +792,10 @@ impl GradientBoosting {
                 .iter()
                 .map(|&l| if l == class { 1.0 } else { 0.0 })
                 .collect();
-            if !y.contains(&1.0) {
-                boosters.push(None);
-                continue;
-            }
-            let mut booster = GradientBooster::default()
-                .set_objective_type(ObjectiveType::LogLoss)
-                .set_iterations(trees)
-                .set_learning_rate(LEARNING_RATE)
-                .set_max_depth(max_depth)
-                .set_parallel(false)
-                .set_seed(seed);
-            booster
-                .fit_unweighted(&matrix, &y, None)
-                .map_err(|e| Error::Data(format!("gradient boosting: {e}")))?;
-            boosters.push(Some(booster));
+            boosters.push(match y.contains(&1.0) {
+                true => Some(booster(&matrix, &y, max_depth, trees, seed)?),
+                false => None,
+            });
         }
         Ok(Self {
             width: table.columns.len(),
@@ -1035,9 +1115,14 @@ mod tests {
         let train: Vec<usize> = (0..t.rows.len()).collect();
         let model = LogisticRegression::fit_with_l2(&t, &train, &labels, 3, 1e-3).unwrap();
         let x = model.preprocessor.transform(&t, &train);
+        let mut targets = vec![0.0; labels.len() * 3];
+        labels
+            .iter()
+            .enumerate()
+            .for_each(|(i, &y)| targets[i * 3 + y] = 1.0);
         let objective = SoftmaxObjective {
             x: &x,
-            labels: &labels,
+            targets: &targets,
             features: model.preprocessor.features(),
             classes: 3,
             l2: 1e-3,
@@ -1048,6 +1133,30 @@ mod tests {
         assert!(largest < 1e-6, "gradient at the fit: {largest}");
         // And the fit is far from the all-zero start.
         assert!(model.weights.iter().any(|w| w.abs() > 0.5));
+    }
+
+    #[test]
+    fn soft_targets_of_zero_and_one_fit_what_hard_labels_fit_and_halves_stay_even() {
+        let rows = square_points(300, 6);
+        let labels: Vec<usize> = rows.iter().map(|r| usize::from(r[0] > 0.2)).collect();
+        let hard: Vec<f64> = labels.iter().map(|&y| y as f64).collect();
+        let t = table(rows);
+        let train: Vec<usize> = (0..t.rows.len()).collect();
+        let lr = LogisticRegression::fit_with_l2(&t, &train, &labels, 2, 1e-2).unwrap();
+        let soft = LogisticRegression::fit_soft(&t, &train, &hard, 1e-2).unwrap();
+        assert_eq!(lr.predict(&t, &train), soft.predict(&t, &train));
+        let gb = GradientBoosting::fit_with(&t, &train, &labels, 2, 3, 20, 1).unwrap();
+        let soft = GradientBoosting::fit_soft(&t, &train, &hard, 3, 20, 1).unwrap();
+        assert_eq!(gb.predict(&t, &train), soft.predict(&t, &train));
+        // Every target one half: nothing to learn, every row near even odds.
+        let half = vec![0.5; train.len()];
+        let even = GradientBoosting::fit_soft(&t, &train, &half, 3, 20, 1).unwrap();
+        assert!(even
+            .predict(&t, &train)
+            .iter()
+            .all(|p| (p[1] - 0.5).abs() < 1e-3));
+        let bad = LogisticRegression::fit_soft(&t, &train, &vec![1.5; train.len()], 1e-2);
+        assert!(bad.unwrap_err().to_string().contains("probability"));
     }
 
     #[test]
