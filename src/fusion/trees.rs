@@ -34,7 +34,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::tasks::baselines::{GradientBoosting, LogisticRegression, Table, L2_GRID};
+use crate::tasks::baselines::{
+    GradientBoosting, LogisticRegression, Table, DEPTH_GRID, L2_GRID, TREES_GRID,
+};
 use crate::tasks::classify::stratified_folds;
 
 /// Folds of the training targets for their out-of-fold log-odds.
@@ -395,7 +397,8 @@ struct Factors<'a> {
     texts: &'a Table,
     train: &'a [usize],
     folds: &'a [Fold],
-    /// The hyper-parameters the label's trees chose.
+    /// The depth and tree count the label's trees chose, which the EM
+    /// rounds fit the structure factor with.
     max_depth: usize,
     trees: usize,
     seed: u64,
@@ -434,7 +437,7 @@ impl Factors<'_> {
             let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
             flipped = share.clamp(FLIPPED_RANGE.0, FLIPPED_RANGE.1);
             let fit_text = |l2: f64| {
-                self.out_of_fold(&q_text, |rows, q, held| {
+                self.out_of_fold(&q_text, 0.5, |rows, q, held| {
                     let model = LogisticRegression::fit_soft(self.texts, rows, q, l2)?;
                     Ok(second(model.probabilities(self.texts, held)?))
                 })
@@ -456,7 +459,7 @@ impl Factors<'_> {
                     best.2
                 }
             };
-            structure = self.out_of_fold(&q_structure, |rows, q, held| {
+            structure = self.out_of_fold(&q_structure, 0.5, |rows, q, held| {
                 let model = GradientBoosting::fit_soft(
                     self.attributes,
                     rows,
@@ -471,13 +474,16 @@ impl Factors<'_> {
         let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
         // EM_ROUNDS ≥ 1, so the first round chose it.
         let text_l2 = text_l2.unwrap_or(L2_GRID[0]);
+        // The structure factor's depth and tree count, chosen on the last
+        // posteriors (the first are too vague to choose on).
+        let (depth, trees, structure) = self.choose_structure_trees(&q_structure)?;
         let text_model = LogisticRegression::fit_soft(self.texts, self.train, &q_text, text_l2)?;
         let structure_model = GradientBoosting::fit_soft(
             self.attributes,
             self.train,
             &q_structure,
-            self.max_depth,
-            self.trees,
+            depth,
+            trees,
             self.seed,
         )?;
         let flipped = share.clamp(FLIPPED_RANGE.0, FLIPPED_RANGE.1);
@@ -491,13 +497,14 @@ impl Factors<'_> {
 
     /// Each training row's prediction from `fit_predict(rows, targets,
     /// held)`, a model fitted on the other folds' rows and `targets` that
-    /// predicts the held-out rows (rows of no fold keep 0.5).
-    fn out_of_fold(
+    /// predicts the held-out rows (rows of no fold keep `missing`).
+    fn out_of_fold<T: Clone>(
         &self,
         targets: &[f64],
-        fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<f64>>,
-    ) -> Result<Vec<f64>> {
-        let mut out = vec![0.5; self.train.len()];
+        missing: T,
+        fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        let mut out = vec![missing; self.train.len()];
         for fold in self.folds {
             let mut held = vec![false; self.train.len()];
             fold.held.iter().for_each(|&i| held[i] = true);
@@ -510,6 +517,36 @@ impl Factors<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The depth and tree count of the structure factor: those of
+    /// [`DEPTH_GRID`] × [`TREES_GRID`] whose out-of-fold predictions match
+    /// `targets` (its posteriors) best, with their predictions.
+    fn choose_structure_trees(&self, targets: &[f64]) -> Result<(usize, usize, Vec<f64>)> {
+        let largest = TREES_GRID[TREES_GRID.len() - 1];
+        let mut best = (f64::INFINITY, DEPTH_GRID[0], TREES_GRID[0], Vec::new());
+        for depth in DEPTH_GRID {
+            let staged =
+                self.out_of_fold(targets, vec![0.5; TREES_GRID.len()], |rows, q, held| {
+                    let mut model = GradientBoosting::fit_soft(
+                        self.attributes,
+                        rows,
+                        q,
+                        depth,
+                        largest,
+                        self.seed,
+                    )?;
+                    model.staged_probabilities(self.attributes, held, &TREES_GRID)
+                })?;
+            for (k, &trees) in TREES_GRID.iter().enumerate() {
+                let predicted: Vec<f64> = staged.iter().map(|p| p[k]).collect();
+                let loss = cross_entropy(&predicted, targets);
+                if loss < best.0 {
+                    best = (loss, depth, trees, predicted);
+                }
+            }
+        }
+        Ok((best.1, best.2, best.3))
     }
 }
 

@@ -814,6 +814,29 @@ impl GradientBoosting {
         self.trees = trees;
     }
 
+    /// Two classes: the second class's probability of each of `rows` with
+    /// the first `count` trees, for each of `counts` (a row's values in
+    /// the order of `counts`).
+    pub fn staged_probabilities(
+        &mut self,
+        table: &Table,
+        rows: &[usize],
+        counts: &[usize],
+    ) -> Result<Vec<Vec<f64>>> {
+        check_width(table, self.width)?;
+        table.check_rows(rows)?;
+        let kept = self.trees;
+        let mut staged = vec![Vec::with_capacity(counts.len()); rows.len()];
+        for &count in counts {
+            self.truncate(count);
+            for (row, p) in staged.iter_mut().zip(self.predict(table, rows)) {
+                row.push(p[1] as f64);
+            }
+        }
+        self.truncate(kept);
+        Ok(staged)
+    }
+
     /// The depth and the number of trees (per booster) the model uses.
     pub fn max_depth(&self) -> usize {
         self.max_depth
@@ -1146,8 +1169,14 @@ mod tests {
         let soft = LogisticRegression::fit_soft(&t, &train, &hard, 1e-2).unwrap();
         assert_eq!(lr.predict(&t, &train), soft.predict(&t, &train));
         let gb = GradientBoosting::fit_with(&t, &train, &labels, 2, 3, 20, 1).unwrap();
-        let soft = GradientBoosting::fit_soft(&t, &train, &hard, 3, 20, 1).unwrap();
+        let mut soft = GradientBoosting::fit_soft(&t, &train, &hard, 3, 20, 1).unwrap();
         assert_eq!(gb.predict(&t, &train), soft.predict(&t, &train));
+        // Staged: the first 5 trees differ from all 20, which stay in use.
+        let staged = soft.staged_probabilities(&t, &train, &[5, 20]).unwrap();
+        let all = soft.predict(&t, &train);
+        assert!(staged.iter().zip(&all).all(|(s, p)| s[1] == p[1] as f64));
+        assert!(staged.iter().any(|s| (s[0] - s[1]).abs() > 1e-3));
+        assert_eq!(soft.trees(), 20);
         // Every target one half: nothing to learn, every row near even odds.
         let half = vec![0.5; train.len()];
         let even = GradientBoosting::fit_soft(&t, &train, &half, 3, 20, 1).unwrap();
