@@ -248,16 +248,16 @@ impl TreeView {
         let positive: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
         let joint_odds: Vec<f64> = out_of_fold.iter().map(|o| o[0] as f64).collect();
         let mut best = (log_loss_of_odds(&joint_odds, &positive), None);
+        let factors = Factors {
+            attributes,
+            texts,
+            train,
+            folds: &folds,
+            max_depth: trees.max_depth(),
+            trees: trees.trees(),
+            seed,
+        };
         for joining in [Joining::Both, Joining::Either] {
-            let factors = Factors {
-                attributes,
-                texts,
-                train,
-                folds: &folds,
-                max_depth: trees.max_depth(),
-                trees: trees.trees(),
-                seed,
-            };
             let fitted = factors.fit(joining, &positive, &text_out_of_fold)?;
             let loss = log_loss_of_odds(&fitted.3, &positive);
             if loss < best.0 {
