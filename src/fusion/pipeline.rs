@@ -312,13 +312,12 @@ pub fn train_classifier(
     } else {
         Some(evaluate(&mut model, &test_set)?)
     };
-    let trees_alone = match model.trees.is_some() {
-        true => Some((
+    let trees_alone = model.trees.is_some().then(|| {
+        (
             trees_alone(&model, &valid_set),
             (!test_set.is_empty()).then(|| trees_alone(&model, &test_set)),
-        )),
-        false => None,
-    };
+        )
+    });
     let summary = TrainSummary {
         views: model.config().views(),
         path_features: model.vocab.paths.per_length(),

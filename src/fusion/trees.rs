@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::tasks::baselines::{
-    GradientBoosting, LogisticRegression, Table, DEPTH_GRID, L2_GRID, TREES_GRID,
+    sigmoid, GradientBoosting, LogisticRegression, Table, DEPTH_GRID, L2_GRID, TREES_GRID,
 };
 use crate::tasks::classify::stratified_folds;
 
@@ -132,10 +132,7 @@ fn folds(train: &[usize], labels: &[usize], num_classes: usize, seed: u64) -> Ve
 
 /// Class probabilities to the log-odds the trees give (see `tree_outputs`).
 fn probability_log_odds(probabilities: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
-    let odds = |p: f32| {
-        let p = p.clamp(1e-6, 1.0 - 1e-6);
-        (p / (1.0 - p)).ln()
-    };
+    let odds = |p: f32| logit(p as f64) as f32;
     probabilities
         .into_iter()
         .map(|p| match p.len() {
@@ -148,7 +145,7 @@ fn probability_log_odds(probabilities: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
 /// Class probabilities from the log-odds the view gives a row (see
 /// `tree_outputs`; beyond two classes, one-vs-rest odds renormalised).
 pub fn class_probabilities(log_odds: &[f32]) -> Vec<f32> {
-    let p: Vec<f32> = log_odds.iter().map(|&o| 1.0 / (1.0 + (-o).exp())).collect();
+    let p: Vec<f32> = log_odds.iter().map(|&o| sigmoid(o as f64) as f32).collect();
     match p.as_slice() {
         [second] => vec![1.0 - second, *second],
         _ => {
@@ -236,18 +233,13 @@ impl TreeView {
             }
         }
         let (Some(texts), Some(_), 2) = (texts, &text, num_classes) else {
-            let view = Self {
-                text,
-                trees,
-                joining: Joining::Joint,
-                flipped: 0.0,
-            };
-            return Ok((view, out_of_fold));
+            return Ok((Self::joint(text, trees), out_of_fold));
         };
         // The factor forms, against the joint trees, on out-of-fold log loss.
         let positive: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
-        let joint_odds: Vec<f64> = out_of_fold.iter().map(|o| o[0] as f64).collect();
-        let mut best = (log_loss_of_odds(&joint_odds, &positive), None);
+        let truth: Vec<f64> = positive.iter().map(|&p| f64::from(u8::from(p))).collect();
+        let joint: Vec<f64> = out_of_fold.iter().map(|o| sigmoid(o[0] as f64)).collect();
+        let mut best = (cross_entropy(&joint, &truth), None);
         let factors = Factors {
             attributes,
             texts,
@@ -259,21 +251,14 @@ impl TreeView {
         };
         for joining in [Joining::Both, Joining::Either] {
             let fitted = factors.fit(joining, &positive, &text_out_of_fold)?;
-            let loss = log_loss_of_odds(&fitted.3, &positive);
+            let predicted: Vec<f64> = fitted.3.iter().map(|&o| sigmoid(o)).collect();
+            let loss = cross_entropy(&predicted, &truth);
             if loss < best.0 {
                 best = (loss, Some((joining, fitted)));
             }
         }
         Ok(match best.1 {
-            None => {
-                let view = Self {
-                    text,
-                    trees,
-                    joining: Joining::Joint,
-                    flipped: 0.0,
-                };
-                (view, out_of_fold)
-            }
+            None => (Self::joint(text, trees), out_of_fold),
             Some((joining, (text, trees, flipped, odds))) => {
                 let view = Self {
                     text: Some(text),
@@ -285,6 +270,16 @@ impl TreeView {
                 (view, odds)
             }
         })
+    }
+
+    /// A view of joint trees (over the text log-odds, when `text`).
+    fn joint(text: Option<LogisticRegression>, trees: GradientBoosting) -> Self {
+        Self {
+            text,
+            trees,
+            joining: Joining::Joint,
+            flipped: 0.0,
+        }
     }
 
     /// The table the trees read: the text model's log-odds before the
@@ -435,7 +430,7 @@ impl Factors<'_> {
         let mut text_l2 = None;
         for _ in 0..EM_ROUNDS {
             let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
-            flipped = share.clamp(FLIPPED_RANGE.0, FLIPPED_RANGE.1);
+            flipped = share;
             let fit_text = |l2: f64| {
                 self.out_of_fold(&q_text, 0.5, |rows, q, held| {
                     let model = LogisticRegression::fit_soft(self.texts, rows, q, l2)?;
@@ -486,7 +481,7 @@ impl Factors<'_> {
             trees,
             self.seed,
         )?;
-        let flipped = share.clamp(FLIPPED_RANGE.0, FLIPPED_RANGE.1);
+        let flipped = share;
         let odds = text
             .iter()
             .zip(&structure)
@@ -552,7 +547,8 @@ impl Factors<'_> {
 
 /// The E step of a noisy AND: from each row's label (`target`: the AND
 /// is true) and the factors' current probabilities, each factor's
-/// posterior probability, and the expected share of flipped labels.
+/// posterior probability, and the expected share of flipped labels
+/// (within [`FLIPPED_RANGE`]).
 fn posteriors(
     target: &[bool],
     text: &[f64],
@@ -580,16 +576,16 @@ fn posteriors(
         };
     }
     let share = flips / target.len().max(1) as f64;
-    (q_text, q_structure, share)
+    (
+        q_text,
+        q_structure,
+        share.clamp(FLIPPED_RANGE.0, FLIPPED_RANGE.1),
+    )
 }
 
 /// The second class's probability of each row.
 fn second(probabilities: Vec<Vec<f32>>) -> Vec<f64> {
     probabilities.into_iter().map(|p| p[1] as f64).collect()
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 fn logit(p: f64) -> f64 {
@@ -608,19 +604,6 @@ fn cross_entropy(predicted: &[f64], targets: &[f64]) -> f64 {
         })
         .sum();
     total / predicted.len().max(1) as f64
-}
-
-/// Mean log loss of log-odds against two-class labels.
-fn log_loss_of_odds(odds: &[f64], positive: &[bool]) -> f64 {
-    let total: f64 = odds
-        .iter()
-        .zip(positive)
-        .map(|(&o, &y)| {
-            let p = sigmoid(o).clamp(1e-12, 1.0 - 1e-12);
-            -(if y { p } else { 1.0 - p }).ln()
-        })
-        .sum();
-    total / odds.len().max(1) as f64
 }
 
 /// Booster-major log-odds to one row of `f32` per target.

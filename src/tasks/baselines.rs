@@ -644,7 +644,7 @@ fn column_major(table: &Table, rows: &[usize]) -> Vec<f64> {
     data
 }
 
-fn sigmoid(z: f64) -> f64 {
+pub(crate) fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
