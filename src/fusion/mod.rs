@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::gnn::MessageGraph;
 use crate::tasks::baselines::Table;
 use crate::tasks::checkpoint::{self, ModelKind};
+use crate::tasks::noisy_or::Bags;
 use crate::tasks::trainer::{dropout, TrainerConfig};
 use crate::text::BertEncoder;
 
@@ -340,7 +341,7 @@ impl FusionModel {
         }
         let all: Vec<usize> = (0..self.inputs.targets.len()).collect();
         let table = self.attribute_table();
-        let texts = self.text_table(&all)?;
+        let texts = self.text_bags(&all)?;
         let labels: Vec<usize> = train
             .iter()
             .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
@@ -372,12 +373,12 @@ impl FusionModel {
     /// (distinct target indices):
     /// attributes, and texts when they read those (both empty without a
     /// trees view).
-    pub fn tree_tables(&mut self, targets: &[usize]) -> Result<(Table, Option<Table>)> {
+    pub fn tree_tables(&mut self, targets: &[usize]) -> Result<(Table, Option<Bags>)> {
         let Some(trees) = &self.trees else {
             return Ok((Table::default(), None));
         };
         let texts = match trees.reads_text() {
-            true => self.text_table(targets)?,
+            true => self.text_bags(targets)?,
             false => None,
         };
         let mut attributes = self.attribute_table();
@@ -388,11 +389,10 @@ impl FusionModel {
         Ok((attributes, texts))
     }
 
-    /// Each target's texts as the trees view reads them: the mean of its
-    /// items' BERT features (missing when it has none). Only a frozen text
-    /// side gives the same features when the model is reopened; `None`
-    /// without one.
-    pub fn text_table(&mut self, targets: &[usize]) -> Result<Option<Table>> {
+    /// Each target's texts as the trees view reads them: its items' BERT
+    /// features, a bag per target. Only a frozen text side gives the same
+    /// features when the model is reopened; `None` without one.
+    pub fn text_bags(&mut self, targets: &[usize]) -> Result<Option<Bags>> {
         let Some(text) = self
             .text
             .as_mut()
@@ -400,33 +400,34 @@ impl FusionModel {
         else {
             return Ok(None);
         };
-        let width = text.feature_dim();
-        let mut rows = Vec::with_capacity(targets.len());
+        let columns = (0..text.feature_dim())
+            .map(|i| format!("text feature {i}"))
+            .collect();
+        let mut bags = Bags {
+            items: Table {
+                columns,
+                rows: Vec::new(),
+            },
+            bags: Vec::with_capacity(targets.len()),
+        };
         for chunk in targets.chunks(256) {
-            let chunk: Vec<&data::Target> =
-                chunk.iter().map(|&t| &self.inputs.targets[t]).collect();
-            let items: Vec<&TextItem> = chunk.iter().flat_map(|t| &t.items).collect();
-            let features = match items.len() {
-                0 => Vec::new(),
-                _ => text.features(&items)?.to_vec2::<f32>()?,
-            };
-            let mut next = features.iter();
-            for target in chunk {
-                let mut mean = vec![0f32; width];
-                for row in next.by_ref().take(target.items.len()) {
-                    mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
-                }
-                match target.items.len() {
-                    0 => mean.fill(f32::NAN),
-                    n => mean.iter_mut().for_each(|m| *m /= n as f32),
-                }
-                rows.push(mean);
+            let items: Vec<&TextItem> = chunk
+                .iter()
+                .flat_map(|&t| &self.inputs.targets[t].items)
+                .collect();
+            if !items.is_empty() {
+                bags.items
+                    .rows
+                    .extend(text.features(&items)?.to_vec2::<f32>()?);
             }
         }
-        let columns = (0..width)
-            .map(|i| format!("mean text feature {i}"))
-            .collect();
-        Ok(Some(Table { columns, rows }))
+        let mut start = 0;
+        for &t in targets {
+            let end = start + self.inputs.targets[t].items.len();
+            bags.bags.push(start..end);
+            start = end;
+        }
+        Ok(Some(bags))
     }
 
     /// The targets' flat attributes as the trees read them: literal

@@ -22,7 +22,11 @@
 //! 4. With `tree_outputs > 0`, the log-odds `z` of gradient-boosted trees
 //!    over the target's flat attributes (`fusion::trees`, stacked out of
 //!    fold) are one more view: a linear head scores the classes from `z`,
-//!    and the interaction head reads `[m; h; t; z]`.
+//!    and the interaction head reads `[m; h; t; z]`. With `trees_prior`
+//!    the trees view also adds the trees' own class log-probabilities,
+//!    and every head's output layer starts at zero: the untrained network
+//!    is the trees view alone, and training learns a correction to it
+//!    (which validation keeps only where it helps).
 //!
 //! `use_graph = false` drops `x` and `h` (no R-GCN; the interaction head
 //! sees `[t; 0; t]`); `use_text = false` drops `t` (it sees `[h; h; 0]`).
@@ -68,6 +72,10 @@ pub struct FusionConfig {
     /// `fusion::trees::tree_outputs`).
     #[serde(default)]
     pub tree_outputs: usize,
+    /// Whether the trees view adds the trees' class log-probabilities
+    /// unweighted (absent in folders written before it: false).
+    #[serde(default)]
+    pub trees_prior: bool,
     /// Forward relations (the R-GCN also gets their inverses).
     pub num_relations: usize,
     pub num_classes: usize,
@@ -118,6 +126,7 @@ impl Default for FusionConfig {
             num_paths: 0,
             view_loss: 0.5,
             tree_outputs: 0,
+            trees_prior: false,
             num_relations: 0,
             num_classes: 0,
             lora: crate::text::LoraConfig::default(),
@@ -456,7 +465,11 @@ impl FusedClassifier {
         };
         let interaction_input = match (&self.trees_head, &batch.trees) {
             (Some(head), Some(odds)) => {
-                views.push((View::Trees, head.forward(odds)?));
+                let mut scores = head.forward(odds)?;
+                if self.config.trees_prior {
+                    scores = (scores + class_log_probabilities(odds)?)?;
+                }
+                views.push((View::Trees, scores));
                 Tensor::cat(&[&interaction_input, odds], 1)?
             }
             (Some(_), None) => candle_core::bail!("the trees view needs the trees' log-odds"),
@@ -486,6 +499,34 @@ impl FusedClassifier {
     ) -> Result<Tensor> {
         self.distmult.score(nodes, heads, relations, tails)
     }
+}
+
+/// The class log-probabilities `[B, C]` of the trees' log-odds `[B, T]`
+/// (see `fusion::trees::class_probabilities`): `ln σ(−z), ln σ(z)` for
+/// two classes, `ln σ(z_k)` beyond, whose softmax renormalises them.
+fn class_log_probabilities(odds: &Tensor) -> Result<Tensor> {
+    let per_class = match odds.dim(1)? {
+        1 => Tensor::cat(&[&odds.neg()?, odds], 1)?,
+        _ => odds.clone(),
+    };
+    // ln σ(z) = −ln(1 + e^(−z)), finite in f32 while z > −88 (the trees'
+    // log-odds are a few units).
+    (per_class.neg()?.exp()? + 1.0)?.log()?.neg()
+}
+
+/// The weights and biases of the network heads' output layers, which
+/// start at zero when the trees view is its prior (`trees_prior`).
+pub fn head_outputs() -> Vec<String> {
+    [
+        "out",
+        "attribute_head.out",
+        "graph_head.out",
+        "text_head.out",
+        "trees_head",
+    ]
+    .iter()
+    .flat_map(|layer| [format!("{layer}.weight"), format!("{layer}.bias")])
+    .collect()
 }
 
 /// Softmax over the last dimension where `mask` (broadcastable, 1 = keep) is
@@ -519,8 +560,21 @@ mod tests {
 
     /// Three nodes in a path `0 → 1 → 2` under one relation; targets 0 and 2,
     /// each with two text items of random features and two neighbours; 0
-    /// has path features 0 and 2, 2 has feature 1.
+    /// has path features 0 and 2, 2 has feature 1; trees' log-odds 1.5 and
+    /// −2.
     fn network() -> (
+        VarMap,
+        FusedClassifier,
+        NodeFeatures,
+        MessageGraph,
+        FusionBatch,
+    ) {
+        network_with(false)
+    }
+
+    fn network_with(
+        trees_prior: bool,
+    ) -> (
         VarMap,
         FusedClassifier,
         NodeFeatures,
@@ -536,6 +590,7 @@ mod tests {
             num_columns: 2,
             num_paths: 3,
             tree_outputs: 1,
+            trees_prior,
             num_relations: 1,
             num_classes: 2,
             ..FusionConfig::default()
@@ -666,6 +721,34 @@ mod tests {
             "text_head.out.weight",
             "trees_head.weight",
         ] {
+            let norm = crate::test_support::gradient_norm(&grads, &data[name]);
+            assert!(norm.is_some_and(|n| n > 0.0), "{name}: {norm:?}");
+        }
+    }
+
+    /// With the trees as its prior and its heads' outputs at zero, the
+    /// network says what the trees say, and training can still move every
+    /// head away from it.
+    #[test]
+    fn the_network_starts_as_the_trees_view_and_every_head_can_learn() {
+        let (varmap, network, features, graph, batch) = network_with(true);
+        crate::tasks::trainer::zero_weights(&varmap, &head_outputs()).unwrap();
+        let output = forward(&network, &features, &graph, &batch);
+        let probabilities = candle_nn::ops::softmax_last_dim(&output.logits)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (p, odds) in probabilities.iter().zip([1.5f32, -2.0]) {
+            let trees = crate::fusion::trees::class_probabilities(&[odds]);
+            for (a, b) in p.iter().zip(&trees) {
+                assert!((a - b).abs() < 1e-5, "{p:?} against the trees' {trees:?}");
+            }
+        }
+        let labels = Tensor::new(&[0u32, 0], &Device::Cpu).unwrap();
+        let loss = candle_nn::loss::cross_entropy(&output.logits, &labels).unwrap();
+        let grads = loss.backward().unwrap();
+        let data = varmap.data().lock().unwrap();
+        for name in head_outputs().iter().filter(|n| n.ends_with("weight")) {
             let norm = crate::test_support::gradient_norm(&grads, &data[name]);
             assert!(norm.is_some_and(|n| n > 0.0), "{name}: {norm:?}");
         }

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::model::head_outputs;
 use super::paths::RelationPaths;
 use super::training::{evaluate, stratified_split, FusionTraining};
 use super::trees::tree_outputs;
@@ -23,7 +24,8 @@ use crate::tasks::baselines::{evaluate_baselines, LabelledRows, Table};
 use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 use crate::tasks::metrics::{argmax, minority_class, ClassificationMetrics};
 use crate::tasks::trainer::{
-    seed_weights, train, Checkpointing, EpochRecord, ParamGroup, TrainReport, TrainerConfig,
+    seed_weights, train, zero_weights, Checkpointing, EpochRecord, ParamGroup, TrainReport,
+    TrainerConfig,
 };
 use crate::text::BertEncoder;
 
@@ -161,6 +163,7 @@ fn untrained_model(
             vocab.class
         )));
     }
+    let trees = options.trees && options.model.use_graph && vocab.classes.len() >= 2;
     let config = FusionConfig {
         use_text: options.model.use_text && has_text,
         num_features: vocab.features.len(),
@@ -168,11 +171,12 @@ fn untrained_model(
         num_paths: vocab.paths.len().min(options.path_features),
         num_relations: vocab.relations.len(),
         num_classes: vocab.classes.len(),
-        tree_outputs: if options.trees && options.model.use_graph && vocab.classes.len() >= 2 {
+        tree_outputs: if trees {
             tree_outputs(vocab.classes.len())
         } else {
             0
         },
+        trees_prior: trees,
         ..options.model.clone()
     };
     FusionModel::new(vocab, inputs, config, bert, device, on_cache)
@@ -227,6 +231,9 @@ fn fit(
     );
     model.fit_trees(train_set, options.trainer.seed)?;
     seed_weights(&model.varmap, rng)?;
+    if model.config().trees_prior {
+        zero_weights(&model.varmap, &head_outputs())?;
+    }
     let train_labels: Vec<u32> = train_labelled.iter().map(|&(_, c)| c).collect();
     model.positive_class = minority_class(&train_labels, classes);
     let mut groups = ParamGroup::all(&model.varmap);

@@ -19,8 +19,10 @@
 //! structure factor, by expectation–maximisation: a company whose text
 //! says "adverse press" and whose label says "low risk" tells the
 //! structure factor "not exposed", and one whose text is clean tells it
-//! nothing. Which of the three forms the view keeps, its out-of-fold log
-//! loss on the training targets decides.
+//! nothing. The text factor reads each text item rather than their mean
+//! (a noisy OR over the items: one adverse story among neutral ones is
+//! adverse press, `tasks::noisy_or`). Which of the three forms the view
+//! keeps, its out-of-fold log loss on the training targets decides.
 //!
 //! Stacking (Wolpert's stacked generalisation): a model that saw a target's
 //! label would hand the next stage a memorised answer for it. So each
@@ -38,6 +40,7 @@ use crate::tasks::baselines::{
     sigmoid, GradientBoosting, LogisticRegression, Table, DEPTH_GRID, L2_GRID, TREES_GRID,
 };
 use crate::tasks::classify::stratified_folds;
+use crate::tasks::noisy_or::{Bags, NoisyOrRegression};
 
 /// Folds of the training targets for their out-of-fold log-odds.
 pub const STACKING_FOLDS: usize = 5;
@@ -46,9 +49,12 @@ pub const STACKING_FOLDS: usize = 5;
 #[derive(Serialize, Deserialize)]
 pub struct TreeView {
     /// Logistic regression on the targets' mean text features (with a
-    /// frozen text side): of the label with [`Joining::Joint`], of the
-    /// text factor otherwise.
+    /// frozen text side): of the label with [`Joining::Joint`]; of the
+    /// text factor in folders written before `text_factor`.
     text: Option<LogisticRegression>,
+    /// The factor forms' text factor: a noisy OR over the text items.
+    #[serde(default)]
+    text_factor: Option<NoisyOrRegression>,
     /// Of the label, or of the structure factor.
     trees: GradientBoosting,
     /// Absent in folders written before the factor forms.
@@ -170,7 +176,7 @@ fn with_leading_columns(first: &[Vec<f32>], table: &Table) -> Table {
 
 impl TreeView {
     /// Fits the view on `train` rows (with `labels`) of `attributes` and,
-    /// when given, `texts` (the same rows; mean text features). Each model
+    /// when given, `texts` (the same rows' bags of text items). Each model
     /// chooses its hyper-parameters on a validation share of those rows
     /// and is refitted on all of them, and once per fold for the
     /// out-of-fold log-odds of `train`, returned in its order. With texts
@@ -178,7 +184,7 @@ impl TreeView {
     /// the lowest out-of-fold log loss is kept.
     pub fn fit(
         attributes: &Table,
-        texts: Option<&Table>,
+        texts: Option<&Bags>,
         train: &[usize],
         labels: &[usize],
         num_classes: usize,
@@ -186,7 +192,8 @@ impl TreeView {
     ) -> Result<(Self, Vec<Vec<f32>>)> {
         let folds = folds(train, labels, num_classes, seed);
         let outputs = tree_outputs(num_classes);
-        let (text, text_out_of_fold, table) = match texts {
+        let means = texts.map(Bags::means);
+        let (text, text_out_of_fold, table) = match &means {
             Some(texts) => {
                 let model = LogisticRegression::fit(texts, train, labels, num_classes, seed)?;
                 let all: Vec<usize> = (0..texts.rows.len()).collect();
@@ -232,7 +239,7 @@ impl TreeView {
                 out_of_fold[i] = odds;
             }
         }
-        let (Some(texts), Some(_), 2) = (texts, &text, num_classes) else {
+        let (Some(bags), Some(_), 2) = (texts, &text, num_classes) else {
             return Ok((Self::joint(text, trees), out_of_fold));
         };
         // The factor forms, against the joint trees, on out-of-fold log loss.
@@ -242,7 +249,7 @@ impl TreeView {
         let mut best = (cross_entropy(&joint, &truth), None);
         let factors = Factors {
             attributes,
-            texts,
+            texts: bags,
             train,
             folds: &folds,
             max_depth: trees.max_depth(),
@@ -259,9 +266,10 @@ impl TreeView {
         }
         Ok(match best.1 {
             None => (Self::joint(text, trees), out_of_fold),
-            Some((joining, (text, trees, flipped, odds))) => {
+            Some((joining, (text_factor, trees, flipped, odds))) => {
                 let view = Self {
-                    text: Some(text),
+                    text: None,
+                    text_factor: Some(text_factor),
                     trees,
                     joining,
                     flipped,
@@ -276,6 +284,7 @@ impl TreeView {
     fn joint(text: Option<LogisticRegression>, trees: GradientBoosting) -> Self {
         Self {
             text,
+            text_factor: None,
             trees,
             joining: Joining::Joint,
             flipped: 0.0,
@@ -284,14 +293,17 @@ impl TreeView {
 
     /// The table the trees read: the text model's log-odds before the
     /// attributes, when the joint trees read texts.
-    fn tree_table(&self, attributes: &Table, texts: Option<&Table>) -> Result<Table> {
-        match (&self.text, texts, self.joining) {
-            (Some(_), None, _) => Err(crate::Error::Data(
+    fn tree_table(&self, attributes: &Table, texts: Option<&Bags>) -> Result<Table> {
+        if self.reads_text() && texts.is_none() {
+            return Err(crate::Error::Data(
                 "the trees view reads the texts too: the model needs its text side".into(),
-            )),
+            ));
+        }
+        match (&self.text, texts, self.joining) {
             (Some(model), Some(texts), Joining::Joint) => {
-                let all: Vec<usize> = (0..texts.rows.len()).collect();
-                let odds = probability_log_odds(model.probabilities(texts, &all)?);
+                let means = texts.means();
+                let all: Vec<usize> = (0..means.rows.len()).collect();
+                let odds = probability_log_odds(model.probabilities(&means, &all)?);
                 Ok(with_leading_columns(&odds, attributes))
             }
             _ => Ok(attributes.clone()),
@@ -300,26 +312,26 @@ impl TreeView {
 
     /// Whether the view reads the targets' texts.
     pub fn reads_text(&self) -> bool {
-        self.text.is_some()
+        self.text.is_some() || self.text_factor.is_some()
     }
 
     /// The log-odds of every row (each `tree_outputs` wide).
-    pub fn log_odds(&self, attributes: &Table, texts: Option<&Table>) -> Result<Vec<Vec<f32>>> {
+    pub fn log_odds(&self, attributes: &Table, texts: Option<&Bags>) -> Result<Vec<Vec<f32>>> {
         let table = self.tree_table(attributes, texts)?;
         let all: Vec<usize> = (0..table.rows.len()).collect();
-        let (Some(text), Some(texts), Joining::Both | Joining::Either) =
-            (&self.text, texts, self.joining)
-        else {
+        let (Some(texts), Joining::Both | Joining::Either) = (texts, self.joining) else {
             return Ok(by_row(self.trees.log_odds(&table, &all)?));
         };
-        let a = text.probabilities(texts, &all)?;
+        let a = match (&self.text_factor, &self.text) {
+            (Some(factor), _) => factor.probabilities(texts, &all)?,
+            (None, Some(mean_model)) => second(mean_model.probabilities(&texts.means(), &all)?),
+            (None, None) => unreachable!("a factor form has a text factor"),
+        };
         let s = self.trees.probabilities(&table, &all)?;
         Ok(a.iter()
             .zip(&s)
-            .map(|(a, s)| {
-                let p = self
-                    .joining
-                    .label_probability(a[1] as f64, s[1] as f64, self.flipped);
+            .map(|(&a, s)| {
+                let p = self.joining.label_probability(a, s[1] as f64, self.flipped);
                 vec![logit(p) as f32]
             })
             .collect())
@@ -331,7 +343,7 @@ impl TreeView {
     pub fn contributions(
         &self,
         attributes: &Table,
-        texts: Option<&Table>,
+        texts: Option<&Bags>,
         row: usize,
     ) -> Result<Vec<Vec<f64>>> {
         let table = self.tree_table(attributes, texts)?;
@@ -355,20 +367,24 @@ impl TreeView {
             self.trees.max_depth(),
             self.trees.trees()
         );
+        let text_factor = match (&self.text_factor, &self.text) {
+            (Some(factor), _) => format!("noisy OR over text items, l2={}", factor.l2()),
+            (None, Some(text)) => format!("mean text features, l2={}", text.l2()),
+            (None, None) => String::new(),
+        };
         match (&self.text, self.joining) {
             (Some(text), Joining::Joint) => {
                 format!("{trees}, over text log-odds (l2={})", text.l2())
             }
-            (Some(text), joining) => format!(
-                "text factor (l2={}) {} structure factor ({trees}), {:.1} % of labels taken as flipped",
-                text.l2(),
-                match joining {
+            (_, Joining::Both | Joining::Either) => format!(
+                "text factor ({text_factor}) {} structure factor ({trees}), {:.1} % of labels taken as flipped",
+                match self.joining {
                     Joining::Either => "OR",
                     _ => "AND",
                 },
                 100.0 * self.flipped
             ),
-            (None, _) => trees,
+            (None, Joining::Joint) => trees,
         }
     }
 }
@@ -389,7 +405,7 @@ impl Joining {
 /// What the factor forms are fitted from.
 struct Factors<'a> {
     attributes: &'a Table,
-    texts: &'a Table,
+    texts: &'a Bags,
     train: &'a [usize],
     folds: &'a [Fold],
     /// The depth and tree count the label's trees chose, which the EM
@@ -401,7 +417,7 @@ struct Factors<'a> {
 
 /// A text factor model, a structure factor model, the flipped share and
 /// the training rows' out-of-fold log-odds of the label.
-type FittedFactors = (LogisticRegression, GradientBoosting, f64, Vec<f64>);
+type FittedFactors = (NoisyOrRegression, GradientBoosting, f64, Vec<f64>);
 
 impl Factors<'_> {
     /// Fits `joining`'s two factors to `positive` (the training rows'
@@ -433,8 +449,8 @@ impl Factors<'_> {
             flipped = share;
             let fit_text = |l2: f64| {
                 self.out_of_fold(&q_text, 0.5, |rows, q, held| {
-                    let model = LogisticRegression::fit_soft(self.texts, rows, q, l2)?;
-                    Ok(second(model.probabilities(self.texts, held)?))
+                    NoisyOrRegression::fit_soft(self.texts, rows, q, l2)?
+                        .probabilities(self.texts, held)
                 })
             };
             text = match text_l2 {
@@ -472,7 +488,7 @@ impl Factors<'_> {
         // The structure factor's depth and tree count, chosen on the last
         // posteriors (the first are too vague to choose on).
         let (depth, trees, structure) = self.choose_structure_trees(&q_structure)?;
-        let text_model = LogisticRegression::fit_soft(self.texts, self.train, &q_text, text_l2)?;
+        let text_model = NoisyOrRegression::fit_soft(self.texts, self.train, &q_text, text_l2)?;
         let structure_model = GradientBoosting::fit_soft(
             self.attributes,
             self.train,
@@ -700,6 +716,7 @@ mod tests {
             (|a, s| a || s, Joining::Either),
         ] {
             let (attributes, texts, labels) = factored(600, join);
+            let texts = one_item_each(texts);
             let (view, out_of_fold) =
                 TreeView::fit(&attributes, Some(&texts), &train, &labels[..400], 2, 3).unwrap();
             assert_eq!(view.joining, expected, "{}", view.describe());
@@ -717,6 +734,14 @@ mod tests {
         }
     }
 
+    /// Each row of `table` as a bag of one item.
+    fn one_item_each(table: Table) -> Bags {
+        Bags {
+            bags: (0..table.rows.len()).map(|r| r..r + 1).collect(),
+            items: table,
+        }
+    }
+
     fn roc(odds: &[Vec<f32>], truth: &[usize]) -> f64 {
         let p: Vec<Vec<f32>> = odds.iter().map(|o| vec![-o[0], o[0]]).collect();
         crate::tasks::baselines::macro_roc_auc(&p, truth, 2).unwrap()
@@ -725,6 +750,7 @@ mod tests {
     #[test]
     fn text_and_structure_together_find_a_conjunction_neither_finds_alone() {
         let (attributes, texts, labels) = conjunction(400);
+        let texts = one_item_each(texts);
         let train: Vec<usize> = (0..300).collect();
         let test_truth = &labels[300..];
         let on_test = |odds: Vec<Vec<f32>>| roc(&odds[300..], test_truth);
@@ -759,6 +785,7 @@ mod tests {
     #[test]
     fn several_classes_get_one_log_odds_each_and_the_view_survives_json() {
         let (attributes, texts, labels) = conjunction(120);
+        let texts = one_item_each(texts);
         let three: Vec<usize> = labels
             .iter()
             .zip(&attributes.rows)

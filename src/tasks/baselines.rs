@@ -46,7 +46,7 @@ pub struct Table {
 impl Table {
     /// Checks that `rows` name rows of the table and that those rows have one
     /// value per column.
-    fn check_rows(&self, rows: &[usize]) -> Result<()> {
+    pub(crate) fn check_rows(&self, rows: &[usize]) -> Result<()> {
         for &r in rows {
             let row = self.rows.get(r).ok_or_else(|| {
                 Error::Data(format!(
@@ -194,7 +194,7 @@ fn log_loss(probabilities: &[Vec<f32>], labels: &[usize]) -> f64 {
 /// Median imputation, missing indicators and standardisation, all learnt on
 /// the training rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Preprocessor {
+pub(crate) struct Preprocessor {
     width: usize,
     medians: Vec<f64>,
     /// Source columns that get a missing-indicator feature (those with a
@@ -205,7 +205,7 @@ struct Preprocessor {
 }
 
 impl Preprocessor {
-    fn fit(table: &Table, rows: &[usize]) -> Self {
+    pub(crate) fn fit(table: &Table, rows: &[usize]) -> Self {
         let width = table.columns.len();
         let mut medians = Vec::with_capacity(width);
         let mut indicators = Vec::new();
@@ -250,7 +250,12 @@ impl Preprocessor {
         this
     }
 
-    fn features(&self) -> usize {
+    /// The columns of the tables it reads.
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    pub(crate) fn features(&self) -> usize {
         self.width + self.indicators.len()
     }
 
@@ -272,7 +277,7 @@ impl Preprocessor {
         out
     }
 
-    fn transform(&self, table: &Table, rows: &[usize]) -> Vec<f64> {
+    pub(crate) fn transform(&self, table: &Table, rows: &[usize]) -> Vec<f64> {
         let d = self.features();
         let mut x = self.raw(table, rows);
         for (i, v) in x.iter_mut().enumerate() {
@@ -363,7 +368,7 @@ const LBFGS_MEMORY: usize = 10;
 /// Minimises `f` from `x` by L-BFGS with a backtracking (Armijo) line search.
 /// Stops at the gradient tolerance, when no step lowers the loss, or after
 /// [`LBFGS_MAX_ITERATIONS`].
-fn lbfgs(mut x: Vec<f64>, f: impl Fn(&[f64], &mut [f64]) -> f64) -> Vec<f64> {
+pub(crate) fn lbfgs(mut x: Vec<f64>, f: impl Fn(&[f64], &mut [f64]) -> f64) -> Vec<f64> {
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
     let n = x.len();
     let mut grad = vec![0.0; n];
@@ -594,7 +599,7 @@ fn check_soft(table: &Table, rows: &[usize], targets: &[f64]) -> Result<()> {
 }
 
 /// A fitted model reads tables with the columns it was fitted on.
-fn check_width(table: &Table, width: usize) -> Result<()> {
+pub(crate) fn check_width(table: &Table, width: usize) -> Result<()> {
     if table.columns.len() != width {
         return Err(Error::Data(format!(
             "the model was fitted on {width} columns, the table has {}",

@@ -7,5 +7,6 @@ pub mod classify;
 pub mod graph_classifier;
 pub mod linkpred;
 pub mod metrics;
+pub mod noisy_or;
 pub mod optimizer;
 pub mod trainer;

@@ -128,6 +128,19 @@ pub fn seed_weights(varmap: &VarMap, rng: &mut ChaCha8Rng) -> Result<()> {
     Ok(())
 }
 
+/// Sets the named weights of `varmap` to zero (an output layer that
+/// starts a network at what it adds to, say).
+pub fn zero_weights(varmap: &VarMap, names: &[String]) -> Result<()> {
+    let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+    for name in names {
+        let var = data
+            .get(name)
+            .ok_or_else(|| Error::Training(format!("the model has no weights named {name}")))?;
+        var.set(&var.as_tensor().zeros_like()?)?;
+    }
+    Ok(())
+}
+
 /// Inverted dropout with a seeded mask (identity when `p` is 0).
 pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     if p <= 0.0 {
