@@ -33,6 +33,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -509,21 +510,30 @@ impl Factors<'_> {
     /// Each training row's prediction from `fit_predict(rows, targets,
     /// held)`, a model fitted on the other folds' rows and `targets` that
     /// predicts the held-out rows (rows of no fold keep `missing`).
-    fn out_of_fold<T: Clone>(
+    fn out_of_fold<T: Clone + Send>(
         &self,
         targets: &[f64],
         missing: T,
-        fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<T>>,
+        fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<T>> + Sync,
     ) -> Result<Vec<T>> {
+        // Folds in parallel: each fit is single-threaded and seeded, so the
+        // result does not depend on the thread count.
+        let predictions = self
+            .folds
+            .par_iter()
+            .map(|fold| {
+                let mut held = vec![false; self.train.len()];
+                fold.held.iter().for_each(|&i| held[i] = true);
+                let rest: Vec<usize> = (0..self.train.len()).filter(|&i| !held[i]).collect();
+                let rows: Vec<usize> = rest.iter().map(|&i| self.train[i]).collect();
+                let q: Vec<f64> = rest.iter().map(|&i| targets[i]).collect();
+                let held_rows: Vec<usize> = fold.held.iter().map(|&i| self.train[i]).collect();
+                fit_predict(&rows, &q, &held_rows)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut out = vec![missing; self.train.len()];
-        for fold in self.folds {
-            let mut held = vec![false; self.train.len()];
-            fold.held.iter().for_each(|&i| held[i] = true);
-            let rest: Vec<usize> = (0..self.train.len()).filter(|&i| !held[i]).collect();
-            let rows: Vec<usize> = rest.iter().map(|&i| self.train[i]).collect();
-            let q: Vec<f64> = rest.iter().map(|&i| targets[i]).collect();
-            let held_rows: Vec<usize> = fold.held.iter().map(|&i| self.train[i]).collect();
-            for (&i, p) in fold.held.iter().zip(fit_predict(&rows, &q, &held_rows)?) {
+        for (fold, predicted) in self.folds.iter().zip(predictions) {
+            for (&i, p) in fold.held.iter().zip(predicted) {
                 out[i] = p;
             }
         }

@@ -361,21 +361,25 @@ fn softmax_scores(w: &[f64], row: &[f64], out: &mut [f64]) {
 }
 
 /// Iterations and gradient tolerance (largest component) of the L-BFGS fit.
-const LBFGS_MAX_ITERATIONS: usize = 1000;
+pub(crate) const LBFGS_MAX_ITERATIONS: usize = 1000;
 const LBFGS_TOLERANCE: f64 = 1e-7;
 const LBFGS_MEMORY: usize = 10;
 
 /// Minimises `f` from `x` by L-BFGS with a backtracking (Armijo) line search.
 /// Stops at the gradient tolerance, when no step lowers the loss, or after
-/// [`LBFGS_MAX_ITERATIONS`].
-pub(crate) fn lbfgs(mut x: Vec<f64>, f: impl Fn(&[f64], &mut [f64]) -> f64) -> Vec<f64> {
+/// `max_iterations` (for a convex loss, [`LBFGS_MAX_ITERATIONS`]).
+pub(crate) fn lbfgs(
+    mut x: Vec<f64>,
+    max_iterations: usize,
+    f: impl Fn(&[f64], &mut [f64]) -> f64,
+) -> Vec<f64> {
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
     let n = x.len();
     let mut grad = vec![0.0; n];
     let mut value = f(&x, &mut grad);
     let mut history: Vec<(Vec<f64>, Vec<f64>, f64)> = Vec::new(); // (s, y, 1 / y·s)
     let (mut trial, mut trial_grad) = (vec![0.0; n], vec![0.0; n]);
-    for iteration in 0..LBFGS_MAX_ITERATIONS {
+    for iteration in 0..max_iterations {
         if grad.iter().fold(0.0f64, |m, g| m.max(g.abs())) < LBFGS_TOLERANCE {
             break;
         }
@@ -542,9 +546,11 @@ impl LogisticRegression {
             classes: num_classes,
             l2,
         };
-        let weights = lbfgs(vec![0.0; num_classes * (features + 1)], |w, g| {
-            objective.evaluate(w, g)
-        });
+        let weights = lbfgs(
+            vec![0.0; num_classes * (features + 1)],
+            LBFGS_MAX_ITERATIONS,
+            |w, g| objective.evaluate(w, g),
+        );
         Self {
             preprocessor,
             num_classes,

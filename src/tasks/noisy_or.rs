@@ -88,6 +88,12 @@ pub struct NoisyOrRegression {
 /// even odds.
 const START_LOGIT: f64 = -2.2;
 
+/// L-BFGS iterations of a fit. The loss is not convex and flat far from
+/// its optimum, so running on to a tight gradient tolerance costs many
+/// passes over the items for little: the expectation–maximisation rounds
+/// that call it refit it anyway.
+const MAX_ITERATIONS: usize = 100;
+
 impl NoisyOrRegression {
     /// Fits the bags `bags` of `data` to `targets`, each bag's probability
     /// of having the factor.
@@ -123,7 +129,7 @@ impl NoisyOrRegression {
         let mut start = vec![0.0; features + 2];
         start[features] = START_LOGIT;
         start[features + 1] = START_LOGIT;
-        let weights = lbfgs(start, |w, g| objective.evaluate(w, g));
+        let weights = lbfgs(start, MAX_ITERATIONS, |w, g| objective.evaluate(w, g));
         Ok(Self {
             preprocessor,
             weights,
