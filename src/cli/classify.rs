@@ -51,7 +51,9 @@ pub struct FusedArgs {
     /// attributes, stacked under the network out of fold. With BERT frozen
     /// and two classes they join the texts in the form the training labels
     /// fit best out of fold: trees over the text log-odds and attributes,
-    /// or the label as a text factor AND (or OR) a structure factor.
+    /// or the label as a text factor (a noisy OR over the text items) AND
+    /// (or OR) a structure factor. The network starts as the trees view
+    /// and learns a correction to it.
     #[arg(long, conflicts_with = "no_graph")]
     trees: bool,
     /// Also train, on the same split, logistic regression and gradient-boosted

@@ -2,7 +2,8 @@
 //! labelled targets.
 //!
 //! - `L_task`: cross-entropy of the class scores, plus `view_loss` times
-//!   each view head's own cross-entropy.
+//!   each view head's own cross-entropy (not with the trees view as the
+//!   prior, `trees_prior`).
 //! - `L_graph`: DistMult link prediction on the edges that touch the batch's
 //!   targets, one corrupted head and one corrupted tail per edge.
 //! - `L_align`: InfoNCE between each mention span of the batch and the node
@@ -154,7 +155,10 @@ impl TrainingTask for FusionTraining<'_> {
                 })?;
             let labels = self.labels(chunk)?;
             let mut loss = candle_nn::loss::cross_entropy(&output.logits, &labels)?;
-            if config.view_loss > 0.0 {
+            // With the trees view as the network's prior, the heads learn a
+            // correction to it together: a head trained alone would add again
+            // what the trees already say.
+            if config.view_loss > 0.0 && !config.trees_prior {
                 for (_, view) in &output.views {
                     let l = candle_nn::loss::cross_entropy(view, &labels)
                         .and_then(|l| l * config.view_loss)?;
