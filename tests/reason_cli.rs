@@ -314,3 +314,45 @@ fn fibo_and_the_risk_ontology_reason_together_and_trees_name_each_premise_graph(
         assert!(why.contains(premise), "{premise} missing from\n{why}");
     }
 }
+
+/// The ontology names what the exposure channels need: a borrower of a
+/// defaulted loan and a sanctioned party are classes the reasoner infers,
+/// exactly for the entities the plain graph pattern finds.
+#[test]
+fn the_reasoner_infers_defaulted_borrowers_and_sanctioned_parties() {
+    let ws = Workspace::new();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    ws.kgfuse()
+        .arg("load")
+        .arg(repo.join("ontologies/risk.ttl"))
+        .arg(repo.join("data/finance.ttl"))
+        .assert()
+        .success();
+    reason(&ws);
+    let count = |pattern: &str| {
+        common::parse_count(
+            &ws.select(&format!(
+                "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ {pattern} }}"
+            ))[0],
+        )
+    };
+    for (class, pattern) in [
+        (
+            "risk:DefaultedBorrower",
+            "?loan risk:borrower ?x . ?event risk:onLoan ?loan ; a risk:Default",
+        ),
+        (
+            "risk:SanctionedParty",
+            "?action risk:targets ?x ; a risk:Sanction",
+        ),
+    ] {
+        let found = count(pattern);
+        assert!(found > 0, "{class}: no instance in the sample");
+        assert_eq!(count(&format!("?x a {class}")), found, "{class}");
+        assert_eq!(
+            count(&format!("?x a {class} . {pattern}")),
+            found,
+            "{class}: the same entities"
+        );
+    }
+}
