@@ -182,19 +182,22 @@ fn fibo(store: &Store, dir: &Path) -> Result<()> {
 /// The fusion story on the sample: train, score, write back, explain.
 fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result<()> {
     println!(
-        "\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0"
+        "\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0 --trees"
     );
     let defaults = TrainOptions::new(
         NamedNode::new(format!("{RISK_NS}Company"))?,
         NamedNode::new(format!("{RISK_NS}riskLabel"))?,
     );
-    // A small sample and a short run: a larger step; BERT stays frozen.
+    // A small sample and a short run: a larger step; BERT stays frozen. The
+    // trees view gives 180 training companies a model to start from (test
+    // ROC-AUC 0.721 ± 0.097 over five seeds, against 0.621 ± 0.042 without).
     let options = TrainOptions {
         trainer: TrainerConfig {
             epochs: args.epochs,
             learning_rate: 0.01,
             ..defaults.trainer
         },
+        trees: true,
         ..defaults
     };
     let bert = args.bert.load()?;
