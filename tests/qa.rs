@@ -385,14 +385,7 @@ ex:thermometer rdfs:label "thermometer" .
 fn sample_graph_with_model(ws: &Workspace) {
     use kgfuse::qa::{QaModel, Retrieval};
     use kgfuse::tasks::trainer::TrainerConfig;
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    ws.kgfuse()
-        .arg("load")
-        .arg(repo.join("ontologies/risk.ttl"))
-        .arg(repo.join("data/finance.ttl"))
-        .assert()
-        .success();
-    ws.kgfuse().arg("reason").assert().success();
+    ws.load_reasoned_sample();
     let store = Store::open_read_only(&ws.store()).unwrap();
     let bert = kgfuse::text::BertEncoder::load(&bert(ws), &candle_core::Device::Cpu).unwrap();
     let model = QaModel::new(

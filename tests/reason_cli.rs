@@ -321,14 +321,7 @@ fn fibo_and_the_risk_ontology_reason_together_and_trees_name_each_premise_graph(
 #[test]
 fn the_reasoner_infers_defaulted_borrowers_and_sanctioned_parties() {
     let ws = Workspace::new();
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    ws.kgfuse()
-        .arg("load")
-        .arg(repo.join("ontologies/risk.ttl"))
-        .arg(repo.join("data/finance.ttl"))
-        .assert()
-        .success();
-    reason(&ws);
+    ws.load_reasoned_sample();
     let count = |pattern: &str| {
         common::parse_count(
             &ws.select(&format!(

@@ -586,22 +586,28 @@ impl LogisticRegression {
 
 /// What `fit_soft` checks: one probability per row, rows in the table.
 fn check_soft(table: &Table, rows: &[usize], targets: &[f64]) -> Result<()> {
-    if rows.len() != targets.len() {
-        return Err(Error::Data(format!(
-            "{} training rows but {} targets",
-            rows.len(),
-            targets.len()
-        )));
-    }
-    if let Some(bad) = targets.iter().find(|p| !(0.0..=1.0).contains(*p)) {
-        return Err(Error::Data(format!(
-            "a soft target must be a probability, got {bad}"
-        )));
-    }
+    check_soft_targets(rows.len(), "rows", targets)?;
     if table.columns.is_empty() {
         return Err(Error::Data("the table has no columns to learn from".into()));
     }
     table.check_rows(rows)
+}
+
+/// One soft target per training unit (`count` of them, named `units`),
+/// each a probability.
+pub(crate) fn check_soft_targets(count: usize, units: &str, targets: &[f64]) -> Result<()> {
+    if count != targets.len() {
+        return Err(Error::Data(format!(
+            "{count} training {units} but {} targets",
+            targets.len()
+        )));
+    }
+    match targets.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        Some(bad) => Err(Error::Data(format!(
+            "a soft target must be a probability, got {bad}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A fitted model reads tables with the columns it was fitted on.

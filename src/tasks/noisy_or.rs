@@ -18,7 +18,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::baselines::{check_width, lbfgs, sigmoid, Preprocessor, Table};
+use super::baselines::{check_soft_targets, check_width, lbfgs, sigmoid, Preprocessor, Table};
 use crate::error::{Error, Result};
 
 /// Rows of `items` grouped into bags: `bags[r]` are bag `r`'s rows (an
@@ -98,18 +98,7 @@ impl NoisyOrRegression {
     /// Fits the bags `bags` of `data` to `targets`, each bag's probability
     /// of having the factor.
     pub fn fit_soft(data: &Bags, bags: &[usize], targets: &[f64], l2: f64) -> Result<Self> {
-        if bags.len() != targets.len() {
-            return Err(Error::Data(format!(
-                "{} training bags but {} targets",
-                bags.len(),
-                targets.len()
-            )));
-        }
-        if let Some(bad) = targets.iter().find(|p| !(0.0..=1.0).contains(*p)) {
-            return Err(Error::Data(format!(
-                "a soft target must be a probability, got {bad}"
-            )));
-        }
+        check_soft_targets(bags.len(), "bags", targets)?;
         if data.items.columns.is_empty() {
             return Err(Error::Data(
                 "the items have no columns to learn from".into(),

@@ -71,6 +71,19 @@ impl Workspace {
         let rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }");
         parse_count(&rows[0])
     }
+
+    /// Loads the risk ontology and the finance sample and reasons over them,
+    /// as `kgfuse quickstart` does.
+    pub fn load_reasoned_sample(&self) {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        self.kgfuse()
+            .arg("load")
+            .arg(repo.join("ontologies/risk.ttl"))
+            .arg(repo.join("data/finance.ttl"))
+            .assert()
+            .success();
+        self.kgfuse().arg("reason").assert().success();
+    }
 }
 
 /// Runs a command that must succeed (its stderr is the failure message)
