@@ -25,8 +25,7 @@
 //!    and the interaction head reads `[m; h; t; z]`. With `trees_prior`
 //!    the trees view also adds the trees' own class log-probabilities,
 //!    and every head's output layer starts at zero: the untrained network
-//!    is the trees view alone, and training learns a correction to it
-//!    (which validation keeps only where it helps).
+//!    is the trees view alone, and training learns a correction to it.
 //!
 //! `use_graph = false` drops `x` and `h` (no R-GCN; the interaction head
 //! sees `[t; 0; t]`); `use_text = false` drops `t` (it sees `[h; h; 0]`).

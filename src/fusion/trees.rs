@@ -100,6 +100,8 @@ pub fn tree_outputs(num_classes: usize) -> usize {
 struct Fold {
     /// Positions (into the training rows) of the held-out part.
     held: Vec<usize>,
+    /// Positions of the rest, their rows and their labels.
+    rest: Vec<usize>,
     rest_rows: Vec<usize>,
     rest_labels: Vec<usize>,
 }
@@ -121,20 +123,48 @@ fn folds(train: &[usize], labels: &[usize], num_classes: usize, seed: u64) -> Ve
         .filter_map(|fold| {
             let mut is_held = vec![false; train.len()];
             fold.iter().for_each(|&(i, _)| is_held[i as usize] = true);
-            let (rest_rows, rest_labels): (Vec<usize>, Vec<usize>) = (0..train.len())
-                .filter(|&i| !is_held[i])
-                .map(|i| (train[i], labels[i]))
-                .unzip();
+            let rest: Vec<usize> = (0..train.len()).filter(|&i| !is_held[i]).collect();
+            let (rest_rows, rest_labels): (Vec<usize>, Vec<usize>) =
+                rest.iter().map(|&i| (train[i], labels[i])).unzip();
             let mut classes = rest_labels.clone();
             classes.sort_unstable();
             classes.dedup();
             (classes.len() >= 2).then(|| Fold {
                 held: fold.iter().map(|&(i, _)| i as usize).collect(),
+                rest,
                 rest_rows,
                 rest_labels,
             })
         })
         .collect()
+}
+
+/// Each training row's prediction from `fit_predict(k, fold, held rows)`, a
+/// model fitted on the rest of fold `k` that predicts its held-out rows
+/// (rows of no fold keep `missing`), in the order of `train`. Folds run in
+/// parallel: each fit is single-threaded and seeded, so the result does not
+/// depend on the thread count.
+fn out_of_fold<T: Clone + Send>(
+    train: &[usize],
+    folds: &[Fold],
+    missing: T,
+    fit_predict: impl Fn(usize, &Fold, &[usize]) -> Result<Vec<T>> + Sync,
+) -> Result<Vec<T>> {
+    let predictions = folds
+        .par_iter()
+        .enumerate()
+        .map(|(k, fold)| {
+            let held: Vec<usize> = fold.held.iter().map(|&i| train[i]).collect();
+            fit_predict(k, fold, &held)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = vec![missing; train.len()];
+    for (fold, predicted) in folds.iter().zip(predictions) {
+        for (&i, p) in fold.held.iter().zip(predicted) {
+            out[i] = p;
+        }
+    }
+    Ok(out)
 }
 
 /// Class probabilities to the log-odds the trees give (see `tree_outputs`).
@@ -199,10 +229,7 @@ impl TreeView {
                 let model = LogisticRegression::fit(texts, train, labels, num_classes, seed)?;
                 let all: Vec<usize> = (0..texts.rows.len()).collect();
                 let mut odds = probability_log_odds(model.probabilities(texts, &all)?);
-                for &row in train {
-                    odds[row] = vec![0.0; outputs];
-                }
-                for fold in &folds {
+                let held_odds = out_of_fold(train, &folds, vec![0.0; outputs], |_, fold, held| {
                     let fold_model = LogisticRegression::fit_with_l2(
                         texts,
                         &fold.rest_rows,
@@ -210,11 +237,10 @@ impl TreeView {
                         num_classes,
                         model.l2(),
                     )?;
-                    let rows: Vec<usize> = fold.held.iter().map(|&i| train[i]).collect();
-                    let held = probability_log_odds(fold_model.probabilities(texts, &rows)?);
-                    for (row, o) in rows.into_iter().zip(held) {
-                        odds[row] = o;
-                    }
+                    Ok(probability_log_odds(fold_model.probabilities(texts, held)?))
+                })?;
+                for (&row, o) in train.iter().zip(held_odds) {
+                    odds[row] = o;
                 }
                 let out_of_fold: Vec<f64> = train.iter().map(|&r| odds[r][0] as f64).collect();
                 let table = with_leading_columns(&odds, attributes);
@@ -223,8 +249,7 @@ impl TreeView {
             None => (None, Vec::new(), attributes.clone()),
         };
         let trees = GradientBoosting::fit(&table, train, labels, num_classes, seed)?;
-        let mut out_of_fold = vec![vec![0.0; outputs]; train.len()];
-        for (k, fold) in folds.iter().enumerate() {
+        let out_of_fold = out_of_fold(train, &folds, vec![0.0; outputs], |k, fold, held| {
             let fold_trees = GradientBoosting::fit_with(
                 &table,
                 &fold.rest_rows,
@@ -234,12 +259,8 @@ impl TreeView {
                 trees.trees(),
                 seed + 1 + k as u64,
             )?;
-            let rows: Vec<usize> = fold.held.iter().map(|&i| train[i]).collect();
-            let odds = by_row(fold_trees.log_odds(&table, &rows)?);
-            for (&i, odds) in fold.held.iter().zip(odds) {
-                out_of_fold[i] = odds;
-            }
-        }
+            Ok(by_row(fold_trees.log_odds(&table, held)?))
+        })?;
         let (Some(bags), Some(_), 2) = (texts, &text, num_classes) else {
             return Ok((Self::joint(text, trees), out_of_fold));
         };
@@ -326,7 +347,11 @@ impl TreeView {
         let a = match (&self.text_factor, &self.text) {
             (Some(factor), _) => factor.probabilities(texts, &all)?,
             (None, Some(mean_model)) => second(mean_model.probabilities(&texts.means(), &all)?),
-            (None, None) => unreachable!("a factor form has a text factor"),
+            (None, None) => {
+                return Err(crate::Error::Data(
+                    "the trees view's factor form has no text factor".into(),
+                ))
+            }
         };
         let s = self.trees.probabilities(&table, &all)?;
         Ok(a.iter()
@@ -368,25 +393,25 @@ impl TreeView {
             self.trees.max_depth(),
             self.trees.trees()
         );
+        let join = match self.joining {
+            Joining::Joint => {
+                return match &self.text {
+                    Some(text) => format!("{trees}, over text log-odds (l2={})", text.l2()),
+                    None => trees,
+                }
+            }
+            Joining::Both => "AND",
+            Joining::Either => "OR",
+        };
         let text_factor = match (&self.text_factor, &self.text) {
             (Some(factor), _) => format!("noisy OR over text items, l2={}", factor.l2()),
             (None, Some(text)) => format!("mean text features, l2={}", text.l2()),
             (None, None) => String::new(),
         };
-        match (&self.text, self.joining) {
-            (Some(text), Joining::Joint) => {
-                format!("{trees}, over text log-odds (l2={})", text.l2())
-            }
-            (_, Joining::Both | Joining::Either) => format!(
-                "text factor ({text_factor}) {} structure factor ({trees}), {:.1} % of labels taken as flipped",
-                match self.joining {
-                    Joining::Either => "OR",
-                    _ => "AND",
-                },
-                100.0 * self.flipped
-            ),
-            (None, Joining::Joint) => trees,
-        }
+        format!(
+            "text factor ({text_factor}) {join} structure factor ({trees}), {:.1} % of labels taken as flipped",
+            100.0 * self.flipped
+        )
     }
 }
 
@@ -508,36 +533,19 @@ impl Factors<'_> {
     }
 
     /// Each training row's prediction from `fit_predict(rows, targets,
-    /// held)`, a model fitted on the other folds' rows and `targets` that
-    /// predicts the held-out rows (rows of no fold keep `missing`).
+    /// held)`, a model fitted on the other folds' rows and their soft
+    /// `targets` that predicts the held-out rows (rows of no fold keep
+    /// `missing`).
     fn out_of_fold<T: Clone + Send>(
         &self,
         targets: &[f64],
         missing: T,
         fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<T>> + Sync,
     ) -> Result<Vec<T>> {
-        // Folds in parallel: each fit is single-threaded and seeded, so the
-        // result does not depend on the thread count.
-        let predictions = self
-            .folds
-            .par_iter()
-            .map(|fold| {
-                let mut held = vec![false; self.train.len()];
-                fold.held.iter().for_each(|&i| held[i] = true);
-                let rest: Vec<usize> = (0..self.train.len()).filter(|&i| !held[i]).collect();
-                let rows: Vec<usize> = rest.iter().map(|&i| self.train[i]).collect();
-                let q: Vec<f64> = rest.iter().map(|&i| targets[i]).collect();
-                let held_rows: Vec<usize> = fold.held.iter().map(|&i| self.train[i]).collect();
-                fit_predict(&rows, &q, &held_rows)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut out = vec![missing; self.train.len()];
-        for (fold, predicted) in self.folds.iter().zip(predictions) {
-            for (&i, p) in fold.held.iter().zip(predicted) {
-                out[i] = p;
-            }
-        }
-        Ok(out)
+        out_of_fold(self.train, self.folds, missing, |_, fold, held| {
+            let q: Vec<f64> = fold.rest.iter().map(|&i| targets[i]).collect();
+            fit_predict(&fold.rest_rows, &q, held)
+        })
     }
 
     /// The depth and tree count of the structure factor: those of
