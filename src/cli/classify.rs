@@ -434,11 +434,16 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
         println!("trees view alone: {}", parts.join("; "));
     }
     println!(
-        "{} train / {} valid / {} test entities; best epoch {} of {}{} in {:.1} s",
+        "{} train / {} valid / {} test entities; best epoch {}{} of {}{} in {:.1} s",
         s.train,
         s.valid,
         s.test,
         s.training.best_epoch,
+        if s.training.best_epoch == 0 {
+            " (the untrained network: the trees view)"
+        } else {
+            ""
+        },
         s.training.history.len(),
         if s.training.stopped_early {
             " (stopped early)"

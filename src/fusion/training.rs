@@ -205,6 +205,11 @@ impl TrainingTask for FusionTraining<'_> {
     fn metric_name(&self) -> &'static str {
         "validation accuracy"
     }
+
+    /// With the trees prior the untrained network is the trees view.
+    fn starts_as_a_model(&self) -> bool {
+        self.model.config().trees_prior
+    }
 }
 
 /// Metrics of the model on targets (all must be labelled).

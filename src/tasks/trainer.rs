@@ -80,6 +80,12 @@ pub trait TrainingTask {
     fn validate(&mut self) -> Result<f64>;
     /// The metric's name, for progress and reports.
     fn metric_name(&self) -> &'static str;
+    /// Whether the untrained weights are already a model (one that starts
+    /// from a fitted prior): then they are validated as epoch 0 and kept
+    /// when no epoch beats them, so training can only add to the prior.
+    fn starts_as_a_model(&self) -> bool {
+        false
+    }
 }
 
 /// One epoch in the history.
@@ -96,6 +102,8 @@ pub struct EpochRecord {
 /// The outcome of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
+    /// Epochs trained when the best weights were taken; 0 when no epoch
+    /// beat a task that starts as a model.
     pub best_epoch: usize,
     pub best_metric: f64,
     pub stopped_early: bool,
@@ -323,8 +331,8 @@ impl LoopState {
     }
 }
 
-/// Where a loop stands: its best epoch, metric and weights so far, its
-/// history, the epochs since the best, and the next epoch.
+/// Where a loop stands: its best (epochs trained, metric, weights) so far,
+/// its history, the epochs since the best, and the next epoch.
 #[derive(Default)]
 struct Resumed {
     best: Option<(usize, f64, Vec<Tensor>)>,
@@ -365,6 +373,12 @@ pub fn train(
         Some(dir) => LoopState::resume(dir, &vars, &mut optimizers, rng)?,
         None => Resumed::default(),
     };
+    if first_epoch == 0 && best.is_none() && task.starts_as_a_model() {
+        let metric = task.validate()?;
+        if metric.is_finite() {
+            best = Some((0, metric, snapshot(&vars)?));
+        }
+    }
     let mut stopped_early = since_best >= config.patience && first_epoch > 0;
     for epoch in first_epoch..config.epochs {
         if stopped_early {
@@ -403,11 +417,7 @@ pub fn train(
             (None, _) => false,
         };
         if improved {
-            let snapshot = vars
-                .iter()
-                .map(|v| v.as_tensor().copy())
-                .collect::<candle_core::Result<Vec<_>>>()?;
-            best = Some((epoch, metric.unwrap_or(f64::NAN), snapshot));
+            best = Some((epoch + 1, metric.unwrap_or(f64::NAN), snapshot(&vars)?));
             since_best = 0;
         } else if validate {
             since_best += config.validate_every.max(1);
@@ -449,11 +459,19 @@ pub fn train(
         var.set(&tensor)?;
     }
     Ok(TrainReport {
-        best_epoch: best_epoch + 1,
+        best_epoch,
         best_metric,
         stopped_early,
         history,
     })
+}
+
+/// A copy of the weights' current values.
+fn snapshot(vars: &[Var]) -> Result<Vec<Tensor>> {
+    Ok(vars
+        .iter()
+        .map(|v| v.as_tensor().copy())
+        .collect::<candle_core::Result<Vec<_>>>()?)
 }
 
 /// Scales all gradients together so that their global L2 norm is at most `max`.
@@ -491,6 +509,7 @@ fn clip_gradients(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::DType;
 
     #[test]
     fn bce_is_stable_for_saturated_logits() {
@@ -521,5 +540,78 @@ mod tests {
         assert_eq!(config.learning_rate_at(2), 1.0);
         assert!((config.learning_rate_at(12) - 0.1).abs() < 1e-12);
         assert!(config.learning_rate_at(7) < 1.0 && config.learning_rate_at(7) > 0.1);
+    }
+
+    /// Training pulls one weight from 0 towards 1; validation prefers 0.
+    struct DriftingTask {
+        weight: Var,
+        starts_as_a_model: bool,
+    }
+
+    impl TrainingTask for DriftingTask {
+        fn train_epoch(
+            &mut self,
+            _rng: &mut ChaCha8Rng,
+            step: &mut dyn FnMut(&Tensor) -> Result<f64>,
+        ) -> Result<f64> {
+            let loss = (self.weight.as_tensor() - 1.0)?.sqr()?.sum_all()?;
+            step(&loss)
+        }
+        fn validate(&mut self) -> Result<f64> {
+            let w = self.weight.as_tensor().sum_all()?.to_scalar::<f32>()?;
+            Ok(-f64::from(w * w))
+        }
+        fn metric_name(&self) -> &'static str {
+            "minus the squared weight"
+        }
+        fn starts_as_a_model(&self) -> bool {
+            self.starts_as_a_model
+        }
+    }
+
+    #[test]
+    fn a_task_that_starts_as_a_model_keeps_its_untrained_weights_when_no_epoch_beats_them() {
+        let config = TrainerConfig {
+            epochs: 5,
+            learning_rate: 0.1,
+            warmup_epochs: 0,
+            patience: 2,
+            ..TrainerConfig::default()
+        };
+        for starts_as_a_model in [true, false] {
+            let weight = Var::zeros(1, DType::F32, &candle_core::Device::Cpu).unwrap();
+            let mut task = DriftingTask {
+                weight: weight.clone(),
+                starts_as_a_model,
+            };
+            let groups = vec![ParamGroup {
+                vars: vec![weight.clone()],
+                lr_scale: 1.0,
+            }];
+            let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+            let report = train(
+                &mut task,
+                groups,
+                &config,
+                &mut rng,
+                Checkpointing::default(),
+                &mut |_, _| Ok(()),
+            )
+            .unwrap();
+            let w = weight
+                .as_tensor()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            if starts_as_a_model {
+                assert_eq!((report.best_epoch, w), (0, 0.0));
+                assert_eq!(report.best_metric, 0.0);
+            } else {
+                assert_eq!(report.best_epoch, 1);
+                assert!(w > 0.0, "{w}");
+            }
+            assert!(report.stopped_early);
+        }
     }
 }
