@@ -447,13 +447,14 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
         ));
     }
     load_turtle(&ws, "graph.ttl", &ttl);
-    train(&ws, "model", &[])
+    train(&ws, "model", &["--no-trees"])
         .success()
         .stdout(contains("views: attributes, graph\n"));
     assert_eq!(metrics(&ws, "model")["test_metrics"]["accuracy"], 1.0);
-    // With the trees view: its trees are kept in the folder, and the
-    // reopened model scores the same entities the same way.
-    train(&ws, "trees", &["--trees"])
+    assert!(!ws.path("model").join("trees.json").exists());
+    // With the trees view (the default): its trees are kept in the folder,
+    // and the reopened model scores the same entities the same way.
+    train(&ws, "trees", &[])
         .success()
         .stdout(contains("views: attributes, graph, trees\n"))
         .stdout(contains("trees view: gradient-boosted trees"));

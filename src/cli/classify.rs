@@ -47,15 +47,15 @@ pub struct FusedArgs {
     /// Ablation: the task loss alone (α = β = 0).
     #[arg(long)]
     no_joint: bool,
-    /// Add the trees view: gradient-boosted trees over each entity's flat
-    /// attributes, stacked under the network out of fold. With BERT frozen
-    /// and two classes they join the texts in the form the training labels
-    /// fit best out of fold: trees over the text log-odds and attributes,
-    /// or the label as a text factor (a noisy OR over the text items) AND
-    /// (or OR) a structure factor. The network starts as the trees view
-    /// and learns a correction to it.
-    #[arg(long, conflicts_with = "no_graph")]
-    trees: bool,
+    /// Ablation: no trees view. By default gradient-boosted trees over each
+    /// entity's flat attributes are stacked under the network out of fold
+    /// (not with `--no-graph`). With BERT frozen and two classes they join
+    /// the texts in the form the training labels fit best out of fold: trees
+    /// over the text log-odds and attributes, or the label as a text factor
+    /// (a noisy OR over the text items) AND (or OR) a structure factor. The
+    /// network starts as the trees view and learns a correction to it.
+    #[arg(long)]
+    no_trees: bool,
     /// Also train, on the same split, logistic regression and gradient-boosted
     /// trees on the flat attribute table, and the text-only and graph-only
     /// networks, and print their test metrics beside the fused model's.
@@ -164,7 +164,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         node_ids: a.node_ids,
         path_length: usize::from(a.path_length),
         path_features: a.path_features,
-        trees: a.trees,
+        trees: !a.no_trees,
         model: FusionConfig {
             dim: c.dim,
             layers: a.layers,

@@ -182,7 +182,7 @@ fn fibo(store: &Store, dir: &Path) -> Result<()> {
 /// The fusion story on the sample: train, score, write back, explain.
 fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result<()> {
     println!(
-        "\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0 --trees"
+        "\n== kgfuse train classify --class risk:Company --label risk:riskLabel --bert-layers 0"
     );
     let defaults = TrainOptions::new(
         NamedNode::new(format!("{RISK_NS}Company"))?,
@@ -197,7 +197,6 @@ fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result
             learning_rate: 0.01,
             ..defaults.trainer
         },
-        trees: true,
         ..defaults
     };
     let bert = args.bert.load()?;

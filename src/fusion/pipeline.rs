@@ -84,7 +84,7 @@ impl TrainOptions {
             node_ids: false,
             path_length: super::paths::MAX_LENGTH,
             path_features: super::paths::MAX_SELECTED,
-            trees: false,
+            trees: true,
             model: FusionConfig::default(),
             bert_lr_scale: DEFAULT_BERT_LR / trainer.learning_rate,
             trainer,
