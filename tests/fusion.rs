@@ -266,9 +266,14 @@ fn cross_validation_of_the_fused_model() {
 fn scoring_some_entities_keeps_every_other_score() {
     let ws = Workspace::new();
     tiny_store(&ws);
-    // Without a terminal, every epoch still reports on a line of its own.
+    // Without a terminal, every preparation stage and every epoch still
+    // reports on a line of its own.
     train(&ws, "model", &["--no-text", "--epochs", "5"])
         .success()
+        .stderr(contains(
+            "reading the class, its attributes and its neighbourhood (at ",
+        ))
+        .stderr(contains("fitting the trees view (at "))
         .stderr(contains("epoch 1/5: loss"))
         .stderr(contains("epoch 5/5: loss"));
     let predict = |entities: &[&str]| {
@@ -620,7 +625,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         &options,
         Some(encoder),
         &device,
-        |_| {},
+        &mut |_| {},
         &mut |_, _| Ok(()),
     )
     .unwrap();

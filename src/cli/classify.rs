@@ -9,7 +9,9 @@ use anyhow::Result;
 use candle_core::Device;
 use oxigraph::model::NamedNode;
 
-use kgfuse::fusion::pipeline::{train_classifier, TrainOptions, DEFAULT_BERT_LR, DEFAULT_LORA_LR};
+use kgfuse::fusion::pipeline::{
+    train_classifier, TrainOptions, TrainProgress, DEFAULT_BERT_LR, DEFAULT_LORA_LR,
+};
 use kgfuse::fusion::training::evaluate as evaluate_model;
 use kgfuse::fusion::{FusionConfig, FusionModel};
 use kgfuse::store::terms::parse_iri;
@@ -372,28 +374,45 @@ pub fn train_with_progress(
     bert: Option<BertEncoder>,
     device: &Device,
 ) -> Result<(FusionModel, kgfuse::fusion::pipeline::TrainSummary)> {
-    let cache = super::shared::progress_bar(
-        None,
-        "{spinner} encoding texts with BERT: {pos} [{elapsed}]",
-    );
+    let preparing = super::shared::progress_bar(None, "{spinner} [{elapsed}] {msg}");
+    preparing.enable_steady_tick(std::time::Duration::from_millis(200));
     let bar = super::shared::epoch_progress(options.trainer.epochs);
+    let start = std::time::Instant::now();
+    let (mut stage, mut encoded) = ("", 0);
     let mut started = false;
     let result = train_classifier(
         store,
         options,
         bert,
         device,
-        |n| cache.inc(n as u64),
+        &mut |progress| match progress {
+            TrainProgress::Stage(name) => {
+                stage = name;
+                if preparing.is_hidden() {
+                    eprintln!("{name} (at {:.1} s)", start.elapsed().as_secs_f64());
+                } else {
+                    preparing.set_message(name);
+                }
+            }
+            TrainProgress::TextsEncoded(n) => {
+                // A line per thousand texts where no bar can be drawn.
+                if preparing.is_hidden() && (encoded + n) / 1000 > encoded / 1000 {
+                    eprintln!("{stage}: {} texts", encoded + n);
+                }
+                encoded += n;
+                preparing.set_message(format!("{stage}: {encoded} texts"));
+            }
+        },
         &mut |record, improved| {
             if !started {
-                cache.finish_and_clear();
+                preparing.finish_and_clear();
                 started = true;
             }
             super::shared::epoch_done(&bar, epoch_line(record, improved));
             Ok(())
         },
     );
-    cache.finish_and_clear();
+    preparing.finish_and_clear();
     bar.finish_and_clear();
     let (model, summary) = result?;
     if let Some(text) = model

@@ -133,15 +133,28 @@ pub struct TrainSummary {
     pub counted_paths: CountedPaths,
 }
 
+/// What training is doing, for a progress display: before the first epoch
+/// a large store takes minutes to read, encode and fit the trees view on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainProgress {
+    /// A preparation stage begins.
+    Stage(&'static str),
+    /// This many more texts encoded with BERT.
+    TextsEncoded(usize),
+}
+
 /// A fresh network over the store's labelled entities of the class (BERT's
-/// texts encoded, `on_cache` told how many).
+/// texts encoded).
 fn untrained_model(
     store: &Store,
     options: &TrainOptions,
     bert: Option<BertEncoder>,
     device: &Device,
-    on_cache: impl FnMut(usize),
+    on_progress: &mut dyn FnMut(TrainProgress),
 ) -> Result<FusionModel> {
+    on_progress(TrainProgress::Stage(
+        "reading the class, its attributes and its neighbourhood",
+    ));
     let mut vocab = Vocabulary::from_store(
         store,
         &options.class,
@@ -152,6 +165,7 @@ fn untrained_model(
     )?;
     let labelled_entities = labelled_members(store, &vocab)?;
     let mut inputs = vocab.inputs(store, Some(&labelled_entities))?;
+    on_progress(TrainProgress::Stage("counting relation paths"));
     vocab.paths = RelationPaths::fit(&inputs, vocab.relations.len(), options.path_length);
     inputs.target_paths = vocab.paths.encode(&inputs, vocab.relations.len());
     // A store without texts (a table of applicants, say) trains the graph
@@ -179,7 +193,12 @@ fn untrained_model(
         trees_prior: trees,
         ..options.model.clone()
     };
-    FusionModel::new(vocab, inputs, config, bert, device, on_cache)
+    if config.use_text && bert.is_some() {
+        on_progress(TrainProgress::Stage("encoding texts with BERT"));
+    }
+    FusionModel::new(vocab, inputs, config, bert, device, |n| {
+        on_progress(TrainProgress::TextsEncoded(n))
+    })
 }
 
 /// Every optimisation step runs the R-GCN over the whole graph, so a large
@@ -208,6 +227,7 @@ fn counted_paths(model: &FusionModel) -> CountedPaths {
 /// Selects the path features from `counted` on the training labels,
 /// fits the trees view on the training targets, seeds the network's weights, picks the positive class from the training
 /// labels, and trains (BERT's fine-tuned layers at their own learning rate).
+#[allow(clippy::too_many_arguments)]
 fn fit(
     model: &mut FusionModel,
     options: &TrainOptions,
@@ -215,6 +235,7 @@ fn fit(
     train_set: &[usize],
     valid_set: &[usize],
     rng: &mut ChaCha8Rng,
+    on_progress: &mut dyn FnMut(TrainProgress),
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<TrainReport> {
     let train_labelled: Vec<(usize, u32)> = train_set
@@ -229,6 +250,9 @@ fn fit(
         classes,
         kept,
     );
+    if model.config().trees_prior {
+        on_progress(TrainProgress::Stage("fitting the trees view"));
+    }
     model.fit_trees(train_set, options.trainer.seed)?;
     seed_weights(&model.varmap, rng)?;
     if model.config().trees_prior {
@@ -243,6 +267,7 @@ fn fit(
             lr_scale: options.bert_lr_scale,
         });
     }
+    on_progress(TrainProgress::Stage("training"));
     let mut task = FusionTraining {
         model,
         train: train_set.to_vec(),
@@ -287,11 +312,11 @@ pub fn train_classifier(
     options: &TrainOptions,
     bert: Option<BertEncoder>,
     device: &Device,
-    on_cache: impl FnMut(usize),
+    on_progress: &mut dyn FnMut(TrainProgress),
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<(FusionModel, TrainSummary)> {
     let start = std::time::Instant::now();
-    let mut model = untrained_model(store, options, bert, device, on_cache)?;
+    let mut model = untrained_model(store, options, bert, device, on_progress)?;
     let labelled = labelled_targets(&model);
     let mut rng = ChaCha8Rng::seed_from_u64(options.trainer.seed);
     let (train_set, valid_set, test_set) = match &options.split_property {
@@ -311,7 +336,14 @@ pub fn train_classifier(
     }
     let counted = counted_paths(&model);
     let report = fit(
-        &mut model, options, &counted, &train_set, &valid_set, &mut rng, on_epoch,
+        &mut model,
+        options,
+        &counted,
+        &train_set,
+        &valid_set,
+        &mut rng,
+        on_progress,
+        on_epoch,
     )?;
     let valid_metrics = evaluate(&mut model, &valid_set)?;
     let test_metrics = if test_set.is_empty() {
@@ -419,7 +451,9 @@ pub fn baselines(
         side.model.use_text = !graph;
         side.model.use_graph = graph;
         let (_, result) =
-            train_classifier(store, &side, encoder, device, |_| {}, &mut |_, _| Ok(()))?;
+            train_classifier(store, &side, encoder, device, &mut |_| {}, &mut |_, _| {
+                Ok(())
+            })?;
         if let Some(test) = result.test_metrics {
             scores.push(BaselineScore {
                 model: name.to_owned(),
@@ -457,7 +491,7 @@ pub fn cross_validate(
     repeats: usize,
     on_fold: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<Vec<f64>> {
-    let mut model = untrained_model(store, options, bert, device, |_| {})?;
+    let mut model = untrained_model(store, options, bert, device, &mut |_| {})?;
     let pristine_bert = model
         .text
         .as_ref()
@@ -490,6 +524,7 @@ pub fn cross_validate(
                 &train_set,
                 &valid_set,
                 &mut rng,
+                &mut |_| {},
                 &mut |_, _| Ok(()),
             )?;
             let test: Vec<usize> = test.iter().map(|&(t, _)| t as usize).collect();
