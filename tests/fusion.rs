@@ -462,8 +462,18 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
     train(&ws, "trees", &[])
         .success()
         .stdout(contains("views: attributes, graph, trees\n"))
-        .stdout(contains("trees view: gradient-boosted trees"));
+        .stdout(contains("trees view: gradient-boosted trees"))
+        .stdout(contains("the network starts from"));
     assert!(ws.path("trees").join("trees.json").is_file());
+    // Validation chose whether the network starts from the view, and the
+    // folder keeps that choice for `predict`.
+    let choice = &metrics(&ws, "trees")["prior_choice"];
+    let kept = choice["with_prior"].as_f64().unwrap() >= choice["without_prior"].as_f64().unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path("trees").join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["model"]["trees_prior"], kept);
     assert_eq!(metrics(&ws, "trees")["test_metrics"]["accuracy"], 1.0);
     ws.kgfuse()
         .args(["evaluate", "classify", "--model", "trees"])

@@ -2,6 +2,7 @@
 //! the model folder of `train rgcn`, `evaluate classify` and `evaluate
 //! explanations`.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -334,21 +335,24 @@ pub fn cross_validate_fused(
     ctx: &Context,
 ) -> Result<()> {
     let (store, options, bert, device) = setup(c, a, ctx)?;
+    let preparing = PreparationProgress::new();
     let bar = super::shared::epoch_progress(folds * repeats);
     let accuracies = kgfuse::fusion::pipeline::cross_validate(
         &store,
         &options,
         bert,
         &device,
-        folds,
-        repeats,
+        (folds, repeats),
+        &mut |progress| preparing.report(progress),
         &mut |r, f, accuracy| {
+            preparing.finish();
             super::shared::epoch_done(
                 &bar,
                 format!("repeat {} fold {}: accuracy {accuracy:.3}", r + 1, f + 1),
             );
         },
     )?;
+    preparing.finish();
     bar.finish_and_clear();
     let (mean, std) = kgfuse::tasks::classify::mean_and_std(&accuracies);
     println!(
@@ -367,52 +371,81 @@ pub fn cross_validate_fused(
     Ok(())
 }
 
-/// Trains with a progress bar for the text cache and one for the epochs.
+/// The stages before the first epoch or fold: a spinner on a terminal, a
+/// line per stage (and per thousand texts encoded) elsewhere.
+struct PreparationProgress {
+    bar: indicatif::ProgressBar,
+    start: std::time::Instant,
+    stage: Cell<&'static str>,
+    encoded: Cell<usize>,
+}
+
+impl PreparationProgress {
+    fn new() -> Self {
+        let bar = super::shared::progress_bar(None, "{spinner} [{elapsed}] {msg}");
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Self {
+            bar,
+            start: std::time::Instant::now(),
+            stage: Cell::new(""),
+            encoded: Cell::new(0),
+        }
+    }
+
+    fn report(&self, progress: TrainProgress) {
+        let hidden = self.bar.is_hidden();
+        match progress {
+            TrainProgress::Stage(name) => {
+                self.stage.set(name);
+                if hidden {
+                    eprintln!("{name} (at {:.1} s)", self.start.elapsed().as_secs_f64());
+                }
+                self.bar.set_message(name);
+            }
+            TrainProgress::TextsEncoded(n) => {
+                let (before, stage) = (self.encoded.get(), self.stage.get());
+                self.encoded.set(before + n);
+                if hidden && (before + n) / 1000 > before / 1000 {
+                    eprintln!("{stage}: {} texts", before + n);
+                }
+                self.bar
+                    .set_message(format!("{stage}: {} texts", before + n));
+            }
+        }
+    }
+
+    /// Clears the spinner once training reports (idempotent).
+    fn finish(&self) {
+        if !self.bar.is_finished() {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+/// Trains with a spinner for the preparation stages and a bar for the epochs.
 pub fn train_with_progress(
     store: &Store,
     options: &TrainOptions,
     bert: Option<BertEncoder>,
     device: &Device,
 ) -> Result<(FusionModel, kgfuse::fusion::pipeline::TrainSummary)> {
-    let preparing = super::shared::progress_bar(None, "{spinner} [{elapsed}] {msg}");
-    preparing.enable_steady_tick(std::time::Duration::from_millis(200));
+    let preparing = PreparationProgress::new();
     let bar = super::shared::epoch_progress(options.trainer.epochs);
-    let start = std::time::Instant::now();
-    let (mut stage, mut encoded) = ("", 0);
-    let mut started = false;
     let result = train_classifier(
         store,
         options,
         bert,
         device,
-        &mut |progress| match progress {
-            TrainProgress::Stage(name) => {
-                stage = name;
-                if preparing.is_hidden() {
-                    eprintln!("{name} (at {:.1} s)", start.elapsed().as_secs_f64());
-                } else {
-                    preparing.set_message(name);
-                }
-            }
-            TrainProgress::TextsEncoded(n) => {
-                // A line per thousand texts where no bar can be drawn.
-                if preparing.is_hidden() && (encoded + n) / 1000 > encoded / 1000 {
-                    eprintln!("{stage}: {} texts", encoded + n);
-                }
-                encoded += n;
-                preparing.set_message(format!("{stage}: {encoded} texts"));
-            }
-        },
+        &mut |progress| preparing.report(progress),
         &mut |record, improved| {
-            if !started {
-                preparing.finish_and_clear();
-                started = true;
-            }
+            preparing.finish();
+            // A second training (see `PriorChoice`) counts from epoch 1 again.
+            bar.set_position(record.epoch as u64 - 1);
             super::shared::epoch_done(&bar, epoch_line(record, improved));
             Ok(())
         },
     );
-    preparing.finish_and_clear();
+    preparing.finish();
     bar.finish_and_clear();
     let (model, summary) = result?;
     if let Some(text) = model
@@ -451,6 +484,18 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
         let mut parts = vec![part("valid", valid)];
         parts.extend(test.iter().map(|t| part("test", t)));
         println!("trees view alone: {}", parts.join("; "));
+    }
+    if let Some(choice) = &s.prior_choice {
+        println!(
+            "the network starts {} (validation {:.4} from the view, {:.4} from seeded weights)",
+            if choice.keeps_prior() {
+                "from the trees view"
+            } else {
+                "from seeded weights, the trees view as an input"
+            },
+            choice.with_prior,
+            choice.without_prior
+        );
     }
     println!(
         "{} train / {} valid / {} test entities; best epoch {}{} of {}{} in {:.1} s",

@@ -340,6 +340,12 @@ impl FusedClassifier {
         &self.config
     }
 
+    /// Whether the trees view's class log-probabilities are added to the
+    /// scores (training chooses on validation; see `pipeline::fit`).
+    pub fn set_trees_prior(&mut self, on: bool) {
+        self.config.trees_prior = on && self.config.tree_outputs > 0;
+    }
+
     /// Every node's input (features and literal columns) and its
     /// embedding through the R-GCN.
     pub fn node_embeddings(

@@ -24,8 +24,8 @@ use crate::tasks::baselines::{evaluate_baselines, LabelledRows, Table};
 use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 use crate::tasks::metrics::{argmax, minority_class, ClassificationMetrics};
 use crate::tasks::trainer::{
-    seed_weights, train, zero_weights, Checkpointing, EpochRecord, ParamGroup, TrainReport,
-    TrainerConfig,
+    copy_weights, seed_weights, set_weights, train, zero_weights, Checkpointing, EpochRecord,
+    ParamGroup, TrainReport, TrainerConfig,
 };
 use crate::text::BertEncoder;
 
@@ -123,6 +123,8 @@ pub struct TrainSummary {
     pub valid_metrics: ClassificationMetrics,
     pub test_metrics: Option<ClassificationMetrics>,
     pub training: TrainReport,
+    /// Whether the network starts from the trees view, as validation chose.
+    pub prior_choice: Option<PriorChoice>,
     pub seconds: f64,
     /// Target indices of the training, validation and test parts.
     #[serde(skip)]
@@ -224,9 +226,12 @@ fn counted_paths(model: &FusionModel) -> CountedPaths {
     (model.vocab.paths.clone(), model.inputs.target_paths.clone())
 }
 
-/// Selects the path features from `counted` on the training labels,
-/// fits the trees view on the training targets, seeds the network's weights, picks the positive class from the training
-/// labels, and trains (BERT's fine-tuned layers at their own learning rate).
+/// Selects the path features from `counted` on the training labels, fits
+/// the trees view on the training targets, picks the positive class from
+/// the training labels, and trains the network. With the trees view, the
+/// network is trained twice, starting from the view (its prior) and from
+/// seeded weights, and validation keeps the better: on one data set the
+/// view is the model to correct, on another a weak start to unlearn.
 #[allow(clippy::too_many_arguments)]
 fn fit(
     model: &mut FusionModel,
@@ -237,7 +242,7 @@ fn fit(
     rng: &mut ChaCha8Rng,
     on_progress: &mut dyn FnMut(TrainProgress),
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
-) -> Result<TrainReport> {
+) -> Result<(TrainReport, Option<PriorChoice>)> {
     let train_labelled: Vec<(usize, u32)> = train_set
         .iter()
         .filter_map(|&t| Some((t, model.inputs.targets[t].label?)))
@@ -250,16 +255,92 @@ fn fit(
         classes,
         kept,
     );
-    if model.config().trees_prior {
+    let with_trees = model.config().tree_outputs > 0;
+    if with_trees {
         on_progress(TrainProgress::Stage("fitting the trees view"));
     }
     model.fit_trees(train_set, options.trainer.seed)?;
+    let train_labels: Vec<u32> = train_labelled.iter().map(|&(_, c)| c).collect();
+    model.positive_class = minority_class(&train_labels, classes);
+    // Fine-tuned BERT layers would carry one run's training into the other.
+    let frozen_text = model
+        .text
+        .as_ref()
+        .is_none_or(|t| t.trainable_vars().is_empty());
+    model.network.set_trees_prior(with_trees);
+    let from_prior = train_network(
+        model,
+        options,
+        train_set,
+        valid_set,
+        rng,
+        on_progress,
+        on_epoch,
+    )?;
+    if !(with_trees && frozen_text) {
+        model.rescore_with_kept_trees()?;
+        return Ok((from_prior, None));
+    }
+    let kept_weights = copy_weights(&model.varmap)?;
+    model.network.set_trees_prior(false);
+    on_progress(TrainProgress::Stage(
+        "training again from seeded weights, without the trees view as the start",
+    ));
+    let seeded = train_network(
+        model,
+        options,
+        train_set,
+        valid_set,
+        rng,
+        on_progress,
+        on_epoch,
+    )?;
+    let choice = PriorChoice {
+        with_prior: from_prior.best_metric,
+        without_prior: seeded.best_metric,
+    };
+    let report = if choice.keeps_prior() {
+        model.network.set_trees_prior(true);
+        set_weights(&model.varmap, &kept_weights)?;
+        from_prior
+    } else {
+        seeded
+    };
+    model.rescore_with_kept_trees()?;
+    Ok((report, Some(choice)))
+}
+
+/// The validation metrics (accuracy, ties to the lower loss) of the
+/// network trained from the trees view and from seeded weights.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PriorChoice {
+    pub with_prior: f64,
+    pub without_prior: f64,
+}
+
+impl PriorChoice {
+    /// Ties keep the trees view as the start.
+    pub fn keeps_prior(&self) -> bool {
+        self.with_prior >= self.without_prior
+    }
+}
+
+/// Seeds the network's weights (its heads' output layers at zero when the
+/// trees view is its prior) and trains it, BERT's fine-tuned layers at
+/// their own learning rate.
+fn train_network(
+    model: &mut FusionModel,
+    options: &TrainOptions,
+    train_set: &[usize],
+    valid_set: &[usize],
+    rng: &mut ChaCha8Rng,
+    on_progress: &mut dyn FnMut(TrainProgress),
+    on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
+) -> Result<TrainReport> {
     seed_weights(&model.varmap, rng)?;
     if model.config().trees_prior {
         zero_weights(&model.varmap, &head_outputs())?;
     }
-    let train_labels: Vec<u32> = train_labelled.iter().map(|&(_, c)| c).collect();
-    model.positive_class = minority_class(&train_labels, classes);
     let mut groups = ParamGroup::all(&model.varmap);
     if let Some(text) = &model.text {
         groups.push(ParamGroup {
@@ -276,16 +357,14 @@ fn fit(
             .batch_size
             .max(train_set.len().div_ceil(MAX_STEPS_PER_EPOCH)),
     };
-    let report = train(
+    train(
         &mut task,
         groups,
         &options.trainer,
         rng,
         Checkpointing::default(),
         on_epoch,
-    )?;
-    model.rescore_with_kept_trees()?;
-    Ok(report)
+    )
 }
 
 /// Metrics of the trees view's log-odds alone on `targets` (labelled).
@@ -335,7 +414,7 @@ pub fn train_classifier(
         )));
     }
     let counted = counted_paths(&model);
-    let report = fit(
+    let (report, prior_choice) = fit(
         &mut model,
         options,
         &counted,
@@ -368,6 +447,7 @@ pub fn train_classifier(
         valid_metrics,
         test_metrics,
         training: report,
+        prior_choice,
         seconds: start.elapsed().as_secs_f64(),
         split: [train_set, valid_set, test_set],
         counted_paths: counted,
@@ -487,11 +567,11 @@ pub fn cross_validate(
     options: &TrainOptions,
     bert: Option<BertEncoder>,
     device: &Device,
-    folds: usize,
-    repeats: usize,
+    (folds, repeats): (usize, usize),
+    on_progress: &mut dyn FnMut(TrainProgress),
     on_fold: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<Vec<f64>> {
-    let mut model = untrained_model(store, options, bert, device, &mut |_| {})?;
+    let mut model = untrained_model(store, options, bert, device, on_progress)?;
     let pristine_bert = model
         .text
         .as_ref()

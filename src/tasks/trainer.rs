@@ -149,6 +149,26 @@ pub fn zero_weights(varmap: &VarMap, names: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A copy of every weight, by name, for [`set_weights`] to put back.
+pub fn copy_weights(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
+    let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+    data.iter()
+        .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?)))
+        .collect()
+}
+
+/// Puts back weights that [`copy_weights`] took.
+pub fn set_weights(varmap: &VarMap, weights: &[(String, Tensor)]) -> Result<()> {
+    let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+    for (name, tensor) in weights {
+        let var = data
+            .get(name)
+            .ok_or_else(|| Error::Training(format!("the model has no weights named {name}")))?;
+        var.set(tensor)?;
+    }
+    Ok(())
+}
+
 /// Inverted dropout with a seeded mask (identity when `p` is 0).
 pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     if p <= 0.0 {
