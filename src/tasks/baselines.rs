@@ -630,6 +630,10 @@ pub(crate) fn check_width(table: &Table, width: usize) -> Result<()> {
 #[derive(Serialize, Deserialize)]
 pub struct GradientBoosting {
     width: usize,
+    /// The columns the boosters read, in order (see [`varying_columns`]);
+    /// absent in folders written before: all of them.
+    #[serde(default)]
+    columns: Option<Vec<usize>>,
     num_classes: usize,
     /// One booster (two classes: the second class's log-odds) or one per
     /// class; `None` for a class without training rows.
@@ -651,14 +655,34 @@ impl std::fmt::Debug for GradientBoosting {
 /// The log-odds of a class no training row had (its probability is 0).
 const ABSENT_CLASS_LOG_ODDS: f64 = -30.0;
 
-/// Column-major values of `rows` for forust, missing values as NaN.
-fn column_major(table: &Table, rows: &[usize]) -> Vec<f64> {
-    let width = table.columns.len();
-    let mut data = Vec::with_capacity(rows.len() * width);
-    for c in 0..width {
+/// Column-major values of `rows` in `columns` for forust, missing values
+/// as NaN.
+fn column_major(table: &Table, rows: &[usize], columns: &[usize]) -> Vec<f64> {
+    let mut data = Vec::with_capacity(rows.len() * columns.len());
+    for &c in columns {
         data.extend(rows.iter().map(|&r| table.value(r, c).unwrap_or(f64::NAN)));
     }
     data
+}
+
+/// The columns whose value (a missing value being one more) varies over
+/// `rows`: the only ones a tree can split on, so trees fitted on them alone
+/// are the trees fitted on all, and on a wide table of rare one-hot
+/// features (most constant over a few hundred rows) far faster to fit.
+/// At least one column is kept, for forust.
+fn varying_columns(table: &Table, rows: &[usize]) -> Vec<usize> {
+    let varying: Vec<usize> = (0..table.columns.len())
+        .filter(|&c| {
+            let mut values = rows.iter().map(|&r| table.value(r, c));
+            values
+                .next()
+                .is_some_and(|first| values.any(|v| v != first))
+        })
+        .collect();
+    match varying.is_empty() {
+        true => vec![0],
+        false => varying,
+    }
 }
 
 pub(crate) fn sigmoid(z: f64) -> f64 {
@@ -776,10 +800,12 @@ impl GradientBoosting {
         seed: u64,
     ) -> Result<Self> {
         check_soft(table, rows, targets)?;
-        let data = column_major(table, rows);
-        let matrix = Matrix::new(&data, rows.len(), table.columns.len());
+        let columns = varying_columns(table, rows);
+        let data = column_major(table, rows, &columns);
+        let matrix = Matrix::new(&data, rows.len(), columns.len());
         Ok(Self {
             width: table.columns.len(),
+            columns: Some(columns),
             num_classes: 2,
             boosters: vec![Some(booster(&matrix, targets, max_depth, trees, seed)?)],
             max_depth,
@@ -796,8 +822,9 @@ impl GradientBoosting {
         trees: usize,
         seed: u64,
     ) -> Result<Self> {
-        let data = column_major(table, rows);
-        let matrix = Matrix::new(&data, rows.len(), table.columns.len());
+        let columns = varying_columns(table, rows);
+        let data = column_major(table, rows, &columns);
+        let matrix = Matrix::new(&data, rows.len(), columns.len());
         let targets: Vec<usize> = if num_classes == 2 {
             vec![1]
         } else {
@@ -816,6 +843,7 @@ impl GradientBoosting {
         }
         Ok(Self {
             width: table.columns.len(),
+            columns: Some(columns),
             num_classes,
             boosters,
             max_depth,
@@ -885,26 +913,39 @@ impl GradientBoosting {
     pub fn contributions(&self, table: &Table, row: usize) -> Result<Vec<Vec<f64>>> {
         check_width(table, self.width)?;
         table.check_rows(&[row])?;
-        let data = column_major(table, &[row]);
-        let matrix = Matrix::new(&data, 1, self.width);
+        let columns = self.read_columns();
+        let data = column_major(table, &[row], &columns);
+        let matrix = Matrix::new(&data, 1, columns.len());
         Ok(self
             .boosters
             .iter()
-            .map(|b| match b {
-                Some(b) => {
-                    let mut values =
+            .map(|b| {
+                // A column the boosters do not read contributes nothing.
+                let mut values = vec![0.0; self.width];
+                if let Some(b) = b {
+                    let read =
                         b.predict_contributions(&matrix, ContributionsMethod::Shapley, false);
-                    values.truncate(self.width);
-                    values
+                    for (&c, v) in columns.iter().zip(read) {
+                        values[c] = v;
+                    }
                 }
-                None => vec![0.0; self.width],
+                values
             })
             .collect())
     }
 
+    /// The columns the boosters read.
+    fn read_columns(&self) -> Vec<usize> {
+        match &self.columns {
+            Some(columns) => columns.clone(),
+            None => (0..self.width).collect(),
+        }
+    }
+
     fn raw_log_odds(&self, table: &Table, rows: &[usize]) -> Vec<Vec<f64>> {
-        let data = column_major(table, rows);
-        let matrix = Matrix::new(&data, rows.len(), self.width);
+        let columns = self.read_columns();
+        let data = column_major(table, rows, &columns);
+        let matrix = Matrix::new(&data, rows.len(), columns.len());
         self.boosters
             .iter()
             .map(|b| match b {
@@ -1203,6 +1244,34 @@ mod tests {
             .all(|p| (p[1] - 0.5).abs() < 1e-3));
         let bad = LogisticRegression::fit_soft(&t, &train, &vec![1.5; train.len()], 1e-2);
         assert!(bad.unwrap_err().to_string().contains("probability"));
+    }
+
+    #[test]
+    fn columns_constant_over_the_training_rows_change_no_prediction() {
+        let rows = square_points(200, 5);
+        let labels: Vec<usize> = rows
+            .iter()
+            .map(|r| usize::from((r[0] > 0.0) != (r[1] > 0.0)))
+            .collect();
+        // The same points with a constant column, an all-missing one, and
+        // one that is constant on the training rows only, between them.
+        let padded: Vec<Vec<f32>> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| vec![7.0, r[0], f32::NAN, r[1], if i < 150 { 0.0 } else { 1.0 }])
+            .collect();
+        let (narrow, wide) = (table(rows), table(padded));
+        let train: Vec<usize> = (0..150).collect();
+        let all: Vec<usize> = (0..200).collect();
+        let a = GradientBoosting::fit_with(&narrow, &train, &labels[..150], 2, 3, 30, 1).unwrap();
+        let b = GradientBoosting::fit_with(&wide, &train, &labels[..150], 2, 3, 30, 1).unwrap();
+        assert_eq!(b.columns.as_deref(), Some(&[1, 3][..]));
+        assert_eq!(a.predict(&narrow, &all), b.predict(&wide, &all));
+        let (ca, cb) = (
+            a.contributions(&narrow, 160).unwrap(),
+            b.contributions(&wide, 160).unwrap(),
+        );
+        assert_eq!(cb[0], vec![0.0, ca[0][0], 0.0, ca[0][1], 0.0]);
     }
 
     #[test]
