@@ -204,6 +204,29 @@ pub(crate) struct Preprocessor {
     scales: Vec<f64>,
 }
 
+/// The median of `values` (0 for none), reordering them: a selection, not
+/// a sort, since wide tables have a column per text feature.
+fn median(values: &mut [f64]) -> f64 {
+    let n = values.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let (below, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    match n % 2 {
+        1 => upper,
+        // The largest value below the upper middle is the lower middle.
+        _ => {
+            (below
+                .iter()
+                .copied()
+                .max_by(f64::total_cmp)
+                .unwrap_or(upper)
+                + upper)
+                / 2.0
+        }
+    }
+}
+
 impl Preprocessor {
     pub(crate) fn fit(table: &Table, rows: &[usize]) -> Self {
         let width = table.columns.len();
@@ -214,13 +237,7 @@ impl Preprocessor {
             if present.len() < rows.len() {
                 indicators.push(c);
             }
-            present.sort_by(f64::total_cmp);
-            let n = present.len();
-            medians.push(match n {
-                0 => 0.0,
-                _ if n % 2 == 1 => present[n / 2],
-                _ => (present[n / 2 - 1] + present[n / 2]) / 2.0,
-            });
+            medians.push(median(&mut present));
         }
         let mut this = Self {
             width,
@@ -1244,6 +1261,14 @@ mod tests {
             .all(|p| (p[1] - 0.5).abs() < 1e-3));
         let bad = LogisticRegression::fit_soft(&t, &train, &vec![1.5; train.len()], 1e-2);
         assert!(bad.unwrap_err().to_string().contains("probability"));
+    }
+
+    #[test]
+    fn medians_of_odd_even_and_empty_columns() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&mut [5.0, 5.0, 1.0, 9.0]), 5.0);
+        assert_eq!(median(&mut []), 0.0);
     }
 
     #[test]
