@@ -267,33 +267,21 @@ fn fit(
         .text
         .as_ref()
         .is_none_or(|t| t.trainable_vars().is_empty());
+    let mut run = |model: &mut FusionModel, stage| {
+        on_progress(TrainProgress::Stage(stage));
+        train_network(model, options, train_set, valid_set, rng, on_epoch)
+    };
     model.network.set_trees_prior(with_trees);
-    let from_prior = train_network(
-        model,
-        options,
-        train_set,
-        valid_set,
-        rng,
-        on_progress,
-        on_epoch,
-    )?;
+    let from_prior = run(model, "training")?;
     if !(with_trees && frozen_text) {
         model.rescore_with_kept_trees()?;
         return Ok((from_prior, None));
     }
     let kept_weights = copy_weights(&model.varmap)?;
     model.network.set_trees_prior(false);
-    on_progress(TrainProgress::Stage(
-        "training again from seeded weights, without the trees view as the start",
-    ));
-    let seeded = train_network(
+    let seeded = run(
         model,
-        options,
-        train_set,
-        valid_set,
-        rng,
-        on_progress,
-        on_epoch,
+        "training again from seeded weights, without the trees view as the start",
     )?;
     let choice = PriorChoice {
         with_prior: from_prior.best_metric,
@@ -334,7 +322,6 @@ fn train_network(
     train_set: &[usize],
     valid_set: &[usize],
     rng: &mut ChaCha8Rng,
-    on_progress: &mut dyn FnMut(TrainProgress),
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<TrainReport> {
     seed_weights(&model.varmap, rng)?;
@@ -348,7 +335,6 @@ fn train_network(
             lr_scale: options.bert_lr_scale,
         });
     }
-    on_progress(TrainProgress::Stage("training"));
     let mut task = FusionTraining {
         model,
         train: train_set.to_vec(),
