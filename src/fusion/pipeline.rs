@@ -24,8 +24,8 @@ use crate::tasks::baselines::{evaluate_baselines, LabelledRows, Table};
 use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 use crate::tasks::metrics::{argmax, minority_class, ClassificationMetrics};
 use crate::tasks::trainer::{
-    copy_weights, seed_weights, set_weights, train, zero_weights, Checkpointing, EpochRecord,
-    ParamGroup, TrainReport, TrainerConfig,
+    restore, seed_weights, snapshot, train, zero_weights, Checkpointing, EpochRecord, ParamGroup,
+    TrainReport, TrainerConfig,
 };
 use crate::text::BertEncoder;
 
@@ -277,7 +277,8 @@ fn fit(
         model.rescore_with_kept_trees()?;
         return Ok((from_prior, None));
     }
-    let kept_weights = copy_weights(&model.varmap)?;
+    let vars = model.varmap.all_vars();
+    let kept_weights = snapshot(&vars)?;
     model.network.set_trees_prior(false);
     let seeded = run(
         model,
@@ -289,7 +290,7 @@ fn fit(
     };
     let report = if choice.keeps_prior() {
         model.network.set_trees_prior(true);
-        set_weights(&model.varmap, &kept_weights)?;
+        restore(&vars, &kept_weights)?;
         from_prior
     } else {
         seeded

@@ -952,10 +952,10 @@ impl GradientBoosting {
     }
 
     /// The columns the boosters read.
-    fn read_columns(&self) -> Vec<usize> {
+    fn read_columns(&self) -> std::borrow::Cow<'_, [usize]> {
         match &self.columns {
-            Some(columns) => columns.clone(),
-            None => (0..self.width).collect(),
+            Some(columns) => columns.into(),
+            None => (0..self.width).collect::<Vec<_>>().into(),
         }
     }
 

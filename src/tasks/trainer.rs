@@ -149,26 +149,6 @@ pub fn zero_weights(varmap: &VarMap, names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A copy of every weight, by name, for [`set_weights`] to put back.
-pub fn copy_weights(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
-    let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-    data.iter()
-        .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?)))
-        .collect()
-}
-
-/// Puts back weights that [`copy_weights`] took.
-pub fn set_weights(varmap: &VarMap, weights: &[(String, Tensor)]) -> Result<()> {
-    let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-    for (name, tensor) in weights {
-        let var = data
-            .get(name)
-            .ok_or_else(|| Error::Training(format!("the model has no weights named {name}")))?;
-        var.set(tensor)?;
-    }
-    Ok(())
-}
-
 /// Inverted dropout with a seeded mask (identity when `p` is 0).
 pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     if p <= 0.0 {
@@ -475,9 +455,7 @@ pub fn train(
     }
     let (best_epoch, best_metric, snapshot) =
         best.ok_or_else(|| Error::Training("no epoch produced a finite validation metric".into()))?;
-    for (var, tensor) in vars.iter().zip(snapshot) {
-        var.set(&tensor)?;
-    }
+    restore(&vars, &snapshot)?;
     Ok(TrainReport {
         best_epoch,
         best_metric,
@@ -486,12 +464,20 @@ pub fn train(
     })
 }
 
-/// A copy of the weights' current values.
-fn snapshot(vars: &[Var]) -> Result<Vec<Tensor>> {
+/// A copy of the weights' current values, for [`restore`].
+pub fn snapshot(vars: &[Var]) -> Result<Vec<Tensor>> {
     Ok(vars
         .iter()
         .map(|v| v.as_tensor().copy())
         .collect::<candle_core::Result<Vec<_>>>()?)
+}
+
+/// Puts back the values a [`snapshot`] of the same `vars` took.
+pub fn restore(vars: &[Var], snapshot: &[Tensor]) -> Result<()> {
+    for (var, tensor) in vars.iter().zip(snapshot) {
+        var.set(tensor)?;
+    }
+    Ok(())
 }
 
 /// Scales all gradients together so that their global L2 norm is at most `max`.
