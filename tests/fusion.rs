@@ -457,14 +457,18 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
         .stdout(contains("views: attributes, graph\n"));
     assert_eq!(metrics(&ws, "model")["test_metrics"]["accuracy"], 1.0);
     assert!(!ws.path("model").join("trees.json").exists());
-    // With the trees view (the default): its trees are kept in the folder,
-    // and the reopened model scores the same entities the same way.
+    assert!(!ws.path("model").join("rgcn-view").exists());
+    // With the trees view (the default): its trees, and on a store this
+    // small the R-GCN view they read, are kept in the folder, and the
+    // reopened model scores the same entities the same way.
     train(&ws, "trees", &[])
         .success()
         .stdout(contains("views: attributes, graph, trees\n"))
         .stdout(contains("trees view: gradient-boosted trees"))
+        .stdout(contains("the R-GCN view's log-odds among its columns"))
         .stdout(contains("the network starts from"));
     assert!(ws.path("trees").join("trees.json").is_file());
+    assert!(ws.path("trees").join("rgcn-view/config.json").is_file());
     // Validation chose whether the network starts from the view, and the
     // folder keeps that choice for `predict`.
     let choice = &metrics(&ws, "trees")["prior_choice"];
@@ -474,6 +478,7 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
     )
     .unwrap();
     assert_eq!(config["model"]["trees_prior"], kept);
+    assert_eq!(config["rgcn_view"], true);
     assert_eq!(metrics(&ws, "trees")["test_metrics"]["accuracy"], 1.0);
     ws.kgfuse()
         .args(["evaluate", "classify", "--model", "trees"])
@@ -492,6 +497,18 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
         !explanation["paths"].as_array().unwrap().is_empty(),
         "{explanation}"
     );
+    // A company added since is scored too: the R-GCN view meets it as a
+    // node it never learned an input for.
+    load_turtle(
+        &ws,
+        "later.ttl",
+        "@prefix ex: <http://example.org/> .\nex:c99 a ex:Company ; ex:bank ex:b0 .\n",
+    );
+    ws.kgfuse()
+        .args(["predict", "--model", "trees", "--format", "json"])
+        .assert()
+        .success()
+        .stdout(contains("http://example.org/c99"));
     train(&ws, "text", &["--no-graph"])
         .failure()
         .stderr(contains("has a text"));
@@ -606,6 +623,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         path_length: 3,
         path_features: 512,
         trees: true,
+        rgcn_view: kgfuse::fusion::RgcnViewUse::Auto,
         model: FusionConfig {
             dim: 8,
             layers: 1,

@@ -13,6 +13,7 @@ pub mod literals;
 pub mod model;
 pub mod paths;
 pub mod pipeline;
+pub mod rgcn_view;
 pub mod text_side;
 pub mod training;
 pub mod trees;
@@ -31,6 +32,7 @@ pub use model::{
     FusedClassifier, FusionBatch, FusionConfig, NodeFeatures, NodeStates, PathBag, View,
 };
 pub use paths::PathCounts;
+pub use rgcn_view::{RgcnGraph, RgcnView, RgcnViewUse};
 pub use text_side::TextSide;
 pub use trees::TreeView;
 
@@ -53,6 +55,9 @@ pub struct SavedModel {
     pub positive_class: usize,
     /// Name of the BERT checkpoint folder the text side was trained with.
     pub bert: Option<String>,
+    /// Whether the trees read an R-GCN view (in `rgcn_view::FOLDER`).
+    #[serde(default)]
+    pub rgcn_view: bool,
 }
 
 /// The trees view's trees in a model folder (forust's JSON).
@@ -78,6 +83,12 @@ pub struct FusionModel {
     /// out of fold for the targets they were fitted on (see `trees`).
     pub trees: Option<TreeView>,
     pub tree_log_odds: Vec<Vec<f32>>,
+    /// The store's graph for an R-GCN view, while training with one.
+    pub rgcn_graph: Option<RgcnGraph>,
+    /// The R-GCN view (once fitted) and each target's log-odds as the
+    /// trees read them: out of fold for the targets it was fitted on.
+    pub rgcn: Option<RgcnView>,
+    pub rgcn_log_odds: Vec<Vec<f32>>,
 }
 
 impl FusionModel {
@@ -130,6 +141,9 @@ impl FusionModel {
             positive_class: 0,
             trees: None,
             tree_log_odds: Vec::new(),
+            rgcn_graph: None,
+            rgcn: None,
+            rgcn_log_odds: Vec::new(),
         })
     }
 
@@ -300,6 +314,7 @@ impl FusionModel {
             trainer: trainer.clone(),
             positive_class: self.positive_class,
             bert: self.text.as_ref().map(|t| t.encoder().name().to_owned()),
+            rgcn_view: self.rgcn.is_some(),
         };
         checkpoint::write_json(&dir.join("config.json"), &saved)?;
         checkpoint::write_json(&dir.join("metrics.json"), metrics)?;
@@ -327,25 +342,34 @@ impl FusionModel {
         if let Some(trees) = &self.trees {
             checkpoint::write_json(&dir.join(TREES_FILE), trees)?;
         }
+        if let Some(rgcn) = &self.rgcn {
+            rgcn.save(dir)?;
+        }
         let path = dir.join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path)
             .map_err(|e| Error::model_folder(&path, e.to_string()))
     }
 
     /// Fits the trees view on the `train` targets (out of fold for them,
-    /// see `trees`) and sets every target's log-odds; no-op without a
-    /// trees view.
+    /// see `trees`), over the R-GCN view's log-odds when it has its graph,
+    /// and sets every target's log-odds; no-op without a trees view.
     pub fn fit_trees(&mut self, train: &[usize], seed: u64) -> Result<()> {
         if self.config().tree_outputs == 0 {
             return Ok(());
         }
-        let all: Vec<usize> = (0..self.inputs.targets.len()).collect();
-        let table = self.attribute_table();
-        let texts = self.text_bags(&all)?;
         let labels: Vec<usize> = train
             .iter()
             .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
             .collect();
+        if let Some(graph) = &self.rgcn_graph {
+            let labels: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
+            let (view, stacked) = RgcnView::fit(graph, train, &labels, seed)?;
+            self.rgcn = Some(view);
+            self.rgcn_log_odds = stacked;
+        }
+        let all: Vec<usize> = (0..self.inputs.targets.len()).collect();
+        let table = self.attribute_table();
+        let texts = self.text_bags(&all)?;
         let classes = self.vocab.classes.len();
         let (trees, out_of_fold) =
             TreeView::fit(&table, texts.as_ref(), train, &labels, classes, seed)?;
@@ -361,6 +385,9 @@ impl FusionModel {
     /// folder has them (after training, which read the training targets'
     /// out of fold).
     pub fn rescore_with_kept_trees(&mut self) -> Result<()> {
+        if let Some(rgcn) = &self.rgcn {
+            self.rgcn_log_odds = rgcn.log_odds.clone();
+        }
         let all: Vec<usize> = (0..self.inputs.targets.len()).collect();
         let (attributes, texts) = self.tree_tables(&all)?;
         if let Some(trees) = &self.trees {
@@ -430,13 +457,33 @@ impl FusionModel {
         Ok(Some(bags))
     }
 
-    /// The targets' flat attributes as the trees read them: literal
-    /// columns, node features and the selected path counts.
+    /// The targets' flat attributes as the trees read them: the R-GCN
+    /// view's log-odds (with one), literal columns, node features and the
+    /// selected path counts (last: `attribution` finds them there).
     pub fn attribute_table(&self) -> Table {
-        let (columns, rows) =
+        let (mut columns, mut rows) =
             self.inputs
                 .target_table(&self.vocab, &self.vocab.paths, &self.inputs.target_paths);
+        if let Some(first) = self.rgcn_log_odds.first() {
+            let names = match first.len() {
+                1 => vec![self.vocab.classes[1].clone()],
+                _ => self.vocab.classes.clone(),
+            };
+            columns.splice(0..0, names.iter().map(|c| format!("R-GCN log-odds of {c}")));
+            for (row, odds) in rows.iter_mut().zip(&self.rgcn_log_odds) {
+                row.splice(0..0, odds.iter().copied());
+            }
+        }
         Table { columns, rows }
+    }
+
+    /// The targets' entities, in order.
+    pub fn target_entities(&self) -> Vec<oxigraph::model::NamedOrBlankNode> {
+        self.inputs
+            .targets
+            .iter()
+            .map(|t| self.inputs.view.node(t.node).clone())
+            .collect()
     }
 
     /// The index of `entity` among the targets the model scores.
@@ -559,6 +606,11 @@ impl FusionModel {
             }
         }
         model.positive_class = saved.positive_class;
+        if saved.rgcn_view {
+            let rgcn = RgcnView::open(dir, store, &model.target_entities())?;
+            model.rgcn_log_odds = rgcn.log_odds.clone();
+            model.rgcn = Some(rgcn);
+        }
         if saved.model.tree_outputs > 0 {
             let path = dir.join(TREES_FILE);
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;

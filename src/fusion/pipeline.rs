@@ -15,7 +15,7 @@ use super::model::head_outputs;
 use super::paths::RelationPaths;
 use super::training::{evaluate, stratified_split, FusionTraining};
 use super::trees::tree_outputs;
-use super::{FusionConfig, FusionModel, TextLimits, View, Vocabulary};
+use super::{FusionConfig, FusionModel, RgcnGraph, RgcnViewUse, TextLimits, View, Vocabulary};
 use crate::error::{Error, Result, Setting};
 use crate::store::query::CustomFunction;
 use crate::store::terms::{GRAPH_NS, KGFUSE_NS};
@@ -52,6 +52,9 @@ pub struct TrainOptions {
     /// Stack gradient-boosted trees over the flat attributes under the
     /// network as its trees view (with the graph side; see `fusion::trees`).
     pub trees: bool,
+    /// When to stack the graph-only R-GCN under the trees, out of fold
+    /// (see `fusion::rgcn_view`).
+    pub rgcn_view: RgcnViewUse,
     /// The network; the `num_*`, `tree_outputs` and `text_dim` fields are
     /// filled in here.
     pub model: FusionConfig,
@@ -85,6 +88,7 @@ impl TrainOptions {
             path_length: super::paths::MAX_LENGTH,
             path_features: super::paths::MAX_SELECTED,
             trees: true,
+            rgcn_view: RgcnViewUse::Auto,
             model: FusionConfig::default(),
             bert_lr_scale: DEFAULT_BERT_LR / trainer.learning_rate,
             trainer,
@@ -198,9 +202,20 @@ fn untrained_model(
     if config.use_text && bert.is_some() {
         on_progress(TrainProgress::Stage("encoding texts with BERT"));
     }
-    FusionModel::new(vocab, inputs, config, bert, device, |n| {
+    let mut model = FusionModel::new(vocab, inputs, config, bert, device, |n| {
         on_progress(TrainProgress::TextsEncoded(n))
-    })
+    })?;
+    if trees && options.rgcn_view.reads(store.len()?) {
+        on_progress(TrainProgress::Stage("reading the graph for the R-GCN view"));
+        model.rgcn_graph = Some(RgcnGraph::read(
+            store,
+            &options.label,
+            &options.class,
+            &model.vocab.classes,
+            &model.target_entities(),
+        )?);
+    }
+    Ok(model)
 }
 
 /// Every optimisation step runs the R-GCN over the whole graph, so a large
@@ -426,7 +441,17 @@ pub fn train_classifier(
     let summary = TrainSummary {
         views: model.config().views(),
         path_features: model.vocab.paths.per_length(),
-        trees: model.trees.as_ref().map(|t| t.describe()),
+        trees: model.trees.as_ref().map(|t| {
+            let rgcn = match (&model.rgcn, options.rgcn_view) {
+                (Some(_), _) => "; the R-GCN view's log-odds among its columns".to_owned(),
+                (None, RgcnViewUse::Auto) => format!(
+                    "; no R-GCN view (the store holds more than {} triples: --rgcn-view always reads it)",
+                    super::rgcn_view::MAX_TRIPLES
+                ),
+                (None, _) => String::new(),
+            };
+            format!("{}{rgcn}", t.describe())
+        }),
         trees_alone,
         train: train_set.len(),
         valid: valid_set.len(),

@@ -168,7 +168,7 @@ fn out_of_fold<T: Clone + Send>(
 }
 
 /// Class probabilities to the log-odds the trees give (see `tree_outputs`).
-fn probability_log_odds(probabilities: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+pub(crate) fn probability_log_odds(probabilities: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
     let odds = |p: f32| logit(p as f64) as f32;
     probabilities
         .into_iter()

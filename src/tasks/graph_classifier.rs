@@ -109,14 +109,61 @@ impl GraphClassifier {
                 data.examples.len()
             )));
         }
+        let (model, training) = Self::fit(
+            data,
+            label,
+            class,
+            config,
+            trainer,
+            [&train, &valid, &test],
+            &mut rng,
+            on_epoch,
+        )?;
+        let logits = model.model.logits(None)?;
+        let metrics = |part: &[(u32, u32)]| -> Result<ClassificationMetrics> {
+            let nodes: Vec<u32> = part.iter().map(|e| e.0).collect();
+            let labels: Vec<u32> = part.iter().map(|e| e.1).collect();
+            Ok(ClassificationMetrics::compute(
+                &probabilities(&logits, &nodes)?,
+                &labels,
+                &data.classes,
+                model.saved.positive_class,
+            ))
+        };
+        let summary = GraphTrainSummary {
+            train: train.len(),
+            valid: valid.len(),
+            test: test.len(),
+            valid_metrics: metrics(&valid)?,
+            test_metrics: metrics(&test)?,
+            training,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        Ok((model, summary))
+    }
+
+    /// Trains on the `train` examples of `data`, keeping the weights of the
+    /// best epoch on `valid`; `test` is only recorded, with the others, as
+    /// the model's split.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit(
+        data: &ClassifyData,
+        label: &NamedNode,
+        class: Option<&NamedNode>,
+        config: &ClassifyConfig,
+        trainer: &TrainerConfig,
+        [train, valid, test]: [&[(u32, u32)]; 3],
+        rng: &mut ChaCha8Rng,
+        on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
+    ) -> Result<(Self, TrainReport)> {
         let (varmap, model) = NodeClassifier::on_cpu(data, config)?;
         let training = fit(
             &model,
             &varmap,
             config,
             trainer,
-            (train.clone(), valid.clone()),
-            &mut rng,
+            (train.to_vec(), valid.to_vec()),
+            rng,
             on_epoch,
         )?;
         let train_labels: Vec<u32> = train.iter().map(|&(_, c)| c).collect();
@@ -140,27 +187,7 @@ impl GraphClassifier {
                 .iter()
                 .map(|r| r.as_str().to_owned())
                 .collect(),
-            split: [names(&train), names(&valid), names(&test)],
-        };
-        let logits = model.logits(None)?;
-        let metrics = |part: &[(u32, u32)]| -> Result<ClassificationMetrics> {
-            let nodes: Vec<u32> = part.iter().map(|e| e.0).collect();
-            let labels: Vec<u32> = part.iter().map(|e| e.1).collect();
-            Ok(ClassificationMetrics::compute(
-                &probabilities(&logits, &nodes)?,
-                &labels,
-                &data.classes,
-                positive_class,
-            ))
-        };
-        let summary = GraphTrainSummary {
-            train: train.len(),
-            valid: valid.len(),
-            test: test.len(),
-            valid_metrics: metrics(&valid)?,
-            test_metrics: metrics(&test)?,
-            training,
-            seconds: start.elapsed().as_secs_f64(),
+            split: [names(train), names(valid), names(test)],
         };
         Ok((
             Self {
@@ -168,8 +195,13 @@ impl GraphClassifier {
                 varmap,
                 model,
             },
-            summary,
+            training,
         ))
+    }
+
+    /// Class probabilities of `nodes` (ids of the graph it was trained on).
+    pub fn trained_graph_probabilities(&self, nodes: &[u32]) -> Result<Vec<Vec<f32>>> {
+        probabilities(&self.model.logits(None)?, nodes)
     }
 
     /// Writes the model folder (`config.json`, `model.safetensors`,
