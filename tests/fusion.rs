@@ -808,3 +808,43 @@ fn a_lora_model_trains_predicts_and_explains() {
     .unwrap();
     assert_eq!(json["claim"]["label"], "http://example.org/High", "{json}");
 }
+
+/// On AIFB+ (a fixed graph of people, groups, projects and publications)
+/// the trees read the R-GCN view, and `explain` traces the view's share of
+/// a person's score to the R-GCN's own paths in the store.
+#[test]
+fn aifb_people_are_explained_through_the_rgcn_view() {
+    let ws = Workspace::new();
+    let aifb = common::shared_data().join("aifb");
+    ws.kgfuse()
+        .arg("load")
+        .args(["aifb+.nt.gz", "train.nt.gz", "valid.nt.gz"].map(|f| aifb.join(f)))
+        .assert()
+        .success();
+    ws.kgfuse()
+        .args(["train", "classify", "--no-text", "--epochs", "3"])
+        .args(["--class", "http://swrc.ontoware.org/ontology#Person"])
+        .args(["--label", "http://swrc.ontoware.org/ontology#employs"])
+        .args(["--out", "model"])
+        .assert()
+        .success()
+        .stdout(contains("the R-GCN view's log-odds among its columns"));
+    assert!(ws
+        .path("model")
+        .join("rgcn-view/model.safetensors")
+        .is_file());
+    let explanation = ws
+        .kgfuse()
+        .args(["explain", "--model", "model", "--format", "json"])
+        .arg("http://www.aifb.uni-karlsruhe.de/Personen/viewPersonOWL/id2127instance")
+        .output()
+        .unwrap();
+    assert!(explanation.status.success());
+    let explanation: serde_json::Value = serde_json::from_slice(&explanation.stdout).unwrap();
+    let method = explanation["method"].as_str().unwrap();
+    assert!(method.contains("the R-GCN view's share"), "{method}");
+    assert!(
+        !explanation["paths"].as_array().unwrap().is_empty(),
+        "{explanation}"
+    );
+}

@@ -9,7 +9,7 @@ use oxigraph::model::{NamedNode, NamedOrBlankNode, Term, Triple};
 use super::{ask_query, path_step, Claim, Derivations, EvidencePath, Explanation, TextSpan};
 use crate::error::{Error, Result};
 use crate::fusion::attribution::{
-    attribute, attribute_graph_classifier, ranked_paths, top_paths, IG_STEPS,
+    attribute, attribute_graph_classifier, ranked_paths, rgcn_triples, top_paths, IG_STEPS,
 };
 use crate::fusion::data::ItemSource;
 use crate::fusion::{model_id, FusionModel};
@@ -62,7 +62,7 @@ pub fn explain_fused(
     let target = model.target_of(entity)?;
     let node = model.inputs.targets[target].node;
     let attributions = attribute(model, target, IG_STEPS)?;
-    let paths = evidence_paths(
+    let mut paths = evidence_paths(
         store,
         ranked_paths(model, node, &attributions, top_k),
         |e| {
@@ -76,6 +76,31 @@ pub fn explain_fused(
         &attributions.edges,
         derivations,
     )?;
+    let mut method = format!(
+        "integrated gradients ({IG_STEPS} steps, all-zero baseline) on R-GCN edge masks and relation-path counts; gradient x input on text items"
+    );
+    let rgcn = rgcn_triples(model, target, attributions.class, attributions.rgcn_share)?;
+    if let Some((graph, rgcn)) = rgcn {
+        method.push_str(&format!(
+            "; the R-GCN view's share through the trees ({:.3}) over its own paths, in proportion to integrated gradients on its message mask",
+            attributions.rgcn_share
+        ));
+        let rgcn_node = graph.node_id(entity).expect("scored by the view");
+        let ends: Vec<(u32, u32)> = graph.triples.iter().map(|(s, _, o)| (*s, *o)).collect();
+        paths.extend(evidence_paths(
+            store,
+            top_paths(&ends, rgcn_node, &rgcn.triples, top_k),
+            |e| graph_triple(graph, e),
+            &rgcn.triples,
+            derivations,
+        )?);
+        // One ranking of both kinds of path.
+        paths.sort_by(|a, b| b.attribution.total_cmp(&a.attribution));
+        paths.truncate(top_k);
+        for (rank, path) in paths.iter_mut().enumerate() {
+            path.rank = rank + 1;
+        }
+    }
     let mut spans = Vec::new();
     for (item, &a) in model.inputs.targets[target]
         .items
@@ -108,9 +133,7 @@ pub fn explain_fused(
             probability: f64::from(probabilities[attributions.class]),
             score: f64::from(probabilities[model.positive_class]),
         },
-        method: format!(
-            "integrated gradients ({IG_STEPS} steps, all-zero baseline) on R-GCN edge masks and relation-path counts; gradient x input on text items"
-        ),
+        method,
         paths,
         spans,
     })
@@ -148,19 +171,12 @@ pub fn explain_graph_classifier(
     let node = graph
         .node_id(entity)
         .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the store's graph")))?;
-    let attributions = attribute_graph_classifier(model, graph, node, IG_STEPS)?;
+    let attributions = attribute_graph_classifier(model, graph, node, None, IG_STEPS)?;
     let ends: Vec<(u32, u32)> = graph.triples.iter().map(|(s, _, o)| (*s, *o)).collect();
     let paths = evidence_paths(
         store,
         top_paths(&ends, node, &attributions.triples, top_k),
-        |e| {
-            let (s, predicate, o) = &graph.triples[e];
-            (
-                graph.node(*s).clone(),
-                predicate.clone(),
-                graph.node(*o).clone(),
-            )
-        },
+        |e| graph_triple(graph, e),
         &attributions.triples,
         derivations,
     )?;
@@ -180,6 +196,16 @@ pub fn explain_graph_classifier(
         paths,
         spans: Vec::new(),
     })
+}
+
+/// Triple `e` of an aligned graph.
+fn graph_triple(graph: &AlignedGraph, e: usize) -> (NamedOrBlankNode, NamedNode, NamedOrBlankNode) {
+    let (s, predicate, o) = &graph.triples[e];
+    (
+        graph.node(*s).clone(),
+        predicate.clone(),
+        graph.node(*o).clone(),
+    )
 }
 
 /// Ranked paths (`(score, edge indices)`) as evidence: each edge's triple

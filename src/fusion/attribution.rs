@@ -14,7 +14,10 @@
 //! log-odds are scaled from even odds too, and each path feature also gets
 //! the trees' share: its Shapley contribution to their log-odds times the
 //! integrated gradient on them. Text items are scored by gradient × input
-//! on their BERT features.
+//! on their BERT features. With an R-GCN view under the trees, its share
+//! (its columns' Shapley contributions times that same gradient) goes to
+//! its own triples: integrated gradients on its message mask, scaled so
+//! that they sum to the share (`rgcn_triples`).
 
 use candle_core::{DType, Tensor, Var};
 use serde::Serialize;
@@ -39,6 +42,9 @@ pub struct Attributions {
     /// `(path feature id, attribution)` of each path feature the target has.
     pub paths: Vec<(u32, f64)>,
     pub items: Vec<f64>,
+    /// The R-GCN view's share of the predicted class's log-odds, through
+    /// the trees (0 without one).
+    pub rgcn_share: f64,
     pub class: usize,
     pub probabilities: Vec<f32>,
 }
@@ -123,23 +129,31 @@ pub fn attribute(model: &mut FusionModel, target: usize, steps: usize) -> Result
         .map(|(&(id, _), (&w, &g))| (id, f64::from(w) * g))
         .collect();
     let (table, texts) = model.tree_tables(&[target])?;
+    let mut rgcn_share = 0.0;
     if let Some(trees) = &model.trees {
-        // The trees' share: each path column's Shapley contribution to the
+        // The trees' share: each column's Shapley contribution to the
         // log-odds, times the mean gradient of the logit on those log-odds.
         let contributions = trees.contributions(&table, texts.as_ref(), 0)?;
-        let paths_at = table.columns.len() - model.vocab.paths.len();
-        for (id, attribution) in &mut paths {
-            *attribution += contributions
+        let share = |column: usize| -> f64 {
+            contributions
                 .iter()
                 .zip(&tree_gradients)
-                .map(|(c, g)| c[paths_at + *id as usize] * g)
-                .sum::<f64>();
+                .map(|(c, g)| c[column] * g)
+                .sum()
+        };
+        let paths_at = table.columns.len() - model.vocab.paths.len();
+        for (id, attribution) in &mut paths {
+            *attribution += share(paths_at + *id as usize);
         }
+        // The R-GCN view's columns lead the table.
+        let rgcn_columns = model.rgcn_log_odds.first().map_or(0, Vec::len);
+        rgcn_share = (0..rgcn_columns).map(share).sum();
     }
     Ok(Attributions {
         edges,
         paths,
         items,
+        rgcn_share,
         class,
         probabilities,
     })
@@ -263,15 +277,17 @@ pub struct GraphAttributions {
 }
 
 /// Integrated gradients on the mask of a graph-only classifier's R-GCN
-/// messages (both messages of a triple share its weight), in `steps` steps.
+/// messages (both messages of a triple share its weight), in `steps` steps,
+/// for `class` (default: the predicted one).
 pub fn attribute_graph_classifier(
     model: &GraphClassifier,
     graph: &AlignedGraph,
     node: u32,
+    class: Option<usize>,
     steps: usize,
 ) -> Result<GraphAttributions> {
     let probabilities = model.score(graph, &[node])?.remove(0).probabilities;
-    let class = argmax(&probabilities);
+    let class = class.unwrap_or_else(|| argmax(&probabilities));
     let count = graph.triples.len();
     let ones = Tensor::ones(count, DType::F32, &candle_core::Device::Cpu)?;
     let mut triples = vec![0f64; count];
@@ -296,6 +312,39 @@ pub fn attribute_graph_classifier(
         class,
         probabilities,
     })
+}
+
+/// The R-GCN view's triples (of its aligned graph) for one target's
+/// `class`, with the view's `share` of the fused log-odds spread over them
+/// in proportion to their integrated gradients; `None` when the gradients
+/// cancel out.
+pub fn rgcn_triples(
+    model: &FusionModel,
+    target: usize,
+    class: usize,
+    share: f64,
+) -> Result<Option<(&AlignedGraph, GraphAttributions)>> {
+    let Some((rgcn, graph)) = model
+        .rgcn
+        .as_ref()
+        .and_then(|v| Some((v.model(), v.graph()?)))
+    else {
+        return Ok(None);
+    };
+    let entity = model.inputs.view.node(model.inputs.targets[target].node);
+    let node = graph
+        .node_id(entity)
+        .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the R-GCN's graph")))?;
+    let mut attributions = attribute_graph_classifier(rgcn, graph, node, Some(class), IG_STEPS)?;
+    let total: f64 = attributions.triples.iter().sum();
+    if total.abs() < 1e-9 || share == 0.0 {
+        return Ok(None);
+    }
+    attributions
+        .triples
+        .iter_mut()
+        .for_each(|a| *a *= share / total);
+    Ok(Some((graph, attributions)))
 }
 
 /// Class scores of a batch with every forward edge's messages (and its

@@ -31,7 +31,7 @@ use super::trees::{probability_log_odds, STACKING_FOLDS};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tasks::classify::{default_trainer, stratified_folds, ClassifyConfig, ClassifyData};
-use crate::tasks::graph_classifier::GraphClassifier;
+use crate::tasks::graph_classifier::{AlignedGraph, GraphClassifier};
 
 /// The model folder's sub-folder that holds the view's R-GCN.
 pub const FOLDER: &str = "rgcn-view";
@@ -87,6 +87,8 @@ pub struct RgcnView {
     model: GraphClassifier,
     /// Each target's log-odds from it (in the model's target order).
     pub log_odds: Vec<Vec<f32>>,
+    /// The store it scored, aligned to it (when reopened).
+    graph: Option<AlignedGraph>,
 }
 
 impl RgcnGraph {
@@ -161,7 +163,12 @@ impl RgcnView {
                 odds[position[node]] = o;
             }
         }
-        Ok((Self { model, log_odds }, odds))
+        let view = Self {
+            model,
+            log_odds,
+            graph: None,
+        };
+        Ok((view, odds))
     }
 
     /// Opens the R-GCN of a model folder `dir` and scores the `targets`
@@ -179,7 +186,21 @@ impl RgcnView {
             .collect::<Result<Vec<u32>>>()?;
         let scored = model.score(&graph, &nodes)?;
         let log_odds = probability_log_odds(scored.into_iter().map(|s| s.probabilities).collect());
-        Ok(Self { model, log_odds })
+        Ok(Self {
+            model,
+            log_odds,
+            graph: Some(graph),
+        })
+    }
+
+    pub fn model(&self) -> &GraphClassifier {
+        &self.model
+    }
+
+    /// The store the reopened view scored, in its ids (`None` right after
+    /// training).
+    pub fn graph(&self) -> Option<&AlignedGraph> {
+        self.graph.as_ref()
     }
 
     /// Writes the R-GCN into `dir`'s [`FOLDER`].
