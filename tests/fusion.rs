@@ -259,6 +259,10 @@ fn cross_validation_of_the_fused_model() {
     .success()
     .stdout(contains(
         "accuracy 100.00 % ± 0.00 (mean ± std over 2 folds",
+    ))
+    .stdout(contains("the trees view alone, same folds: "))
+    .stderr(contains(
+        "repeat 1 fold 2: accuracy 1.000 (trees view alone ",
     ));
 }
 

@@ -354,24 +354,43 @@ pub fn cross_validate_fused(
         &mut |progress| preparing.report(progress),
         &mut |r, f, accuracy| {
             preparing.finish();
+            let trees = accuracy
+                .trees_alone
+                .map_or(String::new(), |a| format!(" (trees view alone {a:.3})"));
             super::shared::epoch_done(
                 &bar,
-                format!("repeat {} fold {}: accuracy {accuracy:.3}", r + 1, f + 1),
+                format!(
+                    "repeat {} fold {}: accuracy {:.3}{trees}",
+                    r + 1,
+                    f + 1,
+                    accuracy.fused
+                ),
             );
         },
     )?;
     preparing.finish();
     bar.finish_and_clear();
-    let (mean, std) = kgfuse::tasks::classify::mean_and_std(&accuracies);
+    let fused: Vec<f64> = accuracies.iter().map(|a| a.fused).collect();
+    let (mean, std) = kgfuse::tasks::classify::mean_and_std(&fused);
     println!(
         "accuracy {:.2} % ± {:.2} (mean ± std over {} folds: {repeats} repeats of stratified {folds}-fold cross-validation)",
         100.0 * mean,
         100.0 * std,
-        accuracies.len()
+        fused.len()
     );
+    let trees: Option<Vec<f64>> = accuracies.iter().map(|a| a.trees_alone).collect();
+    if let Some(trees) = &trees {
+        let (mean, std) = kgfuse::tasks::classify::mean_and_std(trees);
+        println!(
+            "the trees view alone, same folds: {:.2} % ± {:.2}",
+            100.0 * mean,
+            100.0 * std
+        );
+    }
     if let Some(path) = metrics {
         let summary = serde_json::json!({
-            "accuracy_mean": mean, "accuracy_std": std, "fold_accuracies": accuracies,
+            "accuracy_mean": mean, "accuracy_std": std, "fold_accuracies": fused,
+            "trees_alone_accuracies": trees,
             "model": options.model, "trainer": options.trainer,
         });
         checkpoint::write_json(path, &summary)?;

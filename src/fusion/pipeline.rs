@@ -570,6 +570,14 @@ fn labelled_members(store: &Store, vocab: &Vocabulary) -> Result<Vec<NamedOrBlan
     Ok(members.into_iter().map(|(_, e)| e).collect())
 }
 
+/// One fold's test accuracy, of the fused model and of its trees view
+/// alone (with one).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FoldAccuracy {
+    pub fused: f64,
+    pub trees_alone: Option<f64>,
+}
+
 /// Repeated stratified k-fold cross-validation of the fused model: test
 /// accuracy per fold (a stratified ninth of the other folds stops training
 /// early). BERT's texts are encoded once; the network is re-seeded and any
@@ -581,8 +589,8 @@ pub fn cross_validate(
     device: &Device,
     (folds, repeats): (usize, usize),
     on_progress: &mut dyn FnMut(TrainProgress),
-    on_fold: &mut dyn FnMut(usize, usize, f64),
-) -> Result<Vec<f64>> {
+    on_fold: &mut dyn FnMut(usize, usize, FoldAccuracy),
+) -> Result<Vec<FoldAccuracy>> {
     let mut model = untrained_model(store, options, bert, device, on_progress)?;
     let pristine_bert = model
         .text
@@ -620,7 +628,13 @@ pub fn cross_validate(
                 &mut |_, _| Ok(()),
             )?;
             let test: Vec<usize> = test.iter().map(|&(t, _)| t as usize).collect();
-            let accuracy = evaluate(&mut model, &test)?.accuracy;
+            let accuracy = FoldAccuracy {
+                fused: evaluate(&mut model, &test)?.accuracy,
+                trees_alone: model
+                    .trees
+                    .is_some()
+                    .then(|| trees_alone(&model, &test).accuracy),
+            };
             on_fold(repeat, fold, accuracy);
             accuracies.push(accuracy);
         }
