@@ -316,7 +316,8 @@ pub fn attribute_graph_classifier(
 
 /// The R-GCN view's triples (of its aligned graph) for one target's
 /// `class`, with the view's `share` of the fused log-odds spread over them
-/// in proportion to their integrated gradients; `None` when the gradients
+/// in proportion to their integrated gradients; `None` without a view, a
+/// share or a node of the target's in its graph, or when the gradients
 /// cancel out.
 pub fn rgcn_triples(
     model: &FusionModel,
@@ -332,9 +333,10 @@ pub fn rgcn_triples(
         return Ok(None);
     };
     let entity = model.inputs.view.node(model.inputs.targets[target].node);
-    let node = graph
-        .node_id(entity)
-        .ok_or_else(|| Error::InvalidTerm(format!("{entity} is not in the R-GCN's graph")))?;
+    // A target without edges has no node there, and no paths.
+    let Some(node) = graph.node_id(entity) else {
+        return Ok(None);
+    };
     let mut attributions = attribute_graph_classifier(rgcn, graph, node, Some(class), IG_STEPS)?;
     let total: f64 = attributions.triples.iter().sum();
     if total.abs() < 1e-9 || share == 0.0 {

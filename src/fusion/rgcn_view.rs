@@ -27,7 +27,7 @@ use oxigraph::model::{NamedNode, NamedOrBlankNode};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::trees::{probability_log_odds, STACKING_FOLDS};
+use super::trees::{probability_log_odds, tree_outputs, STACKING_FOLDS};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tasks::classify::{default_trainer, stratified_folds, ClassifyConfig, ClassifyData};
@@ -103,16 +103,21 @@ impl RgcnGraph {
     ) -> Result<Self> {
         let mut data = ClassifyData::graph_of(store, label, Some(class))?;
         data.classes = classes.to_vec();
-        let ids: HashMap<&NamedOrBlankNode, u32> =
-            (0..).zip(&data.nodes).map(|(i, n)| (n, i)).collect();
+        let mut ids: HashMap<NamedOrBlankNode, u32> = (0..)
+            .zip(&data.nodes)
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        // A target without edges is a node of its own.
         let target_nodes = targets
             .iter()
             .map(|t| {
-                ids.get(t).copied().ok_or_else(|| {
-                    Error::Data(format!("{t} is a target but not in the R-GCN's graph"))
+                *ids.entry(t.clone()).or_insert_with(|| {
+                    data.nodes.push(t.clone());
+                    data.num_nodes += 1;
+                    (data.num_nodes - 1) as u32
                 })
             })
-            .collect::<Result<_>>()?;
+            .collect();
         Ok(Self {
             data,
             label: label.clone(),
@@ -176,16 +181,19 @@ impl RgcnView {
     pub fn open(dir: &Path, store: &Store, targets: &[NamedOrBlankNode]) -> Result<Self> {
         let model = GraphClassifier::open(&dir.join(FOLDER))?;
         let graph = model.align(store)?;
-        let nodes = targets
-            .iter()
-            .map(|t| {
-                graph.node_id(t).ok_or_else(|| {
-                    Error::Data(format!("{t} is a target but not in the R-GCN's graph"))
-                })
-            })
-            .collect::<Result<Vec<u32>>>()?;
+        // A target without edges has no node there: even odds.
+        let nodes: Vec<u32> = targets.iter().filter_map(|t| graph.node_id(t)).collect();
         let scored = model.score(&graph, &nodes)?;
-        let log_odds = probability_log_odds(scored.into_iter().map(|s| s.probabilities).collect());
+        let mut scored =
+            probability_log_odds(scored.into_iter().map(|s| s.probabilities).collect()).into_iter();
+        let even = vec![0.0; tree_outputs(model.classes().len())];
+        let log_odds = targets
+            .iter()
+            .map(|t| match graph.node_id(t) {
+                Some(_) => scored.next().expect("one score per node"),
+                None => even.clone(),
+            })
+            .collect();
         Ok(Self {
             model,
             log_odds,
