@@ -205,7 +205,7 @@ fn untrained_model(
     let mut model = FusionModel::new(vocab, inputs, config, bert, device, |n| {
         on_progress(TrainProgress::TextsEncoded(n))
     })?;
-    if trees && options.rgcn_view.reads(store.len()?) {
+    if trees && options.rgcn_view.reads(|| store.len())? {
         on_progress(TrainProgress::Stage("reading the graph for the R-GCN view"));
         model.rgcn_graph = Some(RgcnGraph::read(
             store,
