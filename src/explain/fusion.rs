@@ -80,12 +80,11 @@ pub fn explain_fused(
         "integrated gradients ({IG_STEPS} steps, all-zero baseline) on R-GCN edge masks and relation-path counts; gradient x input on text items"
     );
     let rgcn = rgcn_triples(model, target, attributions.class, attributions.rgcn_share)?;
-    if let Some((graph, rgcn)) = rgcn {
+    if let Some((graph, rgcn_node, rgcn)) = rgcn {
         method.push_str(&format!(
             "; the R-GCN view's share through the trees ({:.3}) over its own paths, in proportion to integrated gradients on its message mask",
             attributions.rgcn_share
         ));
-        let rgcn_node = graph.node_id(entity).expect("scored by the view");
         let ends: Vec<(u32, u32)> = graph.triples.iter().map(|(s, _, o)| (*s, *o)).collect();
         paths.extend(evidence_paths(
             store,

@@ -314,17 +314,17 @@ pub fn attribute_graph_classifier(
     })
 }
 
-/// The R-GCN view's triples (of its aligned graph) for one target's
-/// `class`, with the view's `share` of the fused log-odds spread over them
-/// in proportion to their integrated gradients; `None` without a view, a
-/// share or a node of the target's in its graph, or when the gradients
-/// cancel out.
+/// The R-GCN view's triples (of its aligned graph, where the target is
+/// `node`) for one target's `class`, with the view's `share` of the fused
+/// log-odds spread over them in proportion to their integrated gradients;
+/// `None` without a view, a share or a node of the target's in its graph,
+/// or when the gradients cancel out.
 pub fn rgcn_triples(
     model: &FusionModel,
     target: usize,
     class: usize,
     share: f64,
-) -> Result<Option<(&AlignedGraph, GraphAttributions)>> {
+) -> Result<Option<(&AlignedGraph, u32, GraphAttributions)>> {
     let Some((rgcn, graph)) = model
         .rgcn
         .as_ref()
@@ -346,7 +346,7 @@ pub fn rgcn_triples(
         .triples
         .iter_mut()
         .for_each(|a| *a *= share / total);
-    Ok(Some((graph, attributions)))
+    Ok(Some((graph, node, attributions)))
 }
 
 /// Class scores of a batch with every forward edge's messages (and its

@@ -606,10 +606,9 @@ impl FusionModel {
             }
         }
         model.positive_class = saved.positive_class;
+        // Read by the trees: `rescore_with_kept_trees` takes its log-odds.
         if saved.rgcn_view {
-            let rgcn = RgcnView::open(dir, store, &model.target_entities())?;
-            model.rgcn_log_odds = rgcn.log_odds.clone();
-            model.rgcn = Some(rgcn);
+            model.rgcn = Some(RgcnView::open(dir, store, &model.target_entities())?);
         }
         if saved.model.tree_outputs > 0 {
             let path = dir.join(TREES_FILE);
