@@ -22,7 +22,10 @@
 //! nothing. The text factor reads each text item rather than their mean
 //! (a noisy OR over the items: one adverse story among neutral ones is
 //! adverse press, `tasks::noisy_or`). Which of the three forms the view
-//! keeps, its out-of-fold log loss on the training targets decides.
+//! keeps, its out-of-fold log loss on the training targets decides; only
+//! the kept factor form gets its final models. Each round refits the text
+//! factor of a fold from its last round's weights, a few L-BFGS steps
+//! where a fit from scratch takes a hundred.
 //!
 //! Stacking (Wolpert's stacked generalisation): a model that saw a target's
 //! label would hand the next stage a memorised answer for it. So each
@@ -30,6 +33,8 @@
 //! trains on, come from models fitted on the other folds of the training
 //! targets (out of fold); every other target's come from models fitted on
 //! all of them, the ones the model folder keeps.
+
+use std::sync::Mutex;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -278,17 +283,23 @@ impl TreeView {
             trees: trees.trees(),
             seed,
         };
+        // Only the form that wins on the rounds' own out-of-fold
+        // predictions gets its final models.
+        let mut text_l2 = None;
         for joining in [Joining::Both, Joining::Either] {
-            let fitted = factors.fit(joining, &positive, &text_out_of_fold)?;
-            let predicted: Vec<f64> = fitted.3.iter().map(|&o| sigmoid(o)).collect();
-            let loss = cross_entropy(&predicted, &truth);
+            let rounds =
+                factors.expectation_maximisation(joining, &positive, &text_out_of_fold, text_l2)?;
+            text_l2 = Some(rounds.text_l2);
+            let loss = cross_entropy(&rounds.label_probabilities(), &truth);
             if loss < best.0 {
-                best = (loss, Some((joining, fitted)));
+                best = (loss, Some(rounds));
             }
         }
         Ok(match best.1 {
             None => (Self::joint(text, trees), out_of_fold),
-            Some((joining, (text_factor, trees, flipped, odds))) => {
+            Some(rounds) => {
+                let joining = rounds.joining;
+                let (text_factor, trees, flipped, odds) = factors.finish(rounds)?;
                 let view = Self {
                     text: None,
                     text_factor: Some(text_factor),
@@ -445,17 +456,44 @@ struct Factors<'a> {
 /// the training rows' out-of-fold log-odds of the label.
 type FittedFactors = (NoisyOrRegression, GradientBoosting, f64, Vec<f64>);
 
+/// Where a form's expectation–maximisation rounds end: the training rows'
+/// targets (the AND is true), their factors' last out-of-fold
+/// probabilities, the flipped share and the text factor's L2 strength.
+struct Rounds {
+    joining: Joining,
+    target: Vec<bool>,
+    text: Vec<f64>,
+    structure: Vec<f64>,
+    flipped: f64,
+    text_l2: f64,
+}
+
+impl Rounds {
+    /// Each training row's out-of-fold probability of the second class.
+    fn label_probabilities(&self) -> Vec<f64> {
+        self.text
+            .iter()
+            .zip(&self.structure)
+            .map(|(&a, &s)| self.joining.label_probability(a, s, self.flipped))
+            .collect()
+    }
+}
+
 impl Factors<'_> {
     /// Fits `joining`'s two factors to `positive` (the training rows'
     /// labels) by expectation–maximisation, starting from the text
     /// model of the label (`text_log_odds`, out of fold) and a structure
-    /// factor that knows nothing.
-    fn fit(
+    /// factor that knows nothing. The text factor's L2 strength is
+    /// `text_l2`, or chosen in the first round: it depends on the items and
+    /// the bag count, not on which side of the factor a form models, so the
+    /// second form takes the first one's.
+    fn expectation_maximisation(
         &self,
         joining: Joining,
         positive: &[bool],
         text_log_odds: &[f64],
-    ) -> Result<FittedFactors> {
+        mut text_l2: Option<f64>,
+    ) -> Result<Rounds> {
         // With `Either`, both factors model complements, and their AND the
         // first class.
         let complement = joining == Joining::Either;
@@ -469,30 +507,42 @@ impl Factors<'_> {
             .collect();
         let mut structure = vec![0.5; target.len()];
         let mut flipped = 0.05;
-        let mut text_l2 = None;
+        // Each fold's text model, refitted from its last round's weights.
+        let fresh = || -> Vec<Mutex<Option<NoisyOrRegression>>> {
+            (0..self.folds.len()).map(|_| Mutex::new(None)).collect()
+        };
+        let mut fold_models = fresh();
         for _ in 0..EM_ROUNDS {
             let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
             flipped = share;
-            let fit_text = |l2: f64| {
-                self.out_of_fold(&q_text, 0.5, |rows, q, held| {
-                    NoisyOrRegression::fit_soft(self.texts, rows, q, l2)?
-                        .probabilities(self.texts, held)
+            let fit_text = |l2: f64, models: &[Mutex<Option<NoisyOrRegression>>]| {
+                self.out_of_fold_k(&q_text, 0.5, |k, rows, q, held| {
+                    let mut slot = models[k].lock().expect("a fold's model");
+                    let model = match slot.take() {
+                        Some(last) => last.refit(self.texts, rows, q)?,
+                        None => NoisyOrRegression::fit_soft(self.texts, rows, q, l2)?,
+                    };
+                    let predicted = model.probabilities(self.texts, held);
+                    *slot = Some(model);
+                    predicted
                 })
             };
             text = match text_l2 {
-                Some(l2) => fit_text(l2)?,
+                Some(l2) => fit_text(l2, &fold_models)?,
                 // The factor is sharper than the label it hides in: its L2
                 // strength is chosen again, on the first posteriors.
                 None => {
-                    let mut best = (f64::INFINITY, L2_GRID[0], Vec::new());
+                    let mut best = (f64::INFINITY, L2_GRID[0], Vec::new(), Vec::new());
                     for l2 in L2_GRID {
-                        let predicted = fit_text(l2)?;
+                        let models = fresh();
+                        let predicted = fit_text(l2, &models)?;
                         let loss = cross_entropy(&predicted, &q_text);
                         if loss < best.0 {
-                            best = (loss, l2, predicted);
+                            best = (loss, l2, predicted, models);
                         }
                     }
                     text_l2 = Some(best.1);
+                    fold_models = best.3;
                     best.2
                 }
             };
@@ -508,9 +558,30 @@ impl Factors<'_> {
                 Ok(second(model.probabilities(self.attributes, held)?))
             })?;
         }
+        Ok(Rounds {
+            joining,
+            target,
+            text,
+            structure,
+            flipped,
+            // EM_ROUNDS ≥ 1, so the first round chose it.
+            text_l2: text_l2.unwrap_or(L2_GRID[0]),
+        })
+    }
+
+    /// The factors' models, fitted on every training row to the posteriors
+    /// of the last `rounds`, and the rows' out-of-fold log-odds of the
+    /// label.
+    fn finish(&self, rounds: Rounds) -> Result<FittedFactors> {
+        let Rounds {
+            joining,
+            target,
+            text,
+            structure,
+            flipped,
+            text_l2,
+        } = rounds;
         let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
-        // EM_ROUNDS ≥ 1, so the first round chose it.
-        let text_l2 = text_l2.unwrap_or(L2_GRID[0]);
         // The structure factor's depth and tree count, chosen on the last
         // posteriors (the first are too vague to choose on).
         let (depth, trees, structure) = self.choose_structure_trees(&q_structure)?;
@@ -542,9 +613,21 @@ impl Factors<'_> {
         missing: T,
         fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<T>> + Sync,
     ) -> Result<Vec<T>> {
-        out_of_fold(self.train, self.folds, missing, |_, fold, held| {
+        self.out_of_fold_k(targets, missing, |_, rows, q, held| {
+            fit_predict(rows, q, held)
+        })
+    }
+
+    /// As [`Self::out_of_fold`], with the fold's index first.
+    fn out_of_fold_k<T: Clone + Send>(
+        &self,
+        targets: &[f64],
+        missing: T,
+        fit_predict: impl Fn(usize, &[usize], &[f64], &[usize]) -> Result<Vec<T>> + Sync,
+    ) -> Result<Vec<T>> {
+        out_of_fold(self.train, self.folds, missing, |k, fold, held| {
             let q: Vec<f64> = fold.rest.iter().map(|&i| targets[i]).collect();
-            fit_predict(&fold.rest_rows, &q, held)
+            fit_predict(k, &fold.rest_rows, &q, held)
         })
     }
 
