@@ -325,10 +325,10 @@ pub fn rgcn_triples(
     class: usize,
     share: f64,
 ) -> Result<Option<(&AlignedGraph, u32, GraphAttributions)>> {
-    let Some((rgcn, graph)) = model
+    let Some((models, graph)) = model
         .rgcn
         .as_ref()
-        .and_then(|v| Some((v.model(), v.graph()?)))
+        .and_then(|v| Some((v.models(), v.graph()?)))
     else {
         return Ok(None);
     };
@@ -337,7 +337,18 @@ pub fn rgcn_triples(
     let Some(node) = graph.node_id(entity) else {
         return Ok(None);
     };
-    let mut attributions = attribute_graph_classifier(rgcn, graph, node, Some(class), IG_STEPS)?;
+    // The view scores with the models' mean: each triple's integrated
+    // gradients summed over them.
+    let mut attributions =
+        attribute_graph_classifier(&models[0], graph, node, Some(class), IG_STEPS)?;
+    for other in &models[1..] {
+        let more = attribute_graph_classifier(other, graph, node, Some(class), IG_STEPS)?;
+        attributions
+            .triples
+            .iter_mut()
+            .zip(more.triples)
+            .for_each(|(a, b)| *a += b);
+    }
     let total: f64 = attributions.triples.iter().sum();
     if total.abs() < 1e-9 || share == 0.0 {
         return Ok(None);

@@ -9,8 +9,10 @@
 //! then decide, on the training labels, how far to trust it.
 //!
 //! Each training target's log-odds come from an R-GCN fitted on the other
-//! folds of the training targets; every other target's from one fitted on
-//! all of them, the one the model folder keeps (in [`FOLDER`]). A reopened
+//! folds of the training targets; every other target's from the mean of
+//! those fold models and one fitted on all of them (bagging: an R-GCN's
+//! score moves with its seed and its training share, their mean less),
+//! which the model folder keeps (in [`FOLDER`]). A reopened
 //! model aligns it to the store by node and relation names, so entities
 //! added since enter with a zero input and are scored from their
 //! neighbours.
@@ -83,10 +85,12 @@ pub struct RgcnGraph {
     target_nodes: Vec<u32>,
 }
 
-/// The R-GCN fitted on every training target.
+/// The R-GCNs the view scores with: the one fitted on every training
+/// target, then those of the stacking folds.
 pub struct RgcnView {
-    model: GraphClassifier,
-    /// Each target's log-odds from it (in the model's target order).
+    models: Vec<GraphClassifier>,
+    /// Each target's log-odds from their mean class probabilities (in the
+    /// model's target order).
     pub log_odds: Vec<Vec<f32>>,
     /// The store it scored, aligned to it (when reopened).
     graph: Option<AlignedGraph>,
@@ -145,10 +149,8 @@ impl RgcnView {
             .map(|(&t, &y)| (graph.target_nodes[t], y))
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let model = fit_on(graph, &examples, &mut rng)?;
-        let log_odds =
-            probability_log_odds(model.trained_graph_probabilities(&graph.target_nodes)?);
-        let mut odds = log_odds.clone();
+        let mut models = vec![fit_on(graph, &examples, &mut rng)?];
+        let mut odds = vec![Vec::new(); graph.target_nodes.len()];
         let folds = stratified_folds(&examples, STACKING_FOLDS, &mut rng);
         let position: HashMap<u32, usize> =
             train.iter().map(|&t| (graph.target_nodes[t], t)).collect();
@@ -168,9 +170,20 @@ impl RgcnView {
             for (node, o) in held.iter().zip(held_odds) {
                 odds[position[node]] = o;
             }
+            models.push(fold_model);
+        }
+        let log_odds = mean_log_odds(&models, |m| {
+            m.trained_graph_probabilities(&graph.target_nodes)
+        })?;
+        // Rows no fold held out (none unless a fold was left out) and the
+        // untrained targets take the models' mean.
+        for (o, mean) in odds.iter_mut().zip(&log_odds) {
+            if o.is_empty() {
+                *o = mean.clone();
+            }
         }
         let view = Self {
-            model,
+            models,
             log_odds,
             graph: None,
         };
@@ -180,14 +193,29 @@ impl RgcnView {
     /// Opens the R-GCN of a model folder `dir` and scores the `targets`
     /// (in the model's order) over `store`, aligned to it.
     pub fn open(dir: &Path, store: &Store, targets: &[NamedOrBlankNode]) -> Result<Self> {
-        let model = GraphClassifier::open(&dir.join(FOLDER))?;
-        let graph = model.align(store)?;
+        let folder = dir.join(FOLDER);
+        let mut models = vec![GraphClassifier::open(&folder)?];
+        // Folders written before the fold models keep the first alone.
+        for k in 1.. {
+            let fold = folder.join(fold_folder(k));
+            if !fold.is_dir() {
+                break;
+            }
+            models.push(GraphClassifier::open(&fold)?);
+        }
+        // Every model was fitted on the same graph, so one alignment
+        // serves them all.
+        let graph = models[0].align(store)?;
         // A target without edges has no node there: even odds.
         let nodes: Vec<u32> = targets.iter().filter_map(|t| graph.node_id(t)).collect();
-        let scored = model.score(&graph, &nodes)?;
-        let mut scored =
-            probability_log_odds(scored.into_iter().map(|s| s.probabilities).collect()).into_iter();
-        let even = vec![0.0; tree_outputs(model.classes().len())];
+        let scored = mean_log_odds(&models, |m| {
+            Ok(m.score(&graph, &nodes)?
+                .into_iter()
+                .map(|s| s.probabilities)
+                .collect())
+        })?;
+        let mut scored = scored.into_iter();
+        let even = vec![0.0; tree_outputs(models[0].classes().len())];
         let log_odds = targets
             .iter()
             .map(|t| match graph.node_id(t) {
@@ -196,14 +224,15 @@ impl RgcnView {
             })
             .collect();
         Ok(Self {
-            model,
+            models,
             log_odds,
             graph: Some(graph),
         })
     }
 
-    pub fn model(&self) -> &GraphClassifier {
-        &self.model
+    /// The R-GCNs whose mean the view scores with.
+    pub fn models(&self) -> &[GraphClassifier] {
+        &self.models
     }
 
     /// The store the reopened view scored, in its ids (`None` right after
@@ -212,10 +241,51 @@ impl RgcnView {
         self.graph.as_ref()
     }
 
-    /// Writes the R-GCN into `dir`'s [`FOLDER`].
+    /// Writes the R-GCNs into `dir`'s [`FOLDER`]: the first there, the
+    /// fold models in sub-folders.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        self.model.save(&dir.join(FOLDER), &serde_json::json!({}))
+        let folder = dir.join(FOLDER);
+        // An earlier model's fold models would be read with these.
+        if folder.is_dir() {
+            std::fs::remove_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+        }
+        for (k, model) in self.models.iter().enumerate() {
+            let at = match k {
+                0 => folder.clone(),
+                k => folder.join(fold_folder(k)),
+            };
+            model.save(&at, &serde_json::json!({}))?;
+        }
+        Ok(())
     }
+}
+
+/// The sub-folder of the `k`-th fold model (from 1).
+fn fold_folder(k: usize) -> String {
+    format!("fold-{k}")
+}
+
+/// The log-odds of the mean of the `models`' class probabilities, each
+/// model's from `probabilities` (one row per target).
+fn mean_log_odds(
+    models: &[GraphClassifier],
+    probabilities: impl Fn(&GraphClassifier) -> Result<Vec<Vec<f32>>>,
+) -> Result<Vec<Vec<f32>>> {
+    let mut sum: Vec<Vec<f32>> = Vec::new();
+    for model in models {
+        let p = probabilities(model)?;
+        if sum.is_empty() {
+            sum = p;
+        } else {
+            for (s, row) in sum.iter_mut().zip(p) {
+                s.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            }
+        }
+    }
+    let n = models.len().max(1) as f32;
+    sum.iter_mut()
+        .for_each(|row| row.iter_mut().for_each(|v| *v /= n));
+    Ok(probability_log_odds(sum))
 }
 
 /// The R-GCN with its defaults (`kgfuse train rgcn`), trained on
@@ -290,12 +360,28 @@ mod tests {
         assert_eq!(stacked[32..], view.log_odds[32..], "untrained targets");
         assert_ne!(stacked[..32], view.log_odds[..32], "out of fold");
 
+        // The fully fitted R-GCN and one per stacking fold score the rest.
+        assert_eq!(view.models().len(), 1 + STACKING_FOLDS);
+
         let dir = tempfile::tempdir().unwrap();
         view.save(dir.path()).unwrap();
+        assert!(dir.path().join(FOLDER).join("fold-5").is_dir());
         let reopened = RgcnView::open(dir.path(), &store, &people).unwrap();
+        assert_eq!(reopened.models().len(), 1 + STACKING_FOLDS);
         for (a, b) in reopened.log_odds.iter().zip(&view.log_odds) {
             assert!((a[0] - b[0]).abs() < 1e-4, "{a:?} {b:?}");
         }
+        // A folder written before the fold models: the first alone.
+        for k in 1..=STACKING_FOLDS {
+            std::fs::remove_dir_all(dir.path().join(FOLDER).join(fold_folder(k))).unwrap();
+        }
+        let alone = RgcnView::open(dir.path(), &store, &people).unwrap();
+        assert_eq!(alone.models().len(), 1);
+        assert!(
+            right(&alone.log_odds, 32..40) == 1.0,
+            "{:?}",
+            alone.log_odds
+        );
     }
 
     #[test]
