@@ -516,7 +516,7 @@ impl Factors<'_> {
             let (q_text, q_structure, share) = posteriors(&target, &text, &structure, flipped);
             flipped = share;
             let fit_text = |l2: f64, models: &[Mutex<Option<NoisyOrRegression>>]| {
-                self.out_of_fold_k(&q_text, 0.5, |k, rows, q, held| {
+                self.out_of_fold(&q_text, 0.5, |k, rows, q, held| {
                     let mut slot = models[k].lock().expect("a fold's model");
                     let model = match slot.take() {
                         Some(last) => last.refit(self.texts, rows, q)?,
@@ -546,7 +546,7 @@ impl Factors<'_> {
                     best.2
                 }
             };
-            structure = self.out_of_fold(&q_structure, 0.5, |rows, q, held| {
+            structure = self.out_of_fold(&q_structure, 0.5, |_, rows, q, held| {
                 let model = GradientBoosting::fit_soft(
                     self.attributes,
                     rows,
@@ -603,23 +603,11 @@ impl Factors<'_> {
         Ok((text_model, structure_model, flipped, odds))
     }
 
-    /// Each training row's prediction from `fit_predict(rows, targets,
-    /// held)`, a model fitted on the other folds' rows and their soft
-    /// `targets` that predicts the held-out rows (rows of no fold keep
-    /// `missing`).
+    /// Each training row's prediction from `fit_predict(k, rows, targets,
+    /// held)`, a model fitted on the rows of every fold but `k` and their
+    /// soft `targets` that predicts fold `k`'s held-out rows (rows of no
+    /// fold keep `missing`).
     fn out_of_fold<T: Clone + Send>(
-        &self,
-        targets: &[f64],
-        missing: T,
-        fit_predict: impl Fn(&[usize], &[f64], &[usize]) -> Result<Vec<T>> + Sync,
-    ) -> Result<Vec<T>> {
-        self.out_of_fold_k(targets, missing, |_, rows, q, held| {
-            fit_predict(rows, q, held)
-        })
-    }
-
-    /// As [`Self::out_of_fold`], with the fold's index first.
-    fn out_of_fold_k<T: Clone + Send>(
         &self,
         targets: &[f64],
         missing: T,
@@ -639,7 +627,7 @@ impl Factors<'_> {
         let mut best = (f64::INFINITY, DEPTH_GRID[0], TREES_GRID[0], Vec::new());
         for depth in DEPTH_GRID {
             let staged =
-                self.out_of_fold(targets, vec![0.5; TREES_GRID.len()], |rows, q, held| {
+                self.out_of_fold(targets, vec![0.5; TREES_GRID.len()], |_, rows, q, held| {
                     let mut model = GradientBoosting::fit_soft(
                         self.attributes,
                         rows,
