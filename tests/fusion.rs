@@ -6,6 +6,7 @@
 mod common;
 
 use common::{tiny_bert, Workspace};
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 /// The 16 companies of `common::tiny_companies`, loaded.
@@ -470,13 +471,15 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
         .stdout(contains("views: attributes, graph, trees\n"))
         .stdout(contains("trees view: gradient-boosted trees"))
         .stdout(contains("the R-GCN view's log-odds among its columns"))
-        .stdout(contains("the network starts from"));
+        .stdout(contains("the network starts from"))
+        .stderr(contains("training again from seeded weights"));
     assert!(ws.path("trees").join("trees.json").is_file());
     assert!(ws.path("trees").join("rgcn-view/config.json").is_file());
-    // Validation chose whether the network starts from the view, and the
-    // folder keeps that choice for `predict`.
+    // Validation chose whether the network starts from the view (the lower
+    // log loss; ties keep the view), and the folder keeps that choice for
+    // `predict`.
     let choice = &metrics(&ws, "trees")["prior_choice"];
-    let kept = choice["with_prior"].as_f64().unwrap() >= choice["without_prior"].as_f64().unwrap();
+    let kept = choice["with_prior"].as_f64().unwrap() <= choice["without_prior"].as_f64().unwrap();
     let config: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(ws.path("trees").join("config.json")).unwrap(),
     )
@@ -484,6 +487,16 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
     assert_eq!(config["model"]["trees_prior"], kept);
     assert_eq!(config["rgcn_view"], true);
     assert_eq!(metrics(&ws, "trees")["test_metrics"]["accuracy"], 1.0);
+    // `--start-from-view` trains once, from the view.
+    train(&ws, "from-view", &["--start-from-view"])
+        .success()
+        .stderr(contains("training again").not());
+    assert!(metrics(&ws, "from-view")["prior_choice"].is_null());
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path("from-view").join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["model"]["trees_prior"], true);
     ws.kgfuse()
         .args(["evaluate", "classify", "--model", "trees"])
         .assert()
@@ -628,6 +641,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         path_features: 512,
         trees: true,
         rgcn_view: kgfuse::fusion::RgcnViewUse::Auto,
+        choose_start: true,
         model: FusionConfig {
             dim: 8,
             layers: 1,
@@ -716,6 +730,7 @@ fn a_lora_model_saves_only_its_adapters_and_loads_them_merged() {
         &store,
         None,
         Some(BertEncoder::load(&bert, &device).unwrap()),
+        None,
         &device,
         |_| {},
     )
@@ -851,4 +866,81 @@ fn aifb_people_are_explained_through_the_rgcn_view() {
         !explanation["paths"].as_array().unwrap().is_empty(),
         "{explanation}"
     );
+}
+
+/// A model bound again with the frozen text features of an earlier
+/// binding runs BERT only over the texts that binding did not read, and
+/// scores every entity as a binding from scratch does.
+#[test]
+fn a_frozen_model_bound_again_reuses_the_text_features_it_has() {
+    use kgfuse::fusion::FusionModel;
+    use kgfuse::text::BertEncoder;
+    let ws = Workspace::new();
+    tiny_store(&ws);
+    train(&ws, "model", &["--bert-layers", "0", "--epochs", "3"]).success();
+    let (dir, bert, device) = (ws.path("model"), ws.path("bert"), common::device());
+    let store = kgfuse::store::Store::open_read_only(&ws.store()).unwrap();
+    let load = |entities: Option<&[oxigraph::model::NamedOrBlankNode]>,
+                known: Option<&kgfuse::fusion::FrozenFeatures>| {
+        let mut encoded = 0;
+        let model = FusionModel::load(
+            &dir,
+            &store,
+            entities,
+            Some(BertEncoder::load(&bert, &device).unwrap()),
+            known,
+            &device,
+            |n| encoded += n,
+        )
+        .unwrap();
+        (model, encoded)
+    };
+    let scores = |model: &mut FusionModel| {
+        let all: Vec<usize> = (0..model.inputs.targets.len()).collect();
+        let names: Vec<String> = all
+            .iter()
+            .map(|&t| {
+                model
+                    .inputs
+                    .view
+                    .node(model.inputs.targets[t].node)
+                    .to_string()
+            })
+            .collect();
+        let p = model.probabilities(&all).unwrap();
+        names
+            .into_iter()
+            .zip(p)
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (mut fresh, texts) = load(None, None);
+    assert!(texts > 0);
+    let expected = scores(&mut fresh);
+    let close = |got: &std::collections::BTreeMap<String, Vec<f32>>| {
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>()
+        );
+        for (a, b) in got.values().zip(expected.values()) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+            }
+        }
+    };
+    // Every text known: BERT runs over none.
+    let known = fresh.text.as_ref().unwrap().frozen_features().unwrap();
+    let (mut again, encoded) = load(None, Some(&known));
+    assert_eq!(encoded, 0);
+    close(&scores(&mut again));
+    // Half the companies known: BERT runs over the other half's texts only.
+    let class = oxigraph::model::NamedNode::new("http://example.org/Company").unwrap();
+    let companies = kgfuse::graph::class_members(&store, &class).unwrap();
+    let (half, _) = load(Some(&companies[..companies.len() / 2]), None);
+    let known = half.text.as_ref().unwrap().frozen_features().unwrap();
+    let (mut rest, encoded) = load(None, Some(&known));
+    assert!(
+        encoded > 0 && encoded < texts,
+        "{encoded} of {texts} texts encoded"
+    );
+    close(&scores(&mut rest));
 }

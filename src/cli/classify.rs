@@ -66,6 +66,11 @@ pub struct FusedArgs {
     /// triples (AIFB+: 29,000, five seconds a fit)
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     rgcn_view: String,
+    /// Start the network from the trees view only. By default it is also
+    /// trained from seeded weights and validation keeps the better start,
+    /// which costs a second training.
+    #[arg(long)]
+    start_from_view: bool,
     /// Also train, on the same split, logistic regression and gradient-boosted
     /// trees on the flat attribute table, and the text-only and graph-only
     /// networks, and print their test metrics beside the fused model's.
@@ -122,7 +127,8 @@ pub struct FusedArgs {
     /// targets (each step runs the R-GCN over the whole graph).
     #[arg(long, default_value_t = defaults().batch_size)]
     batch_size: usize,
-    /// Epochs without a better validation accuracy before stopping.
+    /// Epochs without a better validation metric before stopping (log loss;
+    /// accuracy with --graph-only).
     #[arg(long, default_value_t = defaults().trainer.patience)]
     patience: usize,
     /// Split by this property's value (train, valid, test) instead of at random.
@@ -176,6 +182,7 @@ fn options(c: &CommonArgs, a: &FusedArgs) -> Result<TrainOptions> {
         path_features: a.path_features,
         trees: !a.no_trees,
         rgcn_view: RgcnViewUse::parse(&a.rgcn_view)?,
+        choose_start: !a.start_from_view,
         model: FusionConfig {
             dim: c.dim,
             layers: a.layers,
@@ -268,7 +275,7 @@ pub fn train_graph_only(
         config,
         trainer,
         &mut |record, improved| {
-            super::shared::epoch_done(&bar, epoch_line(record, improved));
+            super::shared::epoch_done(&bar, epoch_line(record, improved, ValidMetric::Accuracy));
             Ok(())
         },
     );
@@ -292,14 +299,22 @@ pub fn train_graph_only(
     Ok(())
 }
 
-/// An epoch's progress line: loss, validation accuracy (`*`: the best so
+/// What an epoch's validation metric is, for its progress line.
+#[derive(Clone, Copy)]
+enum ValidMetric {
+    /// The graph-only classifier's accuracy.
+    Accuracy,
+    /// The fused classifier's log loss, which the trainer gets negated.
+    NegatedLogLoss,
+}
+
+/// An epoch's progress line: loss, validation metric (`*`: the best so
 /// far) and seconds.
-fn epoch_line(record: &EpochRecord, improved: bool) -> String {
-    let metric = record.metric.map_or(String::new(), |m| {
-        format!(
-            ", valid accuracy {m:.3}{}",
-            if improved { " *" } else { "" }
-        )
+fn epoch_line(record: &EpochRecord, improved: bool, metric: ValidMetric) -> String {
+    let best = if improved { " *" } else { "" };
+    let metric = record.metric.map_or(String::new(), |m| match metric {
+        ValidMetric::Accuracy => format!(", valid accuracy {m:.3}{best}"),
+        ValidMetric::NegatedLogLoss => format!(", valid log loss {:.4}{best}", -m),
     });
     format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds)
 }
@@ -468,7 +483,10 @@ pub fn train_with_progress(
             preparing.finish();
             // A second training (see `PriorChoice`) counts from epoch 1 again.
             bar.set_position(record.epoch as u64 - 1);
-            super::shared::epoch_done(&bar, epoch_line(record, improved));
+            super::shared::epoch_done(
+                &bar,
+                epoch_line(record, improved, ValidMetric::NegatedLogLoss),
+            );
             Ok(())
         },
     );
@@ -514,7 +532,7 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
     }
     if let Some(choice) = &s.prior_choice {
         println!(
-            "the network starts {} (validation {:.4} from the view, {:.4} from seeded weights)",
+            "the network starts {} (validation log loss {:.4} from the view, {:.4} from seeded weights)",
             if choice.keeps_prior() {
                 "from the trees view"
             } else {

@@ -33,7 +33,7 @@ pub use model::{
 };
 pub use paths::PathCounts;
 pub use rgcn_view::{RgcnGraph, RgcnView, RgcnViewUse};
-pub use text_side::TextSide;
+pub use text_side::{FrozenFeatures, TextSide};
 pub use trees::TreeView;
 
 use crate::error::{Error, Result};
@@ -93,26 +93,36 @@ pub struct FusionModel {
 
 impl FusionModel {
     /// Builds a fresh network over `inputs`; `bert` is required when the text
-    /// side is on. `progress` gets texts cached.
+    /// side is on. `progress` gets texts cached. With BERT frozen, the
+    /// features `known` holds are taken rather than computed again.
     pub fn new(
         vocab: Vocabulary,
         inputs: FusionInputs,
         config: FusionConfig,
         bert: Option<BertEncoder>,
+        known: Option<&FrozenFeatures>,
         device: &Device,
         progress: impl FnMut(usize),
     ) -> Result<Self> {
         let text = match (config.use_text, bert) {
             (true, Some(bert)) => {
-                let mut side = TextSide::new(
-                    bert,
-                    config.bert_layers,
-                    config.lora,
-                    &inputs.texts,
-                    progress,
-                )?;
                 let items: Vec<&TextItem> = inputs.targets.iter().flat_map(|t| &t.items).collect();
-                side.freeze(&items)?;
+                let side = match known.filter(|_| config.bert_layers == 0) {
+                    Some(known) => {
+                        TextSide::frozen_reusing(bert, &inputs.texts, &items, known, progress)?
+                    }
+                    None => {
+                        let mut side = TextSide::new(
+                            bert,
+                            config.bert_layers,
+                            config.lora,
+                            &inputs.texts,
+                            progress,
+                        )?;
+                        side.freeze(&items)?;
+                        side
+                    }
+                };
                 Some(side)
             }
             (true, None) => return Err(Error::Config("the text side needs a BERT model".into())),
@@ -519,16 +529,19 @@ impl FusionModel {
             true => Some(bert()?),
             false => None,
         };
-        Self::bind(dir, saved, store, entities, encoder, device, |_| {})
+        Self::bind(dir, saved, store, entities, encoder, None, device, |_| {})
     }
 
     /// Reads a model folder and binds it to `store`'s inputs (every entity
-    /// of the model's class, or `entities`).
+    /// of the model's class, or `entities`). `known`: the frozen text
+    /// features of the model as trained, when it was trained in this
+    /// process (see [`TextSide::frozen_features`]).
     pub fn load(
         dir: &Path,
         store: &crate::store::Store,
         entities: Option<&[oxigraph::model::NamedOrBlankNode]>,
         bert: Option<BertEncoder>,
+        known: Option<&FrozenFeatures>,
         device: &Device,
         progress: impl FnMut(usize),
     ) -> Result<Self> {
@@ -538,6 +551,7 @@ impl FusionModel {
             store,
             entities,
             bert,
+            known,
             device,
             progress,
         )
@@ -545,12 +559,14 @@ impl FusionModel {
 
     /// A model folder's network and weights (`saved` is its config) bound
     /// to `store`'s inputs.
+    #[allow(clippy::too_many_arguments)]
     fn bind(
         dir: &Path,
         saved: SavedModel,
         store: &crate::store::Store,
         entities: Option<&[oxigraph::model::NamedOrBlankNode]>,
         bert: Option<BertEncoder>,
+        known: Option<&FrozenFeatures>,
         device: &Device,
         progress: impl FnMut(usize),
     ) -> Result<Self> {
@@ -561,6 +577,7 @@ impl FusionModel {
             inputs,
             saved.model.clone(),
             bert,
+            known,
             device,
             progress,
         )?;

@@ -55,6 +55,10 @@ pub struct TrainOptions {
     /// When to stack the graph-only R-GCN under the trees, out of fold
     /// (see `fusion::rgcn_view`).
     pub rgcn_view: RgcnViewUse,
+    /// With the trees view, train the network a second time from seeded
+    /// weights and keep the start validation prefers (see `PriorChoice`);
+    /// without, it starts from the view only.
+    pub choose_start: bool,
     /// The network; the `num_*`, `tree_outputs` and `text_dim` fields are
     /// filled in here.
     pub model: FusionConfig,
@@ -89,6 +93,7 @@ impl TrainOptions {
             path_features: super::paths::MAX_SELECTED,
             trees: true,
             rgcn_view: RgcnViewUse::Auto,
+            choose_start: true,
             model: FusionConfig::default(),
             bert_lr_scale: DEFAULT_BERT_LR / trainer.learning_rate,
             trainer,
@@ -97,7 +102,7 @@ impl TrainOptions {
     }
 
     /// The optimiser's defaults: 40 epochs at 0.003, weight decay 5e-4,
-    /// stopping after 10 epochs without a better validation accuracy.
+    /// stopping after 10 epochs without a lower validation log loss.
     pub fn default_trainer() -> TrainerConfig {
         TrainerConfig {
             epochs: 40,
@@ -202,7 +207,7 @@ fn untrained_model(
     if config.use_text && bert.is_some() {
         on_progress(TrainProgress::Stage("encoding texts with BERT"));
     }
-    let mut model = FusionModel::new(vocab, inputs, config, bert, device, |n| {
+    let mut model = FusionModel::new(vocab, inputs, config, bert, None, device, |n| {
         on_progress(TrainProgress::TextsEncoded(n))
     })?;
     if trees && options.rgcn_view.reads(|| store.len())? {
@@ -243,10 +248,11 @@ fn counted_paths(model: &FusionModel) -> CountedPaths {
 
 /// Selects the path features from `counted` on the training labels, fits
 /// the trees view on the training targets, picks the positive class from
-/// the training labels, and trains the network. With the trees view, the
-/// network is trained twice, starting from the view (its prior) and from
-/// seeded weights, and validation keeps the better: on one data set the
-/// view is the model to correct, on another a weak start to unlearn.
+/// the training labels, and trains the network. With the trees view (and
+/// `choose_start`), the network is trained twice, starting from the view
+/// (its prior) and from seeded weights, and validation keeps the better:
+/// on one data set the view is the model to correct, on another a weak
+/// start to unlearn.
 #[allow(clippy::too_many_arguments)]
 fn fit(
     model: &mut FusionModel,
@@ -288,7 +294,7 @@ fn fit(
     };
     model.network.set_trees_prior(with_trees);
     let from_prior = run(model, "training")?;
-    if !(with_trees && frozen_text) {
+    if !(with_trees && frozen_text && options.choose_start) {
         model.rescore_with_kept_trees()?;
         return Ok((from_prior, None));
     }
@@ -300,8 +306,8 @@ fn fit(
         "training again from seeded weights, without the trees view as the start",
     )?;
     let choice = PriorChoice {
-        with_prior: from_prior.best_metric,
-        without_prior: seeded.best_metric,
+        with_prior: -from_prior.best_metric,
+        without_prior: -seeded.best_metric,
     };
     let report = if choice.keeps_prior() {
         model.network.set_trees_prior(true);
@@ -314,8 +320,8 @@ fn fit(
     Ok((report, Some(choice)))
 }
 
-/// The validation metrics (accuracy, ties to the lower loss) of the
-/// network trained from the trees view and from seeded weights.
+/// The validation log loss of the network trained from the trees view and
+/// from seeded weights.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct PriorChoice {
     pub with_prior: f64,
@@ -325,7 +331,7 @@ pub struct PriorChoice {
 impl PriorChoice {
     /// Ties keep the trees view as the start.
     pub fn keeps_prior(&self) -> bool {
-        self.with_prior >= self.without_prior
+        self.with_prior <= self.without_prior
     }
 }
 
@@ -854,4 +860,20 @@ pub fn score_function(predictions: &[Prediction]) -> (NamedNode, CustomFunction)
         NamedNode::new_unchecked(format!("{KGFUSE_NS}score")),
         function,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PriorChoice;
+
+    #[test]
+    fn the_start_with_the_lower_validation_log_loss_is_kept_and_ties_keep_the_view() {
+        let choice = |with_prior, without_prior| PriorChoice {
+            with_prior,
+            without_prior,
+        };
+        assert!(choice(0.31, 0.45).keeps_prior());
+        assert!(!choice(0.45, 0.31).keeps_prior());
+        assert!(choice(0.4, 0.4).keeps_prior());
+    }
 }

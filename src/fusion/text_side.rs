@@ -108,36 +108,130 @@ impl TextSide {
         Ok(())
     }
 
+    /// A frozen side over `texts` with the features of `items`, taken from
+    /// `known` where it holds them (by text and span) and computed with
+    /// BERT for the rest: a model trained a moment ago, bound to the store
+    /// again, runs BERT only over texts it has not seen.
+    pub fn frozen_reusing(
+        encoder: BertEncoder,
+        texts: &[String],
+        items: &[&TextItem],
+        known: &FrozenFeatures,
+        progress: impl FnMut(usize),
+    ) -> Result<Self> {
+        let split = encoder.split(0)?;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let encodings = encoder.tokenize(&refs)?;
+        let truncated = encodings
+            .iter()
+            .filter(|e| !e.get_overflowing().is_empty())
+            .count();
+        let mut unseen: Vec<usize> = items
+            .iter()
+            .filter(|i| known.row(&texts[i.text], i.span).is_none())
+            .map(|i| i.text)
+            .collect();
+        unseen.sort_unstable();
+        unseen.dedup();
+        let unseen_encodings: Vec<Encoding> =
+            unseen.iter().map(|&t| encodings[t].clone()).collect();
+        // Texts whose every item is known are never read: an empty state.
+        let empty = Tensor::zeros(
+            (0, encoder.hidden_size()),
+            candle_core::DType::F32,
+            encoder.device(),
+        )?;
+        let mut states = vec![empty; texts.len()];
+        for (t, state) in
+            unseen
+                .iter()
+                .zip(split.bottom_all(&unseen_encodings, CACHE_BATCH, progress)?)
+        {
+            states[*t] = state;
+        }
+        let mut side = Self {
+            encoder,
+            split,
+            states,
+            encodings,
+            texts: texts.to_vec(),
+            tokens: HashMap::new(),
+            span_issues: 0,
+            truncated,
+            frozen: None,
+        };
+        side.freeze_reusing(items, Some(known))?;
+        Ok(side)
+    }
+
     /// Computes every item's features once when nothing is fine-tuned (and
     /// drops the token states, which are no longer needed).
     pub fn freeze(&mut self, items: &[&TextItem]) -> Result<()> {
+        self.freeze_reusing(items, None)
+    }
+
+    fn freeze_reusing(
+        &mut self,
+        items: &[&TextItem],
+        known: Option<&FrozenFeatures>,
+    ) -> Result<()> {
         if self.split.trainable() > 0 {
             return Ok(());
         }
-        let mut rows = HashMap::new();
-        let mut unique = Vec::new();
+        // Known rows first, then the computed ones, in one table.
+        let mut known_rows: Vec<u32> = Vec::new();
+        let mut computed: Vec<&TextItem> = Vec::new();
+        let mut origin: HashMap<(usize, Option<(usize, usize)>), (bool, u32)> = HashMap::new();
         for item in items {
-            rows.entry((item.text, item.span)).or_insert_with(|| {
-                unique.push(*item);
-                (unique.len() - 1) as u32
+            origin.entry((item.text, item.span)).or_insert_with(|| {
+                match known.and_then(|k| k.row(&self.texts[item.text], item.span)) {
+                    Some(row) => {
+                        known_rows.push(row);
+                        (true, (known_rows.len() - 1) as u32)
+                    }
+                    None => {
+                        computed.push(*item);
+                        (false, (computed.len() - 1) as u32)
+                    }
+                }
             });
         }
+        let device = self.encoder.device().clone();
         let mut parts = Vec::new();
-        for chunk in unique.chunks(256) {
+        if let Some(known) = known.filter(|_| !known_rows.is_empty()) {
+            let index = Tensor::from_vec(known_rows.clone(), known_rows.len(), &device)?;
+            parts.push(known.table.index_select(&index, 0)?);
+        }
+        for chunk in computed.chunks(256) {
             parts.push(self.compute(chunk)?);
         }
         let table = if parts.is_empty() {
-            Tensor::zeros(
-                (0, self.feature_dim()),
-                candle_core::DType::F32,
-                self.encoder.device(),
-            )
+            Tensor::zeros((0, self.feature_dim()), candle_core::DType::F32, &device)
         } else {
             Tensor::cat(&parts, 0)
         }?;
+        let offset = known_rows.len() as u32;
+        let rows = origin
+            .into_iter()
+            .map(|(key, (was_known, row))| (key, if was_known { row } else { offset + row }))
+            .collect();
         self.frozen = Some((rows, table));
         self.states.clear();
         Ok(())
+    }
+
+    /// Every item's frozen features by text and span (`None` while BERT's
+    /// top layers are fine-tuned), for [`TextSide::frozen_reusing`].
+    pub fn frozen_features(&self) -> Option<FrozenFeatures> {
+        let (rows, table) = self.frozen.as_ref()?;
+        let rows = rows
+            .iter()
+            .map(|(&(text, span), &row)| ((self.texts[text].clone(), span), row))
+            .collect();
+        Some(FrozenFeatures {
+            rows,
+            table: table.clone(),
+        })
     }
 
     /// Features `[items, 2 · hidden]` of the items, in order.
@@ -229,6 +323,21 @@ impl TextSide {
         let tokens = std::sync::Arc::new(tokens);
         self.tokens.insert(key, tokens.clone());
         tokens
+    }
+}
+
+/// Frozen item features keyed by the text itself (not its index in one
+/// binding's text table) and the span.
+pub struct FrozenFeatures {
+    rows: HashMap<(String, Option<(usize, usize)>), u32>,
+    table: Tensor,
+}
+
+impl FrozenFeatures {
+    fn row(&self, text: &str, span: Option<(usize, usize)>) -> Option<u32> {
+        // The key owns its text; a lookup by `&str` would need a borrowed
+        // key type, and this runs once per item.
+        self.rows.get(&(text.to_owned(), span)).copied()
     }
 }
 
