@@ -11,7 +11,7 @@ use crate::store::terms::GRAPH_NS;
 
 /// `ontologies/risk.ttl`.
 pub const RISK_ONTOLOGY: &[u8] = include_bytes!("../ontologies/risk.ttl");
-/// `data/finance.ttl`, generated with `kgfuse generate finance --companies 300 --seed 42`.
+/// `data/finance.ttl`, generated with `kgfuse generate finance --companies 600 --seed 42`.
 pub const FINANCE_SAMPLE: &[u8] = include_bytes!("../data/finance.ttl");
 
 /// Graph that holds the ontology after `quickstart`.

@@ -200,6 +200,7 @@ fn classify_and_explain(store: &Store, closure: &Closure, args: &Args) -> Result
         trainer: TrainerConfig {
             epochs: args.epochs,
             learning_rate: 0.01,
+            patience: 5,
             ..defaults.trainer
         },
         rgcn_view: RgcnViewUse::Never,

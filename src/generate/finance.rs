@@ -72,7 +72,7 @@ pub struct FinanceConfig {
 impl Default for FinanceConfig {
     fn default() -> Self {
         Self {
-            companies: 300,
+            companies: 600,
             seed: 42,
             label_noise: 0.05,
             adverse_news_rate: 0.55,
