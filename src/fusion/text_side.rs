@@ -46,6 +46,18 @@ impl TextSide {
         if lora.enabled() && trainable_layers > 0 {
             encoder.add_adapters(trainable_layers, lora)?;
         }
+        Self::with_states(encoder, trainable_layers, texts, |split, encodings| {
+            split.bottom_all(encodings, CACHE_BATCH, &mut progress)
+        })
+    }
+
+    /// A side over `texts`, tokenised, whose bottom states `states` gives.
+    fn with_states(
+        encoder: BertEncoder,
+        trainable_layers: usize,
+        texts: &[String],
+        states: impl FnOnce(&SplitBert, &[Encoding]) -> Result<Vec<Tensor>>,
+    ) -> Result<Self> {
         let split = encoder.split(trainable_layers)?;
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let encodings = encoder.tokenize(&refs)?;
@@ -53,7 +65,7 @@ impl TextSide {
             .iter()
             .filter(|e| !e.get_overflowing().is_empty())
             .count();
-        let states = split.bottom_all(&encodings, CACHE_BATCH, &mut progress)?;
+        let states = states(&split, &encodings)?;
         Ok(Self {
             encoder,
             split,
@@ -119,13 +131,6 @@ impl TextSide {
         known: &FrozenFeatures,
         progress: impl FnMut(usize),
     ) -> Result<Self> {
-        let split = encoder.split(0)?;
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let encodings = encoder.tokenize(&refs)?;
-        let truncated = encodings
-            .iter()
-            .filter(|e| !e.get_overflowing().is_empty())
-            .count();
         let mut unseen: Vec<usize> = items
             .iter()
             .filter(|i| known.row(&texts[i.text], i.span).is_none())
@@ -133,33 +138,22 @@ impl TextSide {
             .collect();
         unseen.sort_unstable();
         unseen.dedup();
-        let unseen_encodings: Vec<Encoding> =
-            unseen.iter().map(|&t| encodings[t].clone()).collect();
-        // Texts whose every item is known are never read: an empty state.
-        let empty = Tensor::zeros(
-            (0, encoder.hidden_size()),
-            candle_core::DType::F32,
-            encoder.device(),
-        )?;
-        let mut states = vec![empty; texts.len()];
-        for (t, state) in
-            unseen
-                .iter()
-                .zip(split.bottom_all(&unseen_encodings, CACHE_BATCH, progress)?)
-        {
-            states[*t] = state;
-        }
-        let mut side = Self {
-            encoder,
-            split,
-            states,
-            encodings,
-            texts: texts.to_vec(),
-            tokens: HashMap::new(),
-            span_issues: 0,
-            truncated,
-            frozen: None,
-        };
+        let (hidden, device) = (encoder.hidden_size(), encoder.device().clone());
+        let mut side = Self::with_states(encoder, 0, texts, |split, encodings| {
+            let unseen_encodings: Vec<Encoding> =
+                unseen.iter().map(|&t| encodings[t].clone()).collect();
+            // Texts whose every item is known are never read: an empty state.
+            let empty = Tensor::zeros((0, hidden), candle_core::DType::F32, &device)?;
+            let mut states = vec![empty; texts.len()];
+            for (&t, state) in
+                unseen
+                    .iter()
+                    .zip(split.bottom_all(&unseen_encodings, CACHE_BATCH, progress)?)
+            {
+                states[t] = state;
+            }
+            Ok(states)
+        })?;
         side.freeze_reusing(items, Some(known))?;
         Ok(side)
     }
