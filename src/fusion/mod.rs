@@ -582,7 +582,7 @@ impl FusionModel {
             progress,
         )?;
         if model.config().text_dim != saved.model.text_dim {
-            return Err(Error::model_folder(&dir, format!("trained with a {}-wide BERT, given a {}-wide one (use the model it was trained with: {})", saved.model.text_dim,
+            return Err(Error::model_folder(dir, format!("trained with a {}-wide BERT, given a {}-wide one (use the model it was trained with: {})", saved.model.text_dim,
                 model.config().text_dim,
                 saved.bert.as_deref().unwrap_or("?")
             )));

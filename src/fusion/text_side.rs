@@ -13,6 +13,11 @@ use super::data::TextItem;
 use crate::error::{Error, Result};
 use crate::text::{span_tokens, BertEncoder, LoraConfig, SplitBert};
 
+/// An item by its text's index and its span (none: the whole text).
+type ItemKey = (usize, Option<(usize, usize)>);
+/// Token positions of an item's span and of the sentence around it.
+type ItemTokens = std::sync::Arc<(Vec<usize>, Vec<usize>)>;
+
 /// Texts per BERT call while caching.
 const CACHE_BATCH: usize = 32;
 
@@ -23,13 +28,13 @@ pub struct TextSide {
     states: Vec<Tensor>,
     encodings: Vec<Encoding>,
     texts: Vec<String>,
-    tokens: HashMap<(usize, Option<(usize, usize)>), std::sync::Arc<(Vec<usize>, Vec<usize>)>>,
+    tokens: HashMap<ItemKey, ItemTokens>,
     /// Items whose span has no token (e.g. cut at the maximum length); they
     /// fall back to the whole text.
     pub span_issues: usize,
     pub truncated: usize,
     /// Precomputed features (one row per item key), when nothing is fine-tuned.
-    frozen: Option<(HashMap<(usize, Option<(usize, usize)>), u32>, Tensor)>,
+    frozen: Option<(HashMap<ItemKey, u32>, Tensor)>,
 }
 
 impl TextSide {
@@ -175,7 +180,7 @@ impl TextSide {
         // Known rows first, then the computed ones, in one table.
         let mut known_rows: Vec<u32> = Vec::new();
         let mut computed: Vec<&TextItem> = Vec::new();
-        let mut origin: HashMap<(usize, Option<(usize, usize)>), (bool, u32)> = HashMap::new();
+        let mut origin: HashMap<ItemKey, (bool, u32)> = HashMap::new();
         for item in items {
             origin.entry((item.text, item.span)).or_insert_with(|| {
                 match known.and_then(|k| k.row(&self.texts[item.text], item.span)) {
@@ -292,7 +297,7 @@ impl TextSide {
     /// Token positions of an item's span and of the sentence around it
     /// (cached; for whole literals both are the whole text). A span without
     /// tokens falls back to the whole text and is counted in `span_issues`.
-    fn tokens_of(&mut self, item: &TextItem) -> std::sync::Arc<(Vec<usize>, Vec<usize>)> {
+    fn tokens_of(&mut self, item: &TextItem) -> ItemTokens {
         let key = (item.text, item.span);
         if let Some(tokens) = self.tokens.get(&key) {
             return tokens.clone();
