@@ -304,8 +304,8 @@ pub fn train_graph_only(
 enum ValidMetric {
     /// The graph-only classifier's accuracy.
     Accuracy,
-    /// The fused classifier's log loss, which the trainer gets negated.
-    NegatedLogLoss,
+    /// The fused classifier's log loss.
+    LogLoss,
 }
 
 /// An epoch's progress line: loss, validation metric (`*`: the best so
@@ -314,7 +314,7 @@ fn epoch_line(record: &EpochRecord, improved: bool, metric: ValidMetric) -> Stri
     let best = if improved { " *" } else { "" };
     let metric = record.metric.map_or(String::new(), |m| match metric {
         ValidMetric::Accuracy => format!(", valid accuracy {m:.3}{best}"),
-        ValidMetric::NegatedLogLoss => format!(", valid log loss {:.4}{best}", -m),
+        ValidMetric::LogLoss => format!(", valid log loss {m:.4}{best}"),
     });
     format!("loss {:.4}{metric} ({:.1} s)", record.loss, record.seconds)
 }
@@ -483,10 +483,7 @@ pub fn train_with_progress(
             preparing.finish();
             // A second training (see `PriorChoice`) counts from epoch 1 again.
             bar.set_position(record.epoch as u64 - 1);
-            super::shared::epoch_done(
-                &bar,
-                epoch_line(record, improved, ValidMetric::NegatedLogLoss),
-            );
+            super::shared::epoch_done(&bar, epoch_line(record, improved, ValidMetric::LogLoss));
             Ok(())
         },
     );

@@ -306,8 +306,8 @@ fn fit(
         "training again from seeded weights, without the trees view as the start",
     )?;
     let choice = PriorChoice {
-        with_prior: -from_prior.best_metric,
-        without_prior: -seeded.best_metric,
+        with_prior: from_prior.best_metric,
+        without_prior: seeded.best_metric,
     };
     let report = if choice.keeps_prior() {
         model.network.set_trees_prior(true);

@@ -223,12 +223,15 @@ impl TextSide {
     /// top layers are fine-tuned), for [`TextSide::frozen_reusing`].
     pub fn frozen_features(&self) -> Option<FrozenFeatures> {
         let (rows, table) = self.frozen.as_ref()?;
-        let rows = rows
-            .iter()
-            .map(|(&(text, span), &row)| ((self.texts[text].clone(), span), row))
-            .collect();
+        let mut by_text: HashMap<String, HashMap<Option<(usize, usize)>, u32>> = HashMap::new();
+        for (&(text, span), &row) in rows {
+            by_text
+                .entry(self.texts[text].clone())
+                .or_default()
+                .insert(span, row);
+        }
         Some(FrozenFeatures {
-            rows,
+            rows: by_text,
             table: table.clone(),
         })
     }
@@ -328,15 +331,14 @@ impl TextSide {
 /// Frozen item features keyed by the text itself (not its index in one
 /// binding's text table) and the span.
 pub struct FrozenFeatures {
-    rows: HashMap<(String, Option<(usize, usize)>), u32>,
+    /// Each text's items: span to row of `table`.
+    rows: HashMap<String, HashMap<Option<(usize, usize)>, u32>>,
     table: Tensor,
 }
 
 impl FrozenFeatures {
     fn row(&self, text: &str, span: Option<(usize, usize)>) -> Option<u32> {
-        // The key owns its text; a lookup by `&str` would need a borrowed
-        // key type, and this runs once per item.
-        self.rows.get(&(text.to_owned(), span)).copied()
+        self.rows.get(text)?.get(&span).copied()
     }
 }
 

@@ -186,7 +186,7 @@ impl TrainingTask for FusionTraining<'_> {
         Ok(total / f64::from(batches.max(1)))
     }
 
-    /// The negated mean cross-entropy (log loss). Accuracy on a small
+    /// The mean cross-entropy (log loss). Accuracy on a small
     /// validation set moves in steps of one entity and rewards an
     /// overconfident correction of the trees view that ranks worse; the
     /// log loss scores every probability.
@@ -201,11 +201,15 @@ impl TrainingTask for FusionTraining<'_> {
                 -f64::from(p[y].max(1e-7)).ln()
             })
             .sum();
-        Ok(-loss / valid.len().max(1) as f64)
+        Ok(loss / valid.len().max(1) as f64)
     }
 
     fn metric_name(&self) -> &'static str {
-        "validation log loss (negated)"
+        "validation log loss"
+    }
+
+    fn lower_is_better(&self) -> bool {
+        true
     }
 
     /// With the trees prior the untrained network is the trees view.

@@ -76,10 +76,15 @@ pub trait TrainingTask {
         rng: &mut ChaCha8Rng,
         step: &mut dyn FnMut(&Tensor) -> Result<f64>,
     ) -> Result<f64>;
-    /// The validation metric; higher is better.
+    /// The validation metric; higher is better unless
+    /// [`TrainingTask::lower_is_better`].
     fn validate(&mut self) -> Result<f64>;
     /// The metric's name, for progress and reports.
     fn metric_name(&self) -> &'static str;
+    /// Whether a lower metric is the better one (a loss).
+    fn lower_is_better(&self) -> bool {
+        false
+    }
     /// Whether the untrained weights are already a model (one that starts
     /// from a fitted prior): then they are validated as epoch 0 and kept
     /// when no epoch beats them, so training can only add to the prior.
@@ -379,6 +384,7 @@ pub fn train(
             best = Some((0, metric, snapshot(&vars)?));
         }
     }
+    let lower_is_better = task.lower_is_better();
     let mut stopped_early = since_best >= config.patience && first_epoch > 0;
     for epoch in first_epoch..config.epochs {
         if stopped_early {
@@ -413,6 +419,7 @@ pub fn train(
         };
         let improved = match (metric, &best) {
             (Some(m), None) => m.is_finite(),
+            (Some(m), Some((_, b, _))) if lower_is_better => m < *b,
             (Some(m), Some((_, b, _))) => m > *b,
             (None, _) => false,
         };
@@ -548,10 +555,12 @@ mod tests {
         assert!(config.learning_rate_at(7) < 1.0 && config.learning_rate_at(7) > 0.1);
     }
 
-    /// Training pulls one weight from 0 towards 1; validation prefers 0.
+    /// Training pulls one weight from 0 towards 1; validation prefers 0
+    /// (as minus its square, or as its square, a loss, with `as_loss`).
     struct DriftingTask {
         weight: Var,
         starts_as_a_model: bool,
+        as_loss: bool,
     }
 
     impl TrainingTask for DriftingTask {
@@ -565,10 +574,14 @@ mod tests {
         }
         fn validate(&mut self) -> Result<f64> {
             let w = self.weight.as_tensor().sum_all()?.to_scalar::<f32>()?;
-            Ok(-f64::from(w * w))
+            let square = f64::from(w * w);
+            Ok(if self.as_loss { square } else { -square })
         }
         fn metric_name(&self) -> &'static str {
-            "minus the squared weight"
+            "the squared weight"
+        }
+        fn lower_is_better(&self) -> bool {
+            self.as_loss
         }
         fn starts_as_a_model(&self) -> bool {
             self.starts_as_a_model
@@ -584,11 +597,14 @@ mod tests {
             patience: 2,
             ..TrainerConfig::default()
         };
-        for starts_as_a_model in [true, false] {
+        for (starts_as_a_model, as_loss) in
+            [(true, false), (false, false), (true, true), (false, true)]
+        {
             let weight = Var::zeros(1, DType::F32, &candle_core::Device::Cpu).unwrap();
             let mut task = DriftingTask {
                 weight: weight.clone(),
                 starts_as_a_model,
+                as_loss,
             };
             let groups = vec![ParamGroup {
                 vars: vec![weight.clone()],
