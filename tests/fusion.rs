@@ -262,9 +262,13 @@ fn cross_validation_of_the_fused_model() {
         "accuracy 100.00 % ± 0.00 (mean ± std over 2 folds",
     ))
     .stdout(contains("the trees view alone, same folds: "))
+    .stdout(contains(
+        "the R-GCN view (the graph-only R-GCN, bagged) alone, same folds: ",
+    ))
     .stderr(contains(
         "repeat 1 fold 2: accuracy 1.000 (trees view alone ",
-    ));
+    ))
+    .stderr(contains(", R-GCN view alone "));
 }
 
 #[test]

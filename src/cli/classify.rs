@@ -369,13 +369,21 @@ pub fn cross_validate_fused(
         &mut |progress| preparing.report(progress),
         &mut |r, f, accuracy| {
             preparing.finish();
-            let trees = accuracy
-                .trees_alone
-                .map_or(String::new(), |a| format!(" (trees view alone {a:.3})"));
+            let alone: Vec<String> = [
+                ("trees view", accuracy.trees_alone),
+                ("R-GCN view", accuracy.rgcn_alone),
+            ]
+            .into_iter()
+            .filter_map(|(view, a)| Some(format!("{view} alone {:.3}", a?)))
+            .collect();
+            let alone = match alone.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", alone.join(", ")),
+            };
             super::shared::epoch_done(
                 &bar,
                 format!(
-                    "repeat {} fold {}: accuracy {:.3}{trees}",
+                    "repeat {} fold {}: accuracy {:.3}{alone}",
                     r + 1,
                     f + 1,
                     accuracy.fused
@@ -394,18 +402,24 @@ pub fn cross_validate_fused(
         fused.len()
     );
     let trees: Option<Vec<f64>> = accuracies.iter().map(|a| a.trees_alone).collect();
-    if let Some(trees) = &trees {
-        let (mean, std) = kgfuse::tasks::classify::mean_and_std(trees);
-        println!(
-            "the trees view alone, same folds: {:.2} % ± {:.2}",
-            100.0 * mean,
-            100.0 * std
-        );
+    let rgcn: Option<Vec<f64>> = accuracies.iter().map(|a| a.rgcn_alone).collect();
+    for (view, alone) in [
+        ("the trees view", &trees),
+        ("the R-GCN view (the graph-only R-GCN, bagged)", &rgcn),
+    ] {
+        if let Some(alone) = alone {
+            let (mean, std) = kgfuse::tasks::classify::mean_and_std(alone);
+            println!(
+                "{view} alone, same folds: {:.2} % ± {:.2}",
+                100.0 * mean,
+                100.0 * std
+            );
+        }
     }
     if let Some(path) = metrics {
         let summary = serde_json::json!({
             "accuracy_mean": mean, "accuracy_std": std, "fold_accuracies": fused,
-            "trees_alone_accuracies": trees,
+            "trees_alone_accuracies": trees, "rgcn_alone_accuracies": rgcn,
             "model": options.model, "trainer": options.trainer,
         });
         checkpoint::write_json(path, &summary)?;

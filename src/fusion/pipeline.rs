@@ -280,7 +280,7 @@ fn fit(
     if with_trees {
         on_progress(TrainProgress::Stage("fitting the trees view"));
     }
-    model.fit_trees(train_set, options.trainer.seed)?;
+    model.fit_trees(train_set, valid_set, options.trainer.seed)?;
     let train_labels: Vec<u32> = train_labelled.iter().map(|&(_, c)| c).collect();
     model.positive_class = minority_class(&train_labels, classes);
     // Fine-tuned BERT layers would carry one run's training into the other.
@@ -377,9 +377,18 @@ fn train_network(
 
 /// Metrics of the trees view's log-odds alone on `targets` (labelled).
 fn trees_alone(model: &FusionModel, targets: &[usize]) -> ClassificationMetrics {
+    log_odds_metrics(model, &model.tree_log_odds, targets)
+}
+
+/// Metrics of one view's log-odds (a row per target) on `targets`.
+fn log_odds_metrics(
+    model: &FusionModel,
+    log_odds: &[Vec<f32>],
+    targets: &[usize],
+) -> ClassificationMetrics {
     let probabilities: Vec<Vec<f32>> = targets
         .iter()
-        .map(|&t| super::trees::class_probabilities(&model.tree_log_odds[t]))
+        .map(|&t| super::trees::class_probabilities(&log_odds[t]))
         .collect();
     let labels: Vec<u32> = targets
         .iter()
@@ -576,12 +585,13 @@ fn labelled_members(store: &Store, vocab: &Vocabulary) -> Result<Vec<NamedOrBlan
     Ok(members.into_iter().map(|(_, e)| e).collect())
 }
 
-/// One fold's test accuracy, of the fused model and of its trees view
-/// alone (with one).
+/// One fold's test accuracy, of the fused model and of its trees view and
+/// R-GCN view alone (with those): what fusion adds, on the same folds.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct FoldAccuracy {
     pub fused: f64,
     pub trees_alone: Option<f64>,
+    pub rgcn_alone: Option<f64>,
 }
 
 /// Repeated stratified k-fold cross-validation of the fused model: test
@@ -640,6 +650,10 @@ pub fn cross_validate(
                     .trees
                     .is_some()
                     .then(|| trees_alone(&model, &test).accuracy),
+                rgcn_alone: model
+                    .rgcn
+                    .as_ref()
+                    .map(|view| log_odds_metrics(&model, &view.log_odds, &test).accuracy),
             };
             on_fold(repeat, fold, accuracy);
             accuracies.push(accuracy);

@@ -8,11 +8,12 @@
 //! an input per node learns that where node features cannot. The trees
 //! then decide, on the training labels, how far to trust it.
 //!
-//! Each training target's log-odds come from an R-GCN fitted on the other
-//! folds of the training targets; every other target's from the mean of
-//! those fold models and one fitted on all of them (bagging: an R-GCN's
-//! score moves with its seed and its training share, their mean less),
-//! which the model folder keeps (in [`FOLDER`]). A reopened
+//! The view is fitted on the training and validation targets (see
+//! `FusionModel::fit_trees`). Each of them gets its log-odds from an R-GCN
+//! fitted on the other folds (`trees::folds`); every other target's from
+//! the mean of those fold models and one fitted on all of them (bagging:
+//! an R-GCN's score moves with its seed and its training share, their mean
+//! less), which the model folder keeps (in [`FOLDER`]). A reopened
 //! model aligns it to the store by node and relation names, so entities
 //! added since enter with a zero input and are scored from their
 //! neighbours.
@@ -28,8 +29,9 @@ use std::path::Path;
 use oxigraph::model::{NamedNode, NamedOrBlankNode};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
-use super::trees::{probability_log_odds, tree_outputs, STACKING_FOLDS};
+use super::trees::{folds, probability_log_odds, tree_outputs};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tasks::classify::{default_trainer, stratified_folds, ClassifyConfig, ClassifyData};
@@ -133,50 +135,47 @@ impl RgcnGraph {
 }
 
 impl RgcnView {
-    /// Fits the view on the `train` targets (indices into the graph's
+    /// Fits the view on the `fitted` targets (indices into the graph's
     /// targets, with `labels`): returns the R-GCN fitted on all of them and
-    /// every target's log-odds to stack on, out of fold for the `train`
-    /// targets.
+    /// every target's log-odds to stack on, out of fold for the `fitted`
+    /// targets. The full fit and the fold fits run in parallel, each
+    /// seeded on its own, so the result does not depend on the thread
+    /// count.
     pub fn fit(
         graph: &RgcnGraph,
-        train: &[usize],
-        labels: &[u32],
+        fitted: &[usize],
+        labels: &[usize],
         seed: u64,
     ) -> Result<(Self, Vec<Vec<f32>>)> {
-        let examples: Vec<(u32, u32)> = train
-            .iter()
-            .zip(labels)
-            .map(|(&t, &y)| (graph.target_nodes[t], y))
+        let examples = |rows: &[usize], labels: &[usize]| -> Vec<(u32, u32)> {
+            rows.iter()
+                .zip(labels)
+                .map(|(&t, &y)| (graph.target_nodes[t], y as u32))
+                .collect()
+        };
+        let folds = folds(fitted, labels, graph.data.classes.len(), seed);
+        let fits: Vec<Vec<(u32, u32)>> = std::iter::once(examples(fitted, labels))
+            .chain(folds.iter().map(|f| examples(&f.rest_rows, &f.rest_labels)))
             .collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut models = vec![fit_on(graph, &examples, &mut rng)?];
+        let models = fits
+            .par_iter()
+            .enumerate()
+            .map(|(k, examples)| fit_on(graph, examples, seed + k as u64))
+            .collect::<Result<Vec<_>>>()?;
         let mut odds = vec![Vec::new(); graph.target_nodes.len()];
-        let folds = stratified_folds(&examples, STACKING_FOLDS, &mut rng);
-        let position: HashMap<u32, usize> =
-            train.iter().map(|&t| (graph.target_nodes[t], t)).collect();
-        for k in 0..folds.len() {
-            let rest: Vec<(u32, u32)> = folds
-                .iter()
-                .enumerate()
-                .filter(|&(j, _)| j != k)
-                .flat_map(|(_, f)| f.iter().copied())
-                .collect();
-            if folds[k].is_empty() || rest.len() < 2 {
-                continue;
+        for (fold, model) in folds.iter().zip(&models[1..]) {
+            let held: Vec<usize> = fold.held.iter().map(|&i| fitted[i]).collect();
+            let nodes: Vec<u32> = held.iter().map(|&t| graph.target_nodes[t]).collect();
+            let held_odds = probability_log_odds(model.trained_graph_probabilities(&nodes)?);
+            for (t, o) in held.into_iter().zip(held_odds) {
+                odds[t] = o;
             }
-            let fold_model = fit_on(graph, &rest, &mut rng)?;
-            let held: Vec<u32> = folds[k].iter().map(|&(n, _)| n).collect();
-            let held_odds = probability_log_odds(fold_model.trained_graph_probabilities(&held)?);
-            for (node, o) in held.iter().zip(held_odds) {
-                odds[position[node]] = o;
-            }
-            models.push(fold_model);
         }
         let log_odds = mean_log_odds(&models, |m| {
             m.trained_graph_probabilities(&graph.target_nodes)
         })?;
         // Rows no fold held out (none unless a fold was left out) and the
-        // untrained targets take the models' mean.
+        // unfitted targets take the models' mean.
         for (o, mean) in odds.iter_mut().zip(&log_odds) {
             if o.is_empty() {
                 *o = mean.clone();
@@ -291,12 +290,9 @@ fn mean_log_odds(
 /// The R-GCN with its defaults (`kgfuse train rgcn`), trained on
 /// `examples` but a stratified tenth of them, on which the best epoch is
 /// kept.
-fn fit_on(
-    graph: &RgcnGraph,
-    examples: &[(u32, u32)],
-    rng: &mut ChaCha8Rng,
-) -> Result<GraphClassifier> {
-    let inner = stratified_folds(examples, 10, rng);
+fn fit_on(graph: &RgcnGraph, examples: &[(u32, u32)], seed: u64) -> Result<GraphClassifier> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let inner = stratified_folds(examples, 10, &mut rng);
     let valid = inner[0].clone();
     let train: Vec<(u32, u32)> = inner[1..].concat();
     let (model, _) = GraphClassifier::fit(
@@ -306,7 +302,7 @@ fn fit_on(
         &ClassifyConfig::default(),
         &default_trainer(),
         [&train, &valid, &[]],
-        rng,
+        &mut rng,
         &mut |_, _| Ok(()),
     )?;
     Ok(model)
@@ -314,6 +310,7 @@ fn fit_on(
 
 #[cfg(test)]
 mod tests {
+    use super::super::trees::STACKING_FOLDS;
     use super::*;
 
     const EX: &str = "http://example.org/";
@@ -346,7 +343,7 @@ mod tests {
         let classes = ["G0".to_owned(), "G1".to_owned()];
         let graph = RgcnGraph::read(&store, &label, &class, &classes, &people).unwrap();
         let train: Vec<usize> = (0..32).collect();
-        let labels: Vec<u32> = train.iter().map(|&i| (i % 2) as u32).collect();
+        let labels: Vec<usize> = train.iter().map(|&i| i % 2).collect();
         let (view, stacked) = RgcnView::fit(&graph, &train, &labels, 3).unwrap();
         let right = |odds: &[Vec<f32>], range: std::ops::Range<usize>| {
             range

@@ -102,20 +102,20 @@ pub fn tree_outputs(num_classes: usize) -> usize {
 }
 
 /// The training rows a fold leaves to fit on, with their labels.
-struct Fold {
+pub(crate) struct Fold {
     /// Positions (into the training rows) of the held-out part.
-    held: Vec<usize>,
+    pub held: Vec<usize>,
     /// Positions of the rest, their rows and their labels.
     rest: Vec<usize>,
-    rest_rows: Vec<usize>,
-    rest_labels: Vec<usize>,
+    pub rest_rows: Vec<usize>,
+    pub rest_labels: Vec<usize>,
 }
 
 /// Stratified folds of the training rows; fewer than [`STACKING_FOLDS`]
 /// when a class is rarer than that, so that every fold leaves rows of each
 /// class to fit on. A fold whose rest lacks a class is left out (its rows
 /// keep even odds).
-fn folds(train: &[usize], labels: &[usize], num_classes: usize, seed: u64) -> Vec<Fold> {
+pub(crate) fn folds(train: &[usize], labels: &[usize], num_classes: usize, seed: u64) -> Vec<Fold> {
     let mut counts = vec![0usize; num_classes];
     labels.iter().for_each(|&y| counts[y] += 1);
     let rarest = counts.iter().copied().filter(|&c| c > 0).min().unwrap_or(0);
