@@ -380,13 +380,20 @@ pub fn cross_validate_fused(
                 true => String::new(),
                 false => format!(" ({})", alone.join(", ")),
             };
+            let start = match (accuracy.view_or_network, accuracy.start) {
+                (Some(v), _) if !v.keeps_network() => "the trees view alone kept; ",
+                (_, Some(choice)) if !choice.keeps_prior() => "from seeded weights, ",
+                (_, Some(_)) => "from the trees view, ",
+                _ => "",
+            };
             super::shared::epoch_done(
                 &bar,
                 format!(
-                    "repeat {} fold {}: accuracy {:.3}{alone}",
+                    "repeat {} fold {}: accuracy {:.3}{alone}; {start}epoch {}",
                     r + 1,
                     f + 1,
-                    accuracy.fused
+                    accuracy.fused,
+                    accuracy.best_epoch
                 ),
             );
         },
@@ -420,6 +427,7 @@ pub fn cross_validate_fused(
         let summary = serde_json::json!({
             "accuracy_mean": mean, "accuracy_std": std, "fold_accuracies": fused,
             "trees_alone_accuracies": trees, "rgcn_alone_accuracies": rgcn,
+            "folds": accuracies,
             "model": options.model, "trainer": options.trainer,
         });
         checkpoint::write_json(path, &summary)?;
@@ -551,6 +559,18 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
             },
             choice.with_prior,
             choice.without_prior
+        );
+    }
+    if let Some(v) = &s.view_or_network {
+        println!(
+            "{} (validation log loss {:.4} against {:.4} for the trees view alone, standard error {:.4})",
+            match v.keeps_network() {
+                true => "the trained network is kept",
+                false => "the trees view alone is kept: the trained network did not beat it by more than a standard error",
+            },
+            v.network,
+            v.view_alone,
+            v.standard_error
         );
     }
     println!(

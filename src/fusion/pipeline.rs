@@ -134,6 +134,8 @@ pub struct TrainSummary {
     pub training: TrainReport,
     /// Whether the network starts from the trees view, as validation chose.
     pub prior_choice: Option<PriorChoice>,
+    /// The trained network against the trees view alone, on validation.
+    pub view_or_network: Option<ViewOrNetwork>,
     pub seconds: f64,
     /// Target indices of the training, validation and test parts.
     #[serde(skip)]
@@ -252,7 +254,9 @@ fn counted_paths(model: &FusionModel) -> CountedPaths {
 /// `choose_start`), the network is trained twice, starting from the view
 /// (its prior) and from seeded weights, and validation keeps the better:
 /// on one data set the view is the model to correct, on another a weak
-/// start to unlearn.
+/// start to unlearn. Last, the trained network must beat the trees view
+/// alone on validation clearly (`ViewOrNetwork`), or the view alone is
+/// kept.
 #[allow(clippy::too_many_arguments)]
 fn fit(
     model: &mut FusionModel,
@@ -263,7 +267,7 @@ fn fit(
     rng: &mut ChaCha8Rng,
     on_progress: &mut dyn FnMut(TrainProgress),
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
-) -> Result<(TrainReport, Option<PriorChoice>)> {
+) -> Result<(TrainReport, Option<PriorChoice>, Option<ViewOrNetwork>)> {
     let train_labelled: Vec<(usize, u32)> = train_set
         .iter()
         .filter_map(|&t| Some((t, model.inputs.targets[t].label?)))
@@ -295,8 +299,9 @@ fn fit(
     model.network.set_trees_prior(with_trees);
     let from_prior = run(model, "training")?;
     if !(with_trees && frozen_text && options.choose_start) {
+        let view_or_network = keep_view_unless_beaten(model, valid_set)?;
         model.rescore_with_kept_trees()?;
-        return Ok((from_prior, None));
+        return Ok((from_prior, None, view_or_network));
     }
     let vars = model.varmap.all_vars();
     let kept_weights = snapshot(&vars)?;
@@ -316,8 +321,65 @@ fn fit(
     } else {
         seeded
     };
+    let view_or_network = keep_view_unless_beaten(model, valid_set)?;
     model.rescore_with_kept_trees()?;
-    Ok((report, Some(choice)))
+    Ok((report, Some(choice), view_or_network))
+}
+
+/// The trained network's validation log loss against the trees view
+/// alone's, and the standard error of their mean per-entity difference.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ViewOrNetwork {
+    pub network: f64,
+    pub view_alone: f64,
+    pub standard_error: f64,
+}
+
+impl ViewOrNetwork {
+    /// The one-standard-error rule: the simpler model (the view alone)
+    /// unless the network's log loss is lower by more than one standard
+    /// error. On a few dozen validation entities the epoch and start that
+    /// validation chose can look better than the view by chance alone.
+    pub fn keeps_network(&self) -> bool {
+        self.network + self.standard_error < self.view_alone
+    }
+}
+
+/// Compares the trained network with the trees view alone on `valid_set`
+/// (before the kept trees rescore it) and, unless the network wins clearly,
+/// turns it into the view: the trees prior on, every head's output at zero.
+/// `None` without a trees view.
+fn keep_view_unless_beaten(
+    model: &mut FusionModel,
+    valid_set: &[usize],
+) -> Result<Option<ViewOrNetwork>> {
+    if model.config().tree_outputs == 0 || valid_set.is_empty() {
+        return Ok(None);
+    }
+    let network = model.probabilities(valid_set)?;
+    let loss = |p: f32| -f64::from(p.max(1e-7)).ln();
+    let (network, view): (Vec<f64>, Vec<f64>) = valid_set
+        .iter()
+        .zip(&network)
+        .map(|(&t, p)| {
+            let y = model.inputs.targets[t].label.unwrap_or(0) as usize;
+            let view = super::trees::class_probabilities(&model.tree_log_odds[t]);
+            (loss(p[y]), loss(view[y]))
+        })
+        .unzip();
+    let differences: Vec<f64> = network.iter().zip(&view).map(|(n, v)| n - v).collect();
+    let n = differences.len() as f64;
+    let (_, std) = crate::tasks::classify::mean_and_std(&differences);
+    let comparison = ViewOrNetwork {
+        network: network.iter().sum::<f64>() / n,
+        view_alone: view.iter().sum::<f64>() / n,
+        standard_error: std / n.sqrt(),
+    };
+    if !comparison.keeps_network() {
+        model.network.set_trees_prior(true);
+        zero_weights(&model.varmap, &head_outputs())?;
+    }
+    Ok(Some(comparison))
 }
 
 /// The validation log loss of the network trained from the trees view and
@@ -431,7 +493,7 @@ pub fn train_classifier(
         )));
     }
     let counted = counted_paths(&model);
-    let (report, prior_choice) = fit(
+    let (report, prior_choice, view_or_network) = fit(
         &mut model,
         options,
         &counted,
@@ -475,6 +537,7 @@ pub fn train_classifier(
         test_metrics,
         training: report,
         prior_choice,
+        view_or_network,
         seconds: start.elapsed().as_secs_f64(),
         split: [train_set, valid_set, test_set],
         counted_paths: counted,
@@ -592,6 +655,12 @@ pub struct FoldAccuracy {
     pub fused: f64,
     pub trees_alone: Option<f64>,
     pub rgcn_alone: Option<f64>,
+    /// The epoch validation kept (0: the untrained network, the trees view).
+    pub best_epoch: usize,
+    /// The start validation chose, when it chose one.
+    pub start: Option<PriorChoice>,
+    /// Whether the network or the trees view alone was kept.
+    pub view_or_network: Option<ViewOrNetwork>,
 }
 
 /// Repeated stratified k-fold cross-validation of the fused model: test
@@ -633,7 +702,7 @@ pub fn cross_validate(
             if let Some(text) = &model.text {
                 text.encoder().set_tensors(&pristine_bert)?;
             }
-            fit(
+            let (report, start, view_or_network) = fit(
                 &mut model,
                 options,
                 &counted,
@@ -654,6 +723,9 @@ pub fn cross_validate(
                     .rgcn
                     .as_ref()
                     .map(|view| log_odds_metrics(&model, &view.log_odds, &test).accuracy),
+                best_epoch: report.best_epoch,
+                start,
+                view_or_network,
             };
             on_fold(repeat, fold, accuracy);
             accuracies.push(accuracy);
@@ -878,7 +950,7 @@ pub fn score_function(predictions: &[Prediction]) -> (NamedNode, CustomFunction)
 
 #[cfg(test)]
 mod tests {
-    use super::PriorChoice;
+    use super::{PriorChoice, ViewOrNetwork};
 
     #[test]
     fn the_start_with_the_lower_validation_log_loss_is_kept_and_ties_keep_the_view() {
@@ -889,5 +961,18 @@ mod tests {
         assert!(choice(0.31, 0.45).keeps_prior());
         assert!(!choice(0.45, 0.31).keeps_prior());
         assert!(choice(0.4, 0.4).keeps_prior());
+    }
+
+    #[test]
+    fn the_network_is_kept_only_when_it_beats_the_view_by_more_than_a_standard_error() {
+        let compare = |network, standard_error| ViewOrNetwork {
+            network,
+            view_alone: 0.35,
+            standard_error,
+        };
+        assert!(compare(0.30, 0.02).keeps_network());
+        assert!(!compare(0.30, 0.06).keeps_network(), "within one error");
+        assert!(!compare(0.35, 0.0).keeps_network(), "a tie keeps the view");
+        assert!(!compare(0.40, 0.01).keeps_network());
     }
 }

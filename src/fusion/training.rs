@@ -204,10 +204,6 @@ impl TrainingTask for FusionTraining<'_> {
         Ok(loss / valid.len().max(1) as f64)
     }
 
-    fn metric_name(&self) -> &'static str {
-        "validation log loss"
-    }
-
     fn lower_is_better(&self) -> bool {
         true
     }

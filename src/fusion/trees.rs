@@ -27,6 +27,11 @@
 //! factor of a fold from its last round's weights, a few L-BFGS steps
 //! where a fit from scratch takes a hundred.
 //!
+//! With the R-GCN view (`rgcn_view`), whose log-odds lead the table, the
+//! view can also keep those log-odds alone: where the trees' out-of-fold
+//! log loss does not beat the R-GCN's own, trees fitted on a hundred labels
+//! would only blur the best reader of a fixed graph.
+//!
 //! Stacking (Wolpert's stacked generalisation): a model that saw a target's
 //! label would hand the next stage a memorised answer for it. So each
 //! training target's text log-odds, and the trees' log-odds the network
@@ -84,6 +89,9 @@ pub enum Joining {
     /// The label is the text factor OR the structure factor: the AND of
     /// their complements, for the other class.
     Either,
+    /// No trees: the R-GCN view's log-odds (the attribute table's leading
+    /// columns) alone, where the trees only blurred them out of fold.
+    RgcnAlone,
 }
 
 /// Expectation–maximisation rounds of the factor forms.
@@ -313,6 +321,40 @@ impl TreeView {
         })
     }
 
+    /// This view, or the R-GCN view alone: of this view's out-of-fold
+    /// log-odds `odds` of the `train` rows and the R-GCN view's, the first
+    /// `rgcn_columns` of `attributes` (out of fold for `train` too), keeps
+    /// the lower log loss. On a fixed graph the R-GCN can be the best
+    /// reader, and trees fitted on a hundred labels blur its log-odds
+    /// rather than add to them.
+    pub fn or_rgcn_alone(
+        self,
+        odds: Vec<Vec<f32>>,
+        attributes: &Table,
+        train: &[usize],
+        labels: &[usize],
+        rgcn_columns: usize,
+    ) -> (Self, Vec<Vec<f32>>) {
+        if rgcn_columns == 0 || odds.first().is_some_and(|o| o.len() != rgcn_columns) {
+            return (self, odds);
+        }
+        let rgcn: Vec<Vec<f32>> = train
+            .iter()
+            .map(|&r| attributes.rows[r][..rgcn_columns].to_vec())
+            .collect();
+        if log_loss(&rgcn, labels) >= log_loss(&odds, labels) {
+            return (self, odds);
+        }
+        let view = Self {
+            text: None,
+            text_factor: None,
+            joining: Joining::RgcnAlone,
+            flipped: 0.0,
+            ..self
+        };
+        (view, rgcn)
+    }
+
     /// A view of joint trees (over the text log-odds, when `text`).
     fn joint(text: Option<LogisticRegression>, trees: GradientBoosting) -> Self {
         Self {
@@ -350,6 +392,14 @@ impl TreeView {
 
     /// The log-odds of every row (each `tree_outputs` wide).
     pub fn log_odds(&self, attributes: &Table, texts: Option<&Bags>) -> Result<Vec<Vec<f32>>> {
+        if self.joining == Joining::RgcnAlone {
+            let outputs = tree_outputs(self.trees.num_classes());
+            return Ok(attributes
+                .rows
+                .iter()
+                .map(|r| r[..outputs].to_vec())
+                .collect());
+        }
         let table = self.tree_table(attributes, texts)?;
         let all: Vec<usize> = (0..table.rows.len()).collect();
         let (Some(texts), Joining::Both | Joining::Either) = (texts, self.joining) else {
@@ -383,11 +433,23 @@ impl TreeView {
         texts: Option<&Bags>,
         row: usize,
     ) -> Result<Vec<Vec<f64>>> {
+        if self.joining == Joining::RgcnAlone {
+            // Each log-odds is its own R-GCN column (from even odds).
+            let values = &attributes.rows[row];
+            let outputs = tree_outputs(self.trees.num_classes());
+            return Ok((0..outputs)
+                .map(|o| {
+                    let mut c = vec![0.0; values.len()];
+                    c[o] = f64::from(values[o]);
+                    c
+                })
+                .collect());
+        }
         let table = self.tree_table(attributes, texts)?;
         let skip = table.columns.len() - attributes.columns.len();
         let sign = match self.joining {
             Joining::Either => -1.0,
-            Joining::Joint | Joining::Both => 1.0,
+            Joining::Joint | Joining::Both | Joining::RgcnAlone => 1.0,
         };
         Ok(self
             .trees
@@ -413,6 +475,9 @@ impl TreeView {
             }
             Joining::Both => "AND",
             Joining::Either => "OR",
+            Joining::RgcnAlone => {
+                return "none kept: the R-GCN view's log-odds alone, whose out-of-fold log loss the trees did not beat".into()
+            }
         };
         let text_factor = match (&self.text_factor, &self.text) {
             (Some(factor), _) => format!("noisy OR over text items, l2={}", factor.l2()),
@@ -434,7 +499,7 @@ impl Joining {
         let and = flipped + (1.0 - 2.0 * flipped) * text * structure;
         match self {
             Joining::Either => 1.0 - and,
-            Joining::Joint | Joining::Both => and,
+            Joining::Joint | Joining::Both | Joining::RgcnAlone => and,
         }
     }
 }
@@ -698,6 +763,17 @@ fn logit(p: f64) -> f64 {
     (p / (1.0 - p)).ln()
 }
 
+/// Mean log loss of rows of log-odds (see `class_probabilities`) against
+/// their classes.
+fn log_loss(log_odds: &[Vec<f32>], labels: &[usize]) -> f64 {
+    let total: f64 = log_odds
+        .iter()
+        .zip(labels)
+        .map(|(o, &y)| -f64::from(class_probabilities(o)[y]).max(1e-12).ln())
+        .sum();
+    total / log_odds.len().max(1) as f64
+}
+
 /// Mean cross-entropy of predicted probabilities against soft targets.
 fn cross_entropy(predicted: &[f64], targets: &[f64]) -> f64 {
     let total: f64 = predicted
@@ -821,6 +897,55 @@ mod tests {
                 .unwrap();
             assert!(c[0][0] > 0.0 && c[0][0] > c[0][3].abs(), "{c:?}");
         }
+    }
+
+    /// `n` rows: a leading column of log-odds `z` (the R-GCN view's), whose
+    /// sigmoid is the label's probability when `z_tells`, then a column
+    /// `s` and noise; otherwise `s > 0.5` is the label and `z` is noise.
+    fn led_by_log_odds(n: usize, z_tells: bool) -> (Table, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for _ in 0..n {
+            let z: f32 = rng.random_range(-4.0..4.0);
+            let s: f32 = rng.random();
+            let label = match z_tells {
+                true => rng.random::<f64>() < sigmoid(f64::from(z)),
+                false => s > 0.5,
+            };
+            rows.push(vec![z, s, rng.random(), rng.random()]);
+            labels.push(usize::from(label));
+        }
+        let columns = ["R-GCN log-odds", "s", "noise 1", "noise 2"];
+        let columns = columns.iter().map(|c| c.to_string()).collect();
+        (Table { columns, rows }, labels)
+    }
+
+    #[test]
+    fn the_rgcn_view_alone_is_kept_where_the_trees_only_blur_it() {
+        let (table, labels) = led_by_log_odds(200, true);
+        let train: Vec<usize> = (0..80).collect();
+        let fit = |table: &Table, labels: &[usize]| {
+            let (view, odds) = TreeView::fit(table, None, &train, &labels[..80], 2, 5).unwrap();
+            view.or_rgcn_alone(odds, table, &train, &labels[..80], 1)
+        };
+        let (view, out_of_fold) = fit(&table, &labels);
+        assert_eq!(view.joining, Joining::RgcnAlone, "{}", view.describe());
+        assert!(!view.reads_text());
+        let column: Vec<Vec<f32>> = table.rows.iter().map(|r| vec![r[0]]).collect();
+        assert_eq!(out_of_fold[..], column[..80]);
+        let back: TreeView = serde_json::from_str(&serde_json::to_string(&view).unwrap()).unwrap();
+        assert_eq!(back.log_odds(&table, None).unwrap(), column);
+        let c = back.contributions(&table, None, 120).unwrap();
+        assert_eq!(c, vec![vec![f64::from(table.rows[120][0]), 0.0, 0.0, 0.0]]);
+        // Where another column tells the label, the trees stay.
+        let (table, labels) = led_by_log_odds(200, false);
+        let (view, _) = fit(&table, &labels);
+        assert_eq!(view.joining, Joining::Joint, "{}", view.describe());
+        // Without R-GCN columns there is nothing to compare.
+        let (view, odds) = TreeView::fit(&table, None, &train, &labels[..80], 2, 5).unwrap();
+        let (kept, kept_odds) = view.or_rgcn_alone(odds.clone(), &table, &train, &labels[..80], 0);
+        assert_eq!((kept.joining, kept_odds), (Joining::Joint, odds));
     }
 
     /// Each row of `table` as a bag of one item.

@@ -46,12 +46,9 @@ impl TrainingTask for QaTraining<'_> {
         Ok(total / batches.max(1) as f64)
     }
 
+    /// Validation path accuracy.
     fn validate(&mut self) -> Result<f64> {
         path_accuracy(self.model, &self.valid)
-    }
-
-    fn metric_name(&self) -> &'static str {
-        "validation path accuracy"
     }
 }
 

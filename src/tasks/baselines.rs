@@ -899,6 +899,10 @@ impl GradientBoosting {
         Ok(staged)
     }
 
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
     /// The depth and the number of trees (per booster) the model uses.
     pub fn max_depth(&self) -> usize {
         self.max_depth

@@ -305,10 +305,6 @@ impl TrainingTask for ClassifyTraining<'_> {
         let loss = cross_entropy(&logits, &self.valid)?.to_scalar::<f32>()?;
         Ok(accuracy_of(&logits, &self.valid)? - 1e-3 * f64::from(loss))
     }
-
-    fn metric_name(&self) -> &'static str {
-        "validation accuracy (cross-entropy breaks ties)"
-    }
 }
 
 /// Mean cross-entropy of the examples' class scores.

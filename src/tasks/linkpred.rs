@@ -353,12 +353,9 @@ impl TrainingTask for LinkPredTraining<'_> {
         Ok(total / batches.max(1) as f64)
     }
 
+    /// The filtered MRR on the validation triples.
     fn validate(&mut self) -> Result<f64> {
         Ok(self.model.evaluate(&self.valid, &self.known)?.mrr)
-    }
-
-    fn metric_name(&self) -> &'static str {
-        "valid MRR"
     }
 }
 

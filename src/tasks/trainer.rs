@@ -79,8 +79,6 @@ pub trait TrainingTask {
     /// The validation metric; higher is better unless
     /// [`TrainingTask::lower_is_better`].
     fn validate(&mut self) -> Result<f64>;
-    /// The metric's name, for progress and reports.
-    fn metric_name(&self) -> &'static str;
     /// Whether a lower metric is the better one (a loss).
     fn lower_is_better(&self) -> bool {
         false
@@ -576,9 +574,6 @@ mod tests {
             let w = self.weight.as_tensor().sum_all()?.to_scalar::<f32>()?;
             let square = f64::from(w * w);
             Ok(if self.as_loss { square } else { -square })
-        }
-        fn metric_name(&self) -> &'static str {
-            "the squared weight"
         }
         fn lower_is_better(&self) -> bool {
             self.as_loss
