@@ -373,13 +373,12 @@ impl FusionModel {
         if self.config().tree_outputs == 0 {
             return Ok(());
         }
-        let fitted: Vec<usize> = train.iter().chain(valid).copied().collect();
-        let labels: Vec<usize> = fitted
-            .iter()
-            .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
-            .collect();
+        let label = |t: &usize| self.inputs.targets[*t].label.unwrap_or(0) as usize;
+        let labels: Vec<usize> = train.iter().map(label).collect();
         if let Some(graph) = &self.rgcn_graph {
-            let (view, stacked) = RgcnView::fit(graph, &fitted, &labels, seed)?;
+            let fitted: Vec<usize> = train.iter().chain(valid).copied().collect();
+            let fitted_labels: Vec<usize> = fitted.iter().map(label).collect();
+            let (view, stacked) = RgcnView::fit(graph, &fitted, &fitted_labels, seed)?;
             self.rgcn = Some(view);
             self.rgcn_log_odds = stacked;
         }
@@ -388,13 +387,13 @@ impl FusionModel {
         let texts = self.text_bags(&all)?;
         let classes = self.vocab.classes.len();
         let (trees, out_of_fold) =
-            TreeView::fit(&table, texts.as_ref(), &fitted, &labels, classes, seed)?;
+            TreeView::fit(&table, texts.as_ref(), train, &labels, classes, seed)?;
         let rgcn_columns = self.rgcn_log_odds.first().map_or(0, Vec::len);
         let (trees, out_of_fold) =
-            trees.or_rgcn_alone(out_of_fold, &table, &fitted, &labels, rgcn_columns);
+            trees.or_rgcn_alone(out_of_fold, &table, train, &labels, rgcn_columns);
         self.tree_log_odds = trees.log_odds(&table, texts.as_ref())?;
         self.trees = Some(trees);
-        for (&t, odds) in fitted.iter().zip(out_of_fold) {
+        for (&t, odds) in train.iter().zip(out_of_fold) {
             self.tree_log_odds[t] = odds;
         }
         Ok(())
