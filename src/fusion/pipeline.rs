@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::model::head_outputs;
 use super::paths::RelationPaths;
-use super::training::{evaluate, stratified_split, FusionTraining};
+use super::training::{entity_log_loss, evaluate, stratified_split, FusionTraining};
 use super::trees::tree_outputs;
 use super::{FusionConfig, FusionModel, RgcnGraph, RgcnViewUse, TextLimits, View, Vocabulary};
 use crate::error::{Error, Result, Setting};
@@ -298,32 +298,33 @@ fn fit(
     };
     model.network.set_trees_prior(with_trees);
     let from_prior = run(model, "training")?;
-    if !(with_trees && frozen_text && options.choose_start) {
-        let view_or_network = keep_view_unless_beaten(model, valid_set)?;
-        model.rescore_with_kept_trees()?;
-        return Ok((from_prior, None, view_or_network));
-    }
-    let vars = model.varmap.all_vars();
-    let kept_weights = snapshot(&vars)?;
-    model.network.set_trees_prior(false);
-    let seeded = run(
-        model,
-        "training again from seeded weights, without the trees view as the start",
-    )?;
-    let choice = PriorChoice {
-        with_prior: from_prior.best_metric,
-        without_prior: seeded.best_metric,
-    };
-    let report = if choice.keeps_prior() {
-        model.network.set_trees_prior(true);
-        restore(&vars, &kept_weights)?;
-        from_prior
-    } else {
-        seeded
+    let (report, choice) = match with_trees && frozen_text && options.choose_start {
+        false => (from_prior, None),
+        true => {
+            let vars = model.varmap.all_vars();
+            let kept_weights = snapshot(&vars)?;
+            model.network.set_trees_prior(false);
+            let seeded = run(
+                model,
+                "training again from seeded weights, without the trees view as the start",
+            )?;
+            let choice = PriorChoice {
+                with_prior: from_prior.best_metric,
+                without_prior: seeded.best_metric,
+            };
+            let report = if choice.keeps_prior() {
+                model.network.set_trees_prior(true);
+                restore(&vars, &kept_weights)?;
+                from_prior
+            } else {
+                seeded
+            };
+            (report, Some(choice))
+        }
     };
     let view_or_network = keep_view_unless_beaten(model, valid_set)?;
     model.rescore_with_kept_trees()?;
-    Ok((report, Some(choice), view_or_network))
+    Ok((report, choice, view_or_network))
 }
 
 /// The trained network's validation log loss against the trees view
@@ -357,14 +358,13 @@ fn keep_view_unless_beaten(
         return Ok(None);
     }
     let network = model.probabilities(valid_set)?;
-    let loss = |p: f32| -f64::from(p.max(1e-7)).ln();
     let (network, view): (Vec<f64>, Vec<f64>) = valid_set
         .iter()
         .zip(&network)
         .map(|(&t, p)| {
             let y = model.inputs.targets[t].label.unwrap_or(0) as usize;
             let view = super::trees::class_probabilities(&model.tree_log_odds[t]);
-            (loss(p[y]), loss(view[y]))
+            (entity_log_loss(p, y), entity_log_loss(&view, y))
         })
         .unzip();
     let differences: Vec<f64> = network.iter().zip(&view).map(|(n, v)| n - v).collect();

@@ -198,7 +198,7 @@ impl TrainingTask for FusionTraining<'_> {
             .zip(&valid)
             .map(|(p, &t)| {
                 let y = self.model.inputs.targets[t].label.unwrap_or(0) as usize;
-                -f64::from(p[y].max(1e-7)).ln()
+                entity_log_loss(p, y)
             })
             .sum();
         Ok(loss / valid.len().max(1) as f64)
@@ -260,4 +260,10 @@ pub fn stratified_split(
     valid.sort_unstable();
     test.sort_unstable();
     (train, valid, test)
+}
+
+/// One entity's log loss: `−ln p` of its class's probability (floored, so
+/// a confident mistake costs much but not infinitely).
+pub(super) fn entity_log_loss(probabilities: &[f32], class: usize) -> f64 {
+    -f64::from(probabilities[class].max(1e-7)).ln()
 }
