@@ -492,6 +492,15 @@ fn a_graph_without_text_trains_and_a_text_only_model_of_it_is_refused() {
     let [network, view, error] =
         ["network", "view_alone", "standard_error"].map(|k| versus[k].as_f64().unwrap());
     let view_alone = network + error >= view;
+    // Validation here is a few entities, so the comparison is out of fold
+    // over training and validation (unless validation kept the untrained
+    // network, epoch 0: the view itself).
+    if summary["training"]["best_epoch"].as_u64().unwrap() > 0 {
+        assert_eq!(versus["out_of_fold"], true);
+        let [train, valid, entities] = [&summary["train"], &summary["valid"], &versus["entities"]]
+            .map(|v| v.as_u64().unwrap());
+        assert!(valid < entities && entities <= train + valid, "{versus}");
+    }
     if view_alone {
         assert_eq!(
             summary["valid_metrics"]["accuracy"],

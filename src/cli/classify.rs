@@ -562,8 +562,15 @@ pub fn print_summary(s: &kgfuse::fusion::pipeline::TrainSummary) {
         );
     }
     if let Some(v) = &s.view_or_network {
+        let measured = match v.out_of_fold {
+            true => format!(
+                "log loss out of fold over {} training and validation entities, refitted at the kept start and epoch,",
+                v.entities
+            ),
+            false => "validation log loss".to_owned(),
+        };
         println!(
-            "{} (validation log loss {:.4} against {:.4} for the trees view alone, standard error {:.4})",
+            "{} ({measured} {:.4} against {:.4} for the trees view alone, standard error {:.4})",
             match v.keeps_network() {
                 true => "the trained network is kept",
                 false => "the trees view alone is kept: the trained network did not beat it by more than a standard error",

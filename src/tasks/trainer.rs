@@ -355,18 +355,7 @@ pub fn train(
     checkpointing: Checkpointing,
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
 ) -> Result<TrainReport> {
-    let groups: Vec<ParamGroup> = groups.into_iter().filter(|g| !g.vars.is_empty()).collect();
-    let vars: Vec<Var> = groups.iter().flat_map(|g| g.vars.clone()).collect();
-    let mut optimizers = groups
-        .iter()
-        .map(|g| {
-            AdamW::new(
-                g.vars.clone(),
-                config.learning_rate_at(0) * g.lr_scale,
-                config.weight_decay,
-            )
-        })
-        .collect::<candle_core::Result<Vec<_>>>()?;
+    let (groups, vars, mut optimizers) = optimizers(groups, config)?;
     let Resumed {
         mut best,
         mut history,
@@ -389,25 +378,8 @@ pub fn train(
             break;
         }
         let start = Instant::now();
-        let learning_rate = config.learning_rate_at(epoch);
-        for (optimizer, group) in optimizers.iter_mut().zip(&groups) {
-            optimizer.learning_rate = learning_rate * group.lr_scale;
-        }
-        let mut step = |loss: &Tensor| -> Result<f64> {
-            let mut grads = loss.backward()?;
-            clip_gradients(&mut grads, &vars, config.grad_clip)?;
-            for optimizer in optimizers.iter_mut() {
-                optimizer.step(&grads)?;
-            }
-            Ok(f64::from(loss.to_scalar::<f32>()?))
-        };
-        let loss = task.train_epoch(rng, &mut step)?;
-        if !loss.is_finite() {
-            return Err(Error::Training(format!(
-                "training diverged at epoch {}: loss {loss}",
-                epoch + 1
-            )));
-        }
+        let (loss, learning_rate) =
+            run_epoch(task, &mut optimizers, &groups, &vars, config, epoch, rng)?;
         let validate =
             (epoch + 1) % config.validate_every.max(1) == 0 || epoch + 1 == config.epochs;
         let metric = if validate {
@@ -467,6 +439,77 @@ pub fn train(
         stopped_early,
         history,
     })
+}
+
+/// Trains the first `epochs` epochs of `config`'s schedule (which still
+/// spans `config.epochs`), with no validation and no choice: a refit that
+/// repeats a chosen run on other entities, to see how that run generalises.
+pub fn train_epochs(
+    task: &mut dyn TrainingTask,
+    groups: Vec<ParamGroup>,
+    config: &TrainerConfig,
+    rng: &mut ChaCha8Rng,
+    epochs: usize,
+) -> Result<()> {
+    let (groups, vars, mut optimizers) = optimizers(groups, config)?;
+    for epoch in 0..epochs.min(config.epochs) {
+        run_epoch(task, &mut optimizers, &groups, &vars, config, epoch, rng)?;
+    }
+    Ok(())
+}
+
+/// The groups that hold weights, all their weights, and an optimizer per group.
+fn optimizers(
+    groups: Vec<ParamGroup>,
+    config: &TrainerConfig,
+) -> Result<(Vec<ParamGroup>, Vec<Var>, Vec<AdamW>)> {
+    let groups: Vec<ParamGroup> = groups.into_iter().filter(|g| !g.vars.is_empty()).collect();
+    let vars: Vec<Var> = groups.iter().flat_map(|g| g.vars.clone()).collect();
+    let optimizers = groups
+        .iter()
+        .map(|g| {
+            AdamW::new(
+                g.vars.clone(),
+                config.learning_rate_at(0) * g.lr_scale,
+                config.weight_decay,
+            )
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Ok((groups, vars, optimizers))
+}
+
+/// One epoch of the schedule: each group at its share of the epoch's
+/// learning rate, gradients clipped together. Returns the mean loss and the
+/// learning rate.
+fn run_epoch(
+    task: &mut dyn TrainingTask,
+    optimizers: &mut [AdamW],
+    groups: &[ParamGroup],
+    vars: &[Var],
+    config: &TrainerConfig,
+    epoch: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<(f64, f64)> {
+    let learning_rate = config.learning_rate_at(epoch);
+    for (optimizer, group) in optimizers.iter_mut().zip(groups) {
+        optimizer.learning_rate = learning_rate * group.lr_scale;
+    }
+    let mut step = |loss: &Tensor| -> Result<f64> {
+        let mut grads = loss.backward()?;
+        clip_gradients(&mut grads, vars, config.grad_clip)?;
+        for optimizer in optimizers.iter_mut() {
+            optimizer.step(&grads)?;
+        }
+        Ok(f64::from(loss.to_scalar::<f32>()?))
+    };
+    let loss = task.train_epoch(rng, &mut step)?;
+    if !loss.is_finite() {
+        return Err(Error::Training(format!(
+            "training diverged at epoch {}: loss {loss}",
+            epoch + 1
+        )));
+    }
+    Ok((loss, learning_rate))
 }
 
 /// A copy of the weights' current values, for [`restore`].
@@ -630,5 +673,38 @@ mod tests {
             }
             assert!(report.stopped_early);
         }
+    }
+
+    #[test]
+    fn a_refit_trains_the_first_epochs_of_the_whole_schedule_without_choosing() {
+        let refit = |schedule: usize, epochs: usize| {
+            let config = TrainerConfig {
+                epochs: schedule,
+                learning_rate: 0.1,
+                warmup_epochs: 0,
+                ..TrainerConfig::default()
+            };
+            let weight = Var::zeros(1, DType::F32, &candle_core::Device::Cpu).unwrap();
+            // Validation prefers the untrained weight; a refit never looks.
+            let mut task = DriftingTask {
+                weight: weight.clone(),
+                starts_as_a_model: true,
+                as_loss: true,
+            };
+            let groups = vec![ParamGroup {
+                vars: vec![weight.clone()],
+                lr_scale: 1.0,
+            }];
+            let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+            train_epochs(&mut task, groups, &config, &mut rng, epochs).unwrap();
+            let w = weight.as_tensor().sum_all().unwrap();
+            w.to_scalar::<f32>().unwrap()
+        };
+        assert!(refit(10, 2) > 0.0);
+        assert!(refit(10, 3) > refit(10, 2));
+        // Three epochs of a ten-epoch schedule decay less than a whole
+        // three-epoch schedule does.
+        assert_ne!(refit(10, 3), refit(3, 3));
+        assert_eq!(refit(5, 9), refit(5, 5));
     }
 }
