@@ -360,25 +360,27 @@ impl FusionModel {
             .map_err(|e| Error::model_folder(&path, e.to_string()))
     }
 
-    /// Fits the trees view on the `train` targets (out of fold for them,
-    /// see `trees`), over the R-GCN view's log-odds when it has its graph,
-    /// and sets every target's log-odds; no-op without a trees view.
+    /// Fits the trees view, over the R-GCN view's log-odds when it has its
+    /// graph, on the `train` and `valid` targets, out of fold for both (see
+    /// `trees`), and sets every target's log-odds; no-op without a trees
+    /// view.
     ///
-    /// The R-GCN view is fitted on the `valid` targets too, out of fold
-    /// for them as for `train`: its fits choose their epochs on inner
-    /// tenths, so validation still meets only log-odds of R-GCNs that
-    /// never saw its labels, and the R-GCN that scores new entities learns
-    /// from as many as the graph-only R-GCN would.
+    /// Both views learn from validation too: their stacking folds, not
+    /// validation, choose their forms, depths and epochs, so validation
+    /// still meets only log-odds of views that never saw its labels, while
+    /// the views that score new entities learn from as many as the
+    /// graph-only R-GCN would.
     pub fn fit_trees(&mut self, train: &[usize], valid: &[usize], seed: u64) -> Result<()> {
         if self.config().tree_outputs == 0 {
             return Ok(());
         }
-        let label = |t: &usize| self.inputs.targets[*t].label.unwrap_or(0) as usize;
-        let labels: Vec<usize> = train.iter().map(label).collect();
+        let fitted: Vec<usize> = train.iter().chain(valid).copied().collect();
+        let labels: Vec<usize> = fitted
+            .iter()
+            .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
+            .collect();
         if let Some(graph) = &self.rgcn_graph {
-            let fitted: Vec<usize> = train.iter().chain(valid).copied().collect();
-            let fitted_labels: Vec<usize> = fitted.iter().map(label).collect();
-            let (view, stacked) = RgcnView::fit(graph, &fitted, &fitted_labels, seed)?;
+            let (view, stacked) = RgcnView::fit(graph, &fitted, &labels, seed)?;
             self.rgcn = Some(view);
             self.rgcn_log_odds = stacked;
         }
@@ -387,13 +389,13 @@ impl FusionModel {
         let texts = self.text_bags(&all)?;
         let classes = self.vocab.classes.len();
         let (trees, out_of_fold) =
-            TreeView::fit(&table, texts.as_ref(), train, &labels, classes, seed)?;
+            TreeView::fit(&table, texts.as_ref(), &fitted, &labels, classes, seed)?;
         let rgcn_columns = self.rgcn_log_odds.first().map_or(0, Vec::len);
         let (trees, out_of_fold) =
-            trees.or_rgcn_alone(out_of_fold, &table, train, &labels, rgcn_columns);
+            trees.or_rgcn_alone(out_of_fold, &table, &fitted, &labels, rgcn_columns);
         self.tree_log_odds = trees.log_odds(&table, texts.as_ref())?;
         self.trees = Some(trees);
-        for (&t, odds) in train.iter().zip(out_of_fold) {
+        for (&t, odds) in fitted.iter().zip(out_of_fold) {
             self.tree_log_odds[t] = odds;
         }
         Ok(())

@@ -257,7 +257,8 @@ fn counted_paths(model: &FusionModel) -> CountedPaths {
 /// start to unlearn. Last, the trained network must beat the trees view
 /// alone clearly (`ViewOrNetwork`: on validation, or out of fold over
 /// training and validation when validation is small), or the view alone
-/// is kept.
+/// is kept. Validation is scored before the kept trees rescore it (they
+/// learnt from it), so its metrics meet the views out of fold.
 #[allow(clippy::too_many_arguments)]
 fn fit(
     model: &mut FusionModel,
@@ -268,7 +269,7 @@ fn fit(
     rng: &mut ChaCha8Rng,
     on_progress: &mut dyn FnMut(TrainProgress),
     on_epoch: &mut dyn FnMut(&EpochRecord, bool) -> Result<()>,
-) -> Result<(TrainReport, Option<PriorChoice>, Option<ViewOrNetwork>)> {
+) -> Result<Fitted> {
     let train_labelled: Vec<(usize, u32)> = train_set
         .iter()
         .filter_map(|&t| Some((t, model.inputs.targets[t].label?)))
@@ -345,8 +346,25 @@ fn fit(
         model.network.set_trees_prior(true);
         zero_weights(&model.varmap, &head_outputs())?;
     }
+    let valid_metrics = evaluate(model, valid_set)?;
+    let trees_alone_valid = model.trees.is_some().then(|| trees_alone(model, valid_set));
     model.rescore_with_kept_trees()?;
-    Ok((report, choice, view_or_network))
+    Ok(Fitted {
+        report,
+        start: choice,
+        view_or_network,
+        valid_metrics,
+        trees_alone_valid,
+    })
+}
+
+/// What `fit` chose, and validation's metrics with the views out of fold.
+struct Fitted {
+    report: TrainReport,
+    start: Option<PriorChoice>,
+    view_or_network: Option<ViewOrNetwork>,
+    valid_metrics: ClassificationMetrics,
+    trees_alone_valid: Option<ClassificationMetrics>,
 }
 
 /// Below this many validation entities, the network is compared with the
@@ -583,7 +601,7 @@ pub fn train_classifier(
         )));
     }
     let counted = counted_paths(&model);
-    let (report, prior_choice, view_or_network) = fit(
+    let fitted = fit(
         &mut model,
         options,
         &counted,
@@ -593,15 +611,14 @@ pub fn train_classifier(
         on_progress,
         on_epoch,
     )?;
-    let valid_metrics = evaluate(&mut model, &valid_set)?;
     let test_metrics = if test_set.is_empty() {
         None
     } else {
         Some(evaluate(&mut model, &test_set)?)
     };
-    let trees_alone = model.trees.is_some().then(|| {
+    let trees_alone = fitted.trees_alone_valid.map(|valid| {
         (
-            trees_alone(&model, &valid_set),
+            valid,
             (!test_set.is_empty()).then(|| trees_alone(&model, &test_set)),
         )
     });
@@ -623,11 +640,11 @@ pub fn train_classifier(
         train: train_set.len(),
         valid: valid_set.len(),
         test: test_set.len(),
-        valid_metrics,
+        valid_metrics: fitted.valid_metrics,
         test_metrics,
-        training: report,
-        prior_choice,
-        view_or_network,
+        training: fitted.report,
+        prior_choice: fitted.start,
+        view_or_network: fitted.view_or_network,
         seconds: start.elapsed().as_secs_f64(),
         split: [train_set, valid_set, test_set],
         counted_paths: counted,
@@ -792,7 +809,7 @@ pub fn cross_validate(
             if let Some(text) = &model.text {
                 text.encoder().set_tensors(&pristine_bert)?;
             }
-            let (report, start, view_or_network) = fit(
+            let fitted = fit(
                 &mut model,
                 options,
                 &counted,
@@ -813,9 +830,9 @@ pub fn cross_validate(
                     .rgcn
                     .as_ref()
                     .map(|view| log_odds_metrics(&model, &view.log_odds, &test).accuracy),
-                best_epoch: report.best_epoch,
-                start,
-                view_or_network,
+                best_epoch: fitted.report.best_epoch,
+                start: fitted.start,
+                view_or_network: fitted.view_or_network,
             };
             on_fold(repeat, fold, accuracy);
             accuracies.push(accuracy);
