@@ -60,7 +60,12 @@ fn trains_to_perfect_accuracy_and_scores_back_into_sparql() {
         .stdout(contains("macro-F1"));
     let m = metrics(&ws, "model");
     assert_eq!(m["test_metrics"]["accuracy"], 1.0, "{m}");
-    assert_eq!(m["valid_metrics"]["accuracy"], 1.0, "{m}");
+    // Validation meets the views out of fold: each of its four companies
+    // is scored by views fitted without it, on four fifths of the twelve.
+    assert!(
+        m["valid_metrics"]["accuracy"].as_f64().unwrap() >= 0.75,
+        "{m}"
+    );
     for file in ["config.json", "model.safetensors", "metrics.json"] {
         assert!(ws.path("model").join(file).is_file(), "{file}");
     }

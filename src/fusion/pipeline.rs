@@ -436,8 +436,7 @@ fn validation_comparison(model: &mut FusionModel, valid_set: &[usize]) -> Result
 /// and validation entities: on each of `trees::folds`, the network is
 /// refitted from its kept start for its kept `epochs` on the other folds
 /// and scores the held fold. Every entity's trees log-odds are already out
-/// of sample (the training entities' out of fold, validation's from trees
-/// fitted on training). The kept weights are put back.
+/// of fold (`FusionModel::fit_trees`). The kept weights are put back.
 fn cross_fitted_comparison(
     model: &mut FusionModel,
     options: &TrainOptions,
