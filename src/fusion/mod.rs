@@ -375,10 +375,7 @@ impl FusionModel {
             return Ok(());
         }
         let fitted: Vec<usize> = train.iter().chain(valid).copied().collect();
-        let labels: Vec<usize> = fitted
-            .iter()
-            .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
-            .collect();
+        let labels = self.class_indices(&fitted);
         if let Some(graph) = &self.rgcn_graph {
             let (view, stacked) = RgcnView::fit(graph, &fitted, &labels, seed)?;
             self.rgcn = Some(view);
@@ -495,6 +492,14 @@ impl FusionModel {
             }
         }
         Table { columns, rows }
+    }
+
+    /// Each of `targets`' label as a class index (0 when unlabelled).
+    pub fn class_indices(&self, targets: &[usize]) -> Vec<usize> {
+        targets
+            .iter()
+            .map(|&t| self.inputs.targets[t].label.unwrap_or(0) as usize)
+            .collect()
     }
 
     /// The targets' entities, in order.

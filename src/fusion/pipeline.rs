@@ -324,21 +324,21 @@ fn fit(
             (report, Some(choice))
         }
     };
-    let view_or_network = match with_trees && !valid_set.is_empty() {
-        false => None,
-        true if frozen_text && report.best_epoch > 0 && valid_set.len() < CROSS_FIT_BELOW => {
-            on_progress(TrainProgress::Stage(
-                "comparing the network with the trees view out of fold",
-            ));
-            Some(cross_fitted_comparison(
-                model,
-                options,
-                train_set,
-                valid_set,
-                report.best_epoch,
-            )?)
-        }
-        true => Some(validation_comparison(model, valid_set)?),
+    let view_or_network = if !with_trees || valid_set.is_empty() {
+        None
+    } else if frozen_text && report.best_epoch > 0 && valid_set.len() < CROSS_FIT_BELOW {
+        on_progress(TrainProgress::Stage(
+            "comparing the network with the trees view out of fold",
+        ));
+        Some(cross_fitted_comparison(
+            model,
+            options,
+            train_set,
+            valid_set,
+            report.best_epoch,
+        )?)
+    } else {
+        Some(validation_comparison(model, valid_set)?)
     };
     if view_or_network.is_some_and(|v| !v.keeps_network()) {
         // The network becomes the view: the trees prior on, every head's
@@ -445,10 +445,7 @@ fn cross_fitted_comparison(
     epochs: usize,
 ) -> Result<ViewOrNetwork> {
     let pool: Vec<usize> = train_set.iter().chain(valid_set).copied().collect();
-    let labels: Vec<usize> = pool
-        .iter()
-        .map(|&t| model.inputs.targets[t].label.unwrap_or(0) as usize)
-        .collect();
+    let labels = model.class_indices(&pool);
     let classes = model.vocab.classes.len();
     let vars = model.varmap.all_vars();
     let kept = snapshot(&vars)?;
@@ -685,10 +682,9 @@ pub fn baselines(
     let (paths, counts) = &summary.counted_paths;
     let (columns, rows) = fused.inputs.target_table(&fused.vocab, paths, counts);
     let table = Table { columns, rows };
-    let label = |t: &usize| fused.inputs.targets[*t].label.unwrap_or(0) as usize;
     let pool: Vec<usize> = train_set.iter().chain(valid_set).copied().collect();
-    let pool_labels: Vec<usize> = pool.iter().map(label).collect();
-    let test_labels: Vec<usize> = test_set.iter().map(label).collect();
+    let pool_labels = fused.class_indices(&pool);
+    let test_labels = fused.class_indices(test_set);
     let mut scores: Vec<BaselineScore> = evaluate_baselines(
         &table,
         LabelledRows {
