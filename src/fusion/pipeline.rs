@@ -134,7 +134,9 @@ pub struct TrainSummary {
     pub training: TrainReport,
     /// Whether the network starts from the trees view, as validation chose.
     pub prior_choice: Option<PriorChoice>,
-    /// The trained network against the trees view alone, on validation.
+    /// The trained network against the trees view alone (on validation,
+    /// or out of fold); `None` without trees, or when the network kept is
+    /// the untrained one from the view.
     pub view_or_network: Option<ViewOrNetwork>,
     pub seconds: f64,
     /// Target indices of the training, validation and test parts.
@@ -324,7 +326,10 @@ fn fit(
             (report, Some(choice))
         }
     };
-    let view_or_network = if !with_trees || valid_set.is_empty() {
+    // Kept at epoch 0 from the trees view, the network is the view itself:
+    // there is nothing to compare (a comparison would only read rounding).
+    let untrained_view = report.best_epoch == 0 && model.config().trees_prior;
+    let view_or_network = if !with_trees || valid_set.is_empty() || untrained_view {
         None
     } else if frozen_text && report.best_epoch > 0 && valid_set.len() < CROSS_FIT_BELOW {
         on_progress(TrainProgress::Stage(
@@ -761,7 +766,8 @@ pub struct FoldAccuracy {
     pub best_epoch: usize,
     /// The start validation chose, when it chose one.
     pub start: Option<PriorChoice>,
-    /// Whether the network or the trees view alone was kept.
+    /// Whether the network or the trees view alone was kept (`None` as in
+    /// [`TrainSummary::view_or_network`]).
     pub view_or_network: Option<ViewOrNetwork>,
 }
 
