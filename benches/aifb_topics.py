@@ -18,13 +18,11 @@ Usage (from the repository root, after `cargo build --release`):
 
 import argparse
 import os
-import re
-import statistics
 import subprocess
 import sys
 import tempfile
 
-from bench_common import REPO_ROOT, kgfuse_binary
+from bench_common import REPO_ROOT, baselines_over_seeds, kgfuse_binary
 
 SWRC = "http://swrc.ontoware.org/ontology#"
 BENCH = "https://w3id.org/kgfuse/bench/aifb-topics#"
@@ -40,9 +38,6 @@ WHERE {{
 }};
 DELETE WHERE {{ ?p swrc:isAbout <{SEMANTIC_WEB}> }}
 """
-
-# `name  accuracy  macro-F1  ROC-AUC  reads` rows of `--baselines`.
-ROW = re.compile(r"^(\S.*?)\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d\.\d{4}|-)\s\s")
 
 
 def main():
@@ -63,29 +58,9 @@ def main():
     if not os.path.isdir(store):
         run("load", os.path.join(args.data, "aifb+.nt.gz"))
         run("update", LABEL_UPDATE)
-    results = {}
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        out = run("train", "classify", "--class", f"{BENCH}TopicalPublication",
-                  "--label", f"{BENCH}semanticWeb", "--baselines", "--seed", str(seed),
-                  "--out", os.path.join(work, f"model-{seed}"), *args.extra).stdout
-        table = out[out.rindex("\ntest "):]
-        for line in table.splitlines()[1:]:
-            match = ROW.match(line)
-            if match:
-                name, accuracy, _, auc = match.groups()
-                results.setdefault(name, []).append((float(accuracy), auc))
-        print(f"seed {seed}:{table}", flush=True)
-
-    def spread(values):
-        if len(values) < 2:
-            return f"{values[0]:.4f}"
-        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
-
-    print(f"\nmean ± std over {len(args.seeds.split(','))} seeds (test share of each seed's split)")
-    print(f"{'model':<22} {'accuracy':>17} {'ROC-AUC':>17}")
-    for name, rows in results.items():
-        aucs = [float(a) for _, a in rows if a != "-"]
-        print(f"{name:<22} {spread([a for a, _ in rows]):>17} {spread(aucs) if aucs else '-':>17}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    baselines_over_seeds(kgfuse, store, f"{BENCH}TopicalPublication", f"{BENCH}semanticWeb",
+                         seeds, work, args.extra)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@ check for their Python packages."""
 
 import importlib.util
 import os
+import re
+import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,3 +36,38 @@ def require(script, pip_hint, *modules):
             sys.exit(f"error: missing Python package `{name}` for {sys.executable}; "
                      f"install it with: {pip_hint}\n(see the setup in {Path(script).name}'s "
                      "docstring)")
+
+
+# `name  accuracy  macro-F1  ROC-AUC  reads` rows of `train classify --baselines`.
+BASELINE_ROW = re.compile(r"^(\S.*?)\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d\.\d{4}|-)\s\s")
+
+
+def baselines_over_seeds(kgfuse, store, target_class, label, seeds, work, extra):
+    """Runs `train classify --baselines` once per seed (each seed its own stratified 60/20/20
+    split, shared by every model of that seed), prints each seed's test table, then test
+    accuracy and ROC-AUC of every model as mean ± std over the seeds."""
+    results = {}
+    for seed in seeds:
+        out = subprocess.run(
+            [kgfuse, "--store", store, "train", "classify", "--class", target_class,
+             "--label", label, "--baselines", "--seed", str(seed),
+             "--out", os.path.join(work, f"model-{seed}"), *extra],
+            check=True, capture_output=True, text=True).stdout
+        table = out[out.rindex("\ntest "):]
+        for line in table.splitlines()[1:]:
+            match = BASELINE_ROW.match(line)
+            if match:
+                name, accuracy, _, auc = match.groups()
+                results.setdefault(name, []).append((float(accuracy), auc))
+        print(f"seed {seed}:{table}", flush=True)
+
+    def spread(values):
+        if len(values) < 2:
+            return f"{values[0]:.4f}"
+        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+    print(f"\nmean ± std over {len(seeds)} seeds (test share of each seed's split)")
+    print(f"{'model':<22} {'accuracy':>17} {'ROC-AUC':>17}")
+    for name, rows in results.items():
+        aucs = [float(a) for _, a in rows if a != "-"]
+        print(f"{name:<22} {spread([a for a, _ in rows]):>17} {spread(aucs) if aucs else '-':>17}")

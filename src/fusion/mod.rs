@@ -43,6 +43,7 @@ use crate::tasks::checkpoint::{self, ModelKind};
 use crate::tasks::noisy_or::Bags;
 use crate::tasks::trainer::{dropout, TrainerConfig};
 use crate::text::BertEncoder;
+use data::ItemSource;
 
 /// What `config.json` of a fused model folder holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -453,6 +454,7 @@ impl FusionModel {
                 rows: Vec::new(),
             },
             bags: Vec::with_capacity(targets.len()),
+            own: Vec::with_capacity(targets.len()),
         };
         for chunk in targets.chunks(256) {
             let items: Vec<&TextItem> = chunk
@@ -467,8 +469,15 @@ impl FusionModel {
         }
         let mut start = 0;
         for &t in targets {
-            let end = start + self.inputs.targets[t].items.len();
+            let items = &self.inputs.targets[t].items;
+            let end = start + items.len();
             bags.bags.push(start..end);
+            // `text_items` puts the neighbours' texts last.
+            let theirs = items
+                .iter()
+                .filter(|i| matches!(i.source, ItemSource::Neighbour(..)))
+                .count();
+            bags.own.push(items.len() - theirs);
             start = end;
         }
         Ok(Some(bags))

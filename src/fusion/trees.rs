@@ -9,7 +9,9 @@
 //! from a thousand labels. A label that needs text *and* structure ("adverse
 //! press AND exposure") is a conjunction too; so the trees also read the
 //! log-odds of a logistic regression on the mean of the target's frozen
-//! BERT text features, and can split on text and structure together. The
+//! BERT text features (or, where targets have texts of their own and of
+//! their neighbours, on the two means apart when that has the lower
+//! out-of-fold log loss), and can split on text and structure together. The
 //! network reads the trees' log-odds and learns how far to trust them next
 //! to its other views.
 //!
@@ -66,6 +68,9 @@ pub struct TreeView {
     /// The factor forms' text factor: a noisy OR over the text items.
     #[serde(default)]
     text_factor: Option<NoisyOrRegression>,
+    /// Which means of the text items `text` reads.
+    #[serde(default)]
+    text_means: TextMeans,
     /// Of the label, or of the structure factor.
     trees: GradientBoosting,
     /// Absent in folders written before the factor forms.
@@ -92,6 +97,65 @@ pub enum Joining {
     /// No trees: the R-GCN view's log-odds (the attribute table's leading
     /// columns) alone, where the trees only blurred them out of fold.
     RgcnAlone,
+}
+
+/// Which means of a target's text items its text model reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextMeans {
+    /// The mean of all its items.
+    #[default]
+    Pooled,
+    /// The mean of its own items beside the mean of its neighbours'.
+    OwnAndNeighbours,
+}
+
+impl TextMeans {
+    /// The forms worth trying on `bags`: apart only where some target has
+    /// texts of its own and of its neighbours.
+    fn candidates(bags: &Bags) -> Vec<Self> {
+        match bags.mixes_own_and_neighbour_items() {
+            true => vec![Self::Pooled, Self::OwnAndNeighbours],
+            false => vec![Self::Pooled],
+        }
+    }
+
+    fn table(self, bags: &Bags) -> Table {
+        match self {
+            Self::Pooled => bags.means(),
+            Self::OwnAndNeighbours => bags.own_and_neighbour_means(),
+        }
+    }
+}
+
+/// A logistic regression on `means` (its L2 strength chosen on a share of
+/// `train`) and every row's log-odds from it, out of fold for `train`.
+fn text_model(
+    means: &Table,
+    train: &[usize],
+    labels: &[usize],
+    num_classes: usize,
+    seed: u64,
+    folds: &[Fold],
+) -> Result<(LogisticRegression, Vec<Vec<f32>>)> {
+    let model = LogisticRegression::fit(means, train, labels, num_classes, seed)?;
+    let all: Vec<usize> = (0..means.rows.len()).collect();
+    let mut odds = probability_log_odds(model.probabilities(means, &all)?);
+    let outputs = tree_outputs(num_classes);
+    let held_odds = out_of_fold(train, folds, vec![0.0; outputs], |_, fold, held| {
+        let fold_model = LogisticRegression::fit_with_l2(
+            means,
+            &fold.rest_rows,
+            &fold.rest_labels,
+            num_classes,
+            model.l2(),
+        )?;
+        Ok(probability_log_odds(fold_model.probabilities(means, held)?))
+    })?;
+    for (&row, o) in train.iter().zip(held_odds) {
+        odds[row] = o;
+    }
+    Ok((model, odds))
 }
 
 /// Expectation–maximisation rounds of the factor forms.
@@ -236,30 +300,26 @@ impl TreeView {
     ) -> Result<(Self, Vec<Vec<f32>>)> {
         let folds = folds(train, labels, num_classes, seed);
         let outputs = tree_outputs(num_classes);
-        let means = texts.map(Bags::means);
-        let (text, text_out_of_fold, table) = match &means {
-            Some(texts) => {
-                let model = LogisticRegression::fit(texts, train, labels, num_classes, seed)?;
-                let all: Vec<usize> = (0..texts.rows.len()).collect();
-                let mut odds = probability_log_odds(model.probabilities(texts, &all)?);
-                let held_odds = out_of_fold(train, &folds, vec![0.0; outputs], |_, fold, held| {
-                    let fold_model = LogisticRegression::fit_with_l2(
-                        texts,
-                        &fold.rest_rows,
-                        &fold.rest_labels,
-                        num_classes,
-                        model.l2(),
-                    )?;
-                    Ok(probability_log_odds(fold_model.probabilities(texts, held)?))
-                })?;
-                for (&row, o) in train.iter().zip(held_odds) {
-                    odds[row] = o;
+        let (text, text_means, text_out_of_fold, table) = match texts {
+            Some(bags) => {
+                // The pooled means, or the own and neighbour means apart,
+                // on out-of-fold log loss (ties keep the pooled ones).
+                let mut best: Option<(f64, TextMeans, LogisticRegression, Vec<Vec<f32>>)> = None;
+                for means in TextMeans::candidates(bags) {
+                    let (model, odds) =
+                        text_model(&means.table(bags), train, labels, num_classes, seed, &folds)?;
+                    let held: Vec<Vec<f32>> = train.iter().map(|&r| odds[r].clone()).collect();
+                    let loss = log_loss(&held, labels);
+                    if best.as_ref().is_none_or(|(least, ..)| loss < *least) {
+                        best = Some((loss, means, model, odds));
+                    }
                 }
+                let (_, means, model, odds) = best.expect("the pooled means are a candidate");
                 let out_of_fold: Vec<f64> = train.iter().map(|&r| odds[r][0] as f64).collect();
                 let table = with_leading_columns(&odds, attributes);
-                (Some(model), out_of_fold, table)
+                (Some(model), means, out_of_fold, table)
             }
-            None => (None, Vec::new(), attributes.clone()),
+            None => (None, TextMeans::Pooled, Vec::new(), attributes.clone()),
         };
         let trees = GradientBoosting::fit(&table, train, labels, num_classes, seed)?;
         let out_of_fold = out_of_fold(train, &folds, vec![0.0; outputs], |k, fold, held| {
@@ -275,7 +335,7 @@ impl TreeView {
             Ok(by_row(fold_trees.log_odds(&table, held)?))
         })?;
         let (Some(bags), Some(_), 2) = (texts, &text, num_classes) else {
-            return Ok((Self::joint(text, trees), out_of_fold));
+            return Ok((Self::joint(text, text_means, trees), out_of_fold));
         };
         // The factor forms, against the joint trees, on out-of-fold log loss.
         let positive: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
@@ -304,12 +364,13 @@ impl TreeView {
             }
         }
         Ok(match best.1 {
-            None => (Self::joint(text, trees), out_of_fold),
+            None => (Self::joint(text, text_means, trees), out_of_fold),
             Some(rounds) => {
                 let joining = rounds.joining;
                 let (text_factor, trees, flipped, odds) = factors.finish(rounds)?;
                 let view = Self {
                     text: None,
+                    text_means: TextMeans::Pooled,
                     text_factor: Some(text_factor),
                     trees,
                     joining,
@@ -356,9 +417,14 @@ impl TreeView {
     }
 
     /// A view of joint trees (over the text log-odds, when `text`).
-    fn joint(text: Option<LogisticRegression>, trees: GradientBoosting) -> Self {
+    fn joint(
+        text: Option<LogisticRegression>,
+        text_means: TextMeans,
+        trees: GradientBoosting,
+    ) -> Self {
         Self {
             text,
+            text_means,
             text_factor: None,
             trees,
             joining: Joining::Joint,
@@ -376,7 +442,7 @@ impl TreeView {
         }
         match (&self.text, texts, self.joining) {
             (Some(model), Some(texts), Joining::Joint) => {
-                let means = texts.means();
+                let means = self.text_means.table(texts);
                 let all: Vec<usize> = (0..means.rows.len()).collect();
                 let odds = probability_log_odds(model.probabilities(&means, &all)?);
                 Ok(with_leading_columns(&odds, attributes))
@@ -407,7 +473,9 @@ impl TreeView {
         };
         let a = match (&self.text_factor, &self.text) {
             (Some(factor), _) => factor.probabilities(texts, &all)?,
-            (None, Some(mean_model)) => second(mean_model.probabilities(&texts.means(), &all)?),
+            (None, Some(mean_model)) => {
+                second(mean_model.probabilities(&self.text_means.table(texts), &all)?)
+            }
             (None, None) => {
                 return Err(crate::Error::Data(
                     "the trees view's factor form has no text factor".into(),
@@ -469,7 +537,13 @@ impl TreeView {
         let join = match self.joining {
             Joining::Joint => {
                 return match &self.text {
-                    Some(text) => format!("{trees}, over text log-odds (l2={})", text.l2()),
+                    Some(text) => {
+                        let means = match self.text_means {
+                            TextMeans::Pooled => "all text items",
+                            TextMeans::OwnAndNeighbours => "own and neighbour text items apart",
+                        };
+                        format!("{trees}, over text log-odds ({means}, l2={})", text.l2())
+                    }
                     None => trees,
                 }
             }
@@ -953,6 +1027,7 @@ mod tests {
         Bags {
             bags: (0..table.rows.len()).map(|r| r..r + 1).collect(),
             items: table,
+            own: Vec::new(),
         }
     }
 
@@ -994,6 +1069,69 @@ mod tests {
         let c = both.contributions(&attributes, Some(&texts), 300).unwrap();
         assert_eq!(c[0].len(), 2);
         assert!(c[0][0].abs() > c[0][1].abs(), "{c:?}");
+    }
+
+    #[test]
+    fn own_texts_are_weighed_apart_from_the_neighbours_where_that_tells_more() {
+        // Each target's own item tells its class (of three); three
+        // neighbour items of noise drown it in the pooled mean.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let n = 240;
+        let labels: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let mut items = Vec::new();
+        for &y in &labels {
+            let mut own: Vec<f32> = (0..3).map(|_| rng.random_range(-0.3..0.3)).collect();
+            own[y] += 1.0;
+            items.push(own);
+            for _ in 0..3 {
+                items.push((0..3).map(|_| rng.random_range(-2.0..2.0)).collect());
+            }
+        }
+        let columns = (0..3).map(|c| format!("text {c}")).collect();
+        let split = Bags {
+            items: Table {
+                columns,
+                rows: items,
+            },
+            bags: (0..n).map(|b| 4 * b..4 * b + 4).collect(),
+            own: vec![1; n],
+        };
+        let pooled = Bags {
+            own: Vec::new(),
+            ..split.clone()
+        };
+        let attributes = Table {
+            columns: vec!["noise".into()],
+            rows: (0..n).map(|_| vec![rng.random()]).collect(),
+        };
+        let train: Vec<usize> = (0..160).collect();
+        let accuracy = |texts: &Bags| {
+            let (view, _) =
+                TreeView::fit(&attributes, Some(texts), &train, &labels[..160], 3, 1).unwrap();
+            let odds = view.log_odds(&attributes, Some(texts)).unwrap();
+            let right = (160..n)
+                .filter(|&r| {
+                    let p = class_probabilities(&odds[r]);
+                    (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(labels[r])
+                })
+                .count();
+            (view, right as f64 / 80.0)
+        };
+        let (view, apart) = accuracy(&split);
+        assert_eq!(
+            view.text_means,
+            TextMeans::OwnAndNeighbours,
+            "{}",
+            view.describe()
+        );
+        let (together_view, together) = accuracy(&pooled);
+        assert_eq!(together_view.text_means, TextMeans::Pooled);
+        assert!(apart > together + 0.1, "{apart} apart vs {together} pooled");
+        let back: TreeView = serde_json::from_str(&serde_json::to_string(&view).unwrap()).unwrap();
+        assert_eq!(
+            back.log_odds(&attributes, Some(&split)).unwrap(),
+            view.log_odds(&attributes, Some(&split)).unwrap()
+        );
     }
 
     #[test]

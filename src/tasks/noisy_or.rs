@@ -27,34 +27,81 @@ use crate::error::{Error, Result};
 pub struct Bags {
     pub items: Table,
     pub bags: Vec<Range<usize>>,
+    /// How many of each bag's items, from its start, are its owner's own;
+    /// the rest are its neighbours'. Empty: every item is the owner's.
+    pub own: Vec<usize>,
 }
 
 impl Bags {
     /// One row per bag: the mean of its items (missing when it has none).
     pub fn means(&self) -> Table {
-        let width = self.items.columns.len();
+        let rows = self.bags.iter().map(|bag| self.mean(bag.clone())).collect();
+        Table {
+            columns: self.mean_columns("mean"),
+            rows,
+        }
+    }
+
+    /// One row per bag: the mean of its own items, then the mean of its
+    /// neighbours' (a part without items takes the bag's mean), so that a
+    /// model can weigh an entity's texts apart from its neighbours', as a
+    /// graph convolution's self and neighbour weights do.
+    pub fn own_and_neighbour_means(&self) -> Table {
         let rows = self
             .bags
             .iter()
-            .map(|bag| match bag.len() {
-                0 => vec![f32::NAN; width],
-                n => {
-                    let mut mean = vec![0f32; width];
-                    for item in &self.items.rows[bag.clone()] {
-                        mean.iter_mut().zip(item).for_each(|(m, v)| *m += v);
-                    }
-                    mean.iter_mut().for_each(|m| *m /= n as f32);
-                    mean
-                }
+            .enumerate()
+            .map(|(b, bag)| {
+                let split = bag.start + self.own_items(b);
+                let (mine, theirs) = (bag.start..split, split..bag.end);
+                let pooled = || self.mean(bag.clone());
+                let mut row = if mine.is_empty() {
+                    pooled()
+                } else {
+                    self.mean(mine)
+                };
+                row.extend(if theirs.is_empty() {
+                    pooled()
+                } else {
+                    self.mean(theirs)
+                });
+                row
             })
             .collect();
-        let columns = self
-            .items
-            .columns
-            .iter()
-            .map(|c| format!("mean {c}"))
-            .collect();
+        let mut columns = self.mean_columns("own mean");
+        columns.extend(self.mean_columns("neighbour mean"));
         Table { columns, rows }
+    }
+
+    /// Whether some bag has both items of its own and of its neighbours:
+    /// elsewhere the two means of [`Bags::own_and_neighbour_means`] are one.
+    pub fn mixes_own_and_neighbour_items(&self) -> bool {
+        (0..self.bags.len()).any(|b| (1..self.bags[b].len()).contains(&self.own_items(b)))
+    }
+
+    fn own_items(&self, bag: usize) -> usize {
+        let all = self.bags[bag].len();
+        self.own.get(bag).map_or(all, |&own| own.min(all))
+    }
+
+    /// The mean of item rows `items` (missing when there are none).
+    fn mean(&self, items: Range<usize>) -> Vec<f32> {
+        let width = self.items.columns.len();
+        let n = items.len();
+        if n == 0 {
+            return vec![f32::NAN; width];
+        }
+        let mut mean = vec![0f32; width];
+        for item in &self.items.rows[items] {
+            mean.iter_mut().zip(item).for_each(|(m, v)| *m += v);
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f32);
+        mean
+    }
+
+    fn mean_columns(&self, prefix: &str) -> Vec<String> {
+        let columns = &self.items.columns;
+        columns.iter().map(|c| format!("{prefix} {c}")).collect()
     }
 
     /// The item rows of `bags`, in order, and each bag's range into them.
@@ -257,6 +304,7 @@ mod tests {
                 rows: Vec::new(),
             },
             bags: Vec::new(),
+            own: Vec::new(),
         };
         let mut positive = Vec::new();
         for b in 0..n {
@@ -312,6 +360,7 @@ mod tests {
                 ],
             },
             bags: vec![0..5, 1..5, 5..5],
+            own: Vec::new(),
         };
         let p = model.probabilities(&probe, &[0, 1, 2]).unwrap();
         assert!(p[0] > 0.9 && p[1] < 0.1, "{p:?}");
@@ -365,9 +414,47 @@ mod tests {
         let empty = Bags {
             items: train.items.clone(),
             bags: vec![0..0],
+            own: Vec::new(),
         };
         assert!(empty.means().rows[0].iter().all(|v| v.is_nan()));
+        assert!(!train.mixes_own_and_neighbour_items());
         assert!(labels.iter().any(|&l| l) && labels.iter().any(|&l| !l));
+    }
+
+    #[test]
+    fn own_and_neighbour_means_keep_the_parts_apart() {
+        let items = Table {
+            columns: vec!["x".into()],
+            rows: vec![
+                vec![1.0],
+                vec![3.0],
+                vec![8.0],
+                vec![2.0],
+                vec![5.0],
+                vec![7.0],
+            ],
+        };
+        // Two own items and a neighbour's; only own; only a neighbour's; none.
+        let bags = Bags {
+            items,
+            bags: vec![0..3, 3..4, 4..5, 5..5],
+            own: vec![2, 1, 0, 0],
+        };
+        assert!(bags.mixes_own_and_neighbour_items());
+        let apart = Bags {
+            bags: bags.bags[1..].to_vec(),
+            own: bags.own[1..].to_vec(),
+            ..bags.clone()
+        };
+        assert!(!apart.mixes_own_and_neighbour_items());
+        let means = bags.own_and_neighbour_means();
+        assert_eq!(means.columns, ["own mean x", "neighbour mean x"]);
+        assert_eq!(means.rows[0], [2.0, 8.0]);
+        // A part without items takes the bag's mean.
+        assert_eq!(means.rows[1], [2.0, 2.0]);
+        assert_eq!(means.rows[2], [5.0, 5.0]);
+        assert!(means.rows[3].iter().all(|v| v.is_nan()));
+        assert_eq!(bags.means().rows[0], [4.0]);
     }
 
     #[test]
