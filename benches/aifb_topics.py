@@ -16,13 +16,9 @@ Usage (from the repository root, after `cargo build --release`):
       [-- extra flags for `kgfuse train classify`]
 """
 
-import argparse
-import os
-import subprocess
 import sys
-import tempfile
 
-from bench_common import REPO_ROOT, baselines_over_seeds, kgfuse_binary
+from bench_common import labelled_task_main
 
 SWRC = "http://swrc.ontoware.org/ontology#"
 BENCH = "https://w3id.org/kgfuse/bench/aifb-topics#"
@@ -40,28 +36,6 @@ DELETE WHERE {{ ?p swrc:isAbout <{SEMANTIC_WEB}> }}
 """
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", default="1,2,3,4,5")
-    parser.add_argument("--work")
-    parser.add_argument("--data", default=str(REPO_ROOT.parent / "shared" / "data" / "aifb"))
-    parser.add_argument("extra", nargs="*")
-    args = parser.parse_args()
-    kgfuse = str(kgfuse_binary())
-    work = args.work or tempfile.mkdtemp(prefix="kgfuse-aifb-topics-")
-    store = os.path.join(work, "store")
-
-    def run(*argv):
-        return subprocess.run([kgfuse, "--store", store, *argv], check=True,
-                              capture_output=True, text=True)
-
-    if not os.path.isdir(store):
-        run("load", os.path.join(args.data, "aifb+.nt.gz"))
-        run("update", LABEL_UPDATE)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    baselines_over_seeds(kgfuse, store, f"{BENCH}TopicalPublication", f"{BENCH}semanticWeb",
-                         seeds, work, args.extra)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(labelled_task_main("aifb-topics", "aifb", "aifb+.nt.gz", LABEL_UPDATE,
+                                f"{BENCH}TopicalPublication", f"{BENCH}semanticWeb"))

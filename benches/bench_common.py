@@ -42,6 +42,38 @@ def require(script, pip_hint, *modules):
 BASELINE_ROW = re.compile(r"^(\S.*?)\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d\.\d{4}|-)\s\s")
 
 
+def labelled_task_main(name, data_folder, data_file, label_update, target_class, label):
+    """The command line of a labelled-task benchmark: `[--seeds 1,2,3,4,5] [--work DIR]
+    [--data ../shared/data/DATA_FOLDER] [-- extra flags for kgfuse train classify]`. Loads
+    `data_file` of the data folder (the folder itself when empty), applies `label_update`,
+    then runs `baselines_over_seeds` for `target_class` and `label`."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument("--work")
+    parser.add_argument("--data", default=str(REPO_ROOT.parent / "shared" / "data" / data_folder))
+    parser.add_argument("extra", nargs="*")
+    args = parser.parse_args()
+    kgfuse = str(kgfuse_binary())
+    work = args.work or tempfile.mkdtemp(prefix=f"kgfuse-{name}-")
+    store = labelled_store(kgfuse, work, os.path.join(args.data, data_file), label_update)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    baselines_over_seeds(kgfuse, store, target_class, label, seeds, work, args.extra)
+
+
+def labelled_store(kgfuse, work, data, label_update):
+    """The store `work/store`: `data` loaded and `label_update` applied, unless it is there."""
+    os.makedirs(work, exist_ok=True)
+    store = os.path.join(work, "store")
+    if not os.path.isdir(store):
+        for argv in (["load", data], ["update", label_update]):
+            subprocess.run([kgfuse, "--store", store, *argv], check=True, capture_output=True,
+                           text=True)
+    return store
+
+
 def baselines_over_seeds(kgfuse, store, target_class, label, seeds, work, extra):
     """Runs `train classify --baselines` once per seed (each seed its own stratified 60/20/20
     split, shared by every model of that seed), prints each seed's test table, then test
