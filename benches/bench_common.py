@@ -1,12 +1,14 @@
-"""What the benchmark scripts share: where the repository and the kgfuse binary are, and the
-check for their Python packages."""
+"""What the benchmark scripts share: where the repository and the kgfuse binary are, the
+check for their Python packages, and the labelled-task benchmarks (per-seed `--baselines`)."""
 
+import argparse
 import importlib.util
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +49,6 @@ def labelled_task_main(name, data_folder, data_file, label_update, target_class,
     [--data ../shared/data/DATA_FOLDER] [-- extra flags for kgfuse train classify]`. Loads
     `data_file` of the data folder (the folder itself when empty), applies `label_update`,
     then runs `baselines_over_seeds` for `target_class` and `label`."""
-    import argparse
-    import tempfile
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--work")

@@ -53,18 +53,13 @@ impl Bags {
             .enumerate()
             .map(|(b, bag)| {
                 let split = bag.start + self.own_items(b);
-                let (mine, theirs) = (bag.start..split, split..bag.end);
-                let pooled = || self.mean(bag.clone());
-                let mut row = if mine.is_empty() {
-                    pooled()
-                } else {
-                    self.mean(mine)
+                // An empty part is the whole bag, i.e. the other part.
+                let part = |items: Range<usize>| match items.is_empty() {
+                    true => self.mean(bag.clone()),
+                    false => self.mean(items),
                 };
-                row.extend(if theirs.is_empty() {
-                    pooled()
-                } else {
-                    self.mean(theirs)
-                });
+                let mut row = part(bag.start..split);
+                row.extend(part(split..bag.end));
                 row
             })
             .collect();
